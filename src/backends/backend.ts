@@ -1,0 +1,155 @@
+// The Backend interface: the seam between admin commands and where the fleet lives.
+// Every admin command uses only this; every driver (embedded SQLite, HTTP client for
+// `emmctl server`, later real EMM APIs) implements it and passes test/contract/.
+import type {
+  AuditRecord,
+  CommandStatus,
+  CommandType,
+  Device,
+  DeviceCommand,
+  DeviceCompliance,
+  EnrollmentToken,
+  Page,
+  StoredResource,
+} from '../model/fleet.js';
+import type { Ownership, Platform, ResourceDocument, ResourceKind } from '../model/policy.generated.js';
+
+export type ResourceChange =
+  | { op: 'create'; kind: ResourceKind; name: string; document: ResourceDocument }
+  | { op: 'update'; kind: ResourceKind; name: string; document: ResourceDocument; expectedVersion: number }
+  | { op: 'delete'; kind: ResourceKind; name: string; expectedVersion: number };
+
+export interface AppliedChange {
+  op: ResourceChange['op'];
+  kind: ResourceKind;
+  name: string;
+  /** Version after the change; null for deletions. */
+  version: number | null;
+}
+
+/**
+ * A device filter as typed on the command line: `platform=android`, `os<14`, `label.team=sales`,
+ * `compliance!=compliant`, `group=corp-android`, `owner=*@example.com`, `state=enrolled`.
+ * Parsed by parseDeviceFilter (src/model/filter.ts).
+ */
+export interface DeviceFilter {
+  field: string;
+  op: '=' | '!=' | '<' | '<=' | '>' | '>=';
+  value: string;
+}
+
+export interface DeviceQuery {
+  filters?: DeviceFilter[];
+  /** Field to sort by (name, platform, owner, osVersion, lastCheckIn, enrolledAt, status); `-` prefix for descending. */
+  sort?: string;
+  /** Page size (the driver may cap it). */
+  limit?: number;
+  cursor?: string;
+}
+
+export interface CommandQuery {
+  deviceId?: string;
+  status?: CommandStatus;
+  type?: CommandType;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface AuditQuery {
+  /** ISO-8601 instant; records at or after it. */
+  since?: string;
+  actor?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface EnqueueRequest {
+  deviceIds: string[];
+  type: CommandType;
+  reason?: string;
+  /** Same key + same request → same result, never a second queueing. */
+  idempotencyKey: string;
+}
+
+export interface EnqueueResult {
+  results: Array<{
+    deviceId: string;
+    /** queued: a new command; pending: the same command type was already pending (not queued again); skipped: the device cannot take it (wiped, not enrolled). */
+    outcome: 'queued' | 'pending' | 'skipped';
+    command?: DeviceCommand;
+    message?: string;
+  }>;
+}
+
+export interface EffectiveConfiguration {
+  /** Hash of the merged settings; the agent reports it back as applied. */
+  version: string;
+  settings: Record<string, unknown>;
+  /** Which policy each top-level setting came from. */
+  sources: Record<string, string>;
+}
+
+export interface DeviceDetail extends Device {
+  groups: string[];
+  compliance: DeviceCompliance;
+  effectiveConfiguration: EffectiveConfiguration;
+  commands: DeviceCommand[];
+}
+
+export interface PreregisteredDevice {
+  serial: string;
+  platform: Platform;
+  ownership?: Ownership;
+  owner?: string;
+  name?: string;
+  labels?: Record<string, string>;
+}
+
+export interface CreatedEnrollmentToken {
+  token: EnrollmentToken;
+  /** The secret the device presents. Shown once; stored only as a hash. */
+  secret: string;
+}
+
+export interface Backend {
+  /** `embedded` or `http`; shown in messages. */
+  readonly kind: string;
+  /** Where it points: a data dir or a URL. */
+  readonly location: string;
+
+  listResources(kind?: ResourceKind): Promise<StoredResource[]>;
+  /** Applies every change or none. A version mismatch throws BackendError('conflict'). */
+  applyChanges(changes: ResourceChange[], opts?: { prune?: boolean }): Promise<AppliedChange[]>;
+
+  createEnrollmentToken(input: { profile: string; expiresInSeconds?: number; maxUses?: number }): Promise<CreatedEnrollmentToken>;
+  listEnrollmentTokens(): Promise<EnrollmentToken[]>;
+  revokeEnrollmentToken(id: string): Promise<EnrollmentToken>;
+  preregisterDevices(rows: PreregisteredDevice[]): Promise<{ created: number; updated: number }>;
+
+  listDevices(query: DeviceQuery): Promise<Page<Device>>;
+  /** Throws BackendError('not_found'). */
+  getDevice(id: string): Promise<DeviceDetail>;
+  listCompliance(query: DeviceQuery): Promise<Page<DeviceCompliance>>;
+
+  enqueueCommands(request: EnqueueRequest): Promise<EnqueueResult>;
+  listCommands(query: CommandQuery): Promise<Page<DeviceCommand>>;
+  getCommand(id: string): Promise<DeviceCommand>;
+  cancelCommand(id: string): Promise<DeviceCommand>;
+
+  listAudit(query: AuditQuery): Promise<Page<AuditRecord>>;
+
+  close(): Promise<void>;
+}
+
+/** Walks every page of a paged listing, one page in memory at a time. */
+export async function* allPages<T, Q extends { cursor?: string }>(
+  list: (query: Q) => Promise<Page<T>>,
+  query: Q,
+): AsyncGenerator<T> {
+  let cursor = query.cursor;
+  do {
+    const page = await list({ ...query, cursor });
+    yield* page.items;
+    cursor = page.nextCursor;
+  } while (cursor);
+}

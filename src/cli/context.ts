@@ -1,0 +1,84 @@
+// What every command gets: streams, colours, global options, and lazily built services
+// (gh's factory). --help and --version never construct a backend or read config.
+import type { Command } from 'commander';
+import type { Backend } from '../backends/backend.js';
+import { colors, type Colors } from '../output/color.js';
+import { canPrompt, type IOStreams } from './io.js';
+
+export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'csv';
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'csv'];
+
+export interface GlobalOptions {
+  context?: string;
+  dataDir?: string;
+  output?: OutputFormat;
+  color: boolean;
+  debug: boolean;
+  quiet: boolean;
+}
+
+export interface CliContext {
+  io: IOStreams;
+  /** Colours for stdout / stderr (off when not a terminal, NO_COLOR or --no-color). */
+  out: Colors;
+  err: Colors;
+  canPrompt(): boolean;
+  /** Global options merged with the command's own (commander's optsWithGlobals). */
+  globals(command: Command): GlobalOptions;
+  /** The backend selected by --context / EMMCTL_* / config, opened on first use and closed at exit. */
+  backend(command: Command): Promise<Backend>;
+  /** Messages for people, on stderr. info is silenced by --quiet; warnings and errors are not. */
+  info(message: string): void;
+  warn(message: string): void;
+  /** Registers cleanup run after the command finishes (close stores, servers). */
+  onExit(fn: () => Promise<void> | void): void;
+  runExitHooks(): Promise<void>;
+}
+
+export function createContext(io: IOStreams): CliContext {
+  const exitHooks: Array<() => Promise<void> | void> = [];
+  let quiet = false;
+  let backendPromise: Promise<Backend> | undefined;
+  const ctx: CliContext = {
+    io,
+    out: colors(io.colorStdout),
+    err: colors(io.colorStderr),
+    canPrompt: () => canPrompt(io),
+    globals(command) {
+      const opts = command.optsWithGlobals() as Partial<GlobalOptions> & { color?: boolean };
+      quiet = Boolean(opts.quiet);
+      return {
+        context: opts.context,
+        dataDir: opts.dataDir,
+        output: opts.output,
+        color: opts.color !== false,
+        debug: Boolean(opts.debug),
+        quiet,
+      };
+    },
+    backend(command) {
+      backendPromise ??= (async () => {
+        const { resolveTarget } = await import('./target.js');
+        const { openBackend } = await import('../backends/index.js');
+        const target = await resolveTarget(ctx.globals(command), io.env);
+        const backend = await openBackend(target);
+        exitHooks.push(() => backend.close());
+        return backend;
+      })();
+      return backendPromise;
+    },
+    info(message) {
+      if (!quiet) io.stderr.write(`${message}\n`);
+    },
+    warn(message) {
+      io.stderr.write(`${ctx.err.yellow('warning:')} ${message}\n`);
+    },
+    onExit(fn) {
+      exitHooks.push(fn);
+    },
+    async runExitHooks() {
+      while (exitHooks.length) await exitHooks.pop()!();
+    },
+  };
+  return ctx;
+}

@@ -1,0 +1,57 @@
+// Runs one emmctl invocation and maps every outcome to an exit code in one place.
+import { CommanderError } from 'commander';
+import { EmmctlError, ExitCode } from '../errors.js';
+import { createContext } from './context.js';
+import type { IOStreams } from './io.js';
+import { buildProgram } from './program.js';
+
+export async function run(argv: string[], io: IOStreams): Promise<number> {
+  const ctx = createContext(io);
+  const program = buildProgram(ctx);
+  const debug = argv.includes('--debug');
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+    io.stderr.write('\ninterrupted\n');
+    // A second Ctrl-C, or a command that does not finish its cleanup, ends at once.
+    process.exit(ExitCode.CANCELLED);
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return ExitCode.OK;
+  } catch (error) {
+    return reportError(error, ctx, debug);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    try {
+      await ctx.runExitHooks();
+    } catch (error) {
+      if (!interrupted) reportError(error, ctx, debug);
+    }
+  }
+}
+
+function reportError(error: unknown, ctx: ReturnType<typeof createContext>, debug: boolean): number {
+  const { io, err } = ctx;
+  if (error instanceof CommanderError) {
+    // commander already printed its message (help, version, unknown option...).
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.OK;
+    return error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+  }
+  if (error instanceof EmmctlError) {
+    if (error.message) io.stderr.write(`${err.red('error:')} ${error.message}\n`);
+    if (error.hint) io.stderr.write(`${err.dim('hint:')} ${error.hint}\n`);
+    if (debug && error.stack) io.stderr.write(`${error.stack}\n`);
+    return error.exitCode;
+  }
+  if (error instanceof Error && error.name === 'ExitPromptError') {
+    io.stderr.write('cancelled\n');
+    return ExitCode.CANCELLED;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  io.stderr.write(`${err.red('error:')} ${message}\n`);
+  if (debug && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
+  else io.stderr.write(`${err.dim('hint:')} this is a bug in emmctl; run again with --debug for details\n`);
+  return ExitCode.ERROR;
+}

@@ -1,0 +1,126 @@
+// The fleet's runtime records: devices, their posture, commands, tokens, audit.
+// Shared by every layer (backends, server, agent, compliance, cli) so they agree on one shape;
+// the JSON the CLI prints with `-o json` is these records, so field names are stable camelCase.
+import type { Ownership, Platform, ResourceDocument, ResourceKind } from './policy.generated.js';
+
+export type DeviceState = 'preregistered' | 'enrolled' | 'wiped' | 'retired';
+
+/** What a device reports about itself at check-in. */
+export interface Posture {
+  osVersion: string;
+  /** Security patch level, YYYY-MM-DD (Android; other platforms may omit). */
+  patchLevel?: string;
+  model?: string;
+  serial?: string;
+  encrypted: boolean;
+  passcodeSet: boolean;
+  /** Rooted / jailbroken. */
+  compromised: boolean;
+  installedApps: string[];
+  /** Version hash of the effective configuration the agent last applied. */
+  appliedConfigVersion?: string;
+}
+
+export type ComplianceStatus = 'compliant' | 'noncompliant' | 'in-grace' | 'unknown';
+
+export interface RuleFailure {
+  /** The compliance policy that holds the rule. */
+  policy: string;
+  /** Rule name as in the schema: minOsVersion, encryption, passcode, compromised, maxCheckInAgeDays, minPatchLevel, requiredApps, blockedApps. */
+  rule: string;
+  expected: string;
+  actual: string;
+}
+
+export interface Device {
+  id: string;
+  name: string;
+  serial?: string;
+  platform: Platform;
+  ownership: Ownership;
+  owner?: string;
+  labels: Record<string, string>;
+  state: DeviceState;
+  /** Enrollment profile the device enrolled with, if any. */
+  profile?: string;
+  model?: string;
+  osVersion?: string;
+  enrolledAt?: string;
+  lastCheckIn?: string;
+  posture?: Posture;
+}
+
+export interface DeviceCompliance {
+  deviceId: string;
+  name: string;
+  owner?: string;
+  platform: Platform;
+  osVersion?: string;
+  state: DeviceState;
+  status: ComplianceStatus;
+  failures: RuleFailure[];
+  /** Compliance policies that apply to the device. */
+  policies: string[];
+  lastCheckIn?: string;
+  /** Start of the current non-compliance episode (first failing evaluation). */
+  noncompliantSince?: string;
+}
+
+export type CommandType = 'lock' | 'reboot' | 'wipe' | 'retire';
+export type CommandStatus = 'queued' | 'sent' | 'acknowledged' | 'failed' | 'expired' | 'cancelled';
+export const FINAL_COMMAND_STATUSES: readonly CommandStatus[] = ['acknowledged', 'failed', 'expired', 'cancelled'];
+
+export interface DeviceCommand {
+  id: string;
+  deviceId: string;
+  type: CommandType;
+  status: CommandStatus;
+  reason?: string;
+  /** Who asked: a token name, `local:<user>`, or `compliance:<policy>` for escalations. */
+  requestedBy: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Result detail reported by the device (failure reason). */
+  detail?: string;
+  expiresAt?: string;
+}
+
+export interface EnrollmentToken {
+  id: string;
+  profile: string;
+  createdAt: string;
+  expiresAt: string;
+  maxUses?: number;
+  uses: number;
+  revoked: boolean;
+  createdBy: string;
+}
+
+export interface AuditRecord {
+  id: string;
+  at: string;
+  actor: string;
+  /** Where from: `local`, or the client address for the server. */
+  source: string;
+  /** Verb, e.g. `apply`, `command.wipe`, `token.create`, `enroll`. */
+  action: string;
+  /** What it acted on, e.g. `Policy/android-baseline`, `device/dev_123`. */
+  target: string;
+  detail?: Record<string, unknown>;
+}
+
+/** A policy-as-code resource as stored by a backend. */
+export interface StoredResource {
+  kind: ResourceKind;
+  name: string;
+  document: ResourceDocument;
+  /** Increases by one on every change; used for stale-plan checks. */
+  version: number;
+  updatedAt: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page; absent on the last page. */
+  nextCursor?: string;
+}

@@ -1,0 +1,42 @@
+// What the store offers beyond the Backend interface: the device agent side and API tokens.
+// The embedded driver (src/backends/embedded) adapts the admin side to Backend; the server
+// (src/server) serves both sides over HTTP. Implemented by FleetStore (src/store/fleet-store.ts).
+import type { CheckInRequest, CheckInResponse, CommandResultReport, EnrollRequest, EnrollResponse } from '../agent/protocol.js';
+
+export type ApiRole = 'admin' | 'operator' | 'viewer';
+
+/** Who is acting, recorded in the audit log. */
+export interface Actor {
+  /** `local:<os user>`, a token name, or `device:<id>`. */
+  name: string;
+  /** `local`, or the client address. */
+  source: string;
+  role?: ApiRole;
+}
+
+export interface ApiTokenInfo {
+  id: string;
+  name: string;
+  role: ApiRole;
+  createdAt: string;
+  expiresAt?: string;
+  lastUsedAt?: string;
+  revoked: boolean;
+}
+
+export interface AgentApi {
+  /** Throws BackendError('unauthorized') for an unknown, expired, revoked or used-up token; 'invalid' for a platform the profile does not allow. */
+  enrollDevice(request: EnrollRequest, source: string): EnrollResponse;
+  /** The device id for a credential, or undefined (unknown, or revoked after wipe). */
+  authenticateDevice(credential: string): string | undefined;
+  checkIn(deviceId: string, request: CheckInRequest): CheckInResponse;
+  reportCommandResult(deviceId: string, commandId: string, report: CommandResultReport): void;
+}
+
+export interface ApiTokenApi {
+  /** Returns the secret once; only its hash is stored. */
+  createApiToken(input: { name: string; role: ApiRole; expiresInSeconds?: number }, actor: Actor): { token: ApiTokenInfo; secret: string };
+  authenticateApiToken(secret: string): ApiTokenInfo | undefined;
+  listApiTokens(): ApiTokenInfo[];
+  revokeApiToken(id: string, actor: Actor): ApiTokenInfo;
+}
