@@ -3,15 +3,17 @@
 // and heavy modules (ajv, yaml, axios, better-sqlite3, prompts) load with the commands that use them.
 // dist/meta.json records which sources went into which chunk; test/startup.test.ts reads it.
 import { build } from 'esbuild';
-import { rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url).pathname;
-rmSync(`${root}dist`, { recursive: true, force: true });
+// Build beside dist/ and swap at the end, so a test run that is spawning the CLI
+// while someone rebuilds sees the old or the new build, never half of one.
+const outdir = `dist.tmp-${process.pid}`;
 
 const result = await build({
   absWorkingDir: root,
   entryPoints: { cli: 'src/cli/main.ts' },
-  outdir: 'dist',
+  outdir,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -27,4 +29,6 @@ const result = await build({
   banner: { js: "import { createRequire as __emmctlCreateRequire } from 'node:module'; const require = __emmctlCreateRequire(import.meta.url);" },
   define: { EMMCTL_VERSION: JSON.stringify(process.env.npm_package_version ?? '0.0.0-dev') },
 });
-writeFileSync(`${root}dist/meta.json`, JSON.stringify(result.metafile));
+writeFileSync(`${root}${outdir}/meta.json`, JSON.stringify(result.metafile).replaceAll(`${outdir}/`, 'dist/'));
+rmSync(`${root}dist`, { recursive: true, force: true });
+renameSync(`${root}${outdir}`, `${root}dist`);

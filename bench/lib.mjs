@@ -1,0 +1,48 @@
+// Shared helpers for benchmarks. Every figure is printed with a baseline measured in the
+// same run on the same machine, so results compare across machines as ratios.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const BIN = join(ROOT, 'bin', 'emmctl');
+
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Wall time in ms of `node ...args`, median of `runs` runs after one warm-up. */
+export function timeNode(args, { runs = 15, env = {}, cwd = ROOT, input } = {}) {
+  const samples = [];
+  for (let i = 0; i <= runs; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, args, { cwd, env: { ...process.env, ...env }, input, stdio: ['pipe', 'ignore', 'pipe'] });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (r.status !== 0 && !env.BENCH_ALLOW_FAIL) throw new Error(`node ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    if (i > 0) samples.push(ms);
+  }
+  return median(samples);
+}
+
+let baselineStartup;
+/** Median start-up of bare `node -e 0`, measured once per bench process. */
+export function bareNodeStartup() {
+  baselineStartup ??= timeNode(['-e', '0'], { runs: 21 });
+  return baselineStartup;
+}
+
+/** One result line: name, value with unit, ratio to the baseline, target verdict. */
+export function report({ name, value, unit, baseline, baselineName, ratio, target }) {
+  const r = ratio ?? (baseline ? value / baseline : undefined);
+  const parts = [`${name}: ${fmt(value)} ${unit}`];
+  if (baseline !== undefined) parts.push(`baseline ${baselineName} ${fmt(baseline)} ${unit}`);
+  if (r !== undefined) parts.push(`ratio ${r.toFixed(2)}x`);
+  if (target) parts.push(`target ${target.text} → ${target.ok(r, value) ? 'MET' : 'MISSED'}`);
+  console.log(parts.join(' | '));
+}
+
+function fmt(n) {
+  return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
+}
