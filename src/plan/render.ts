@@ -1,0 +1,41 @@
+// A plan as people read it (terraform-like). Secrets are masked here, whatever the caller passes.
+import type { Colors } from '../output/color.js';
+import type { FieldChange } from './diff.js';
+import { maskValue } from './sensitive.js';
+import { summaryLine, type PlannedChange, type PlanSummary } from './index.js';
+
+export interface RenderOptions {
+  /** Show every field of created and deleted resources, not only their names. */
+  verbose?: boolean;
+}
+
+export function formatValue(value: unknown): string {
+  if (value === undefined) return '(none)';
+  return JSON.stringify(value);
+}
+
+function fieldLine(f: FieldChange, c: Colors): string {
+  const before = 'before' in f ? maskValue(f.before, f.path) : undefined;
+  const after = 'after' in f ? maskValue(f.after, f.path) : undefined;
+  if (!('before' in f)) return `  ${c.green('+')} ${f.path}: ${formatValue(after)}`;
+  if (!('after' in f)) return `  ${c.red('-')} ${f.path}: ${formatValue(before)}`;
+  return `  ${c.yellow('~')} ${f.path}: ${formatValue(before)} → ${formatValue(after)}`;
+}
+
+export function renderChange(change: PlannedChange, c: Colors, opts: RenderOptions = {}): string[] {
+  const id = `${change.kind}/${change.name}`;
+  switch (change.op) {
+    case 'create':
+      return [`${c.green('+ create')} ${id}`, ...(opts.verbose ? change.fields.map((f) => fieldLine(f, c)) : [])];
+    case 'update':
+      return [`${c.yellow('~ update')} ${id}`, ...change.fields.map((f) => fieldLine(f, c))];
+    case 'delete':
+      return [`${c.red('- delete')} ${id}`, ...(opts.verbose ? change.fields.map((f) => fieldLine(f, c)) : [])];
+  }
+}
+
+export function renderPlan(plan: { changes: PlannedChange[]; summary: PlanSummary }, c: Colors, opts: RenderOptions = {}): string {
+  if (plan.changes.length === 0) return 'No changes. The backend matches the policy files.\n';
+  const lines = plan.changes.flatMap((change) => renderChange(change, c, opts));
+  return `${lines.join('\n')}\n\n${c.bold(`Plan: ${summaryLine(plan.summary)}.`)}\n`;
+}
