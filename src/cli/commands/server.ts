@@ -1,5 +1,146 @@
-// Placeholder: the `server` command is being built (see the open issues).
-import type { Command } from 'commander';
+// `emmctl server`: serve the embedded store over HTTP (admin API + device agent API), and
+// `emmctl server token create|list|revoke` to manage API tokens directly on the store.
+import { Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 
-export function register(_program: Command, _ctx: CliContext): void {}
+interface ServeOptions {
+  listen: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  rateLimit?: string;
+  deviceRateLimit?: string;
+  enrollRateLimit?: string;
+  tick?: string;
+  accessLog: boolean;
+}
+
+const ROLES = ['admin', 'operator', 'viewer'];
+
+export function register(program: Command, ctx: CliContext): void {
+  const server = program
+    .command('server')
+    .description('Serve the embedded store over HTTP: the admin REST API and the device agent API')
+    .option('--listen <host:port>', 'address to listen on (port 0 picks a free port); env EMMCTL_LISTEN', '127.0.0.1:8787')
+    .option('--tls-cert <file>', 'PEM certificate: serve https (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--rate-limit <rate[/burst]>', 'requests per second per API token, or off; env EMMCTL_SERVER_RATE_LIMIT (default 50/200)')
+    .option('--device-rate-limit <rate[/burst]>', 'requests per second per device, or off; env EMMCTL_SERVER_DEVICE_RATE_LIMIT (default 2/10)')
+    .option('--enroll-rate-limit <rate[/burst]>', 'enrollments per second per client address, or off; env EMMCTL_SERVER_ENROLL_RATE_LIMIT (default 200/1000)')
+    .option('--tick <seconds>', 'how often escalations and command expiry run (default 30)')
+    .option('--no-access-log', 'do not write the JSON access log to stderr')
+    .addHelpText(
+      'after',
+      `
+The server prints "listening on URL" on stderr once it accepts requests, then one JSON
+access-log line per request. SIGTERM or Ctrl-C stops it gracefully: in-flight requests
+finish, the store is closed, exit 0.
+
+Create an API token first (works with or without a running server):
+  emmctl server token create --role admin --name ci
+Then point the CLI at the server:
+  EMMCTL_SERVER=http://127.0.0.1:8787 EMMCTL_TOKEN=<token> emmctl devices list`,
+    )
+    .action(async (opts: ServeOptions, command: Command) => {
+      await serve(ctx, command, opts);
+    });
+
+  const token = server.command('token').description('Manage API tokens for the server (directly on the store; no server needed)');
+  token
+    .command('create')
+    .description('Create an API token and print its secret once on stdout')
+    .addOption(new Option('--role <role>', 'viewer (read), operator (also apply, lock, reboot), admin (also wipe, retire, prune, tokens)').choices(ROLES).makeOptionMandatory())
+    .option('--name <name>', 'a name for the audit log (default: <role>-<random>)')
+    .option('--expires <duration>', 'lifetime such as 90d, 12h, 2w (default: never)')
+    .action(async (opts: { role: string; name?: string; expires?: string }, command: Command) => {
+      const { createToken } = await import('../../server/tokens.js');
+      await createToken(ctx, command, opts);
+    });
+  token
+    .command('list')
+    .description('List API tokens (never their secrets)')
+    .action(async (_opts: unknown, command: Command) => {
+      const { listTokens } = await import('../../server/tokens.js');
+      await listTokens(ctx, command);
+    });
+  token
+    .command('revoke')
+    .description('Revoke an API token; requests with it get 401 from then on')
+    .argument('<id>', 'token id (see `emmctl server token list`)')
+    .action(async (id: string, _opts: unknown, command: Command) => {
+      const { revokeToken } = await import('../../server/tokens.js');
+      await revokeToken(ctx, command, id);
+    });
+}
+
+async function serve(ctx: CliContext, command: Command, opts: ServeOptions): Promise<void> {
+  const { readFile } = await import('node:fs/promises');
+  const { UsageError } = await import('../../errors.js');
+  const { parseBucketConfig } = await import('../../server/ratelimit.js');
+  const { startServer } = await import('../../server/http.js');
+  const { defaultDataDir } = await import('../target.js');
+  const env = ctx.io.env;
+  const globals = ctx.globals(command);
+  const dataDir = globals.dataDir ?? defaultDataDir(env);
+  const listen = command.getOptionValueSource('listen') === 'default' && env.EMMCTL_LISTEN ? env.EMMCTL_LISTEN : opts.listen;
+
+  if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together', 'give both for https, or neither for http');
+  let tls: { cert: Buffer; key: Buffer } | undefined;
+  if (opts.tlsCert && opts.tlsKey) {
+    const read = async (file: string, flag: string) => {
+      try {
+        return await readFile(file);
+      } catch (error) {
+        throw new UsageError(`cannot read ${flag} ${file}: ${(error as Error).message}`);
+      }
+    };
+    tls = { cert: await read(opts.tlsCert, '--tls-cert'), key: await read(opts.tlsKey, '--tls-key') };
+  }
+  const bucket = (flag: string | undefined, envName: string, what: string) => {
+    const text = flag ?? env[envName];
+    return text === undefined || text === '' ? undefined : parseBucketConfig(text, what);
+  };
+  const rateLimit = Object.fromEntries(
+    Object.entries({
+      token: bucket(opts.rateLimit, 'EMMCTL_SERVER_RATE_LIMIT', '--rate-limit'),
+      device: bucket(opts.deviceRateLimit, 'EMMCTL_SERVER_DEVICE_RATE_LIMIT', '--device-rate-limit'),
+      enroll: bucket(opts.enrollRateLimit, 'EMMCTL_SERVER_ENROLL_RATE_LIMIT', '--enroll-rate-limit'),
+    }).filter(([, v]) => v !== undefined),
+  );
+  let tickSeconds: number | undefined;
+  if (opts.tick !== undefined) {
+    tickSeconds = Number(opts.tick);
+    if (!(tickSeconds > 0)) throw new UsageError(`invalid --tick "${opts.tick}": expected seconds > 0`);
+  }
+
+  const running = await startServer({
+    dataDir,
+    listen,
+    tls,
+    rateLimit,
+    tickSeconds,
+    log: opts.accessLog ? undefined : false,
+  });
+  ctx.info(`emmctl server: store in ${dataDir}`);
+  // Always printed (even with --quiet): scripts and tests read the URL from this line.
+  ctx.io.stderr.write(`listening on ${running.url}\n`);
+
+  // While serving, Ctrl-C means a graceful shutdown, not the CLI's immediate exit; a second
+  // signal finds no handler and ends the process at once.
+  const previous = process.listeners('SIGINT');
+  process.removeAllListeners('SIGINT');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const stop = (signal: NodeJS.Signals) => {
+        process.removeListener('SIGINT', stop);
+        process.removeListener('SIGTERM', stop);
+        ctx.info(`${signal}: shutting down (in-flight requests finish first)`);
+        running.close().then(resolve, reject);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+  } finally {
+    for (const listener of previous) process.on('SIGINT', listener as NodeJS.SignalsListener);
+  }
+  ctx.info('emmctl server: stopped');
+}

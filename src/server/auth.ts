@@ -1,0 +1,54 @@
+// Who is calling: admin API tokens (`Authorization: Bearer <secret>`) and device credentials
+// (`Authorization: Device <credential>`) are separate schemes, so neither opens the other's routes.
+import type { ApiRole } from '../store/api.js';
+import { HttpError, type RequestContext, type RouteAuth } from './router.js';
+
+const RANK: Record<ApiRole, number> = { viewer: 0, operator: 1, admin: 2 };
+
+export function roleAtLeast(role: ApiRole, needed: ApiRole): boolean {
+  return RANK[role] >= RANK[needed];
+}
+
+/** `Scheme credentials` → [scheme lower-cased, credentials], or undefined. */
+export function parseAuthorization(header: string | undefined): [string, string] | undefined {
+  if (!header) return undefined;
+  const space = header.indexOf(' ');
+  if (space <= 0) return undefined;
+  const credentials = header.slice(space + 1).trim();
+  if (!credentials) return undefined;
+  return [header.slice(0, space).toLowerCase(), credentials];
+}
+
+const unauthorized = (message: string, scheme: string) =>
+  new HttpError(401, 'unauthorized', message, { 'www-authenticate': scheme });
+
+/** Sets ctx.token / ctx.deviceId and ctx.actor, or throws 401/403. */
+export function authenticate(ctx: RequestContext, auth: RouteAuth): void {
+  if (auth === 'none') return;
+  const parsed = parseAuthorization(ctx.req.headers.authorization);
+  if (auth === 'device') {
+    if (!parsed || parsed[0] !== 'device') {
+      throw unauthorized('agent routes need the device credential issued at enrollment: Authorization: Device <credential>', 'Device');
+    }
+    const deviceId = ctx.store.authenticateDevice(parsed[1]);
+    if (!deviceId) throw unauthorized('unknown or revoked device credential; enroll the device again', 'Device');
+    ctx.deviceId = deviceId;
+    ctx.actor = { name: `device:${deviceId}`, source: ctx.ip };
+    return;
+  }
+  if (!parsed || parsed[0] !== 'bearer') {
+    throw unauthorized('missing API token: send Authorization: Bearer <token> (create one with `emmctl server token create`)', 'Bearer');
+  }
+  const token = ctx.store.authenticateApiToken(parsed[1]);
+  if (!token) throw unauthorized('invalid, expired or revoked API token', 'Bearer');
+  ctx.token = token;
+  ctx.actor = { name: token.name, source: ctx.ip, role: token.role };
+  requireRole(ctx, auth);
+}
+
+export function requireRole(ctx: RequestContext, needed: ApiRole, what?: string): void {
+  const role = ctx.token?.role;
+  if (!role || !roleAtLeast(role, needed)) {
+    throw new HttpError(403, 'forbidden', `${what ?? 'this request'} needs the ${needed} role; token "${ctx.token?.name ?? '?'}" is ${role ?? 'not an API token'}`);
+  }
+}

@@ -1,0 +1,249 @@
+// The server's lifecycle: open the store, listen (http or https), route each request through
+// auth → rate limit → handler, log it, run the reconcile tick, and shut down gracefully.
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { BackendError, EmmctlError, UsageError } from '../errors.js';
+import { BatchedWriter, loggablePath, type AccessLogEntry, type LogSink } from './accesslog.js';
+import { authenticate } from './auth.js';
+import { DEFAULT_BODY_LIMIT, readJsonBody } from './body.js';
+import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitConfig } from './ratelimit.js';
+import { ROUTES } from './routes/index.js';
+import { HttpError, NO_CONTENT, Router, statusForBackendError, type RequestContext } from './router.js';
+import type { ServerStore } from './store.js';
+
+export interface ServerOptions {
+  dataDir: string;
+  /** `HOST:PORT`, `:PORT` or `PORT`; port 0 picks a free one. Default 127.0.0.1:8787. */
+  listen?: string;
+  /** PEM contents; https when given. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Per-bucket overrides; `false` turns a bucket off. */
+  rateLimit?: RateLimitConfig;
+  /** The clock for the store and the reconcile tick (tests). */
+  now?: () => Date;
+  /** Access log sink, one JSON line per call; default: batched to stderr; false: off. */
+  log?: LogSink | false;
+  bodyLimitBytes?: number;
+  /** How often store.reconcile runs (escalations, command expiry). Default 30 s. */
+  tickSeconds?: number;
+  timeouts?: { headersMs?: number; requestMs?: number; keepAliveMs?: number; shutdownMs?: number };
+}
+
+export interface RunningServer {
+  url: string;
+  /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), closes the store. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_LISTEN = '127.0.0.1:8787';
+
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*))?:?(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`invalid --listen "${text}": expected HOST:PORT, e.g. 127.0.0.1:8787 (port 0 picks a free port)`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { host, port } = parseListen(options.listen ?? DEFAULT_LISTEN);
+  const now = options.now ?? (() => new Date());
+  const { openStore } = await import('./open-store.js');
+  const store = await openStore(options.dataDir, { now: options.now });
+  try {
+    return await listen(store, host, port, options, now);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
+async function listen(store: ServerStore, host: string, port: number, options: ServerOptions, now: () => Date): Promise<RunningServer> {
+  const router = new Router([...ROUTES]);
+  const limits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimit };
+  const limiters = {
+    token: limits.token ? new RateLimiter(limits.token) : undefined,
+    device: limits.device ? new RateLimiter(limits.device) : undefined,
+    enroll: limits.enroll ? new RateLimiter(limits.enroll) : undefined,
+  };
+  const writer = options.log === undefined ? new BatchedWriter((chunk) => process.stderr.write(chunk)) : undefined;
+  const log: LogSink | undefined = options.log === false ? undefined : (options.log ?? writer!.line);
+  const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+  const t = options.timeouts ?? {};
+  let closing = false;
+
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    void handle(req, res);
+  };
+  const server: Server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, connectionsCheckingInterval: 1000 }, handler)
+    : createHttpServer({ connectionsCheckingInterval: 1000 }, handler);
+  server.headersTimeout = t.headersMs ?? 10_000;
+  server.requestTimeout = t.requestMs ?? 30_000;
+  server.keepAliveTimeout = t.keepAliveMs ?? 5_000;
+
+  function limit(limiter: RateLimiter | undefined, key: string, what: string): void {
+    if (!limiter) return;
+    const wait = limiter.take(key, Date.now());
+    if (wait > 0) {
+      throw new HttpError(429, 'rate_limited', `too many requests for this ${what}; retry after ${wait} s`, { 'retry-after': String(wait) });
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const ip = clientAddress(req);
+    let bodyPromise: Promise<Record<string, unknown>> | undefined;
+    const ctx: RequestContext = {
+      req,
+      res,
+      method: req.method ?? 'GET',
+      path,
+      query: new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1)),
+      params: {},
+      ip,
+      store,
+      body: () => (bodyPromise ??= readJsonBody(req, bodyLimit)),
+    };
+    let errorCode: string | undefined;
+    if (log) {
+      res.once('close', () => {
+        const entry: AccessLogEntry = {
+          time: new Date().toISOString(),
+          method: ctx.method,
+          path: loggablePath(rawUrl),
+          status: res.writableFinished ? res.statusCode : 499,
+          ms: Math.round((performance.now() - started) * 100) / 100,
+          actor: ctx.actor?.name,
+          ip,
+        };
+        if (errorCode) entry.error = errorCode;
+        log(JSON.stringify(entry));
+      });
+    }
+    if (closing) {
+      res.once('finish', () => setImmediate(() => server.closeIdleConnections()));
+      res.shouldKeepAlive = false;
+    }
+    try {
+      const match = router.match(ctx.method, path);
+      if (!match) throw new HttpError(404, 'not_found', `no route for ${ctx.method} ${path}; see GET /v1/openapi.json`);
+      if (!('route' in match)) {
+        throw new HttpError(405, 'invalid', `${ctx.method} is not allowed on ${path}; use ${match.allowed.join(', ')}`, { allow: match.allowed.join(', ') });
+      }
+      const { route } = match;
+      ctx.params = match.params;
+      if (route.limitByIp) limit(limiters.enroll, ip, 'client address');
+      authenticate(ctx, route.auth);
+      if (ctx.token) limit(limiters.token, ctx.token.id, 'API token');
+      else if (ctx.deviceId) limit(limiters.device, ctx.deviceId, 'device');
+      const result = await route.handler(ctx);
+      if (result === NO_CONTENT) {
+        res.writeHead(204, { 'cache-control': 'no-store' });
+        res.end();
+      } else {
+        sendJson(res, 200, result);
+      }
+    } catch (error) {
+      const { status, code, message, headers } = toHttpError(error);
+      errorCode = code;
+      if (status >= 500 && log) {
+        log(JSON.stringify({ time: new Date().toISOString(), level: 'error', method: ctx.method, path, message: errorText(error) }));
+      }
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      sendJson(res, status, { error: { code, message } }, headers);
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      const reason = error.code === 'EADDRINUSE' ? 'address already in use' : error.code === 'EACCES' ? 'permission denied' : error.message;
+      reject(new EmmctlError(`cannot listen on ${host}:${port}: ${reason}`, { hint: 'pick another address with --listen HOST:PORT (port 0 picks a free port)', cause: error }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.removeListener('error', onError);
+      resolve();
+    });
+  });
+
+  const tickMs = (options.tickSeconds ?? 30) * 1000;
+  const reconcile = () => {
+    try {
+      store.reconcile(now());
+    } catch (error) {
+      log?.(JSON.stringify({ time: new Date().toISOString(), level: 'error', message: `reconcile failed: ${errorText(error)}` }));
+    }
+    const nowMs = Date.now();
+    for (const limiter of Object.values(limiters)) limiter?.sweep(nowMs);
+  };
+  reconcile();
+  const tick = setInterval(reconcile, tickMs);
+  tick.unref();
+
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
+  const url = `${options.tls ? 'https' : 'http'}://${shownHost}:${address.port}`;
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        closing = true;
+        clearInterval(tick);
+        server.close(() => resolve());
+        // Keep-alive connections with no request in flight would otherwise hold the server open.
+        server.closeIdleConnections();
+        const force = setTimeout(() => server.closeAllConnections(), t.shutdownMs ?? 10_000);
+        force.unref();
+      }).then(() => {
+        writer?.flush();
+        store.close();
+      });
+      return closed;
+    },
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}
+
+function clientAddress(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? 'unknown';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof BackendError) {
+    const status = statusForBackendError(error);
+    const headers: Record<string, string> = status === 429 || status === 503 ? { 'retry-after': '1' } : {};
+    return new HttpError(status, error.code === 'protocol' ? 'unavailable' : error.code, error.message, headers);
+  }
+  if (error instanceof UsageError) return new HttpError(400, 'invalid', error.hint ? `${error.message} (${error.hint})` : error.message);
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    return new HttpError(503, 'unavailable', 'the store is busy; retry shortly', { 'retry-after': '1' });
+  }
+  return new HttpError(500, 'unavailable', 'internal server error; see the server log');
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

@@ -1,0 +1,38 @@
+// What the server needs from the store: FleetStore's admin side (Backend's operations, synchronous,
+// taking the Actor for the audit log) plus the agent and API-token sides of src/store/api.ts.
+// Declared here so the server compiles against the contract, not against one store's internals.
+import type { AgentApi, ApiTokenApi, Actor } from '../store/api.js';
+import type {
+  AppliedChange,
+  AuditQuery,
+  CommandQuery,
+  CreatedEnrollmentToken,
+  DeviceDetail,
+  DeviceQuery,
+  EnqueueRequest,
+  EnqueueResult,
+  PreregisteredDevice,
+  ResourceChange,
+} from '../backends/backend.js';
+import type { AuditRecord, Device, DeviceCommand, DeviceCompliance, EnrollmentToken, Page, StoredResource } from '../model/fleet.js';
+import type { ResourceKind } from '../model/policy.generated.js';
+
+export interface ServerStore extends AgentApi, ApiTokenApi {
+  listResources(kind?: ResourceKind): StoredResource[];
+  applyChanges(changes: ResourceChange[], opts: { prune?: boolean }, actor: Actor): AppliedChange[];
+  createEnrollmentToken(input: { profile: string; expiresInSeconds?: number; maxUses?: number }, actor: Actor): CreatedEnrollmentToken;
+  listEnrollmentTokens(): EnrollmentToken[];
+  revokeEnrollmentToken(id: string, actor: Actor): EnrollmentToken;
+  preregisterDevices(rows: PreregisteredDevice[], actor: Actor): { created: number; updated: number };
+  listDevices(query: DeviceQuery): Page<Device>;
+  getDevice(id: string): DeviceDetail;
+  listCompliance(query: DeviceQuery): Page<DeviceCompliance>;
+  enqueueCommands(request: EnqueueRequest, actor: Actor): EnqueueResult;
+  listCommands(query: CommandQuery): Page<DeviceCommand>;
+  getCommand(id: string): DeviceCommand;
+  cancelCommand(id: string, actor: Actor): DeviceCommand;
+  listAudit(query: AuditQuery): Page<AuditRecord>;
+  /** Escalations and command expiry; called on a timer. */
+  reconcile(now: Date): unknown;
+  close(): void;
+}

@@ -1,0 +1,82 @@
+// `emmctl server token create|list|revoke`: API tokens managed directly on the store, so the
+// first admin token exists before any server runs.
+import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import type { CliContext } from '../cli/context.js';
+import { defaultDataDir } from '../cli/target.js';
+import { UsageError } from '../errors.js';
+import type { Actor, ApiRole, ApiTokenInfo } from '../store/api.js';
+import type { ServerStore } from './store.js';
+import { parseDurationSeconds } from './validate.js';
+
+async function withStore<T>(ctx: CliContext, command: Command, fn: (store: ServerStore) => T): Promise<T> {
+  const dataDir = ctx.globals(command).dataDir ?? defaultDataDir(ctx.io.env);
+  const { openStore } = await import('./open-store.js');
+  const store = await openStore(dataDir);
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+function localActor(): Actor {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (containers): keep "unknown".
+  }
+  return { name: `local:${user}`, source: 'local', role: 'admin' };
+}
+
+export async function createToken(ctx: CliContext, command: Command, opts: { role: string; name?: string; expires?: string }): Promise<void> {
+  let expiresInSeconds: number | undefined;
+  if (opts.expires !== undefined) {
+    expiresInSeconds = parseDurationSeconds(opts.expires);
+    if (!expiresInSeconds) throw new UsageError(`invalid --expires "${opts.expires}": expected a duration such as 90d, 12h, 2w or 1d12h`);
+  }
+  const name = opts.name ?? `${opts.role}-${randomBytes(3).toString('hex')}`;
+  const { token, secret } = await withStore(ctx, command, (store) =>
+    store.createApiToken({ name, role: opts.role as ApiRole, expiresInSeconds }, localActor()),
+  );
+  const format = ctx.globals(command).output;
+  if (format === 'json') ctx.io.stdout.write(`${JSON.stringify({ token, secret }, null, 2)}\n`);
+  else ctx.io.stdout.write(`${secret}\n`);
+  ctx.info(`created API token ${token.id} "${token.name}" (${token.role}${token.expiresAt ? `, expires ${token.expiresAt}` : ', no expiry'})`);
+  ctx.info('the secret is shown only this once; keep it in a secret store (EMMCTL_TOKEN for the CLI)');
+}
+
+export async function listTokens(ctx: CliContext, command: Command): Promise<void> {
+  const tokens = await withStore(ctx, command, (store) => store.listApiTokens());
+  const format = ctx.globals(command).output;
+  if (format === 'json') {
+    ctx.io.stdout.write(`${JSON.stringify(tokens, null, 2)}\n`);
+    return;
+  }
+  if (format === 'yaml') {
+    const { stringify } = await import('yaml');
+    ctx.io.stdout.write(stringify(tokens));
+    return;
+  }
+  if (!tokens.length) {
+    ctx.info('no API tokens; create one with `emmctl server token create --role admin`');
+    return;
+  }
+  ctx.io.stdout.write(renderTokens(tokens, format === 'csv' ? ',' : undefined));
+}
+
+export function renderTokens(tokens: ApiTokenInfo[], separator?: string): string {
+  const header = ['ID', 'NAME', 'ROLE', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'];
+  const rows = tokens.map((t) => [t.id, t.name, t.role, t.revoked ? 'revoked' : 'active', t.createdAt, t.expiresAt ?? '-', t.lastUsedAt ?? '-']);
+  if (separator) return [header, ...rows].map((r) => r.map((c) => (c.includes(separator) || c.includes('"') ? `"${c.replaceAll('"', '""')}"` : c)).join(separator)).join('\n') + '\n';
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export async function revokeToken(ctx: CliContext, command: Command, id: string): Promise<void> {
+  const token = await withStore(ctx, command, (store) => store.revokeApiToken(id, localActor()));
+  if (ctx.globals(command).output === 'json') ctx.io.stdout.write(`${JSON.stringify(token, null, 2)}\n`);
+  ctx.info(`revoked API token ${token.id} "${token.name}"`);
+}
