@@ -1,5 +1,12 @@
 // Which backend a command talks to. Precedence: flags > EMMCTL_* environment > config file
 // (current context) > the built-in `local` context (the embedded store in the user data dir).
+//   1. --data-dir DIR                      embedded store in DIR
+//   2. --context NAME                      that context (EMMCTL_TOKEN / EMMCTL_DATA_DIR still fill in)
+//   3. EMMCTL_SERVER (+ EMMCTL_TOKEN)      that server
+//   4. EMMCTL_DATA_DIR                     embedded store in that dir
+//   5. EMMCTL_CONTEXT, else the config's current context, else `local`
+// The config file is read only when steps 1–4 do not decide, so CI runs that set EMMCTL_* never
+// need a config dir.
 import { homedir, platform } from 'node:os';
 import { join } from 'node:path';
 import type { BackendTarget } from '../backends/index.js';
@@ -18,10 +25,35 @@ export function defaultDataDir(env: Record<string, string | undefined>): string 
   }
 }
 
-export async function resolveTarget(globals: GlobalOptions, env: Record<string, string | undefined>): Promise<BackendTarget> {
-  // Contexts (conf) are resolved here once `emmctl context` lands; until then env and flags.
-  if (env.EMMCTL_SERVER && !globals.dataDir) {
-    return { kind: 'http', server: env.EMMCTL_SERVER, token: env.EMMCTL_TOKEN };
+/** The target plus how it was chosen, for `context current` and error messages. */
+export interface ResolvedTarget {
+  target: BackendTarget;
+  /** The context name, or the flag / variable that decided. */
+  source: string;
+}
+
+export async function resolveTargetWithSource(globals: Pick<GlobalOptions, 'context' | 'dataDir'>, env: Record<string, string | undefined>): Promise<ResolvedTarget> {
+  if (globals.dataDir) return { target: { kind: 'embedded', dataDir: globals.dataDir }, source: '--data-dir' };
+  if (globals.context) return { target: await contextTarget(globals.context, env), source: globals.context };
+  if (env.EMMCTL_SERVER) {
+    const { validateServerUrl } = await import('../config/index.js');
+    return { target: { kind: 'http', server: validateServerUrl(env.EMMCTL_SERVER), token: env.EMMCTL_TOKEN || undefined }, source: 'EMMCTL_SERVER' };
   }
-  return { kind: 'embedded', dataDir: globals.dataDir ?? defaultDataDir(env) };
+  if (env.EMMCTL_DATA_DIR) return { target: { kind: 'embedded', dataDir: env.EMMCTL_DATA_DIR }, source: 'EMMCTL_DATA_DIR' };
+  const { openConfig } = await import('../config/index.js');
+  const name = env.EMMCTL_CONTEXT || (await openConfig(env)).currentName();
+  return { target: await contextTarget(name, env), source: name };
+}
+
+export async function resolveTarget(globals: Pick<GlobalOptions, 'context' | 'dataDir'>, env: Record<string, string | undefined>): Promise<BackendTarget> {
+  return (await resolveTargetWithSource(globals, env)).target;
+}
+
+async function contextTarget(name: string, env: Record<string, string | undefined>): Promise<BackendTarget> {
+  const { openConfig, unknownContext, LOCAL_CONTEXT } = await import('../config/index.js');
+  if (name === LOCAL_CONTEXT) return { kind: 'embedded', dataDir: defaultDataDir(env) };
+  const context = (await openConfig(env)).get(name);
+  if (!context) throw unknownContext(name);
+  if (context.server) return { kind: 'http', server: context.server, token: env.EMMCTL_TOKEN || context.token };
+  return { kind: 'embedded', dataDir: env.EMMCTL_DATA_DIR || context.dataDir || defaultDataDir(env) };
 }

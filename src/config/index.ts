@@ -1,0 +1,166 @@
+// Named contexts (which backend, where, with which credentials), kept with conf in the
+// per-user config dir or EMMCTL_CONFIG_DIR. The file holds API tokens in clear text, like gh and
+// kubectl without a keychain, so it and its directory are kept owner-only.
+import { chmodSync, existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { EmmctlError, UsageError } from '../errors.js';
+
+export const LOCAL_CONTEXT = 'local';
+const NAME_PATTERN = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
+
+export interface StoredContext {
+  /** http backend: the emmctl server URL. */
+  server?: string;
+  token?: string;
+  /** embedded backend in a directory other than the default. */
+  dataDir?: string;
+}
+
+interface ConfigData {
+  currentContext?: string;
+  contexts: Record<string, StoredContext>;
+}
+
+/** A context as listed: never the token itself. */
+export interface ContextRecord {
+  name: string;
+  backend: 'embedded' | 'http';
+  server?: string;
+  dataDir?: string;
+  token: 'set' | 'none';
+  current: boolean;
+}
+
+export interface ConfigStore {
+  readonly path: string;
+  currentName(): string;
+  get(name: string): StoredContext | undefined;
+  list(): ContextRecord[];
+  add(name: string, context: StoredContext): void;
+  use(name: string): void;
+  remove(name: string): void;
+}
+
+export function validateContextName(name: string): void {
+  if (!NAME_PATTERN.test(name)) {
+    throw new UsageError(`invalid context name "${name}"`, 'use lower-case letters, digits, ".", "_" and "-" (at most 63 characters)');
+  }
+}
+
+export function validateServerUrl(server: string): string {
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    throw new UsageError(`invalid server URL "${server}"`, 'give a full URL, e.g. https://emm.example.com or http://127.0.0.1:8080');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`invalid server URL "${server}": must be http:// or https://`);
+  if (url.username || url.password) throw new UsageError('the server URL must not carry credentials', 'pass the token with --token-stdin');
+  return url.toString().replace(/\/$/, '');
+}
+
+function lockDown(path: string): void {
+  // conf creates the directory with the umask's mode and may write the file through a temp file:
+  // set the modes ourselves after every write rather than trusting either.
+  try {
+    chmodSync(dirname(path), 0o700);
+    if (existsSync(path)) chmodSync(path, 0o600);
+  } catch (error) {
+    throw new EmmctlError(`cannot restrict permissions of ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+export async function openConfig(env: Record<string, string | undefined>): Promise<ConfigStore> {
+  const { default: Conf } = await import('conf');
+  let conf: InstanceType<typeof Conf<ConfigData>>;
+  try {
+    conf = new Conf<ConfigData>({
+      projectName: 'emmctl',
+      projectSuffix: '',
+      configName: 'config',
+      ...(env.EMMCTL_CONFIG_DIR ? { cwd: env.EMMCTL_CONFIG_DIR } : {}),
+      configFileMode: 0o600,
+      defaults: { contexts: {} },
+      // Context names may contain dots; they are keys, not paths.
+      accessPropertiesByDotNotation: false,
+    });
+  } catch (error) {
+    throw new EmmctlError(`cannot read the emmctl config: ${(error as Error).message}`, {
+      cause: error,
+      hint: 'fix or remove the config file (see EMMCTL_CONFIG_DIR), then run `emmctl context list`',
+    });
+  }
+  const path = conf.path;
+  const contexts = (): Record<string, StoredContext> => ({ ...(conf.get('contexts') ?? {}) });
+  const save = (mutate: (data: ConfigData) => void) => {
+    const data: ConfigData = { currentContext: conf.get('currentContext'), contexts: contexts() };
+    mutate(data);
+    conf.set('contexts', data.contexts);
+    if (data.currentContext === undefined) conf.delete('currentContext');
+    else conf.set('currentContext', data.currentContext);
+    lockDown(path);
+  };
+  const exists = (name: string) => name === LOCAL_CONTEXT || Object.hasOwn(contexts(), name);
+
+  const store: ConfigStore = {
+    path,
+    currentName() {
+      const name = conf.get('currentContext');
+      return name && exists(name) ? name : LOCAL_CONTEXT;
+    },
+    get(name) {
+      if (name === LOCAL_CONTEXT) return {};
+      return Object.hasOwn(contexts(), name) ? contexts()[name] : undefined;
+    },
+    list() {
+      const current = store.currentName();
+      const all = contexts();
+      const records: ContextRecord[] = [
+        { name: LOCAL_CONTEXT, backend: 'embedded', token: 'none', current: current === LOCAL_CONTEXT },
+      ];
+      for (const name of Object.keys(all).sort()) {
+        const c = all[name]!;
+        records.push({
+          name,
+          backend: c.server ? 'http' : 'embedded',
+          ...(c.server ? { server: c.server } : {}),
+          ...(c.dataDir ? { dataDir: c.dataDir } : {}),
+          token: c.token ? 'set' : 'none',
+          current: current === name,
+        });
+      }
+      return records;
+    },
+    add(name, context) {
+      validateContextName(name);
+      if (name === LOCAL_CONTEXT) throw new UsageError('"local" is the built-in embedded context and cannot be redefined', 'choose another name');
+      save((data) => {
+        data.contexts[name] = context;
+      });
+    },
+    use(name) {
+      if (!exists(name)) throw unknownContext(name);
+      save((data) => {
+        data.currentContext = name;
+      });
+    },
+    remove(name) {
+      if (name === LOCAL_CONTEXT) throw new UsageError('the built-in "local" context cannot be removed');
+      if (!exists(name)) throw unknownContext(name);
+      save((data) => {
+        delete data.contexts[name];
+        if (data.currentContext === name) data.currentContext = undefined;
+      });
+    },
+  };
+  return store;
+}
+
+export function unknownContext(name: string): UsageError {
+  return new UsageError(`no context named "${name}"`, 'run `emmctl context list` to see the contexts, or `emmctl context add NAME --server URL`');
+}
+
+/** The file's permission bits, or undefined when it does not exist yet. */
+export function fileMode(path: string): number | undefined {
+  return existsSync(path) ? statSync(path).mode & 0o777 : undefined;
+}
