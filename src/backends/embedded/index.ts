@@ -1,8 +1,87 @@
-// Placeholder: the embedded SQLite driver is being built (issue: the backend).
-import { EmmctlError } from '../../errors.js';
-import type { Backend } from '../backend.js';
+// The embedded driver (the default): the Backend interface over a FleetStore in a local data
+// dir, no server needed. The store is synchronous; these methods are async only because the
+// interface is (other drivers talk over the network), so store errors arrive as rejections.
+import { userInfo } from 'node:os';
+import type { Backend, DeviceQuery, EnqueueRequest, PreregisteredDevice, ResourceChange, CommandQuery, AuditQuery } from '../backend.js';
 import type { BackendTarget } from '../index.js';
+import type { ResourceKind } from '../../model/policy.generated.js';
+import type { Actor } from '../../store/api.js';
+import { FleetStore, type FleetStoreOptions } from '../../store/fleet-store.js';
 
-export async function openEmbeddedBackend(_target: Extract<BackendTarget, { kind: 'embedded' }>): Promise<Backend> {
-  throw new EmmctlError('the embedded backend is not built yet');
+export function localActorName(): string {
+  let user = process.env.USER ?? process.env.USERNAME ?? 'unknown';
+  try {
+    user = userInfo().username || user;
+  } catch {
+    // No passwd entry (some containers): fall back to the environment.
+  }
+  return `local:${user}`;
+}
+
+export class EmbeddedBackend implements Backend {
+  readonly kind = 'embedded';
+  readonly location: string;
+  /** The underlying store, for callers that also need the agent side (simulate, tests). */
+  readonly store: FleetStore;
+  private readonly actor: Actor;
+
+  constructor(store: FleetStore, location: string, actor: Actor) {
+    this.store = store;
+    this.location = location;
+    this.actor = actor;
+  }
+
+  async listResources(kind?: ResourceKind) {
+    return this.store.listResources(kind);
+  }
+  async applyChanges(changes: ResourceChange[], opts?: { prune?: boolean }) {
+    return this.store.applyChanges(changes, this.actor, opts);
+  }
+  async createEnrollmentToken(input: { profile: string; expiresInSeconds?: number; maxUses?: number }) {
+    return this.store.createEnrollmentToken(input, this.actor);
+  }
+  async listEnrollmentTokens() {
+    return this.store.listEnrollmentTokens();
+  }
+  async revokeEnrollmentToken(id: string) {
+    return this.store.revokeEnrollmentToken(id, this.actor);
+  }
+  async preregisterDevices(rows: PreregisteredDevice[]) {
+    return this.store.preregisterDevices(rows, this.actor);
+  }
+  async listDevices(query: DeviceQuery) {
+    return this.store.listDevices(query);
+  }
+  async getDevice(id: string) {
+    return this.store.getDevice(id);
+  }
+  async listCompliance(query: DeviceQuery) {
+    return this.store.listCompliance(query);
+  }
+  async enqueueCommands(request: EnqueueRequest) {
+    return this.store.enqueueCommands(request, this.actor);
+  }
+  async listCommands(query: CommandQuery) {
+    return this.store.listCommands(query);
+  }
+  async getCommand(id: string) {
+    return this.store.getCommand(id);
+  }
+  async cancelCommand(id: string) {
+    return this.store.cancelCommand(id, this.actor);
+  }
+  async listAudit(query: AuditQuery) {
+    return this.store.listAudit(query);
+  }
+  async close() {
+    this.store.close();
+  }
+}
+
+export async function openEmbeddedBackend(
+  target: Omit<Extract<BackendTarget, { kind: 'embedded' }>, 'kind'> & { kind?: 'embedded' },
+  options: FleetStoreOptions = {},
+): Promise<EmbeddedBackend> {
+  const store = FleetStore.open(target.dataDir, options);
+  return new EmbeddedBackend(store, target.dataDir, { name: target.actor ?? localActorName(), source: 'local' });
 }

@@ -1,0 +1,136 @@
+// Device listing: sort keys, opaque cursors, and device filters turned into SQL. Filters that
+// need policy evaluation (group, compliance) cannot be SQL; they come back as `needs` and the
+// store applies them while scanning in sort order.
+import { BackendError } from '../errors.js';
+import type { DeviceFilter } from '../backends/backend.js';
+
+/** Sort field → SQL key expression (matches an index in migrations.ts; NULLs sort as ''). */
+const SORT_KEYS: Record<string, string> = {
+  name: 'name',
+  platform: 'platform',
+  owner: "coalesce(owner, '')",
+  osVersion: "coalesce(os_key, '')",
+  os: "coalesce(os_key, '')",
+  lastCheckIn: "coalesce(last_check_in, '')",
+  enrolledAt: "coalesce(enrolled_at, '')",
+  state: 'state',
+  status: 'state',
+  id: 'id',
+};
+export const SORT_FIELDS = ['name', 'platform', 'owner', 'osVersion', 'lastCheckIn', 'enrolledAt', 'state', 'id'];
+
+export interface DeviceSort {
+  spec: string;
+  expr: string;
+  desc: boolean;
+}
+
+export function parseSort(sort: string | undefined): DeviceSort {
+  const spec = sort?.trim() || 'name';
+  const desc = spec.startsWith('-');
+  const field = desc ? spec.slice(1) : spec;
+  const expr = SORT_KEYS[field];
+  if (!expr) throw new BackendError('invalid', `cannot sort devices by "${field}"`, { hint: `sort by one of: ${SORT_FIELDS.join(', ')} (prefix - for descending)` });
+  return { spec: `${desc ? '-' : ''}${field === 'os' ? 'osVersion' : field}`, expr, desc };
+}
+
+interface CursorData {
+  s: string;
+  k: string;
+  i: string;
+}
+
+export function encodeCursor(sort: DeviceSort, key: string, id: string): string {
+  return Buffer.from(JSON.stringify({ s: sort.spec, k: key, i: id } satisfies CursorData)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string, sort: DeviceSort): { key: string; id: string } {
+  let data: CursorData;
+  try {
+    data = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as CursorData;
+  } catch {
+    throw new BackendError('invalid', 'invalid paging cursor', { hint: 'pass back the nextCursor of the previous page unchanged' });
+  }
+  if (typeof data?.k !== 'string' || typeof data.i !== 'string' || data.s !== sort.spec) {
+    throw new BackendError('invalid', 'invalid paging cursor for this sort order', { hint: 'a cursor only continues the listing (same sort) that returned it' });
+  }
+  return { key: data.k, id: data.i };
+}
+
+/** `17.4.1` → fixed-width key; string order of keys is numeric version order. */
+export function versionKey(version: string | undefined | null): string | null {
+  if (!version) return null;
+  const parts = version.trim().split('.').slice(0, 4).map((p) => {
+    const m = /^\d+/.exec(p);
+    return (m ? m[0].replace(/^0+(?=\d)/, '') : '0').padStart(10, '0');
+  });
+  while (parts.length < 4) parts.push('0000000000');
+  return parts.join('.');
+}
+
+export interface CompiledFilters {
+  where: string[];
+  params: unknown[];
+  /** Filters that need evaluation per device (group membership, compliance status). */
+  group: DeviceFilter[];
+  compliance: DeviceFilter[];
+}
+
+const COLUMNS: Record<string, string> = { id: 'id', name: 'name', serial: 'serial', platform: 'platform', ownership: 'ownership', state: 'state', profile: 'profile', model: 'model' };
+const GLOBBABLE = new Set(['name', 'serial', 'model']);
+const STATUSES = ['compliant', 'noncompliant', 'in-grace', 'unknown'];
+const STATES = ['preregistered', 'enrolled', 'wiped', 'retired'];
+
+export function compileFilters(filters: DeviceFilter[] = []): CompiledFilters {
+  const out: CompiledFilters = { where: [], params: [], group: [], compliance: [] };
+  for (const f of filters) {
+    const neg = f.op === '!=';
+    if (f.field === 'group') {
+      if (f.op !== '=' && f.op !== '!=') throw badOp(f);
+      out.group.push(f);
+    } else if (f.field === 'compliance') {
+      if (f.op !== '=' && f.op !== '!=') throw badOp(f);
+      if (!STATUSES.includes(f.value)) throw new BackendError('invalid', `unknown compliance status "${f.value}"`, { hint: `one of: ${STATUSES.join(', ')}` });
+      out.compliance.push(f);
+    } else if (f.field === 'os') {
+      const key = versionKey(f.value)!;
+      const op = f.op === '=' ? '=' : f.op === '!=' ? 'IS NOT' : f.op;
+      out.where.push(`os_key ${op} ?`);
+      out.params.push(key);
+    } else if (f.field === 'owner') {
+      if (f.op !== '=' && f.op !== '!=') throw badOp(f);
+      out.where.push(neg ? 'NOT emm_owner_matches(owner, ?)' : 'emm_owner_matches(owner, ?)');
+      out.params.push(f.value);
+    } else if (f.field.startsWith('label.')) {
+      if (f.op !== '=' && f.op !== '!=') throw badOp(f);
+      const key = f.field.slice('label.'.length);
+      if (key.includes('"')) throw new BackendError('invalid', `invalid label key "${key}"`);
+      out.where.push(`json_extract(labels, ?) ${neg ? 'IS NOT' : '='} ?`);
+      out.params.push(`$."${key}"`, f.value);
+    } else if (COLUMNS[f.field]) {
+      if (f.op !== '=' && f.op !== '!=') throw badOp(f);
+      if (f.field === 'state' && !STATES.includes(f.value)) throw new BackendError('invalid', `unknown device state "${f.value}"`, { hint: `one of: ${STATES.join(', ')}` });
+      const col = COLUMNS[f.field];
+      if (GLOBBABLE.has(f.field) && f.value.includes('*')) {
+        out.where.push(`${neg ? 'NOT ' : ''}emm_glob(${col}, ?)`);
+      } else {
+        out.where.push(`${col} ${neg ? 'IS NOT' : '='} ?`);
+      }
+      out.params.push(f.value);
+    } else {
+      throw new BackendError('invalid', `unknown device filter field "${f.field}"`);
+    }
+  }
+  return out;
+}
+
+function badOp(f: DeviceFilter): BackendError {
+  return new BackendError('invalid', `filter ${f.field}${f.op}${f.value}: ${f.op} works only with os; use = or !=`);
+}
+
+/** Case-insensitive `*` glob, the same rule as owner patterns. */
+export function globMatches(value: string | null | undefined, pattern: string): boolean {
+  if (value == null) return false;
+  const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i');
+  return re.test(value);
+}

@@ -1,0 +1,896 @@
+// FleetStore: the fleet's persistence on SQLite (better-sqlite3, synchronous). It owns the
+// resources, devices, commands, tokens and the audit log, and the rules that keep them
+// consistent: every multi-row change is one transaction, and every admin change writes its
+// audit record inside that same transaction, so a crash never leaves an unaudited change.
+// The embedded Backend driver and the server are thin adapters over this class.
+import Database from 'better-sqlite3';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import type {
+  AppliedChange,
+  AuditQuery,
+  CommandQuery,
+  CreatedEnrollmentToken,
+  DeviceDetail,
+  DeviceQuery,
+  EffectiveConfiguration,
+  EnqueueRequest,
+  EnqueueResult,
+  PreregisteredDevice,
+  ResourceChange,
+} from '../backends/backend.js';
+import type { CheckInRequest, CheckInResponse, CommandResultReport, EnrollRequest, EnrollResponse, PendingCommand } from '../agent/protocol.js';
+import { BackendError } from '../errors.js';
+import { ownerMatches } from '../model/filter.js';
+import type {
+  AuditRecord,
+  CommandStatus,
+  CommandType,
+  Device,
+  DeviceCommand,
+  DeviceCompliance,
+  DeviceState,
+  EnrollmentToken,
+  Page,
+  StoredResource,
+} from '../model/fleet.js';
+import type {
+  CompliancePolicyDocument,
+  EnrollmentProfileDocument,
+  GroupDocument,
+  Platform,
+  PolicyDocument,
+  ResourceDocument,
+  ResourceKind,
+} from '../model/policy.generated.js';
+import type { Actor, AgentApi, ApiRole, ApiTokenApi, ApiTokenInfo } from './api.js';
+import { compileFilters, decodeCursor, encodeCursor, globMatches, parseSort, versionKey } from './device-query.js';
+import { dueEscalations, effectiveConfiguration, evaluateCompliance, groupsForDevice, parseDuration, policiesForGroups } from './engine.js';
+import { MIGRATIONS } from './migrations.js';
+import { hashSecret, newId, newSecret } from './secrets.js';
+
+export const DB_FILE = 'emmctl.db';
+const KINDS: readonly ResourceKind[] = ['Group', 'Policy', 'CompliancePolicy', 'EnrollmentProfile'];
+const COMMAND_TYPES: readonly CommandType[] = ['lock', 'reboot', 'wipe', 'retire'];
+const PLATFORMS: readonly Platform[] = ['android', 'ios', 'ipados', 'macos', 'windows'];
+const DEFAULT_TOKEN_TTL_MS = 7 * 86_400_000;
+/** A command no device picked up in this time is expired by reconcile(). */
+export const COMMAND_TTL_MS = 30 * 86_400_000;
+export const CHECK_IN_INTERVAL_SECONDS = 900;
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
+/** Writing last_used_at on every API call would turn reads into writes; once a minute is enough. */
+const TOKEN_TOUCH_MS = 60_000;
+
+export interface FleetStoreOptions {
+  /** Injectable clock for tests (escalation timing, token expiry). */
+  now?: () => Date;
+}
+
+interface DeviceRow {
+  id: string;
+  name: string;
+  serial: string | null;
+  platform: Platform;
+  ownership: 'corporate' | 'personal';
+  owner: string | null;
+  labels: string;
+  state: DeviceState;
+  profile: string | null;
+  model: string | null;
+  os_version: string | null;
+  os_key: string | null;
+  posture: string | null;
+  enrolled_at: string | null;
+  last_check_in: string | null;
+  noncompliant_since: string | null;
+  credential_hash: string | null;
+  applied_config_version: string | null;
+  sort_key?: string;
+}
+
+interface CommandRow {
+  seq: number;
+  id: string;
+  device_id: string;
+  type: CommandType;
+  status: CommandStatus;
+  reason: string | null;
+  requested_by: string;
+  idempotency_key: string | null;
+  created_at: string;
+  updated_at: string;
+  detail: string | null;
+  expires_at: string | null;
+}
+
+interface TokenRow {
+  id: string;
+  profile: string;
+  secret_hash: string;
+  created_at: string;
+  expires_at: string;
+  max_uses: number | null;
+  uses: number;
+  revoked: number;
+  created_by: string;
+}
+
+interface ApiTokenRow {
+  id: string;
+  name: string;
+  role: ApiRole;
+  secret_hash: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked: number;
+}
+
+/** The policy resources as the evaluator needs them, reloaded only when applyChanges bumped the generation. */
+interface ResourceSnapshot {
+  generation: string;
+  groups: GroupDocument[];
+  profiles: EnrollmentProfileDocument[];
+  policies: PolicyDocument[];
+  compliance: CompliancePolicyDocument[];
+  configs: Map<string, EffectiveConfiguration>;
+}
+
+export class FleetStore implements AgentApi, ApiTokenApi {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly clock: () => Date;
+  private readonly statements = new Map<string, Database.Statement>();
+  private snapshot?: ResourceSnapshot;
+
+  private constructor(db: Database.Database, path: string, clock: () => Date) {
+    this.db = db;
+    this.path = path;
+    this.clock = clock;
+  }
+
+  /** Opens (creating if needed) the store in dataDir: dir 0700, files 0600, schema migrated. */
+  static open(dataDir: string, options: FleetStoreOptions = {}): FleetStore {
+    const path = join(dataDir, DB_FILE);
+    let db: Database.Database;
+    try {
+      if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      // Create the file ourselves so it is owner-only from its first byte (SQLite would use the umask);
+      // SQLite gives the -wal and -shm files the database file's permissions.
+      if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+      chmodSync(path, 0o600);
+      db = new Database(path);
+    } catch (error) {
+      throw new BackendError('unavailable', `cannot open the store at ${path}: ${(error as Error).message}`, {
+        hint: 'check that the data dir (--data-dir or EMMCTL_DATA_DIR) is writable by you',
+        cause: error,
+      });
+    }
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+      const regexCache = new Map<string, boolean>();
+      db.function('emm_owner_matches', { deterministic: true }, (owner: unknown, pattern: unknown) =>
+        ownerMatches(typeof owner === 'string' ? owner : undefined, String(pattern)) ? 1 : 0);
+      db.function('emm_glob', { deterministic: true }, (value: unknown, pattern: unknown) => {
+        const k = `${String(value)}\0${String(pattern)}`;
+        let hit = regexCache.get(k);
+        if (hit === undefined) {
+          hit = globMatches(typeof value === 'string' ? value : null, String(pattern));
+          if (regexCache.size > 10_000) regexCache.clear();
+          regexCache.set(k, hit);
+        }
+        return hit ? 1 : 0;
+      });
+      migrate(db, path);
+      for (const suffix of ['-wal', '-shm']) if (existsSync(path + suffix)) chmodSync(path + suffix, 0o600);
+    } catch (error) {
+      db.close();
+      if (error instanceof BackendError) throw error;
+      throw new BackendError('unavailable', `cannot open the store at ${path}: ${(error as Error).message}`, { cause: error });
+    }
+    return new FleetStore(db, path, options.now ?? (() => new Date()));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Current schema version (the last migration applied). */
+  schemaVersion(): number {
+    return (this.db.prepare('SELECT max(version) AS v FROM migrations').get() as { v: number }).v;
+  }
+
+  private now(): string {
+    return this.clock().toISOString();
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  private tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  private audit(actor: Actor | { name: string; source: string }, action: string, target: string, detail?: Record<string, unknown>, at = this.now()): void {
+    this.stmt('INSERT INTO audit (at, actor, source, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)').run(
+      at, actor.name, actor.source, action, target, detail === undefined ? null : JSON.stringify(detail));
+  }
+
+  // ---- resources -------------------------------------------------------------------------
+
+  listResources(kind?: ResourceKind): StoredResource[] {
+    const rows = (kind
+      ? this.stmt('SELECT * FROM resources WHERE kind = ? ORDER BY kind, name').all(kind)
+      : this.stmt('SELECT * FROM resources ORDER BY kind, name').all()) as Array<{ kind: ResourceKind; name: string; document: string; version: number; updated_at: string }>;
+    return rows.map((r) => ({ kind: r.kind, name: r.name, document: JSON.parse(r.document) as ResourceDocument, version: r.version, updatedAt: r.updated_at }));
+  }
+
+  /**
+   * Applies every change or none. Changes run in order; create needs the resource absent,
+   * update/delete need its version to equal expectedVersion. After the whole set, every
+   * reference (assign, a profile's group) must resolve, or nothing is applied.
+   */
+  applyChanges(changes: ResourceChange[], actor: Actor, opts: { prune?: boolean } = {}): AppliedChange[] {
+    for (const c of changes) checkChangeShape(c);
+    return this.tx(() => {
+      const at = this.now();
+      const applied: AppliedChange[] = [];
+      const get = this.stmt('SELECT version FROM resources WHERE kind = ? AND name = ?');
+      for (const c of changes) {
+        const current = get.get(c.kind, c.name) as { version: number } | undefined;
+        const ref = `${c.kind}/${c.name}`;
+        if (c.op === 'create') {
+          if (current) throw new BackendError('conflict', `${ref} already exists (version ${current.version}); cannot create it`, { hint: 'the backend changed since the plan was made: run plan again' });
+          this.stmt('INSERT INTO resources (kind, name, document, version, updated_at) VALUES (?, ?, ?, 1, ?)').run(c.kind, c.name, JSON.stringify(c.document), at);
+          applied.push({ op: 'create', kind: c.kind, name: c.name, version: 1 });
+        } else {
+          if (!current) throw new BackendError('conflict', `${ref} does not exist (expected version ${c.expectedVersion}); cannot ${c.op} it`, { hint: 'the backend changed since the plan was made: run plan again' });
+          if (current.version !== c.expectedVersion) {
+            throw new BackendError('conflict', `${ref} changed since the plan was made: expected version ${c.expectedVersion}, found version ${current.version}`, { hint: 'run plan again to see the current state' });
+          }
+          if (c.op === 'update') {
+            this.stmt('UPDATE resources SET document = ?, version = version + 1, updated_at = ? WHERE kind = ? AND name = ?').run(JSON.stringify(c.document), at, c.kind, c.name);
+            applied.push({ op: 'update', kind: c.kind, name: c.name, version: current.version + 1 });
+          } else {
+            this.stmt('DELETE FROM resources WHERE kind = ? AND name = ?').run(c.kind, c.name);
+            applied.push({ op: 'delete', kind: c.kind, name: c.name, version: null });
+          }
+        }
+        this.audit(actor, 'apply', ref, { op: c.op, version: applied[applied.length - 1]!.version, ...(opts.prune && c.op === 'delete' ? { prune: true } : {}) }, at);
+      }
+      if (changes.length > 0) {
+        this.checkReferences();
+        this.stmt("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'resource_generation'").run();
+      }
+      return applied;
+    });
+  }
+
+  private checkReferences(): void {
+    const groups = new Set((this.stmt("SELECT name FROM resources WHERE kind = 'Group'").all() as Array<{ name: string }>).map((r) => r.name));
+    groups.add('all');
+    const rows = this.stmt("SELECT kind, name, document FROM resources WHERE kind != 'Group'").all() as Array<{ kind: ResourceKind; name: string; document: string }>;
+    for (const r of rows) {
+      const doc = JSON.parse(r.document) as ResourceDocument;
+      const refs: string[] = doc.kind === 'EnrollmentProfile' ? (doc.spec.group ? [doc.spec.group] : []) : doc.kind === 'Group' ? [] : doc.spec.assign;
+      const missing = refs.filter((g) => !groups.has(g));
+      if (missing.length) {
+        throw new BackendError('invalid', `${r.kind}/${r.name} refers to group${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} that would not exist after this change`, {
+          hint: 'declare the group, or change the reference in the same apply',
+        });
+      }
+    }
+  }
+
+  private resources(): ResourceSnapshot {
+    const generation = (this.stmt("SELECT value FROM meta WHERE key = 'resource_generation'").get() as { value: string }).value;
+    if (this.snapshot?.generation === generation) return this.snapshot;
+    const snap: ResourceSnapshot = { generation, groups: [], profiles: [], policies: [], compliance: [], configs: new Map() };
+    for (const r of this.stmt('SELECT document FROM resources ORDER BY kind, name').all() as Array<{ document: string }>) {
+      const doc = JSON.parse(r.document) as ResourceDocument;
+      if (doc.kind === 'Group') snap.groups.push(doc);
+      else if (doc.kind === 'EnrollmentProfile') snap.profiles.push(doc);
+      else if (doc.kind === 'Policy') snap.policies.push(doc);
+      else snap.compliance.push(doc);
+    }
+    this.snapshot = snap;
+    return snap;
+  }
+
+  private configFor(snap: ResourceSnapshot, groups: string[]): EffectiveConfiguration {
+    const key = groups.join('\0');
+    let config = snap.configs.get(key);
+    if (!config) {
+      config = effectiveConfiguration(policiesForGroups(snap.policies, groups));
+      snap.configs.set(key, config);
+    }
+    return config;
+  }
+
+  private emptyConfig(snap: ResourceSnapshot): EffectiveConfiguration {
+    return this.configFor(snap, ['\0none']);
+  }
+
+  // ---- enrollment --------------------------------------------------------------------------
+
+  createEnrollmentToken(input: { profile: string; expiresInSeconds?: number; maxUses?: number }, actor: Actor): CreatedEnrollmentToken {
+    return this.tx(() => {
+      const profile = this.profile(input.profile);
+      if (!profile) {
+        throw new BackendError('not_found', `enrollment profile "${input.profile}" does not exist`, { hint: 'declare an EnrollmentProfile in your policy files and apply them' });
+      }
+      if (input.expiresInSeconds !== undefined && !(input.expiresInSeconds > 0)) throw new BackendError('invalid', 'token expiry must be a positive duration');
+      if (input.maxUses !== undefined && !(Number.isInteger(input.maxUses) && input.maxUses > 0)) throw new BackendError('invalid', 'maxUses must be a positive whole number');
+      const now = this.clock();
+      const ttl = input.expiresInSeconds !== undefined ? input.expiresInSeconds * 1000 : profile.spec.tokenTtl ? parseDuration(profile.spec.tokenTtl) : DEFAULT_TOKEN_TTL_MS;
+      const row: TokenRow = {
+        id: newId('et'),
+        profile: input.profile,
+        secret_hash: '',
+        created_at: now.toISOString(),
+        expires_at: new Date(now.getTime() + ttl).toISOString(),
+        max_uses: input.maxUses ?? profile.spec.maxUses ?? null,
+        uses: 0,
+        revoked: 0,
+        created_by: actor.name,
+      };
+      const secret = newSecret('enrollment');
+      row.secret_hash = hashSecret(secret);
+      this.stmt('INSERT INTO enrollment_tokens (id, profile, secret_hash, created_at, expires_at, max_uses, uses, revoked, created_by) VALUES (@id, @profile, @secret_hash, @created_at, @expires_at, @max_uses, @uses, @revoked, @created_by)').run(row);
+      this.audit(actor, 'token.create', `enrollment-token/${row.id}`, { profile: row.profile, expiresAt: row.expires_at, maxUses: row.max_uses ?? undefined });
+      return { token: toToken(row), secret };
+    });
+  }
+
+  listEnrollmentTokens(): EnrollmentToken[] {
+    return (this.stmt('SELECT * FROM enrollment_tokens ORDER BY created_at, id').all() as TokenRow[]).map(toToken);
+  }
+
+  revokeEnrollmentToken(id: string, actor: Actor): EnrollmentToken {
+    return this.tx(() => {
+      const row = this.stmt('SELECT * FROM enrollment_tokens WHERE id = ?').get(id) as TokenRow | undefined;
+      if (!row) throw new BackendError('not_found', `enrollment token ${id} does not exist`, { hint: 'list tokens with `emmctl enroll token list`' });
+      if (!row.revoked) {
+        this.stmt('UPDATE enrollment_tokens SET revoked = 1 WHERE id = ?').run(id);
+        this.audit(actor, 'token.revoke', `enrollment-token/${id}`);
+        row.revoked = 1;
+      }
+      return toToken(row);
+    });
+  }
+
+  private profile(name: string): EnrollmentProfileDocument | undefined {
+    const r = this.stmt("SELECT document FROM resources WHERE kind = 'EnrollmentProfile' AND name = ?").get(name) as { document: string } | undefined;
+    return r ? (JSON.parse(r.document) as EnrollmentProfileDocument) : undefined;
+  }
+
+  preregisterDevices(rows: PreregisteredDevice[], actor: Actor): { created: number; updated: number } {
+    rows.forEach((r, i) => {
+      if (!r.serial || typeof r.serial !== 'string') throw new BackendError('invalid', `row ${i + 1}: serial is required`);
+      if (!PLATFORMS.includes(r.platform)) throw new BackendError('invalid', `row ${i + 1}: unknown platform "${r.platform}"`, { hint: `one of: ${PLATFORMS.join(', ')}` });
+    });
+    return this.tx(() => {
+      const at = this.now();
+      let created = 0;
+      let updated = 0;
+      for (const r of rows) {
+        const existing = this.stmt('SELECT * FROM devices WHERE serial = ?').get(r.serial) as DeviceRow | undefined;
+        if (existing) {
+          const labels = { ...(JSON.parse(existing.labels) as Record<string, string>), ...(r.labels ?? {}) };
+          this.stmt('UPDATE devices SET name = ?, owner = ?, ownership = ?, labels = ?, updated_at = ? WHERE id = ?').run(
+            r.name ?? existing.name, r.owner ?? existing.owner, r.ownership ?? existing.ownership, JSON.stringify(labels), at, existing.id);
+          updated++;
+        } else {
+          this.stmt(`INSERT INTO devices (id, name, serial, platform, ownership, owner, labels, state, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'preregistered', ?, ?)`).run(
+            newId('dev'), r.name ?? `${r.platform}-${r.serial}`, r.serial, r.platform, r.ownership ?? 'corporate', r.owner ?? null, JSON.stringify(r.labels ?? {}), at, at);
+          created++;
+        }
+      }
+      this.audit(actor, 'device.preregister', `devices/${rows.length}`, { created, updated });
+      return { created, updated };
+    });
+  }
+
+  enrollDevice(request: EnrollRequest, source: string): EnrollResponse {
+    if (!request || typeof request.token !== 'string' || typeof request.serial !== 'string' || !request.serial || typeof request.osVersion !== 'string') {
+      throw new BackendError('invalid', 'enrollment needs token, platform, serial and osVersion');
+    }
+    return this.tx(() => {
+      const now = this.now();
+      const token = this.stmt('SELECT * FROM enrollment_tokens WHERE secret_hash = ?').get(hashSecret(request.token)) as TokenRow | undefined;
+      if (!token) throw new BackendError('unauthorized', 'unknown enrollment token');
+      if (token.revoked) throw new BackendError('unauthorized', `enrollment token ${token.id} was revoked`);
+      if (token.expires_at <= now) throw new BackendError('unauthorized', `enrollment token ${token.id} expired at ${token.expires_at}`, { hint: 'create a new token with `emmctl enroll token create`' });
+      if (token.max_uses !== null && token.uses >= token.max_uses) throw new BackendError('unauthorized', `enrollment token ${token.id} has been used ${token.uses} of ${token.max_uses} times`);
+      const profile = this.profile(token.profile);
+      if (!profile) throw new BackendError('unauthorized', `enrollment token ${token.id} belongs to profile "${token.profile}", which no longer exists`);
+      if (!profile.spec.platforms.includes(request.platform)) {
+        throw new BackendError('invalid', `platform "${request.platform}" may not enroll with profile "${token.profile}" (allowed: ${profile.spec.platforms.join(', ')})`);
+      }
+      const credential = newSecret('device');
+      const existing = this.stmt('SELECT * FROM devices WHERE serial = ?').get(request.serial) as DeviceRow | undefined;
+      const profileLabels = profile.spec.labels ?? {};
+      let id: string;
+      if (existing) {
+        // Same serial: the same physical device (re-enrolled after a wipe, or pre-registered). Keep one record.
+        id = existing.id;
+        const labels = { ...profileLabels, ...(JSON.parse(existing.labels) as Record<string, string>) };
+        const ownership = existing.state === 'preregistered' ? existing.ownership : request.ownership ?? profile.spec.ownership;
+        this.stmt(`UPDATE devices SET name = ?, platform = ?, ownership = ?, owner = ?, labels = ?, state = 'enrolled', profile = ?, model = ?,
+            os_version = ?, os_key = ?, enrolled_at = ?, credential_hash = ?, noncompliant_since = NULL, updated_at = ? WHERE id = ?`).run(
+          request.name ?? existing.name, request.platform, ownership, existing.owner ?? request.owner ?? null, JSON.stringify(labels), token.profile,
+          request.model ?? existing.model, request.osVersion, versionKey(request.osVersion), now, hashSecret(credential), now, id);
+        this.stmt('DELETE FROM escalations WHERE device_id = ?').run(id);
+      } else {
+        id = newId('dev');
+        this.stmt(`INSERT INTO devices (id, name, serial, platform, ownership, owner, labels, state, profile, model, os_version, os_key, enrolled_at, credential_hash, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'enrolled', ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+          id, request.name ?? `${request.platform}-${request.serial}`, request.serial, request.platform, request.ownership ?? profile.spec.ownership,
+          request.owner ?? null, JSON.stringify(profileLabels), token.profile, request.model ?? null, request.osVersion, versionKey(request.osVersion), now, hashSecret(credential), now, now);
+      }
+      this.stmt('UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ?').run(token.id);
+      this.audit({ name: `device:${id}`, source }, 'enroll', `device/${id}`, { profile: token.profile, token: token.id, serial: request.serial, reenrolled: existing ? existing.state : undefined }, now);
+      return { deviceId: id, credential, checkInIntervalSeconds: CHECK_IN_INTERVAL_SECONDS };
+    });
+  }
+
+  authenticateDevice(credential: string): string | undefined {
+    if (typeof credential !== 'string' || !credential) return undefined;
+    const row = this.stmt("SELECT id FROM devices WHERE credential_hash = ? AND state IN ('enrolled', 'retired')").get(hashSecret(credential)) as { id: string } | undefined;
+    return row?.id;
+  }
+
+  // ---- agent: check-in, escalation, command results ----------------------------------------
+
+  checkIn(deviceId: string, request: CheckInRequest): CheckInResponse {
+    const posture = request?.posture;
+    if (!posture || typeof posture.osVersion !== 'string' || !Array.isArray(posture.installedApps)) {
+      throw new BackendError('invalid', 'check-in needs a posture with osVersion, encrypted, passcodeSet, compromised and installedApps');
+    }
+    return this.tx(() => {
+      const now = this.clock();
+      const at = now.toISOString();
+      const row = this.deviceRow(deviceId);
+      if (!row || !row.credential_hash || (row.state !== 'enrolled' && row.state !== 'retired')) {
+        throw new BackendError('unauthorized', `device ${deviceId} is not enrolled`);
+      }
+      this.stmt('UPDATE devices SET posture = ?, os_version = ?, os_key = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ? WHERE id = ?').run(
+        JSON.stringify(posture), posture.osVersion, versionKey(posture.osVersion), posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, deviceId);
+      row.posture = JSON.stringify(posture);
+      row.os_version = posture.osVersion;
+      row.last_check_in = at;
+      if (posture.model) row.model = posture.model;
+      const snap = this.resources();
+      const groups = groupsForDevice(toDevice(row), snap.groups, snap.profiles);
+      this.escalate(row, snap, groups, now);
+      const config = row.state === 'retired' ? this.emptyConfig(snap) : this.configFor(snap, groups);
+      this.stmt("UPDATE commands SET status = 'expired', updated_at = ? WHERE device_id = ? AND status IN ('queued', 'sent') AND expires_at <= ?").run(at, deviceId, at);
+      const pending = this.stmt("SELECT * FROM commands WHERE device_id = ? AND status IN ('queued', 'sent') ORDER BY seq").all(deviceId) as CommandRow[];
+      if (pending.some((c) => c.status === 'queued')) {
+        this.stmt("UPDATE commands SET status = 'sent', updated_at = ? WHERE device_id = ? AND status = 'queued'").run(at, deviceId);
+      }
+      // Sent but unreported commands go out again: a device that lost the last response must still get them.
+      const commands: PendingCommand[] = pending.map((c) => ({ id: c.id, type: c.type, ...(c.reason ? { reason: c.reason } : {}), createdAt: c.created_at }));
+      return { deviceId, configuration: { version: config.version, settings: config.settings }, commands, checkInIntervalSeconds: CHECK_IN_INTERVAL_SECONDS };
+    });
+  }
+
+  /**
+   * Runs compliance escalation for one device: starts or ends the non-compliance episode and
+   * fires each due `actions` step once per episode. Call inside a transaction.
+   */
+  private escalate(row: DeviceRow, snap: ResourceSnapshot, groups: string[], now: Date): void {
+    if (row.state !== 'enrolled') return;
+    const policies = policiesForGroups(snap.compliance, groups);
+    const device = toDevice(row);
+    const result = evaluateCompliance({ device, policies, now, noncompliantSince: row.noncompliant_since ?? undefined });
+    const at = now.toISOString();
+    if (!result.failing) {
+      if (row.noncompliant_since) {
+        this.stmt('UPDATE devices SET noncompliant_since = NULL WHERE id = ?').run(row.id);
+        this.stmt('DELETE FROM escalations WHERE device_id = ?').run(row.id);
+        row.noncompliant_since = null;
+      }
+      return;
+    }
+    if (!row.noncompliant_since) {
+      row.noncompliant_since = at;
+      this.stmt('UPDATE devices SET noncompliant_since = ? WHERE id = ?').run(at, row.id);
+    }
+    const since = row.noncompliant_since;
+    const fired = new Set((this.stmt('SELECT policy, step FROM escalations WHERE device_id = ? AND episode_start = ?').all(row.id, since) as Array<{ policy: string; step: number }>).map((e) => `${e.policy}#${e.step}`));
+    const due = dueEscalations({ policies, failures: result.failures, noncompliantSince: since, now, fired });
+    for (const step of due) {
+      this.stmt('INSERT OR IGNORE INTO escalations (device_id, policy, step, episode_start, fired_at) VALUES (?, ?, ?, ?, ?)').run(row.id, step.policy, step.index, since, at);
+      const actor = { name: `compliance:${step.policy}`, source: 'local' };
+      const rules = [...new Set(result.failures.filter((f) => f.policy === step.policy).map((f) => f.rule))];
+      if (step.action === 'lock' || step.action === 'retire') {
+        const reason = `non-compliant with ${step.policy} since ${since} (${rules.join(', ')})`;
+        const outcome = this.queueCommand(row, step.action, reason, actor.name, null, at);
+        this.audit(actor, `command.${step.action}`, `device/${row.id}`, { commandId: outcome.command?.id, outcome: outcome.outcome, reason, step: step.index }, at);
+      } else {
+        this.audit(actor, `compliance.${step.action}`, `device/${row.id}`, { since, rules, step: step.index }, at);
+      }
+    }
+  }
+
+  /**
+   * The periodic tick: escalation for every enrolled device (devices that stopped checking in
+   * become non-compliant by age too) and expiry of commands past expires_at. One transaction
+   * per page of devices, so a long run never blocks check-ins for long.
+   */
+  reconcile(now: Date = this.clock()): { devices: number; expired: number } {
+    const at = now.toISOString();
+    const expired = this.tx(() => this.stmt("UPDATE commands SET status = 'expired', updated_at = ? WHERE status IN ('queued', 'sent') AND expires_at <= ?").run(at, at).changes);
+    let after = '';
+    let devices = 0;
+    for (;;) {
+      const n = this.tx(() => {
+        const rows = this.stmt("SELECT * FROM devices WHERE state = 'enrolled' AND id > ? ORDER BY id LIMIT 500").all(after) as DeviceRow[];
+        const snap = this.resources();
+        for (const row of rows) this.escalate(row, snap, groupsForDevice(toDevice(row), snap.groups, snap.profiles), now);
+        if (rows.length) after = rows[rows.length - 1]!.id;
+        return rows.length;
+      });
+      devices += n;
+      if (n < 500) break;
+    }
+    return { devices, expired };
+  }
+
+  reportCommandResult(deviceId: string, commandId: string, report: CommandResultReport): void {
+    if (!report || (report.status !== 'acknowledged' && report.status !== 'failed')) {
+      throw new BackendError('invalid', 'a command result needs status acknowledged or failed');
+    }
+    this.tx(() => {
+      const at = this.now();
+      const cmd = this.stmt('SELECT * FROM commands WHERE id = ? AND device_id = ?').get(commandId, deviceId) as CommandRow | undefined;
+      if (!cmd) throw new BackendError('not_found', `command ${commandId} does not exist for device ${deviceId}`);
+      if (cmd.status === report.status) return; // a retried report
+      if (cmd.status !== 'sent' && cmd.status !== 'queued') {
+        throw new BackendError('conflict', `command ${commandId} is already ${cmd.status}; cannot record ${report.status}`);
+      }
+      this.stmt('UPDATE commands SET status = ?, detail = ?, updated_at = ? WHERE id = ?').run(report.status, report.detail ?? null, at, commandId);
+      const actor = { name: `device:${deviceId}`, source: 'agent' };
+      this.audit(actor, 'command.result', `command/${commandId}`, { type: cmd.type, status: report.status, detail: report.detail }, at);
+      if (report.status !== 'acknowledged' || (cmd.type !== 'wipe' && cmd.type !== 'retire')) return;
+      const state: DeviceState = cmd.type === 'wipe' ? 'wiped' : 'retired';
+      // A wiped device has no identity left: its credential goes, so further check-ins are refused.
+      this.stmt(`UPDATE devices SET state = ?, noncompliant_since = NULL, updated_at = ?${cmd.type === 'wipe' ? ', credential_hash = NULL' : ''} WHERE id = ?`).run(state, at, deviceId);
+      this.stmt('DELETE FROM escalations WHERE device_id = ?').run(deviceId);
+      this.stmt("UPDATE commands SET status = 'cancelled', detail = ?, updated_at = ? WHERE device_id = ? AND status IN ('queued', 'sent') AND id != ?").run(`device ${state}`, at, deviceId, commandId);
+      this.audit(actor, `device.${state}`, `device/${deviceId}`, { commandId }, at);
+    });
+  }
+
+  // ---- devices -------------------------------------------------------------------------------
+
+  private deviceRow(id: string): DeviceRow | undefined {
+    return this.stmt('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
+  }
+
+  listDevices(query: DeviceQuery = {}): Page<Device> {
+    return this.scanDevices(query, (row) => toDevice(row));
+  }
+
+  listCompliance(query: DeviceQuery = {}): Page<DeviceCompliance> {
+    return this.scanDevices(query, (row, ctx) => {
+      const c = ctx.compliance();
+      return {
+        deviceId: row.id,
+        name: row.name,
+        ...(row.owner !== null ? { owner: row.owner } : {}),
+        platform: row.platform,
+        ...(row.os_version !== null ? { osVersion: row.os_version } : {}),
+        state: row.state,
+        status: c.status,
+        failures: c.failures,
+        policies: c.policies,
+        ...(row.last_check_in !== null ? { lastCheckIn: row.last_check_in } : {}),
+        ...(row.noncompliant_since !== null ? { noncompliantSince: row.noncompliant_since } : {}),
+      };
+    });
+  }
+
+  getDevice(id: string): DeviceDetail {
+    const row = this.deviceRow(id);
+    if (!row) throw new BackendError('not_found', `device ${id} does not exist`, { hint: 'list devices with `emmctl devices list`' });
+    const snap = this.resources();
+    const device = toDevice(row);
+    const groups = groupsForDevice(device, snap.groups, snap.profiles);
+    const policies = policiesForGroups(snap.compliance, groups);
+    const c = evaluateCompliance({ device, policies, now: this.clock(), noncompliantSince: row.noncompliant_since ?? undefined });
+    const commands = (this.stmt('SELECT * FROM commands WHERE device_id = ? ORDER BY seq DESC LIMIT 50').all(id) as CommandRow[]).map(toCommand);
+    return {
+      ...device,
+      groups,
+      compliance: {
+        deviceId: row.id, name: row.name, owner: row.owner ?? undefined, platform: row.platform, osVersion: row.os_version ?? undefined, state: row.state,
+        status: c.status, failures: c.failures, policies: c.policies, lastCheckIn: row.last_check_in ?? undefined, noncompliantSince: row.noncompliant_since ?? undefined,
+      },
+      effectiveConfiguration: row.state === 'retired' || row.state === 'wiped' ? this.emptyConfig(snap) : this.configFor(snap, groups),
+      commands,
+    };
+  }
+
+  /**
+   * Keyset paging in sort order. SQL applies every filter it can; group and compliance
+   * filters are evaluated here while scanning, so a page may read more rows than it returns,
+   * but never the whole table at once.
+   */
+  private scanDevices<T>(query: DeviceQuery, map: (row: DeviceRow, ctx: { compliance(): ReturnType<typeof evaluateCompliance> }) => T): Page<T> {
+    const sort = parseSort(query.sort);
+    const limit = Math.min(Math.max(1, Math.floor(query.limit ?? DEFAULT_PAGE)), MAX_PAGE);
+    const filters = compileFilters(query.filters);
+    const snap = this.resources();
+    const now = this.clock();
+    const needsEval = filters.group.length > 0 || filters.compliance.length > 0;
+    const batch = needsEval ? Math.max(limit + 1, 500) : limit + 1;
+    const cmp = sort.desc ? '<' : '>';
+    const dir = sort.desc ? 'DESC' : 'ASC';
+    const where = [...filters.where];
+    let after = query.cursor ? decodeCursor(query.cursor, sort) : undefined;
+    const sql = (withCursor: boolean) =>
+      `SELECT *, ${sort.expr} AS sort_key FROM devices WHERE ${[...where, ...(withCursor ? [`(${sort.expr}, id) ${cmp} (?, ?)`] : []), '1'].join(' AND ')} ORDER BY ${sort.expr} ${dir}, id ${dir} LIMIT ?`;
+    const items: T[] = [];
+    for (;;) {
+      const rows = (after
+        ? this.stmt(sql(true)).all(...filters.params, after.key, after.id, batch)
+        : this.stmt(sql(false)).all(...filters.params, batch)) as DeviceRow[];
+      for (const row of rows) {
+        if (items.length === limit) return { items, nextCursor: encodeCursor(sort, after!.key, after!.id) };
+        after = { key: row.sort_key ?? '', id: row.id };
+        delete row.sort_key;
+        let evaluated: ReturnType<typeof evaluateCompliance> | undefined;
+        let groups: string[] | undefined;
+        const device = () => toDevice(row);
+        const groupsOf = () => (groups ??= groupsForDevice(device(), snap.groups, snap.profiles));
+        const ctx = {
+          compliance: () => (evaluated ??= evaluateCompliance({ device: device(), policies: policiesForGroups(snap.compliance, groupsOf()), now, noncompliantSince: row.noncompliant_since ?? undefined })),
+        };
+        if (!filters.group.every((f) => groupsOf().includes(f.value) === (f.op === '='))) continue;
+        if (!filters.compliance.every((f) => (ctx.compliance().status === f.value) === (f.op === '='))) continue;
+        items.push(map(row, ctx));
+      }
+      if (rows.length < batch) return { items };
+    }
+  }
+
+  // ---- commands ------------------------------------------------------------------------------
+
+  enqueueCommands(request: EnqueueRequest, actor: Actor): EnqueueResult {
+    if (!request || !Array.isArray(request.deviceIds) || request.deviceIds.length === 0) throw new BackendError('invalid', 'no devices given');
+    if (!COMMAND_TYPES.includes(request.type)) throw new BackendError('invalid', `unknown command type "${request.type}"`, { hint: `one of: ${COMMAND_TYPES.join(', ')}` });
+    if (typeof request.idempotencyKey !== 'string' || !request.idempotencyKey) throw new BackendError('invalid', 'an idempotency key is required');
+    const deviceIds = [...new Set(request.deviceIds)];
+    const fingerprint = hashSecret(JSON.stringify({ d: deviceIds, t: request.type, r: request.reason ?? null }));
+    return this.tx(() => {
+      const seen = this.stmt('SELECT request_hash, result FROM idempotency WHERE key = ?').get(request.idempotencyKey) as { request_hash: string; result: string } | undefined;
+      if (seen) {
+        if (seen.request_hash !== fingerprint) {
+          throw new BackendError('conflict', `idempotency key "${request.idempotencyKey}" was already used for a different request`, { hint: 'use a new key for a new request' });
+        }
+        return JSON.parse(seen.result) as EnqueueResult;
+      }
+      const at = this.now();
+      const rows = deviceIds.map((id) => this.deviceRow(id));
+      const missing = deviceIds.filter((_, i) => !rows[i]);
+      if (missing.length) {
+        throw new BackendError('not_found', `no such device${missing.length > 1 ? 's' : ''}: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`, { hint: 'nothing was queued; list devices with `emmctl devices list`' });
+      }
+      const result: EnqueueResult = { results: [] };
+      for (const row of rows as DeviceRow[]) {
+        const outcome = this.queueCommand(row, request.type, request.reason ?? null, actor.name, request.idempotencyKey, at);
+        result.results.push(outcome);
+        if (outcome.outcome === 'queued') {
+          this.audit(actor, `command.${request.type}`, `device/${row.id}`, { commandId: outcome.command!.id, ...(request.reason ? { reason: request.reason } : {}) }, at);
+        }
+      }
+      this.stmt('INSERT INTO idempotency (key, request_hash, result, created_at) VALUES (?, ?, ?, ?)').run(request.idempotencyKey, fingerprint, JSON.stringify(result), at);
+      return result;
+    });
+  }
+
+  private queueCommand(row: DeviceRow, type: CommandType, reason: string | null, requestedBy: string, key: string | null, at: string): EnqueueResult['results'][number] {
+    if (row.state !== 'enrolled') {
+      return { deviceId: row.id, outcome: 'skipped', message: `device is ${row.state}${row.state === 'preregistered' ? ' (not enrolled yet)' : ''}` };
+    }
+    const pending = this.stmt("SELECT * FROM commands WHERE device_id = ? AND type = ? AND status IN ('queued', 'sent') ORDER BY seq LIMIT 1").get(row.id, type) as CommandRow | undefined;
+    if (pending) return { deviceId: row.id, outcome: 'pending', command: toCommand(pending), message: `a ${type} command is already ${pending.status} (${pending.id})` };
+    const cmd: CommandRow = {
+      seq: 0, id: newId('cmd'), device_id: row.id, type, status: 'queued', reason, requested_by: requestedBy, idempotency_key: key,
+      created_at: at, updated_at: at, detail: null, expires_at: new Date(Date.parse(at) + COMMAND_TTL_MS).toISOString(),
+    };
+    this.stmt(`INSERT INTO commands (id, device_id, type, status, reason, requested_by, idempotency_key, created_at, updated_at, detail, expires_at)
+      VALUES (@id, @device_id, @type, @status, @reason, @requested_by, @idempotency_key, @created_at, @updated_at, @detail, @expires_at)`).run(cmd);
+    return { deviceId: row.id, outcome: 'queued', command: toCommand(cmd) };
+  }
+
+  /** Oldest first; cursor is the position after the last command returned. */
+  listCommands(query: CommandQuery = {}): Page<DeviceCommand> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.deviceId) { where.push('device_id = ?'); params.push(query.deviceId); }
+    if (query.status) { where.push('status = ?'); params.push(query.status); }
+    if (query.type) { where.push('type = ?'); params.push(query.type); }
+    return this.seqPage<CommandRow, DeviceCommand>('commands', where, params, query, toCommand);
+  }
+
+  getCommand(id: string): DeviceCommand {
+    const row = this.stmt('SELECT * FROM commands WHERE id = ?').get(id) as CommandRow | undefined;
+    if (!row) throw new BackendError('not_found', `command ${id} does not exist`, { hint: 'list commands with `emmctl commands list`' });
+    return toCommand(row);
+  }
+
+  cancelCommand(id: string, actor: Actor): DeviceCommand {
+    return this.tx(() => {
+      const row = this.stmt('SELECT * FROM commands WHERE id = ?').get(id) as CommandRow | undefined;
+      if (!row) throw new BackendError('not_found', `command ${id} does not exist`, { hint: 'list commands with `emmctl commands list`' });
+      if (row.status !== 'queued' && row.status !== 'sent') {
+        throw new BackendError('conflict', `command ${id} is already ${row.status}; only queued or sent commands can be cancelled`);
+      }
+      const at = this.now();
+      this.stmt("UPDATE commands SET status = 'cancelled', updated_at = ? WHERE id = ?").run(at, id);
+      this.audit(actor, 'command.cancel', `command/${id}`, { type: row.type, deviceId: row.device_id, was: row.status }, at);
+      return toCommand({ ...row, status: 'cancelled', updated_at: at });
+    });
+  }
+
+  // ---- audit -------------------------------------------------------------------------------
+
+  /** Oldest first (a log); `since` and `actor` narrow it. */
+  listAudit(query: AuditQuery = {}): Page<AuditRecord> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.since) {
+      const t = Date.parse(query.since);
+      if (Number.isNaN(t)) throw new BackendError('invalid', `"${query.since}" is not an ISO-8601 instant`);
+      where.push('at >= ?');
+      params.push(new Date(t).toISOString());
+    }
+    if (query.actor) { where.push('actor = ?'); params.push(query.actor); }
+    return this.seqPage<{ seq: number; at: string; actor: string; source: string; action: string; target: string; detail: string | null }, AuditRecord>('audit', where, params, query, (r) => ({
+      id: String(r.seq), at: r.at, actor: r.actor, source: r.source, action: r.action, target: r.target,
+      ...(r.detail ? { detail: JSON.parse(r.detail) as Record<string, unknown> } : {}),
+    }));
+  }
+
+  private seqPage<R extends { seq: number }, T>(table: string, where: string[], params: unknown[], query: { limit?: number; cursor?: string }, map: (r: R) => T): Page<T> {
+    const limit = Math.min(Math.max(1, Math.floor(query.limit ?? DEFAULT_PAGE)), MAX_PAGE);
+    let after = 0;
+    if (query.cursor) {
+      after = Number(Buffer.from(query.cursor, 'base64url').toString('utf8'));
+      if (!Number.isInteger(after) || after < 0) throw new BackendError('invalid', 'invalid paging cursor', { hint: 'pass back the nextCursor of the previous page unchanged' });
+    }
+    const rows = this.stmt(`SELECT * FROM ${table} WHERE ${[...where, 'seq > ?'].join(' AND ')} ORDER BY seq LIMIT ?`).all(...params, after, limit + 1) as R[];
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    return { items: rows.map(map), ...(more ? { nextCursor: Buffer.from(String(rows[rows.length - 1]!.seq)).toString('base64url') } : {}) };
+  }
+
+  // ---- API tokens ----------------------------------------------------------------------------
+
+  createApiToken(input: { name: string; role: ApiRole; expiresInSeconds?: number }, actor: Actor): { token: ApiTokenInfo; secret: string } {
+    if (!['admin', 'operator', 'viewer'].includes(input.role)) throw new BackendError('invalid', `unknown role "${input.role}"`, { hint: 'one of: admin, operator, viewer' });
+    if (!input.name || typeof input.name !== 'string') throw new BackendError('invalid', 'an API token needs a name');
+    if (input.expiresInSeconds !== undefined && !(input.expiresInSeconds > 0)) throw new BackendError('invalid', 'token expiry must be a positive duration');
+    return this.tx(() => {
+      const now = this.clock();
+      const secret = newSecret('api');
+      const row: ApiTokenRow = {
+        id: newId('at'), name: input.name, role: input.role, secret_hash: hashSecret(secret), created_at: now.toISOString(),
+        expires_at: input.expiresInSeconds !== undefined ? new Date(now.getTime() + input.expiresInSeconds * 1000).toISOString() : null,
+        last_used_at: null, revoked: 0,
+      };
+      this.stmt('INSERT INTO api_tokens (id, name, role, secret_hash, created_at, expires_at, last_used_at, revoked) VALUES (@id, @name, @role, @secret_hash, @created_at, @expires_at, @last_used_at, @revoked)').run(row);
+      this.audit(actor, 'api-token.create', `api-token/${row.id}`, { name: row.name, role: row.role, expiresAt: row.expires_at ?? undefined });
+      return { token: toApiToken(row), secret };
+    });
+  }
+
+  authenticateApiToken(secret: string): ApiTokenInfo | undefined {
+    if (typeof secret !== 'string' || !secret) return undefined;
+    const row = this.stmt('SELECT * FROM api_tokens WHERE secret_hash = ?').get(hashSecret(secret)) as ApiTokenRow | undefined;
+    const now = this.clock();
+    if (!row || row.revoked || (row.expires_at !== null && row.expires_at <= now.toISOString())) return undefined;
+    if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) >= TOKEN_TOUCH_MS) {
+      row.last_used_at = now.toISOString();
+      this.stmt('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(row.last_used_at, row.id);
+    }
+    return toApiToken(row);
+  }
+
+  listApiTokens(): ApiTokenInfo[] {
+    return (this.stmt('SELECT * FROM api_tokens ORDER BY created_at, id').all() as ApiTokenRow[]).map(toApiToken);
+  }
+
+  revokeApiToken(id: string, actor: Actor): ApiTokenInfo {
+    return this.tx(() => {
+      const row = this.stmt('SELECT * FROM api_tokens WHERE id = ?').get(id) as ApiTokenRow | undefined;
+      if (!row) throw new BackendError('not_found', `API token ${id} does not exist`);
+      if (!row.revoked) {
+        this.stmt('UPDATE api_tokens SET revoked = 1 WHERE id = ?').run(id);
+        this.audit(actor, 'api-token.revoke', `api-token/${id}`, { name: row.name });
+        row.revoked = 1;
+      }
+      return toApiToken(row);
+    });
+  }
+}
+
+function migrate(db: Database.Database, path: string): void {
+  db.exec('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const current = (db.prepare('SELECT coalesce(max(version), 0) AS v FROM migrations').get() as { v: number }).v;
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  if (current > latest) {
+    throw new BackendError('unavailable', `the store at ${path} has schema version ${current}, newer than this emmctl understands (${latest})`, {
+      hint: 'upgrade emmctl, or point --data-dir at another directory',
+    });
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    }).immediate();
+  }
+}
+
+function checkChangeShape(c: ResourceChange): void {
+  if (!c || !['create', 'update', 'delete'].includes(c.op)) throw new BackendError('invalid', `unknown change operation "${(c as { op?: string })?.op}"`);
+  if (!KINDS.includes(c.kind)) throw new BackendError('invalid', `unknown resource kind "${c.kind}"`, { hint: `one of: ${KINDS.join(', ')}` });
+  if (typeof c.name !== 'string' || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(c.name)) throw new BackendError('invalid', `invalid resource name "${c.name}" for ${c.kind}`);
+  if (c.op !== 'create' && !Number.isInteger(c.expectedVersion)) throw new BackendError('invalid', `${c.op} of ${c.kind}/${c.name} needs expectedVersion`);
+  if (c.op !== 'delete') {
+    const doc = c.document;
+    if (!doc || doc.kind !== c.kind || doc.metadata?.name !== c.name) {
+      throw new BackendError('invalid', `the document for ${c.kind}/${c.name} has kind "${doc?.kind}" and name "${doc?.metadata?.name}"`);
+    }
+  }
+}
+
+function toDevice(r: DeviceRow): Device {
+  const d: Device = { id: r.id, name: r.name, platform: r.platform, ownership: r.ownership, labels: JSON.parse(r.labels) as Record<string, string>, state: r.state };
+  if (r.serial !== null) d.serial = r.serial;
+  if (r.owner !== null) d.owner = r.owner;
+  if (r.profile !== null) d.profile = r.profile;
+  if (r.model !== null) d.model = r.model;
+  if (r.os_version !== null) d.osVersion = r.os_version;
+  if (r.enrolled_at !== null) d.enrolledAt = r.enrolled_at;
+  if (r.last_check_in !== null) d.lastCheckIn = r.last_check_in;
+  if (r.posture !== null) d.posture = JSON.parse(r.posture) as Device['posture'];
+  return d;
+}
+
+function toCommand(r: CommandRow): DeviceCommand {
+  const c: DeviceCommand = { id: r.id, deviceId: r.device_id, type: r.type, status: r.status, requestedBy: r.requested_by, createdAt: r.created_at, updatedAt: r.updated_at };
+  if (r.reason !== null) c.reason = r.reason;
+  if (r.detail !== null) c.detail = r.detail;
+  if (r.expires_at !== null) c.expiresAt = r.expires_at;
+  return c;
+}
+
+function toToken(r: TokenRow): EnrollmentToken {
+  return {
+    id: r.id, profile: r.profile, createdAt: r.created_at, expiresAt: r.expires_at, ...(r.max_uses !== null ? { maxUses: r.max_uses } : {}),
+    uses: r.uses, revoked: Boolean(r.revoked), createdBy: r.created_by,
+  };
+}
+
+function toApiToken(r: ApiTokenRow): ApiTokenInfo {
+  return {
+    id: r.id, name: r.name, role: r.role, createdAt: r.created_at, ...(r.expires_at ? { expiresAt: r.expires_at } : {}),
+    ...(r.last_used_at ? { lastUsedAt: r.last_used_at } : {}), revoked: Boolean(r.revoked),
+  };
+}

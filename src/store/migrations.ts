@@ -1,0 +1,129 @@
+// Versioned schema migrations, applied in order, each in its own transaction. Never edit a
+// migration that has shipped: append a new one. A store written by a newer emmctl (a version
+// above the last one here) is refused rather than guessed at.
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta (key, value) VALUES ('resource_generation', '0');
+
+CREATE TABLE resources (
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  document TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (kind, name)
+);
+
+CREATE TABLE devices (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  serial TEXT UNIQUE,
+  platform TEXT NOT NULL,
+  ownership TEXT NOT NULL,
+  owner TEXT,
+  labels TEXT NOT NULL DEFAULT '{}',
+  state TEXT NOT NULL CHECK (state IN ('preregistered', 'enrolled', 'wiped', 'retired')),
+  profile TEXT,
+  model TEXT,
+  os_version TEXT,
+  -- zero-padded dotted version so os<14 compares numerically in SQL and sorts by index
+  os_key TEXT,
+  posture TEXT,
+  enrolled_at TEXT,
+  last_check_in TEXT,
+  noncompliant_since TEXT,
+  credential_hash TEXT UNIQUE,
+  applied_config_version TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+-- keyset paging: one index per sort key, each ending in id (the tie-breaker of the cursor)
+CREATE INDEX devices_by_name ON devices (name, id);
+CREATE INDEX devices_by_platform ON devices (platform, id);
+CREATE INDEX devices_by_owner ON devices (coalesce(owner, ''), id);
+CREATE INDEX devices_by_os ON devices (coalesce(os_key, ''), id);
+CREATE INDEX devices_by_check_in ON devices (coalesce(last_check_in, ''), id);
+CREATE INDEX devices_by_enrolled ON devices (coalesce(enrolled_at, ''), id);
+CREATE INDEX devices_by_state ON devices (state, id);
+CREATE INDEX devices_by_profile ON devices (profile);
+
+CREATE TABLE escalations (
+  device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+  policy TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  episode_start TEXT NOT NULL,
+  fired_at TEXT NOT NULL,
+  PRIMARY KEY (device_id, policy, step, episode_start)
+);
+
+CREATE TABLE commands (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+  type TEXT NOT NULL CHECK (type IN ('lock', 'reboot', 'wipe', 'retire')),
+  status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'acknowledged', 'failed', 'expired', 'cancelled')),
+  reason TEXT,
+  requested_by TEXT NOT NULL,
+  idempotency_key TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  detail TEXT,
+  expires_at TEXT
+);
+CREATE INDEX commands_by_device ON commands (device_id, status);
+CREATE INDEX commands_by_status ON commands (status, expires_at);
+
+CREATE TABLE idempotency (
+  key TEXT PRIMARY KEY,
+  request_hash TEXT NOT NULL,
+  result TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+
+CREATE TABLE enrollment_tokens (
+  id TEXT PRIMARY KEY,
+  profile TEXT NOT NULL,
+  secret_hash TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  max_uses INTEGER,
+  uses INTEGER NOT NULL DEFAULT 0,
+  revoked INTEGER NOT NULL DEFAULT 0,
+  created_by TEXT NOT NULL
+);
+
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+  secret_hash TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL,
+  expires_at TEXT,
+  last_used_at TEXT,
+  revoked INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  source TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  detail TEXT
+);
+CREATE INDEX audit_by_at ON audit (at);
+CREATE INDEX audit_by_actor ON audit (actor, seq);
+`,
+  },
+];
