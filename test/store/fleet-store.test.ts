@@ -1,0 +1,428 @@
+// FleetStore on real SQLite files in temp dirs, with an injectable clock for time rules.
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { BackendError } from '../../src/errors.js';
+import { DB_FILE, FleetStore } from '../../src/store/fleet-store.js';
+import { tempDir } from '../helpers/cli.js';
+import { ADMIN, DAY, createAll, docs, enrollDevice, posture, testClock } from './fixtures.js';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+function open(clock = testClock()) {
+  const dir = tempDir('emmctl-store-');
+  const dataDir = join(dir.path, 'data');
+  const store = FleetStore.open(dataDir, { now: clock.now });
+  cleanups.push(() => dir.cleanup());
+  cleanups.push(() => store.close());
+  return { store, dataDir, clock };
+}
+
+function seeded(clock = testClock()) {
+  const ctx = open(clock);
+  ctx.store.applyChanges(createAll(), ADMIN);
+  return ctx;
+}
+
+function expectBackendError(fn: () => unknown, code: string, message?: RegExp) {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(BackendError);
+    expect((error as BackendError).code).toBe(code);
+    if (message) expect((error as Error).message).toMatch(message);
+    return error as BackendError;
+  }
+  throw new Error(`expected BackendError(${code})`);
+}
+
+describe('opening and migrations', () => {
+  it('creates an owner-only data dir and database, migrates, and keeps data across re-open', () => {
+    const { store, dataDir } = seeded();
+    const dev = enrollDevice(store);
+    expect(store.schemaVersion()).toBe(1);
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    for (const f of [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`]) {
+      expect(existsSync(join(dataDir, f)), f).toBe(true);
+      expect(statSync(join(dataDir, f)).mode & 0o777, f).toBe(0o600);
+    }
+    store.close();
+
+    const again = FleetStore.open(dataDir);
+    cleanups.push(() => again.close());
+    expect(again.schemaVersion()).toBe(1);
+    expect(again.listResources().map((r) => `${r.kind}/${r.name}@${r.version}`)).toEqual([
+      'CompliancePolicy/baseline@1', 'EnrollmentProfile/corp@1', 'Group/corp-android@1', 'Group/sales@1', 'Policy/android-baseline@1',
+    ]);
+    expect(again.getDevice(dev.deviceId).serial).toBe(dev.serial);
+    expect(again.authenticateDevice(dev.credential)).toBe(dev.deviceId);
+    const db = new Database(join(dataDir, DB_FILE), { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.prepare('SELECT count(*) AS n FROM migrations').get()).toEqual({ n: 1 });
+    db.close();
+  });
+
+  it('refuses a store written by a newer schema', () => {
+    const { store, dataDir } = open();
+    store.close();
+    const db = new Database(join(dataDir, DB_FILE));
+    db.prepare("INSERT INTO migrations (version, name, applied_at) VALUES (99, 'future', 'x')").run();
+    db.close();
+    expectBackendError(() => FleetStore.open(dataDir), 'unavailable', /schema version 99, newer than this emmctl understands \(1\)/);
+  });
+
+  it('reports an unusable data dir clearly', () => {
+    const dir = tempDir();
+    cleanups.push(dir.cleanup);
+    const file = join(dir.path, 'not-a-dir');
+    writeFileSync(file, 'x');
+    const err = expectBackendError(() => FleetStore.open(file), 'unavailable', /cannot open the store at .*not-a-dir/);
+    expect(err.hint).toMatch(/--data-dir/);
+  });
+});
+
+describe('resources', () => {
+  it('versions every change and audits each one', () => {
+    const { store } = seeded();
+    const [group] = docs();
+    const updated = { ...group!, metadata: { name: 'corp-android', description: 'changed' } } as typeof group;
+    const applied = store.applyChanges([{ op: 'update', kind: 'Group', name: 'corp-android', document: updated!, expectedVersion: 1 }], ADMIN);
+    expect(applied).toEqual([{ op: 'update', kind: 'Group', name: 'corp-android', version: 2 }]);
+    const stored = store.listResources('Group').find((r) => r.name === 'corp-android')!;
+    expect(stored.version).toBe(2);
+    expect(stored.document.metadata.description).toBe('changed');
+    const audit = store.listAudit({ actor: ADMIN.name }).items.filter((a) => a.action === 'apply');
+    expect(audit).toHaveLength(6);
+    expect(audit[5]).toMatchObject({ target: 'Group/corp-android', actor: 'local:tester', source: 'local', detail: { op: 'update', version: 2 } });
+  });
+
+  it('rejects a stale version naming both versions, and applies nothing of the set', () => {
+    const { store } = seeded();
+    const before = store.listResources();
+    const sales = docs()[1]!;
+    const err = expectBackendError(() => store.applyChanges([
+      { op: 'delete', kind: 'Policy', name: 'android-baseline', expectedVersion: 1 },
+      { op: 'update', kind: 'Group', name: 'sales', document: sales, expectedVersion: 3 },
+    ], ADMIN), 'conflict', /Group\/sales changed since the plan was made: expected version 3, found version 1/);
+    expect(err.hint).toMatch(/plan/);
+    expect(store.listResources()).toEqual(before);
+    expectBackendError(() => store.applyChanges(createAll(docs().slice(0, 1)), ADMIN), 'conflict', /Group\/corp-android already exists \(version 1\)/);
+    expectBackendError(() => store.applyChanges([{ op: 'delete', kind: 'Group', name: 'nope', expectedVersion: 1 }], ADMIN), 'conflict', /Group\/nope does not exist/);
+  });
+
+  it('rejects a change set that leaves a dangling group reference', () => {
+    const { store } = seeded();
+    expectBackendError(() => store.applyChanges([{ op: 'delete', kind: 'Group', name: 'corp-android', expectedVersion: 1 }], ADMIN),
+      'invalid', /Policy\/android-baseline refers to group "corp-android" that would not exist after this change/);
+    // Deleting the policy in the same set makes it fine.
+    store.applyChanges([
+      { op: 'delete', kind: 'Policy', name: 'android-baseline', expectedVersion: 1 },
+      { op: 'delete', kind: 'Group', name: 'corp-android', expectedVersion: 1 },
+    ], ADMIN);
+    expect(store.listResources().map((r) => r.name)).not.toContain('corp-android');
+  });
+
+  it('rejects malformed changes before touching anything', () => {
+    const { store } = open();
+    const doc = docs()[0]!;
+    expectBackendError(() => store.applyChanges([{ op: 'create', kind: 'Group', name: 'other', document: doc }], ADMIN), 'invalid', /has kind "Group" and name "corp-android"/);
+    expectBackendError(() => store.applyChanges([{ op: 'create', kind: 'Widget' as never, name: 'x', document: doc }], ADMIN), 'invalid', /unknown resource kind "Widget"/);
+    expect(store.listResources()).toEqual([]);
+  });
+});
+
+describe('enrollment', () => {
+  it('honours the profile: TTL, max uses, labels, ownership and allowed platforms', () => {
+    const { store, clock } = seeded();
+    const { token, secret } = store.createEnrollmentToken({ profile: 'corp', maxUses: 2 }, ADMIN);
+    expect(secret).toMatch(/^emm_et_[A-Za-z0-9_-]{32}$/);
+    expect(token).toMatchObject({ profile: 'corp', maxUses: 2, uses: 0, revoked: false, createdBy: 'local:tester', expiresAt: '2026-01-03T00:00:00.000Z' });
+    expect(store.listEnrollmentTokens()[0]).not.toHaveProperty('secret');
+    const a = enrollDevice(store, { token: secret });
+    expect(a.credential).toMatch(/^emm_dc_/);
+    const dev = store.getDevice(a.deviceId);
+    expect(dev).toMatchObject({ state: 'enrolled', ownership: 'corporate', labels: { source: 'corp-profile' }, profile: 'corp' });
+    expectBackendError(() => store.enrollDevice({ token: secret, platform: 'windows', serial: 'W1', osVersion: '10.0.19045' }, 't'), 'invalid', /platform "windows" may not enroll with profile "corp" \(allowed: android, ios\)/);
+    enrollDevice(store, { token: secret });
+    expectBackendError(() => enrollDevice(store, { token: secret }), 'unauthorized', /used 2 of 2 times/);
+    expect(store.listEnrollmentTokens()[0]!.uses).toBe(2);
+
+    const short = store.createEnrollmentToken({ profile: 'corp', expiresInSeconds: 60 }, ADMIN).secret;
+    clock.advance(61_000);
+    expectBackendError(() => enrollDevice(store, { token: short }), 'unauthorized', /expired at 2026-01-01T00:01:00.000Z/);
+    const revoked = store.createEnrollmentToken({ profile: 'corp' }, ADMIN);
+    store.revokeEnrollmentToken(revoked.token.id, ADMIN);
+    expectBackendError(() => enrollDevice(store, { token: revoked.secret }), 'unauthorized', /was revoked/);
+    expectBackendError(() => enrollDevice(store, { token: 'emm_et_bogus' }), 'unauthorized', /unknown enrollment token/);
+    expectBackendError(() => store.createEnrollmentToken({ profile: 'missing' }, ADMIN), 'not_found', /enrollment profile "missing" does not exist/);
+    // Only hashes on disk.
+    const db = new Database(store.path, { readonly: true });
+    const dump = JSON.stringify(db.prepare('SELECT * FROM enrollment_tokens').all()) + JSON.stringify(db.prepare('SELECT * FROM devices').all());
+    db.close();
+    expect(dump).not.toContain(secret);
+    expect(dump).not.toContain(a.credential);
+  });
+
+  it('re-enrolling a serial reuses the device and replaces its credential', () => {
+    const { store } = seeded();
+    const a = enrollDevice(store, { serial: 'SAME-1' });
+    const b = enrollDevice(store, { serial: 'SAME-1' });
+    expect(b.deviceId).toBe(a.deviceId);
+    expect(store.listDevices({ filters: [{ field: 'serial', op: '=', value: 'SAME-1' }] }).items).toHaveLength(1);
+    expect(store.authenticateDevice(a.credential)).toBeUndefined();
+    expect(store.authenticateDevice(b.credential)).toBe(a.deviceId);
+  });
+
+  it('a preregistered serial becomes enrolled, keeping its owner and labels', () => {
+    const { store } = seeded();
+    expect(store.preregisterDevices([
+      { serial: 'PRE-1', platform: 'android', owner: 'ana@example.com', labels: { team: 'sales' } },
+      { serial: 'PRE-2', platform: 'ios' },
+    ], ADMIN)).toEqual({ created: 2, updated: 0 });
+    expect(store.preregisterDevices([{ serial: 'PRE-2', platform: 'ios', owner: 'bo@example.com' }], ADMIN)).toEqual({ created: 0, updated: 1 });
+    const pre = store.listDevices({ filters: [{ field: 'state', op: '=', value: 'preregistered' }] }).items;
+    expect(pre.map((d) => d.serial).sort()).toEqual(['PRE-1', 'PRE-2']);
+    const skipped = store.enqueueCommands({ deviceIds: [pre[0]!.id], type: 'lock', idempotencyKey: 'k-pre' }, ADMIN);
+    expect(skipped.results[0]).toMatchObject({ outcome: 'skipped', message: expect.stringMatching(/preregistered/) });
+    const e = enrollDevice(store, { serial: 'PRE-1' });
+    const dev = store.getDevice(e.deviceId);
+    expect(dev).toMatchObject({ serial: 'PRE-1', state: 'enrolled', owner: 'ana@example.com', labels: { team: 'sales', source: 'corp-profile' } });
+    expect(dev.groups).toContain('sales');
+    expect(store.listDevices({}).items).toHaveLength(2);
+  });
+});
+
+describe('commands', () => {
+  it('runs the lifecycle queued → sent → acknowledged, and cancels only pending ones', () => {
+    const { store } = seeded();
+    const d = enrollDevice(store);
+    const r = store.enqueueCommands({ deviceIds: [d.deviceId], type: 'lock', reason: 'lost', idempotencyKey: 'k1' }, ADMIN);
+    const cmd = r.results[0]!.command!;
+    expect(r.results[0]!.outcome).toBe('queued');
+    expect(cmd).toMatchObject({ status: 'queued', reason: 'lost', requestedBy: 'local:tester', deviceId: d.deviceId });
+    const ci = store.checkIn(d.deviceId, { posture: posture() });
+    expect(ci.commands).toEqual([{ id: cmd.id, type: 'lock', reason: 'lost', createdAt: cmd.createdAt }]);
+    expect(store.getCommand(cmd.id).status).toBe('sent');
+    // Not acknowledged yet: delivered again.
+    expect(store.checkIn(d.deviceId, { posture: posture() }).commands.map((c) => c.id)).toEqual([cmd.id]);
+    store.reportCommandResult(d.deviceId, cmd.id, { status: 'acknowledged' });
+    store.reportCommandResult(d.deviceId, cmd.id, { status: 'acknowledged' }); // retried report is harmless
+    expect(store.getCommand(cmd.id).status).toBe('acknowledged');
+    expect(store.checkIn(d.deviceId, { posture: posture() }).commands).toEqual([]);
+    expectBackendError(() => store.cancelCommand(cmd.id, ADMIN), 'conflict', /already acknowledged/);
+    expectBackendError(() => store.reportCommandResult(d.deviceId, cmd.id, { status: 'failed' }), 'conflict', /already acknowledged/);
+
+    const reboot = store.enqueueCommands({ deviceIds: [d.deviceId], type: 'reboot', idempotencyKey: 'k2' }, ADMIN).results[0]!.command!;
+    expect(store.cancelCommand(reboot.id, ADMIN).status).toBe('cancelled');
+    expect(store.checkIn(d.deviceId, { posture: posture() }).commands).toEqual([]);
+    const failing = store.enqueueCommands({ deviceIds: [d.deviceId], type: 'reboot', idempotencyKey: 'k3' }, ADMIN).results[0]!.command!;
+    store.checkIn(d.deviceId, { posture: posture() });
+    store.reportCommandResult(d.deviceId, failing.id, { status: 'failed', detail: 'busy' });
+    expect(store.getCommand(failing.id)).toMatchObject({ status: 'failed', detail: 'busy' });
+    expect(store.listCommands({ deviceId: d.deviceId }).items.map((c) => c.status)).toEqual(['acknowledged', 'cancelled', 'failed']);
+    expect(store.listAudit({}).items.map((a) => a.action)).toEqual(expect.arrayContaining(['command.lock', 'command.cancel', 'command.result']));
+  });
+
+  it('never queues twice for one idempotency key, and never a second pending command of a type', () => {
+    const { store } = seeded();
+    const a = enrollDevice(store);
+    const b = enrollDevice(store);
+    const req = { deviceIds: [a.deviceId, b.deviceId], type: 'wipe' as const, reason: 'stolen', idempotencyKey: 'same' };
+    const first = store.enqueueCommands(req, ADMIN);
+    const second = store.enqueueCommands(req, ADMIN);
+    expect(second).toEqual(first);
+    expect(store.listCommands({}).items).toHaveLength(2);
+    expectBackendError(() => store.enqueueCommands({ ...req, type: 'lock' }, ADMIN), 'conflict', /already used for a different request/);
+    const again = store.enqueueCommands({ ...req, idempotencyKey: 'other' }, ADMIN);
+    expect(again.results.map((r) => r.outcome)).toEqual(['pending', 'pending']);
+    expect(again.results[0]!.command!.id).toBe(first.results[0]!.command!.id);
+    expect(store.listCommands({}).items).toHaveLength(2);
+    expectBackendError(() => store.enqueueCommands({ ...req, deviceIds: [a.deviceId, 'dev_missing'], idempotencyKey: 'x' }, ADMIN), 'not_found', /dev_missing/);
+    expect(store.listCommands({}).items).toHaveLength(2);
+  });
+
+  it('expires commands nobody picked up, on reconcile', () => {
+    const { store, clock } = seeded();
+    const d = enrollDevice(store);
+    const cmd = store.enqueueCommands({ deviceIds: [d.deviceId], type: 'reboot', idempotencyKey: 'e1' }, ADMIN).results[0]!.command!;
+    clock.advance(29 * DAY);
+    expect(store.reconcile().expired).toBe(0);
+    clock.advance(2 * DAY);
+    expect(store.reconcile().expired).toBe(1);
+    expect(store.getCommand(cmd.id).status).toBe('expired');
+  });
+
+  it('an acknowledged wipe marks the device wiped and revokes its credential', () => {
+    const { store } = seeded();
+    const d = enrollDevice(store);
+    const wipe = store.enqueueCommands({ deviceIds: [d.deviceId], type: 'wipe', idempotencyKey: 'w' }, ADMIN).results[0]!.command!;
+    const lock = store.enqueueCommands({ deviceIds: [d.deviceId], type: 'lock', idempotencyKey: 'l' }, ADMIN).results[0]!.command!;
+    store.checkIn(d.deviceId, { posture: posture() });
+    store.reportCommandResult(d.deviceId, wipe.id, { status: 'acknowledged' });
+    expect(store.getDevice(d.deviceId).state).toBe('wiped');
+    expect(store.getCommand(lock.id).status).toBe('cancelled');
+    expect(store.authenticateDevice(d.credential)).toBeUndefined();
+    expectBackendError(() => store.checkIn(d.deviceId, { posture: posture() }), 'unauthorized');
+    expect(store.enqueueCommands({ deviceIds: [d.deviceId], type: 'lock', idempotencyKey: 'l2' }, ADMIN).results[0]!.outcome).toBe('skipped');
+  });
+
+  it('an acknowledged retire removes the corporate configuration', () => {
+    const { store } = seeded();
+    const d = enrollDevice(store);
+    expect(Object.keys(d.checkIn.configuration.settings).sort()).toEqual(['camera', 'passcode']);
+    const retire = store.enqueueCommands({ deviceIds: [d.deviceId], type: 'retire', idempotencyKey: 'r' }, ADMIN).results[0]!.command!;
+    store.checkIn(d.deviceId, { posture: posture() });
+    store.reportCommandResult(d.deviceId, retire.id, { status: 'acknowledged' });
+    const after = store.checkIn(d.deviceId, { posture: posture() });
+    expect(after.configuration.settings).toEqual({});
+    expect(after.configuration.version).not.toBe(d.checkIn.configuration.version);
+    expect(store.getDevice(d.deviceId)).toMatchObject({ state: 'retired', effectiveConfiguration: { settings: {} } });
+  });
+});
+
+describe('compliance escalation', () => {
+  it('locks once at 3 days, retires once at 30 days, and ends the episode on compliance', () => {
+    const { store, clock } = seeded();
+    const d = enrollDevice(store, { posture: { encrypted: false } });
+    const commands = () => store.listCommands({ deviceId: d.deviceId }).items;
+    expect(store.getDevice(d.deviceId).compliance).toMatchObject({ status: 'noncompliant', noncompliantSince: '2026-01-01T00:00:00.000Z' });
+    clock.advance(3 * DAY - 60_000);
+    store.checkIn(d.deviceId, { posture: posture({ encrypted: false }) });
+    expect(commands()).toEqual([]);
+    clock.advance(60_000);
+    const ci = store.checkIn(d.deviceId, { posture: posture({ encrypted: false }) });
+    expect(ci.commands.map((c) => c.type)).toEqual(['lock']);
+    expect(commands()[0]).toMatchObject({ type: 'lock', requestedBy: 'compliance:baseline' });
+    store.reportCommandResult(d.deviceId, ci.commands[0]!.id, { status: 'acknowledged' });
+    clock.advance(DAY);
+    store.checkIn(d.deviceId, { posture: posture({ encrypted: false }) });
+    expect(store.reconcile().devices).toBe(1);
+    expect(commands().map((c) => c.type)).toEqual(['lock']);
+    clock.set('2026-01-31T00:00:00.000Z');
+    // Escalation also runs for a device that stopped checking in (the server's tick).
+    store.reconcile();
+    store.reconcile();
+    expect(commands().map((c) => c.type)).toEqual(['lock', 'retire']);
+    expect(store.listAudit({ actor: 'compliance:baseline' }).items.map((a) => a.action)).toEqual(['compliance.markNoncompliant', 'command.lock', 'command.retire']);
+
+    // Compliant again: the episode ends; a new failure starts a new one that escalates afresh.
+    const retire = commands()[1]!;
+    store.cancelCommand(retire.id, ADMIN);
+    store.checkIn(d.deviceId, { posture: posture() });
+    expect(store.getDevice(d.deviceId).compliance).toMatchObject({ status: 'compliant' });
+    expect(store.getDevice(d.deviceId).compliance.noncompliantSince).toBeUndefined();
+    clock.advance(DAY);
+    store.checkIn(d.deviceId, { posture: posture({ osVersion: '12' }) });
+    clock.advance(3 * DAY);
+    store.checkIn(d.deviceId, { posture: posture({ osVersion: '12' }) });
+    expect(commands().map((c) => c.type)).toEqual(['lock', 'retire', 'lock']);
+  });
+
+  it('does not escalate a compliant device or one in grace before its step', () => {
+    const { store, clock } = seeded();
+    const ok = enrollDevice(store);
+    clock.advance(40 * DAY);
+    store.checkIn(ok.deviceId, { posture: posture() });
+    store.reconcile();
+    expect(store.listCommands({}).items).toEqual([]);
+    expect(store.listCompliance({}).items.map((c) => c.status)).toEqual(['compliant']);
+  });
+});
+
+describe('device listing', () => {
+  function fleet() {
+    const ctx = seeded();
+    const { store } = ctx;
+    const specs = [
+      { platform: 'android' as const, os: '9', owner: 'ana@example.com' },
+      { platform: 'android' as const, os: '13', owner: 'bo@example.com' },
+      { platform: 'android' as const, os: '14.1', owner: 'cy@other.org', encrypted: false },
+      { platform: 'ios' as const, os: '17.4.1', owner: 'di@example.com' },
+      { platform: 'ios' as const, os: '16.7', owner: undefined },
+    ];
+    const ids = specs.map((s, i) => enrollDevice(store, { platform: s.platform, serial: `L${i}`, owner: s.owner, posture: { osVersion: s.os, encrypted: s.encrypted ?? true } }).deviceId);
+    return { ...ctx, ids };
+  }
+  const f = (field: string, op: '=' | '!=' | '<' | '<=' | '>' | '>=', value: string) => ({ field, op, value });
+
+  it('filters in SQL with numeric version comparison, owner globs and labels', () => {
+    const { store, ids } = fleet();
+    const serials = (filters: ReturnType<typeof f>[], sort?: string) => store.listDevices({ filters, sort }).items.map((d) => d.serial);
+    expect(serials([f('os', '<', '14')], 'osVersion')).toEqual(['L0', 'L1']);
+    expect(serials([f('os', '>=', '14')], '-osVersion')).toEqual(['L3', 'L4', 'L2']);
+    expect(serials([f('os', '<', '14'), f('platform', '=', 'android')])).toEqual(['L0', 'L1']);
+    expect(serials([f('owner', '=', '*@example.com')], 'owner')).toEqual(['L0', 'L1', 'L3']);
+    expect(serials([f('owner', '=', 'other.org')])).toEqual(['L2']);
+    expect(serials([f('owner', '!=', 'example.com')], 'owner')).toEqual(['L4', 'L2']);
+    expect(serials([f('label.source', '=', 'corp-profile'), f('platform', '!=', 'ios')], 'name')).toEqual(['L0', 'L1', 'L2']);
+    expect(serials([f('id', '=', ids[3]!)])).toEqual(['L3']);
+    expect(serials([f('name', '=', 'ios-*')], 'name')).toEqual(['L3', 'L4']);
+    expect(serials([f('group', '=', 'corp-android')], 'name')).toEqual(['L0', 'L1', 'L2']);
+    expect(serials([f('compliance', '=', 'noncompliant')], 'name')).toEqual(['L0', 'L2', 'L4']);
+    expect(serials([f('compliance', '=', 'compliant')], 'name')).toEqual(['L1', 'L3']);
+    expect(serials([f('compliance', '!=', 'compliant'), f('group', '=', 'corp-android')], 'name')).toEqual(['L0', 'L2']);
+    expectBackendError(() => store.listDevices({ sort: 'colour' }), 'invalid', /cannot sort devices by "colour"/);
+    expectBackendError(() => store.listDevices({ filters: [f('compliance', '=', 'green')] }), 'invalid', /unknown compliance status "green"/);
+  });
+
+  it('pages with opaque cursors in any sort order, each device exactly once', () => {
+    const { store } = fleet();
+    for (const sort of ['name', '-name', 'owner', '-osVersion', 'lastCheckIn', 'platform', '-enrolledAt']) {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = store.listDevices({ sort, limit: 2, cursor });
+        seen.push(...page.items.map((d) => d.serial!));
+        cursor = page.nextCursor;
+        pages++;
+      } while (cursor);
+      const all = store.listDevices({ sort, limit: 100 }).items.map((d) => d.serial!);
+      expect(seen, sort).toEqual(all);
+      expect(new Set(seen).size).toBe(5);
+      expect(pages).toBe(3);
+    }
+    const compliancePages: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = store.listCompliance({ limit: 1, cursor, filters: [f('compliance', '!=', 'compliant')] });
+      compliancePages.push(...page.items.map((c) => c.status));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(compliancePages).toEqual(['noncompliant', 'noncompliant', 'noncompliant']);
+    const cur = store.listDevices({ sort: 'name', limit: 1 }).nextCursor!;
+    expectBackendError(() => store.listDevices({ sort: 'owner', cursor: cur }), 'invalid', /cursor/);
+    expectBackendError(() => store.listDevices({ cursor: 'garbage!' }), 'invalid', /cursor/);
+  });
+
+  it('lists compliance with failures, policies and the episode start', () => {
+    const { store } = fleet();
+    const rows = store.listCompliance({ sort: 'name' }).items;
+    const l0 = rows.find((r) => r.osVersion === '9')!;
+    expect(l0).toMatchObject({ platform: 'android', owner: 'ana@example.com', status: 'noncompliant', policies: ['baseline'], state: 'enrolled' });
+    expect(l0.failures).toEqual([expect.objectContaining({ policy: 'baseline', rule: 'minOsVersion', actual: '9' })]);
+    expect(l0.noncompliantSince).toBeDefined();
+  });
+});
+
+describe('API tokens', () => {
+  it('stores only a hash, authenticates, expires and revokes', () => {
+    const { store, clock } = open();
+    const { token, secret } = store.createApiToken({ name: 'ci', role: 'operator', expiresInSeconds: 3600 }, ADMIN);
+    expect(secret).toMatch(/^emm_at_/);
+    expect(store.authenticateApiToken(secret)).toMatchObject({ id: token.id, role: 'operator', lastUsedAt: '2026-01-01T00:00:00.000Z' });
+    expect(store.authenticateApiToken('emm_at_wrong')).toBeUndefined();
+    clock.advance(3601_000);
+    expect(store.authenticateApiToken(secret)).toBeUndefined();
+    const other = store.createApiToken({ name: 'admin', role: 'admin' }, ADMIN);
+    expect(store.revokeApiToken(other.token.id, ADMIN).revoked).toBe(true);
+    expect(store.authenticateApiToken(other.secret)).toBeUndefined();
+    expect(store.listApiTokens().map((t) => t.name)).toEqual(['ci', 'admin']);
+    expect(store.listAudit({}).items.map((a) => a.action)).toEqual(['api-token.create', 'api-token.create', 'api-token.revoke']);
+    expectBackendError(() => store.createApiToken({ name: 'x', role: 'root' as never }, ADMIN), 'invalid', /unknown role "root"/);
+  });
+});
