@@ -1,0 +1,32 @@
+// The Backend contract on the embedded driver: a real SQLite file in a temp dir. The agent side
+// is a second FleetStore handle on the same file, as the server and the CLI would share it.
+import { join } from 'node:path';
+import { openEmbeddedBackend } from '../../src/backends/embedded/index.js';
+import { BackendError } from '../../src/errors.js';
+import { FleetStore } from '../../src/store/fleet-store.js';
+import { tempDir } from '../helpers/cli.js';
+import { backendContract } from './backend-contract.js';
+
+backendContract('embedded', async () => {
+  const dir = tempDir('emmctl-contract-');
+  const dataDir = join(dir.path, 'store');
+  const backend = await openEmbeddedBackend({ dataDir, actor: 'local:contract' });
+  const agentStore = FleetStore.open(dataDir);
+  const device = (credential: string) => {
+    const id = agentStore.authenticateDevice(credential);
+    if (!id) throw new BackendError('unauthorized', 'unknown or revoked device credential');
+    return id;
+  };
+  return {
+    backend,
+    agent: {
+      enroll: async (request) => agentStore.enrollDevice(request, '127.0.0.1'),
+      checkIn: async (credential, request) => agentStore.checkIn(device(credential), request),
+      reportResult: async (credential, commandId, report) => agentStore.reportCommandResult(device(credential), commandId, report),
+    },
+    cleanup: async () => {
+      agentStore.close();
+      dir.cleanup();
+    },
+  };
+});
