@@ -1,5 +1,103 @@
-// Placeholder: the `export` command is being built (see the open issues).
+// `emmctl export [--dir DIR]`: the backend's current resources as policy files, so an existing
+// backend can be adopted as code. An immediate `plan DIR` reports no changes (secrets aside:
+// they are written as ${env:…} references, never as values, and must be set to plan).
 import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import type { StoredResource } from '../../model/fleet.js';
+import type { ResourceDocument, ResourceKind } from '../../model/policy.generated.js';
 import type { CliContext } from '../context.js';
+import { schemaPath } from './plan.js';
 
-export function register(_program: Command, _ctx: CliContext): void {}
+const FILE_FOR_KIND: Record<ResourceKind, string> = {
+  Group: 'groups.yaml',
+  EnrollmentProfile: 'enrollment-profiles.yaml',
+  Policy: 'policies.yaml',
+  CompliancePolicy: 'compliance-policies.yaml',
+};
+
+/** A document in the conventional key order, secrets turned back into references. */
+function exportDocument(r: StoredResource, secretNames: Array<{ ref: string; env: string }>, secretEnvName: (k: string, n: string, p: string) => string, sensitiveLeaves: (v: unknown) => Array<{ path: string; value: unknown }>): ResourceDocument {
+  const doc = structuredClone(r.document) as unknown as Record<string, unknown>;
+  for (const leaf of sensitiveLeaves(doc)) {
+    if (typeof leaf.value === 'string' && /^\$\{env:[A-Za-z_][A-Za-z0-9_]*\}$/.test(leaf.value)) continue;
+    const env = secretEnvName(r.kind, r.name, leaf.path);
+    setPath(doc, leaf.path, `\${env:${env}}`);
+    secretNames.push({ ref: `${r.kind}/${r.name} ${leaf.path}`, env });
+  }
+  const { apiVersion, kind, metadata, spec, ...rest } = doc;
+  return { apiVersion, kind, metadata, spec, ...rest } as unknown as ResourceDocument;
+}
+
+function setPath(root: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.match(/[^.[\]]+/g) ?? [];
+  let node: Record<string, unknown> = root;
+  for (const p of parts.slice(0, -1)) node = node[p] as Record<string, unknown>;
+  node[parts[parts.length - 1]!] = value;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('export')
+    .description("write the backend's current resources as policy files (adopt an existing backend as code)")
+    .option('--dir <dir>', 'write one file per kind into DIR (default: a multi-document YAML stream on stdout)')
+    .option('--force', 'overwrite files that already exist in DIR')
+    .addHelpText('after', `
+Examples:
+  emmctl export --dir policies/       # groups.yaml, policies.yaml, ...
+  emmctl export > fleet.yaml
+  emmctl --context prod export --dir prod-policies/ && emmctl --context prod plan prod-policies/
+
+Secret fields (Wi-Fi passwords) are written as \${env:NAME} references; set them before planning.
+Next: emmctl validate DIR && emmctl plan DIR   # should report no changes`)
+    .action(async (opts: { dir?: string; force?: boolean }, command: Command) => {
+      const backend = await ctx.backend(command);
+      const resources = await backend.listResources();
+      const { KIND_ORDER, sensitiveLeaves } = await import('../../plan/index.js');
+      const { secretEnvName } = await import('../../plan/secrets.js');
+      const { stringify } = await import('yaml');
+      const secrets: Array<{ ref: string; env: string }> = [];
+      const byKind = new Map<ResourceKind, ResourceDocument[]>();
+      const sorted = [...resources].sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || a.name.localeCompare(b.name));
+      for (const r of sorted) {
+        const list = byKind.get(r.kind) ?? [];
+        list.push(exportDocument(r, secrets, secretEnvName, sensitiveLeaves));
+        byKind.set(r.kind, list);
+      }
+      const { relative, resolve, join } = await import('node:path');
+      const schema = await schemaPath();
+      const modeline = (dir: string) => (schema ? `# yaml-language-server: $schema=${relative(resolve(dir), schema)}\n` : '');
+      const stream = (docs: ResourceDocument[]) => docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
+
+      if (!opts.dir) {
+        if (resources.length === 0) ctx.warn(`${backend.location} has no resources to export`);
+        else ctx.io.stdout.write(`${modeline('.')}${stream(KIND_ORDER.flatMap((k) => byKind.get(k) ?? []))}`);
+      } else {
+        const { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } = await import('node:fs');
+        const files = KIND_ORDER.filter((k) => byKind.has(k)).map((k) => ({ kind: k, path: join(opts.dir!, FILE_FOR_KIND[k]) }));
+        const clashes = files.filter((f) => existsSync(f.path)).map((f) => f.path);
+        if (clashes.length && !opts.force) {
+          throw new UsageError(`refusing to overwrite ${clashes.join(', ')}; nothing was written`, 'choose another --dir, or pass --force to overwrite');
+        }
+        mkdirSync(opts.dir, { recursive: true });
+        // Every file to a temp name first, then renamed: a failure leaves no half-exported dir.
+        const written: string[] = [];
+        try {
+          for (const f of files) {
+            const tmp = `${f.path}.tmp-${process.pid}`;
+            writeFileSync(tmp, `${modeline(opts.dir)}${stream(byKind.get(f.kind)!)}`);
+            written.push(tmp);
+          }
+          for (const f of files) renameSync(`${f.path}.tmp-${process.pid}`, f.path);
+        } catch (error) {
+          for (const tmp of written) rmSync(tmp, { force: true });
+          throw new UsageError(`cannot write to ${opts.dir}: ${(error as Error).message}`);
+        }
+        if (resources.length === 0) ctx.warn(`${backend.location} has no resources; nothing was written`);
+        else ctx.info(`Exported ${resources.length} resource${resources.length === 1 ? '' : 's'} to ${files.map((f) => f.path).join(', ')}.`);
+      }
+      if (secrets.length) {
+        ctx.warn(`${secrets.length} secret field${secrets.length === 1 ? ' was' : 's were'} written as \${env:…} references; set ${secrets.map((s) => s.env).join(', ')} before planning`);
+      }
+      if (opts.dir && resources.length) ctx.info(`Next: emmctl validate ${opts.dir} && emmctl plan ${opts.dir}   # should report no changes`);
+    });
+}

@@ -1,5 +1,134 @@
-// Placeholder: the `plan` command is being built (see the open issues).
+// `emmctl plan [PATH...]`: what apply would change, as a terraform-like diff or as data.
+// Also the shared steps of plan and apply: load the desired state, plan it against the backend,
+// print it. Heavy modules (the policy loader, yaml, the backend drivers) load inside actions.
 import type { Command } from 'commander';
+import type { Backend } from '../../backends/backend.js';
+import { EmmctlError, ExitCode, ExitWith, UsageError, ValidationFailedError } from '../../errors.js';
+import type { ResourceDocument } from '../../model/policy.generated.js';
+import type { Plan } from '../../plan/index.js';
 import type { CliContext } from '../context.js';
 
-export function register(_program: Command, _ctx: CliContext): void {}
+export const DEFAULT_POLICY_PATH = 'policies/';
+
+export interface DesiredState {
+  /** Documents with `${env:…}` secrets resolved: what is compared and applied. */
+  documents: ResourceDocument[];
+  /** The same documents as written, secret references unresolved: what a saved plan keeps. */
+  raw: ResourceDocument[];
+}
+
+/**
+ * Loads, validates and resolves the policy files. Invalid files: the problems are printed as
+ * `validate` prints them and ValidationFailedError (exit 3) is thrown; a missing secret is one
+ * of those problems, reported at the reference's file:line:col.
+ */
+export async function loadDesired(ctx: CliContext, paths: string[]): Promise<DesiredState> {
+  const { loadPolicyFiles, formatLoadProblems } = await import('../../plan/load-fallback.js');
+  const schemaFile = await schemaPath();
+  if (!schemaFile) throw new EmmctlError('cannot find schema/emmctl.schema.json beside the emmctl installation');
+  const result = await loadPolicyFiles(paths, { env: ctx.io.env, schemaFile });
+  if (!result.ok) {
+    ctx.io.stderr.write(formatLoadProblems(result.problems));
+    throw new ValidationFailedError(`${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} in the policy files; nothing was planned`);
+  }
+  return {
+    documents: result.documents.map((d) => d.resolved),
+    raw: result.documents.map((d) => d.document),
+  };
+}
+
+/** The schema shipped with emmctl: found by walking up from the bundle (dist/ or dist/chunks/). */
+export async function schemaPath(): Promise<string | undefined> {
+  const { existsSync } = await import('node:fs');
+  const { dirname, join } = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'schema', 'emmctl.schema.json');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+export async function computeBackendPlan(backend: Backend, desired: ResourceDocument[], prune: boolean): Promise<Plan> {
+  const { computePlan } = await import('../../plan/index.js');
+  return computePlan(desired, await backend.listResources(), { prune });
+}
+
+/** The plan for people (stdout) or as data (-o json|yaml), secrets masked either way. */
+export async function printPlan(
+  ctx: CliContext,
+  format: string | undefined,
+  data: { plan: Plan; backend: Backend; prune: boolean; digest: string },
+): Promise<void> {
+  const { maskPlan, toSavedPlan } = await import('../../plan/index.js');
+  if (format === 'json' || format === 'yaml') {
+    const doc = maskPlan(toSavedPlan(data.plan, { backend: data.backend, prune: data.prune, desiredDigest: data.digest, createdAt: new Date() }));
+    const { renderDocument } = await import('../../output/render.js');
+    await renderDocument(doc, format, ctx.io.stdout);
+    return;
+  }
+  const { renderPlan } = await import('../../plan/render.js');
+  ctx.io.stdout.write(renderPlan(data.plan, ctx.out));
+  if (data.plan.unmanaged.length > 0) {
+    ctx.info(`${data.plan.unmanaged.length} resource${data.plan.unmanaged.length === 1 ? '' : 's'} in ${data.backend.location} ${data.plan.unmanaged.length === 1 ? 'is' : 'are'} not in the policy files and stay${data.plan.unmanaged.length === 1 ? 's' : ''} (--prune would delete ${data.plan.unmanaged.length === 1 ? 'it' : 'them'}): ${data.plan.unmanaged.slice(0, 5).map((r) => `${r.kind}/${r.name}`).join(', ')}${data.plan.unmanaged.length > 5 ? ', …' : ''}`);
+  }
+}
+
+export function policyPaths(paths: string[]): string[] {
+  return paths.length > 0 ? paths : [DEFAULT_POLICY_PATH];
+}
+
+/** Writes a file readable only by its owner, through a temp file so a reader never sees half of it. */
+export async function writePrivateFile(path: string, text: string): Promise<void> {
+  const { writeFileSync, renameSync, rmSync } = await import('node:fs');
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw new UsageError(`cannot write ${path}: ${(error as Error).message}`);
+  }
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('plan')
+    .description('show what apply would change: the policy files (desired) against the backend (current)')
+    .argument('[paths...]', `policy files or directories (default ${DEFAULT_POLICY_PATH})`)
+    .option('--prune', 'also plan deletions of resources no file declares')
+    .option('--detailed-exitcode', `exit ${ExitCode.OK} when there are no changes, ${ExitCode.CHANGES} when there are`)
+    .option('--out <file>', 'save the plan for `emmctl apply --plan FILE` (secrets kept as ${env:…} references)')
+    .addHelpText('after', `
+Examples:
+  emmctl plan                              # policies/ against the current context
+  emmctl plan policies/ --prune            # include deletions
+  emmctl plan --detailed-exitcode          # CI: exit 0 = in sync, 4 = drift
+  emmctl plan --out release.plan && emmctl apply --plan release.plan
+  emmctl plan -o json | jq '.summary'
+
+Next: emmctl apply`)
+    .action(async (paths: string[], opts: { prune?: boolean; detailedExitcode?: boolean; out?: string }, command: Command) => {
+      const globals = ctx.globals(command);
+      const desired = await loadDesired(ctx, policyPaths(paths));
+      const backend = await ctx.backend(command);
+      const plan = await computeBackendPlan(backend, desired.documents, Boolean(opts.prune));
+      const { digestDocuments, hasChanges } = await import('../../plan/index.js');
+      const digest = digestDocuments(desired.raw);
+      await printPlan(ctx, globals.output, { plan, backend, prune: Boolean(opts.prune), digest });
+      if (opts.out) {
+        const { toSavedPlan, maskPlan } = await import('../../plan/index.js');
+        const rawByKey = new Map(desired.raw.map((d) => [`${d.kind}/${d.metadata.name}`, d]));
+        // Fields are masked and documents keep their references: a plan file holds no secret.
+        const saved = maskPlan(toSavedPlan(plan, { backend, prune: Boolean(opts.prune), desiredDigest: digest, createdAt: new Date() }));
+        saved.changes = saved.changes.map((c) => ('document' in c ? { ...c, document: rawByKey.get(`${c.kind}/${c.name}`)! } : c));
+        await writePrivateFile(opts.out, `${JSON.stringify(saved, null, 2)}\n`);
+        ctx.info(`Saved the plan to ${opts.out}. Apply exactly these changes with: emmctl apply --plan ${opts.out}`);
+      } else if (hasChanges(plan) && globals.output !== 'json' && globals.output !== 'yaml') {
+        ctx.info(`Next: emmctl apply${paths.length ? ` ${paths.join(' ')}` : ''}${opts.prune ? ' --prune' : ''}`);
+      }
+      if (opts.detailedExitcode && hasChanges(plan)) throw new ExitWith(ExitCode.CHANGES);
+    });
+}
