@@ -1,5 +1,298 @@
-// Placeholder: the `device-actions` command is being built (see the open issues).
-import type { Command } from 'commander';
+// `emmctl lock|reboot|wipe|retire`: queue device commands, safely.
+//
+// Rules (design.md "destructive commands"):
+// - wipe and retire are destructive. On a terminal the admin types the device name (one device)
+//   or the device count (several); without a terminal they need --yes (else exit 2, nothing queued).
+// - lock and reboot are reversible: on a terminal a yes/no question (skipped by --yes); off a
+//   terminal they proceed without --yes, bounded by --max-devices like every action.
+// - --max-devices: default 1 for wipe/retire without --yes, 25 otherwise; more targets are refused.
+// - One idempotency key per invocation, so a retried request never queues twice; a device that
+//   already has the same command pending is reported `already pending`, not queued again.
+import { Command } from 'commander';
+import type { Backend, DeviceFilter, DeviceQuery, EnqueueResult } from '../../backends/backend.js';
+import type { CommandStatus, CommandType, Device, DeviceCommand } from '../../model/fleet.js';
+import type { Column } from '../../output/render.js';
 import type { CliContext } from '../context.js';
+import { collect, outputFormat, PAGE_SIZE, parseFilters, positiveInt } from './devices.js';
 
-export function register(_program: Command, _ctx: CliContext): void {}
+interface ActionSpec {
+  type: CommandType;
+  destructive: boolean;
+  summary: string;
+}
+
+export const ACTIONS: readonly ActionSpec[] = [
+  { type: 'lock', destructive: false, summary: 'lock devices (the user unlocks with their passcode)' },
+  { type: 'reboot', destructive: false, summary: 'reboot devices' },
+  { type: 'wipe', destructive: true, summary: 'factory-reset devices: ALL data on them is erased (destructive)' },
+  { type: 'retire', destructive: true, summary: 'remove corporate data and management, keep personal data (destructive)' },
+];
+
+export const DEFAULT_MAX_DEVICES = 25;
+
+/** The guard's limit: an explicit --max-devices, else 1 for an unconfirmed destructive action, else 25. */
+export function maxDevicesFor(spec: Pick<ActionSpec, 'destructive'>, opts: { maxDevices?: number; yes?: boolean }): number {
+  if (opts.maxDevices !== undefined) return opts.maxDevices;
+  return spec.destructive && !opts.yes ? 1 : DEFAULT_MAX_DEVICES;
+}
+
+export interface ActionRecord {
+  commandId?: string;
+  deviceId: string;
+  name: string;
+  type: CommandType;
+  /** queued, already-pending, skipped, would-queue (--dry-run). */
+  outcome: 'queued' | 'already-pending' | 'skipped' | 'would-queue';
+  status?: CommandStatus;
+  reason?: string;
+  message?: string;
+}
+
+const RECORD_COLUMNS: Column<ActionRecord>[] = [
+  { header: 'COMMAND', value: (r) => r.commandId ?? '-' },
+  { header: 'DEVICE', value: (r) => r.deviceId },
+  { header: 'NAME', value: (r) => r.name },
+  { header: 'TYPE', value: (r) => r.type },
+  {
+    header: 'OUTCOME',
+    value: (r) => r.outcome.replace('-', ' '),
+    color: (t, c, r) => (r.outcome === 'queued' ? c.green(t) : r.outcome === 'skipped' ? c.yellow(t) : t),
+  },
+  {
+    header: 'STATUS',
+    value: (r) => r.status,
+    color: (t, c, r) => (r.status === 'acknowledged' ? c.green(t) : r.status && ['failed', 'expired', 'cancelled'].includes(r.status) ? c.red(t) : t),
+  },
+  { header: 'MESSAGE', value: (r) => r.message },
+  { header: 'REASON', value: (r) => r.reason, wide: true },
+];
+
+interface ActionOptions {
+  filter: string[];
+  reason?: string;
+  dryRun?: boolean;
+  yes?: boolean;
+  maxDevices?: number;
+  wait?: boolean;
+  timeout: string;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  for (const spec of ACTIONS) {
+    const confirmText = spec.destructive
+      ? `On a terminal you confirm by typing the device name (one device) or the number of devices;
+without a terminal --yes is required (exit 2 otherwise, nothing is queued).
+--max-devices defaults to 1 without --yes and 25 with it.`
+      : `On a terminal you confirm with y/N (--yes skips it); off a terminal it proceeds, bounded
+by --max-devices (default 25).`;
+    program
+      .command(spec.type)
+      .description(spec.summary)
+      .argument('[ids...]', 'device ids (see `emmctl devices list`)')
+      .option('-f, --filter <expr>', 'select devices by filter (repeatable, all must match), e.g. label.lost=true', collect, [])
+      .option('--reason <text>', 'why; kept with the command and in the audit log')
+      .option('--dry-run', 'show what would be queued; queue nothing')
+      .option('-y, --yes', 'do not ask for confirmation (required off a terminal for wipe/retire)')
+      .option('--max-devices <n>', `refuse if more devices match (default ${spec.destructive ? '1, or 25 with --yes' : String(DEFAULT_MAX_DEVICES)})`, positiveInt('--max-devices'))
+      .option('--wait', 'follow the commands until each is acknowledged, failed, expired or cancelled; exit 1 unless all acknowledged')
+      .option('--timeout <duration>', 'with --wait: give up after this long (30s, 5m, 1h)', '5m')
+      .addHelpText('after', `
+${confirmText}
+A device that already has a ${spec.type} pending is reported "already pending" and not queued again.
+Prints one record per device: COMMAND, DEVICE, NAME, TYPE, OUTCOME (queued | already pending |
+skipped | would queue), STATUS, MESSAGE. JSON fields: commandId, deviceId, name, type, outcome,
+status, reason, message.
+
+Examples:
+  $ emmctl ${spec.type} dev_0001 --reason "reported lost by owner"
+  $ emmctl ${spec.type} --filter label.lost=true --dry-run
+  $ emmctl ${spec.type} dev_0001 dev_0002 --yes --max-devices 2 --reason "offboarding"
+  $ emmctl ${spec.type} dev_0001 --yes --wait --timeout 10m
+
+Next: \`emmctl commands list --device ID\` to follow it, \`emmctl audit\` to see who asked.`)
+      .action((ids: string[], opts: ActionOptions, command: Command) => runAction(ctx, command, spec, ids, opts));
+  }
+}
+
+async function runAction(ctx: CliContext, command: Command, spec: ActionSpec, ids: string[], opts: ActionOptions): Promise<void> {
+  const { UsageError, EmmctlError, CancelledError, ExitWith, ExitCode } = await import('../../errors.js');
+  const filters = await parseFilters(opts.filter);
+  if (ids.length === 0 && filters.length === 0) {
+    throw new UsageError(`${spec.type} needs device ids or --filter`, `e.g. emmctl ${spec.type} dev_0001, or emmctl ${spec.type} --filter label.lost=true --dry-run`);
+  }
+  const { parseDuration } = await import('../../output/time.js');
+  const timeoutSeconds = parseDuration(opts.timeout, '--timeout');
+  const max = maxDevicesFor(spec, opts);
+  const backend = await ctx.backend(command);
+
+  const { devices, total } = await resolveTargets(backend, ids, filters, max);
+  if (total === 0) {
+    const { formatDeviceFilter } = await import('../../model/filter.js');
+    throw new EmmctlError(`no device matches ${filters.map((f) => `--filter ${formatDeviceFilter(f)}`).join(' ')}; nothing to ${spec.type}`, {
+      hint: 'check the filter with: emmctl devices list --filter ...',
+    });
+  }
+  if (total > max) {
+    throw new UsageError(
+      `${spec.type} would target ${total} devices, more than --max-devices ${max}; nothing was queued`,
+      `check the targets with --dry-run or \`emmctl devices list\`; if you mean it, pass --max-devices ${total}${spec.destructive && !opts.yes ? ' (and --yes)' : ''}`,
+    );
+  }
+
+  const noun = devices.length === 1 ? 'device' : 'devices';
+  ctx.io.stderr.write(`${opts.dryRun ? 'Would ' : ''}${spec.type} ${devices.length} ${noun}:\n${await describeTargets(devices)}`);
+
+  if (opts.dryRun) {
+    const records: ActionRecord[] = [];
+    for (const d of devices) {
+      const pending = await pendingCommand(backend, d.id, spec.type);
+      records.push(pending
+        ? { commandId: pending.id, deviceId: d.id, name: d.name, type: spec.type, outcome: 'already-pending', status: pending.status, reason: opts.reason }
+        : { deviceId: d.id, name: d.name, type: spec.type, outcome: 'would-queue', reason: opts.reason, message: d.state === 'enrolled' ? undefined : `device is ${d.state}` });
+    }
+    await printRecords(ctx, command, records);
+    ctx.info('Dry run: nothing was queued.');
+    return;
+  }
+
+  if (!opts.yes) {
+    const { confirm, typedConfirmation } = await import('../../output/prompt.js');
+    const io = { stdin: ctx.io.stdin, stderr: ctx.io.stderr, canPrompt: ctx.canPrompt() };
+    if (spec.destructive) {
+      const one = devices.length === 1;
+      await typedConfirmation(io, {
+        message: one
+          ? `This will ${spec.type} ${devices[0]!.name}. Type the device name to confirm:`
+          : `This will ${spec.type} ${devices.length} devices. Type the number of devices to confirm:`,
+        expected: one ? devices[0]!.name : String(devices.length),
+        flag: '--yes',
+        what: `${spec.type} is destructive and`,
+      });
+    } else if (ctx.canPrompt()) {
+      const ok = await confirm(io, `${spec.type[0]!.toUpperCase()}${spec.type.slice(1)} ${devices.length} ${noun}?`, '--yes', spec.type);
+      if (!ok) throw new CancelledError(`${spec.type} cancelled; nothing was queued`);
+    }
+  }
+
+  const { randomUUID } = await import('node:crypto');
+  const result = await backend.enqueueCommands({ deviceIds: devices.map((d) => d.id), type: spec.type, reason: opts.reason, idempotencyKey: randomUUID() });
+  const byId = new Map(devices.map((d) => [d.id, d]));
+  const records = toRecords(result, spec.type, byId, opts.reason);
+  const queued = records.filter((r) => r.outcome === 'queued').length;
+  const pending = records.filter((r) => r.outcome === 'already-pending').length;
+  const skipped = records.filter((r) => r.outcome === 'skipped').length;
+  ctx.info(`Queued ${spec.type} for ${queued} ${queued === 1 ? 'device' : 'devices'}${pending ? `, ${pending} already pending` : ''}${skipped ? `, ${skipped} skipped` : ''}. Devices run it at their next check-in.`);
+
+  if (!opts.wait) {
+    await printRecords(ctx, command, records);
+    if (queued + pending > 0) ctx.info(`Next: emmctl commands list --type ${spec.type}${devices.length === 1 ? ` --device ${devices[0]!.id}` : ''}  (or run again with --wait)`);
+    return;
+  }
+
+  const timedOut = await waitForCommands(ctx, backend, records, timeoutSeconds);
+  await printRecords(ctx, command, records);
+  if (timedOut) {
+    throw new EmmctlError(`timed out after ${opts.timeout} waiting for ${timedOut} command${timedOut === 1 ? '' : 's'} to finish`, {
+      hint: 'they stay queued; follow them with: emmctl commands list --status queued',
+    });
+  }
+  const bad = records.filter((r) => r.status && r.status !== 'acknowledged');
+  if (bad.length) {
+    throw new ExitWith(ExitCode.ERROR, `${bad.length} of ${records.filter((r) => r.commandId).length} commands did not succeed (${bad.map((r) => `${r.deviceId}: ${r.status}`).join(', ')})`);
+  }
+  ctx.info('All commands acknowledged.');
+}
+
+/** Ids first (each must exist), then every filter match; keeps at most max+1 devices in memory. */
+async function resolveTargets(backend: Backend, ids: string[], filters: DeviceFilter[], max: number): Promise<{ devices: Device[]; total: number }> {
+  const { BackendError, EmmctlError } = await import('../../errors.js');
+  const found = new Map<string, Device>();
+  let total = 0;
+  for (const id of ids) {
+    if (found.has(id)) continue;
+    try {
+      const detail = await backend.getDevice(id);
+      const { groups: _g, compliance: _c, effectiveConfiguration: _e, commands: _cmds, ...device } = detail;
+      found.set(id, device);
+      total++;
+    } catch (error) {
+      if (error instanceof BackendError && error.code === 'not_found') {
+        throw new EmmctlError(`device "${id}" not found; nothing was queued`, { hint: 'list device ids with: emmctl devices list' });
+      }
+      throw error;
+    }
+  }
+  if (filters.length) {
+    const { allPages } = await import('../../backends/backend.js');
+    for await (const device of allPages<Device, DeviceQuery>((q) => backend.listDevices(q), { filters, limit: PAGE_SIZE })) {
+      if (found.has(device.id)) continue;
+      total++;
+      if (found.size <= max) found.set(device.id, device);
+    }
+  }
+  return { devices: [...found.values()], total };
+}
+
+async function describeTargets(devices: Device[]): Promise<string> {
+  const { columnWidths } = await import('../../output/render.js');
+  const rows = devices.map((d) => [d.id, d.name, d.platform, d.owner ?? '', d.state]);
+  const widths = columnWidths(rows);
+  return rows.map((r) => `  ${r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')}\n`).join('');
+}
+
+async function pendingCommand(backend: Backend, deviceId: string, type: CommandType): Promise<DeviceCommand | undefined> {
+  for (const status of ['queued', 'sent'] as const) {
+    const page = await backend.listCommands({ deviceId, type, status, limit: 1 });
+    if (page.items[0]) return page.items[0];
+  }
+  return undefined;
+}
+
+function toRecords(result: EnqueueResult, type: CommandType, devices: Map<string, Device>, reason?: string): ActionRecord[] {
+  return result.results.map((r) => ({
+    commandId: r.command?.id,
+    deviceId: r.deviceId,
+    name: devices.get(r.deviceId)?.name ?? r.deviceId,
+    type,
+    outcome: r.outcome === 'pending' ? 'already-pending' : r.outcome,
+    status: r.command?.status,
+    reason: r.command?.reason ?? reason,
+    message: r.message ?? (r.outcome === 'pending' ? `a ${type} is already pending` : undefined),
+  }));
+}
+
+/**
+ * Polls each unfinished command with backoff (250 ms doubling to 2 s) until every one is final
+ * or the deadline passes. Updates the records in place; returns how many were still unfinished.
+ */
+async function waitForCommands(ctx: CliContext, backend: Backend, records: ActionRecord[], timeoutSeconds: number): Promise<number> {
+  const { FINAL_COMMAND_STATUSES } = await import('../../model/fleet.js');
+  const { createProgress } = await import('../../output/progress.js');
+  const progress = createProgress(ctx.io.stderr);
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  const open = () => records.filter((r) => r.commandId && !(FINAL_COMMAND_STATUSES as readonly string[]).includes(r.status ?? ''));
+  let delay = 250;
+  try {
+    for (;;) {
+      const waiting = open();
+      const done = records.filter((r) => r.commandId).length - waiting.length;
+      progress.update(`waiting for device check-ins: ${done}/${done + waiting.length} commands final`);
+      if (waiting.length === 0) return 0;
+      if (Date.now() >= deadline) return waiting.length;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(deadline - Date.now(), 0))));
+      delay = Math.min(delay * 2, 2000);
+      for (const r of waiting) {
+        const cmd = await backend.getCommand(r.commandId!);
+        r.status = cmd.status;
+        if (cmd.detail) r.message = cmd.detail;
+      }
+    }
+  } finally {
+    progress.done();
+  }
+}
+
+async function printRecords(ctx: CliContext, command: Command, records: ActionRecord[]): Promise<void> {
+  const { renderRecords } = await import('../../output/render.js');
+  await renderRecords(records, { format: outputFormat(ctx, command), columns: RECORD_COLUMNS, out: ctx.io.stdout, colors: ctx.out });
+}

@@ -1,5 +1,205 @@
-// Placeholder: the `devices` command is being built (see the open issues).
-import type { Command } from 'commander';
+// `emmctl devices list|show`: the fleet as records. Listings page through the backend and
+// stream to the renderer, so a 100,000-device fleet prints with one page in memory.
+import { Command, InvalidArgumentError } from 'commander';
+import type { DeviceFilter, DeviceQuery } from '../../backends/backend.js';
+import type { Device } from '../../model/fleet.js';
+import type { Column, RecordFormat } from '../../output/render.js';
 import type { CliContext } from '../context.js';
 
-export function register(_program: Command, _ctx: CliContext): void {}
+/** Page size asked of the backend while streaming (the driver may cap it). */
+export const PAGE_SIZE = 500;
+
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function positiveInt(flag: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${flag} expects a whole number of at least 1, got "${value}"`);
+    return Number(value);
+  };
+}
+
+export async function parseFilters(texts: string[] | undefined): Promise<DeviceFilter[]> {
+  if (!texts?.length) return [];
+  const { parseDeviceFilter } = await import('../../model/filter.js');
+  return texts.map(parseDeviceFilter);
+}
+
+export function outputFormat(ctx: CliContext, command: Command): RecordFormat {
+  return ctx.globals(command).output ?? 'table';
+}
+
+/** Stops a stream after `n` records (the rest is never fetched). */
+export async function* take<T>(items: AsyncIterable<T>, n: number | undefined): AsyncGenerator<T> {
+  if (n === undefined) return yield* items;
+  if (n <= 0) return;
+  let i = 0;
+  for await (const item of items) {
+    yield item;
+    if (++i >= n) return;
+  }
+}
+
+export function labelsText(labels: Record<string, string> | undefined): string {
+  return Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`).join(';');
+}
+
+export const DEVICE_COLUMNS: Column<Device>[] = [
+  { header: 'ID', value: (d) => d.id },
+  { header: 'NAME', value: (d) => d.name },
+  { header: 'PLATFORM', value: (d) => d.platform },
+  { header: 'OS', value: (d) => d.osVersion ?? d.posture?.osVersion },
+  { header: 'OWNER', value: (d) => d.owner },
+  { header: 'OWNERSHIP', value: (d) => d.ownership },
+  {
+    header: 'STATE',
+    value: (d) => d.state,
+    color: (t, c, d) => (d.state === 'enrolled' ? t : d.state === 'preregistered' ? c.dim(t) : c.yellow(t)),
+  },
+  { header: 'LAST SEEN', value: (d) => d.lastCheckIn, time: true },
+  { header: 'SERIAL', value: (d) => d.serial, wide: true },
+  { header: 'MODEL', value: (d) => d.model ?? d.posture?.model, wide: true },
+  { header: 'LABELS', value: (d) => labelsText(d.labels), wide: true },
+  { header: 'PROFILE', value: (d) => d.profile, wide: true },
+];
+
+const FILTER_HELP = 'KEY=VALUE device filter, repeatable (all must match): platform, ownership, owner, group, label.KEY, compliance, state, os<VERSION, name, serial, profile, model';
+
+export function register(program: Command, ctx: CliContext): void {
+  const devices = program
+    .command('devices')
+    .description('list and inspect enrolled and pre-registered devices')
+    .addHelpText('after', `
+Examples:
+  $ emmctl devices list --filter platform=android --filter os<14
+  $ emmctl devices list --filter compliance=noncompliant --sort -lastCheckIn -o wide
+  $ emmctl devices show dev_0001 -o json
+
+Next: \`emmctl compliance\` for why devices fail, \`emmctl lock ID\` to act on one.`);
+
+  devices
+    .command('list')
+    .alias('ls')
+    .description('list devices (streams every page; -o json|yaml|csv for scripts)')
+    .option('-f, --filter <expr>', FILTER_HELP, collect, [])
+    .option('--sort <field>', 'sort by name, platform, owner, osVersion, lastCheckIn, enrolledAt, status; prefix - for descending')
+    .option('--limit <n>', 'print at most N devices', positiveInt('--limit'))
+    .addHelpText('after', `
+Columns: ID, NAME, PLATFORM, OS, OWNER, OWNERSHIP, STATE, LAST SEEN; -o wide adds SERIAL, MODEL, LABELS, PROFILE.
+JSON: an array of Device records (id, name, serial, platform, ownership, owner, labels, state,
+profile, model, osVersion, enrolledAt, lastCheckIn, posture).
+
+Examples:
+  $ emmctl devices list
+  $ emmctl devices list --filter owner=*@example.com --filter label.team=sales
+  $ emmctl devices list --filter state=enrolled --sort -lastCheckIn --limit 20
+  $ emmctl devices list -o csv > devices.csv
+
+Next: \`emmctl devices show ID\` for one device's posture, compliance and commands.`)
+    .action(async (opts: { filter: string[]; sort?: string; limit?: number }, command: Command) => {
+      const filters = await parseFilters(opts.filter);
+      const backend = await ctx.backend(command);
+      const { allPages } = await import('../../backends/backend.js');
+      const { renderRecords } = await import('../../output/render.js');
+      const query: DeviceQuery = { filters, sort: opts.sort, limit: Math.min(opts.limit ?? PAGE_SIZE, PAGE_SIZE) };
+      const count = await renderRecords(take(allPages((q) => backend.listDevices(q), query), opts.limit), {
+        format: outputFormat(ctx, command),
+        columns: DEVICE_COLUMNS,
+        out: ctx.io.stdout,
+        colors: ctx.out,
+      });
+      if (count === 0) ctx.info(filters.length ? 'No devices match the filter.' : 'No devices yet. Create an enrollment token: emmctl enroll token create --profile NAME');
+    });
+
+  devices
+    .command('show')
+    .description('one device: posture, groups, effective configuration, compliance with reasons, command history')
+    .argument('<id>', 'device id (see `emmctl devices list`)')
+    .addHelpText('after', `
+-o json|yaml prints the DeviceDetail record: the Device fields plus groups, compliance
+{status, failures[{policy, rule, expected, actual}], policies}, effectiveConfiguration
+{version, settings, sources} and commands.
+
+Examples:
+  $ emmctl devices show dev_0001
+  $ emmctl devices show dev_0001 -o json | jq .compliance.failures
+
+Next: \`emmctl lock ID --reason TEXT\`, \`emmctl commands list --device ID\`.`)
+    .action(async (id: string, _opts: unknown, command: Command) => {
+      const backend = await ctx.backend(command);
+      const detail = await backend.getDevice(id);
+      const format = outputFormat(ctx, command);
+      const { renderDocument, formatKeyValues, renderRecords } = await import('../../output/render.js');
+      if (format === 'json' || format === 'yaml') return renderDocument(detail, format, ctx.io.stdout);
+      if (format === 'csv') {
+        await renderRecords([detail], { format, columns: DEVICE_COLUMNS, out: ctx.io.stdout, colors: ctx.out });
+        return;
+      }
+      const { relativeTime } = await import('../../output/time.js');
+      const c = ctx.out;
+      const tty = Boolean(ctx.io.stdout.isTTY);
+      const now = new Date();
+      const when = (iso?: string) => (iso && tty ? `${relativeTime(iso, now)} (${iso})` : iso);
+      const yesNo = (b: boolean | undefined) => (b === undefined ? undefined : b ? 'yes' : 'no');
+      const p = detail.posture;
+      const comp = detail.compliance;
+      let text = `${c.bold(detail.name)}  ${c.dim(detail.id)}\n`;
+      text += formatKeyValues([
+        ['platform', detail.platform],
+        ['os', detail.osVersion ?? p?.osVersion],
+        ['model', detail.model ?? p?.model],
+        ['serial', detail.serial],
+        ['owner', detail.owner],
+        ['ownership', detail.ownership],
+        ['state', detail.state],
+        ['profile', detail.profile],
+        ['labels', labelsText(detail.labels)],
+        ['enrolled', when(detail.enrolledAt)],
+        ['last seen', when(detail.lastCheckIn) ?? 'never'],
+      ], c, '  ');
+      text += `\n${c.bold('Posture')}\n`;
+      text += p
+        ? formatKeyValues([
+            ['encrypted', yesNo(p.encrypted)],
+            ['passcode set', yesNo(p.passcodeSet)],
+            ['compromised', yesNo(p.compromised)],
+            ['patch level', p.patchLevel],
+            ['apps', p.installedApps.length ? p.installedApps.join(', ') : 'none'],
+            ['config applied', p.appliedConfigVersion],
+          ], c, '  ')
+        : '  not reported yet (the device has not checked in)\n';
+      text += `\n${c.bold('Groups')}\n  ${detail.groups.length ? detail.groups.join(', ') : 'none'}\n`;
+      text += `\n${c.bold('Compliance')}: ${statusColor(comp.status, c)}`;
+      text += comp.policies.length ? c.dim(`  (policies: ${comp.policies.join(', ')})`) : c.dim('  (no compliance policy applies)');
+      text += '\n';
+      for (const f of comp.failures) text += `  ✗ ${f.policy}/${f.rule}: expected ${f.expected}, actual ${f.actual}\n`;
+      if (comp.noncompliantSince) text += `  ${c.dim(`non-compliant since ${comp.noncompliantSince}`)}\n`;
+      const cfg = detail.effectiveConfiguration;
+      text += `\n${c.bold('Effective configuration')} ${c.dim(`version ${cfg.version}`)}\n`;
+      const settings = Object.entries(cfg.settings);
+      if (!settings.length) text += '  none\n';
+      for (const [key, value] of settings) {
+        text += `  ${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}${cfg.sources[key] ? c.dim(`  ← ${cfg.sources[key]}`) : ''}\n`;
+      }
+      text += `\n${c.bold('Commands')}\n`;
+      if (!detail.commands.length) text += '  none\n';
+      for (const cmd of detail.commands) {
+        text += `  ${cmd.id}  ${cmd.type.padEnd(6)}  ${cmd.status.padEnd(12)}  ${tty ? relativeTime(cmd.createdAt, now) : cmd.createdAt}  ${cmd.requestedBy}${cmd.reason ? `  "${cmd.reason}"` : ''}${cmd.detail ? `  (${cmd.detail})` : ''}\n`;
+      }
+      ctx.io.stdout.write(text);
+    });
+}
+
+export function statusColor(status: string, c: CliContext['out']): string {
+  switch (status) {
+    case 'compliant':
+      return c.green(status);
+    case 'noncompliant':
+      return c.red(status);
+    case 'in-grace':
+      return c.yellow(status);
+    default:
+      return c.dim(status);
+  }
+}

@@ -1,0 +1,273 @@
+// Record renderers for every listing command: table, wide, json, yaml, csv.
+// All of them take an AsyncIterable and write as records arrive, so a 100,000-device listing
+// pages through the backend with one page in memory. Only the table buffers, and only the first
+// `sizingRows` rows, to size its columns.
+//
+// Why not cli-table3: it needs every row before it prints (no streaming), draws box borders
+// that break `grep`/`awk`, and is a CommonJS dependency tree we would load on every listing.
+// Column alignment is a few lines of code; owning it lets us stream and fit the terminal.
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import type { Colors } from './color.js';
+import { relativeTime } from './time.js';
+
+export type RecordFormat = 'table' | 'wide' | 'json' | 'yaml' | 'csv';
+
+export type CellValue = string | number | boolean | null | undefined;
+
+export interface Column<T> {
+  header: string;
+  value(record: T): CellValue;
+  /** Shown only with `-o wide` (and always in csv). */
+  wide?: true;
+  /** The value is an ISO-8601 instant: relative (`3m ago`) on a terminal, ISO when piped. */
+  time?: true;
+  /** Colour for the (already fitted) cell text; applied only when colours are on. */
+  color?: (text: string, c: Colors, record: T) => string;
+}
+
+export type OutStream = Writable & { isTTY?: boolean; columns?: number };
+
+export interface RenderOptions<T> {
+  format: RecordFormat;
+  columns: Column<T>[];
+  out: OutStream;
+  colors: Colors;
+  /** The record as printed by json/yaml (stable camelCase fields); defaults to the record. */
+  toData?: (record: T) => unknown;
+  /** The instant relative times are computed from. */
+  now?: Date;
+  /** Table rows buffered to size the columns before the rest stream with those widths. */
+  sizingRows?: number;
+  /** Terminal width override (tests); otherwise out.columns on a TTY. */
+  width?: number;
+}
+
+const GAP = 2;
+const ELLIPSIS = '…';
+
+/** Writes records in the chosen format; returns how many were written. */
+export async function renderRecords<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>): Promise<number> {
+  const writer = new StreamWriter(opts.out);
+  let count = 0;
+  try {
+    switch (opts.format) {
+      case 'json':
+        count = await writeJson(records, opts, writer);
+        break;
+      case 'yaml':
+        count = await writeYaml(records, opts, writer);
+        break;
+      case 'csv':
+        count = await writeCsv(records, opts, writer);
+        break;
+      default:
+        count = await writeTable(records, opts, writer);
+    }
+    await writer.flush();
+  } catch (error) {
+    // The reader went away (`emmctl devices list | head`): stop quietly, as `ls | head` does.
+    if (writer.closed) return count;
+    throw error;
+  }
+  return count;
+}
+
+/** One record as pretty JSON or a YAML document (show commands). */
+export async function renderDocument(data: unknown, format: 'json' | 'yaml', out: OutStream): Promise<void> {
+  const writer = new StreamWriter(out);
+  if (format === 'json') await writer.write(`${JSON.stringify(data, null, 2)}\n`);
+  else {
+    const { stringify } = await import('yaml');
+    await writer.write(stringify(data, { lineWidth: 0 }));
+  }
+  await writer.flush();
+}
+
+/** `key: value` lines under optional section titles, aligned — the table form of a show command. */
+export function formatKeyValues(rows: Array<[string, CellValue]>, colors: Colors, indent = ''): string {
+  const width = Math.max(0, ...rows.map(([k]) => k.length));
+  return rows
+    .filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .map(([k, v]) => `${indent}${colors.dim(`${k}:`.padEnd(width + 1))} ${cellText(v)}\n`)
+    .join('');
+}
+
+async function writeJson<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter): Promise<number> {
+  // One record per line: valid JSON for jq, greppable, and never the whole array in memory.
+  let count = 0;
+  for await (const record of records) {
+    await w.write(`${count === 0 ? '[\n' : ',\n'}${JSON.stringify(opts.toData ? opts.toData(record) : record)}`);
+    count++;
+  }
+  await w.write(count === 0 ? '[]\n' : '\n]\n');
+  return count;
+}
+
+async function writeYaml<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter): Promise<number> {
+  const { stringify } = await import('yaml');
+  // A YAML sequence written item by item (`- ...` blocks concatenate into one list), the same shape as the JSON array.
+  let count = 0;
+  for await (const record of records) {
+    await w.write(stringify([opts.toData ? opts.toData(record) : record], { lineWidth: 0 }));
+    count++;
+  }
+  if (count === 0) await w.write('[]\n');
+  return count;
+}
+
+/** RFC 4180: quote a field holding a comma, quote, CR or LF; double the quotes inside. */
+export function csvField(value: CellValue): string {
+  const text = value === undefined || value === null ? '' : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+async function writeCsv<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter): Promise<number> {
+  // Every column (wide ones too) with raw values and ISO times: csv is for spreadsheets and scripts.
+  const columns = opts.columns;
+  await w.write(`${columns.map((c) => csvField(c.header)).join(',')}\r\n`);
+  let count = 0;
+  for await (const record of records) {
+    await w.write(`${columns.map((c) => csvField(c.value(record))).join(',')}\r\n`);
+    count++;
+  }
+  return count;
+}
+
+async function writeTable<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter): Promise<number> {
+  const columns = opts.columns.filter((c) => opts.format === 'wide' || !c.wide);
+  const tty = Boolean(opts.out.isTTY);
+  const now = opts.now ?? new Date();
+  const cells = (record: T): string[] =>
+    columns.map((c) => {
+      const v = c.value(record);
+      return c.time && tty && typeof v === 'string' ? relativeTime(v, now) : cellText(v);
+    });
+
+  const sizing = opts.sizingRows ?? 300;
+  const buffered: Array<{ record: T; cells: string[] }> = [];
+  const iterator = (Symbol.asyncIterator in records ? (records as AsyncIterable<T>)[Symbol.asyncIterator]() : toAsync(records as Iterable<T>));
+  let next = await iterator.next();
+  while (!next.done && buffered.length < sizing) {
+    buffered.push({ record: next.value, cells: cells(next.value) });
+    next = await iterator.next();
+  }
+  if (buffered.length === 0) return 0;
+
+  const headers = columns.map((c) => c.header);
+  const natural = columnWidths([headers, ...buffered.map((b) => b.cells)]);
+  const terminalWidth = opts.width ?? (tty ? opts.out.columns : undefined);
+  const widths = terminalWidth ? fitWidths(natural, headers.map((h) => h.length), terminalWidth) : natural;
+  const fit = tty; // Off a terminal full values: a wider cell pushes the row instead of losing data.
+
+  await w.write(`${formatRow(headers, widths, fit, (t) => opts.colors.bold(t))}\n`);
+  const line = (record: T, rowCells: string[]) =>
+    formatRow(rowCells, widths, fit, (t, i) => (columns[i]!.color ? columns[i]!.color!(t, opts.colors, record) : t));
+  let count = 0;
+  for (const b of buffered) {
+    await w.write(`${line(b.record, b.cells)}\n`);
+    count++;
+  }
+  buffered.length = 0;
+  while (!next.done) {
+    await w.write(`${line(next.value, cells(next.value))}\n`);
+    count++;
+    next = await iterator.next();
+  }
+  return count;
+}
+
+function cellText(v: CellValue): string {
+  if (v === undefined || v === null) return '';
+  // Tabs and newlines would break the row; a table cell is one line.
+  return String(v).replace(/[\t\r\n]+/g, ' ');
+}
+
+export function columnWidths(rows: string[][]): number[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, displayWidth(cell))));
+  return widths;
+}
+
+/**
+ * Shrinks the widest columns, one character at a time, until the row fits `total`.
+ * A column never goes below its header (or 6 characters, whichever is smaller is kept readable).
+ */
+export function fitWidths(natural: number[], headerWidths: number[], total: number): number[] {
+  const widths = [...natural];
+  const minimum = widths.map((w, i) => Math.min(w, Math.max(headerWidths[i] ?? 0, 6)));
+  let over = widths.reduce((a, b) => a + b, 0) + GAP * (widths.length - 1) - total;
+  while (over > 0) {
+    let widest = -1;
+    for (let i = 0; i < widths.length; i++) if (widths[i]! > minimum[i]! && (widest < 0 || widths[i]! > widths[widest]!)) widest = i;
+    if (widest < 0) break; // cannot fit: let the terminal wrap rather than drop whole columns
+    widths[widest]!--;
+    over--;
+  }
+  return widths;
+}
+
+/** Cuts text to `width` characters, marking the cut with an ellipsis. */
+export function truncate(text: string, width: number): string {
+  if (displayWidth(text) <= width) return text;
+  if (width <= 1) return ELLIPSIS.slice(0, width);
+  return `${[...text].slice(0, width - 1).join('')}${ELLIPSIS}`;
+}
+
+function formatRow(cells: string[], widths: number[], fit: boolean, paint: (text: string, index: number) => string): string {
+  let out = '';
+  for (let i = 0; i < cells.length; i++) {
+    const text = fit ? truncate(cells[i]!, widths[i]!) : cells[i]!;
+    const last = i === cells.length - 1;
+    const painted = text === '' ? text : paint(text, i);
+    out += last ? painted : painted + ' '.repeat(Math.max(widths[i]! - displayWidth(text), 0) + GAP);
+  }
+  return out.trimEnd();
+}
+
+function displayWidth(text: string): number {
+  // Code points, not UTF-16 units: names with emoji or accents line up in the common cases.
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items;
+}
+
+/**
+ * Batches small writes into ~64 KiB chunks and waits for 'drain' when the pipe is full,
+ * so a fast producer never piles the whole listing up in the stream's buffer.
+ */
+export class StreamWriter {
+  closed = false;
+  private chunks: string[] = [];
+  private size = 0;
+  constructor(
+    private readonly out: OutStream,
+    private readonly limit = 1 << 16,
+  ) {
+    const onError = (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') this.closed = true;
+    };
+    if (typeof out.on === 'function' && !out.listeners('error').length) out.on('error', onError);
+  }
+
+  async write(text: string): Promise<void> {
+    if (this.closed) throw new Error('output closed');
+    this.chunks.push(text);
+    this.size += text.length;
+    if (this.size >= this.limit) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.size === 0 || this.closed) return;
+    const data = this.chunks.join('');
+    this.chunks = [];
+    this.size = 0;
+    if (!this.out.write(data)) {
+      await Promise.race([once(this.out, 'drain'), once(this.out, 'close')]);
+    }
+  }
+}
