@@ -1,8 +1,362 @@
-// Placeholder: the HTTP driver for `emmctl server` is being built (issue: the backend).
-import { EmmctlError } from '../../errors.js';
-import type { Backend } from '../backend.js';
-import type { BackendTarget } from '../index.js';
+// The HTTP driver: the Backend interface over `emmctl server`'s admin REST API (/v1/...).
+// One axios instance with keep-alive; every request has a timeout; failed attempts are retried
+// by the policy in retry.ts (backoff with jitter, Retry-After honoured and capped); every failure
+// becomes a BackendError that names the server and the request and says what to do next.
+//
+// Replay safety, per request (see RetryClass):
+// - GETs, revoke, cancel and preregister (an upsert by serial) are safe to replay;
+// - command enqueues carry an Idempotency-Key, one UUID per logical call reused on every attempt:
+//   the server answers a replay with the first result instead of queueing again;
+// - apply carries a key too, and is guarded by versions anyway: every change names the version it
+//   expects (create expects none), so a replay of an apply that already landed fails with
+//   'conflict' instead of applying twice; the error then says an earlier attempt may have landed;
+// - creating enrollment or API tokens is not replay-safe: retried only when the server provably
+//   did not see it (connection refused, 429 from the rate limiter).
+import { randomUUID } from 'node:crypto';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import type { BackendError } from '../../errors.js';
+import { formatDeviceFilter } from '../../model/filter.js';
+import type { AuditRecord, Device, DeviceCommand, DeviceCompliance, EnrollmentToken, Page, StoredResource } from '../../model/fleet.js';
+import type { ResourceKind } from '../../model/policy.generated.js';
+import type { ApiRole, ApiTokenInfo } from '../../store/api.js';
+import type {
+  AppliedChange,
+  AuditQuery,
+  Backend,
+  CommandQuery,
+  CreatedEnrollmentToken,
+  DeviceDetail,
+  DeviceQuery,
+  EnqueueRequest,
+  EnqueueResult,
+  PreregisteredDevice,
+  ResourceChange,
+} from '../backend.js';
+import { protocolError, readErrorBody, redact, statusError, timeoutError, unreachableError, type RequestLine } from './errors.js';
+import { DEFAULT_RETRY_POLICY, decideRetry, sleep as realSleep, type AttemptFailure, type RetryClass, type RetryPolicy } from './retry.js';
+import { anyValue, listIn, object, page, type ShapeCheck } from './shape.js';
+import { displayUrl, normalizeServerUrl } from './url.js';
 
-export async function openHttpBackend(_target: Extract<BackendTarget, { kind: 'http' }>): Promise<Backend> {
-  throw new EmmctlError('the HTTP backend is not built yet');
+export { normalizeServerUrl } from './url.js';
+
+export interface HttpBackendOptions {
+  /** Base URL of the server, e.g. http://127.0.0.1:8787 (a path prefix is kept). */
+  server: string;
+  /** API token (Bearer). Never logged, never put in a message. */
+  token?: string;
+  /** Per attempt. */
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Injected by tests to observe backoff without waiting. */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  /** One line per request and retry (method, path, status, time); never headers or bodies. */
+  debug?: (line: string) => void;
+}
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+interface Call {
+  method: 'GET' | 'POST';
+  path: string;
+  query?: URLSearchParams;
+  body?: unknown;
+  retry: RetryClass;
+  action: string;
+  shape: ShapeCheck;
+  /** Sent as Idempotency-Key on every attempt. */
+  idempotencyKey?: string;
+}
+
+export async function openHttpBackend(options: HttpBackendOptions): Promise<HttpBackend> {
+  return new HttpBackend(options);
+}
+
+export class HttpBackend implements Backend {
+  readonly kind = 'http';
+  readonly location: string;
+  private readonly base: string;
+  private readonly token?: string;
+  private readonly timeoutMs: number;
+  private readonly policy: RetryPolicy;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+  private readonly debug?: (line: string) => void;
+  private readonly httpAgent = new HttpAgent({ keepAlive: true });
+  private readonly httpsAgent = new HttpsAgent({ keepAlive: true });
+  private readonly http: AxiosInstance;
+  private role?: Promise<string | undefined>;
+
+  constructor(options: HttpBackendOptions) {
+    this.base = normalizeServerUrl(options.server);
+    this.location = displayUrl(this.base);
+    this.token = options.token || undefined;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.sleep = options.sleep ?? realSleep;
+    this.random = options.random ?? Math.random;
+    this.debug = options.debug;
+    this.http = axios.create({
+      baseURL: this.base,
+      timeout: this.timeoutMs,
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      // Every status comes back as a response; bodies stay text so garbage is ours to diagnose.
+      validateStatus: () => true,
+      responseType: 'text',
+      transformResponse: [(data: unknown) => data],
+      transformRequest: [(data: unknown) => data],
+      // A redirect would turn a POST into a GET; better to say where the server moved.
+      maxRedirects: 0,
+      headers: { accept: 'application/json', 'user-agent': `emmctl/${typeof EMMCTL_VERSION === 'string' ? EMMCTL_VERSION : 'dev'}` },
+    });
+  }
+
+  // ---- resources ----
+
+  async listResources(kind?: ResourceKind): Promise<StoredResource[]> {
+    const query = new URLSearchParams();
+    if (kind) query.set('kind', kind);
+    const r = await this.call<{ items: StoredResource[] }>({ method: 'GET', path: '/v1/resources', query, retry: 'safe', action: 'read resources', shape: listIn('items', object('kind', 'name', 'version')) });
+    return r.items;
+  }
+
+  async applyChanges(changes: ResourceChange[], opts: { prune?: boolean } = {}): Promise<AppliedChange[]> {
+    const prune = opts.prune || undefined;
+    const r = await this.call<{ applied: AppliedChange[] }>({
+      method: 'POST',
+      path: '/v1/resources/apply',
+      body: { changes, prune },
+      retry: 'keyed',
+      idempotencyKey: randomUUID(),
+      action: changes.some((c) => c.op === 'delete') ? 'apply changes that delete resources' : 'apply changes',
+      shape: listIn('applied', object('op', 'kind', 'name')),
+    });
+    return r.applied;
+  }
+
+  // ---- enrollment ----
+
+  createEnrollmentToken(input: { profile: string; expiresInSeconds?: number; maxUses?: number }): Promise<CreatedEnrollmentToken> {
+    return this.call({ method: 'POST', path: '/v1/enrollment-tokens', body: input, retry: 'unsafe', action: 'create enrollment tokens', shape: object('token', 'secret') });
+  }
+
+  async listEnrollmentTokens(): Promise<EnrollmentToken[]> {
+    const r = await this.call<{ items: EnrollmentToken[] }>({ method: 'GET', path: '/v1/enrollment-tokens', retry: 'safe', action: 'list enrollment tokens', shape: listIn('items', object('id', 'profile')) });
+    return r.items;
+  }
+
+  revokeEnrollmentToken(id: string): Promise<EnrollmentToken> {
+    return this.call({ method: 'POST', path: `/v1/enrollment-tokens/${seg(id)}/revoke`, retry: 'safe', action: 'revoke enrollment tokens', shape: object('id', 'revoked') });
+  }
+
+  preregisterDevices(rows: PreregisteredDevice[]): Promise<{ created: number; updated: number }> {
+    return this.call({ method: 'POST', path: '/v1/devices/preregister', body: { devices: rows }, retry: 'safe', action: 'preregister devices', shape: object('created', 'updated') });
+  }
+
+  // ---- devices ----
+
+  listDevices(query: DeviceQuery): Promise<Page<Device>> {
+    return this.call({ method: 'GET', path: '/v1/devices', query: deviceQuery(query), retry: 'safe', action: 'list devices', shape: page(object('id', 'platform')) });
+  }
+
+  getDevice(id: string): Promise<DeviceDetail> {
+    return this.call({ method: 'GET', path: `/v1/devices/${seg(id)}`, retry: 'safe', action: 'read devices', shape: object('id', 'platform', 'compliance') });
+  }
+
+  listCompliance(query: DeviceQuery): Promise<Page<DeviceCompliance>> {
+    return this.call({ method: 'GET', path: '/v1/compliance', query: deviceQuery(query), retry: 'safe', action: 'read compliance', shape: page(object('deviceId', 'status')) });
+  }
+
+  // ---- commands ----
+
+  enqueueCommands(request: EnqueueRequest): Promise<EnqueueResult> {
+    const { idempotencyKey, ...body } = request;
+    return this.call({
+      method: 'POST',
+      path: '/v1/commands',
+      body,
+      retry: 'keyed',
+      idempotencyKey: idempotencyKey || randomUUID(),
+      action: `send ${request.type} commands`,
+      shape: listIn('results', object('deviceId', 'outcome')),
+    });
+  }
+
+  listCommands(query: CommandQuery): Promise<Page<DeviceCommand>> {
+    return this.call({ method: 'GET', path: '/v1/commands', query: params(query), retry: 'safe', action: 'list commands', shape: page(object('id', 'status')) });
+  }
+
+  getCommand(id: string): Promise<DeviceCommand> {
+    return this.call({ method: 'GET', path: `/v1/commands/${seg(id)}`, retry: 'safe', action: 'read commands', shape: object('id', 'status') });
+  }
+
+  cancelCommand(id: string): Promise<DeviceCommand> {
+    return this.call({ method: 'POST', path: `/v1/commands/${seg(id)}/cancel`, retry: 'safe', action: 'cancel commands', shape: object('id', 'status') });
+  }
+
+  // ---- audit ----
+
+  listAudit(query: AuditQuery): Promise<Page<AuditRecord>> {
+    return this.call({ method: 'GET', path: '/v1/audit', query: params(query), retry: 'safe', action: 'read the audit log', shape: page(object('id', 'action')) });
+  }
+
+  // ---- beyond Backend: who am I, API tokens (server only) ----
+
+  whoami(): Promise<{ name: string; role: ApiRole } & Record<string, unknown>> {
+    return this.call({ method: 'GET', path: '/v1/whoami', retry: 'safe', action: 'identify itself', shape: object('role') });
+  }
+
+  async listApiTokens(): Promise<ApiTokenInfo[]> {
+    const r = await this.call<{ items: ApiTokenInfo[] }>({ method: 'GET', path: '/v1/tokens', retry: 'safe', action: 'list API tokens', shape: listIn('items', object('id', 'role')) });
+    return r.items;
+  }
+
+  createApiToken(input: { name: string; role: ApiRole; expiresInSeconds?: number }): Promise<{ token: ApiTokenInfo; secret: string }> {
+    return this.call({ method: 'POST', path: '/v1/tokens', body: input, retry: 'unsafe', action: 'create API tokens', shape: object('token', 'secret') });
+  }
+
+  revokeApiToken(id: string): Promise<ApiTokenInfo> {
+    return this.call({ method: 'POST', path: `/v1/tokens/${seg(id)}/revoke`, retry: 'safe', action: 'revoke API tokens', shape: object('id') });
+  }
+
+  async healthz(): Promise<unknown> {
+    return this.call({ method: 'GET', path: '/healthz', retry: 'safe', action: 'report health', shape: anyValue });
+  }
+
+  async close(): Promise<void> {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  // ---- the request loop ----
+
+  private async call<T>(c: Call): Promise<T> {
+    const line: RequestLine = { method: c.method, path: c.path, action: c.action };
+    const qs = c.query && [...c.query.keys()].length ? `?${c.query.toString()}` : '';
+    const headers: Record<string, string> = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (c.idempotencyKey) headers['idempotency-key'] = c.idempotencyKey;
+    let data: string | undefined;
+    if (c.body !== undefined) {
+      data = JSON.stringify(c.body);
+      headers['content-type'] = 'application/json';
+    }
+    for (let attempt = 1; ; attempt++) {
+      const started = Date.now();
+      let failure: AttemptFailure;
+      let response: AxiosResponse<string> | undefined;
+      try {
+        response = await this.http.request<string>({ method: c.method, url: c.path + qs, data, headers });
+      } catch (error) {
+        failure = classifyThrown(error);
+      }
+      if (response) {
+        this.debug?.(`http: ${c.method} ${c.path}${qs} → ${response.status} (${Date.now() - started} ms)`);
+        if (response.status >= 200 && response.status < 300) return this.parseSuccess<T>(c, line, response);
+        if (response.status >= 300 && response.status < 400) {
+          const to = header(response, 'location');
+          throw redact(protocolError(this.location, line, response.status, `redirected${to ? ` to ${to}` : ''}; use the final URL as the server address`), this.token);
+        }
+        failure = { kind: 'status', status: response.status, retryAfter: header(response, 'retry-after') };
+      } else {
+        this.debug?.(`http: ${c.method} ${c.path}${qs} → ${describeFailure(failure!)} (${Date.now() - started} ms)`);
+      }
+      const decision = decideRetry(failure!, c.retry, attempt, this.policy, { nowMs: Date.now(), random: this.random });
+      if (decision.retry) {
+        this.debug?.(`http: retrying ${c.method} ${c.path} in ${decision.delayMs} ms (attempt ${attempt + 1} of ${this.policy.retries + 1})`);
+        await this.sleep(decision.delayMs);
+        continue;
+      }
+      throw redact(await this.failureError(failure!, line, response, attempt, decision.retryAfterMs), this.token);
+    }
+  }
+
+  private parseSuccess<T>(c: Call, line: RequestLine, response: AxiosResponse<string>): T {
+    if (response.status === 204) {
+      if (c.shape === anyValue) return undefined as T;
+      throw protocolError(this.location, line, 204, 'no content where a JSON body was expected');
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(response.data);
+    } catch {
+      const type = header(response, 'content-type') ?? 'no content type';
+      throw redact(protocolError(this.location, line, response.status, `the body is not JSON (${type}, ${Buffer.byteLength(response.data ?? '')} bytes)`), this.token);
+    }
+    const problem = c.shape(body);
+    if (problem) throw redact(protocolError(this.location, line, response.status, problem), this.token);
+    return body as T;
+  }
+
+  private async failureError(failure: AttemptFailure, line: RequestLine, response: AxiosResponse<string> | undefined, attempts: number, retryAfterMs?: number): Promise<BackendError> {
+    if (failure.kind === 'timeout') return timeoutError(this.location, this.timeoutMs, line);
+    if (failure.kind === 'network') return unreachableError(this.location, failure.code, line, attempts);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(response?.data ?? '');
+    } catch {
+      parsed = undefined;
+    }
+    const body = readErrorBody(parsed);
+    // A 404 without our error body is not our server (wrong URL, a proxy): say so rather than "not found".
+    if (!body && failure.status === 404) {
+      return protocolError(this.location, line, 404, `no such route — is ${this.location} an emmctl server (and not a path below one)?`);
+    }
+    const role = failure.status === 403 ? await this.lookupRole() : undefined;
+    return statusError({ server: this.location, req: line, status: failure.status, body, hasToken: Boolean(this.token), role, retryAfterMs, attempts, replayed: attempts > 1 });
+  }
+
+  /** After a 403, the role makes the message precise; a failure here must not hide the 403. */
+  private lookupRole(): Promise<string | undefined> {
+    this.role ??= this.http
+      .get<string>('/v1/whoami', { headers: this.token ? { authorization: `Bearer ${this.token}` } : {}, timeout: Math.min(this.timeoutMs, 5_000) })
+      .then((r) => {
+        if (r.status !== 200) return undefined;
+        const role = (JSON.parse(r.data) as { role?: unknown }).role;
+        return typeof role === 'string' ? role : undefined;
+      })
+      .catch(() => undefined);
+    return this.role;
+  }
+}
+
+function classifyThrown(error: unknown): AttemptFailure {
+  if (axios.isAxiosError(error)) {
+    const code = error.code ?? 'ERR_NETWORK';
+    if (code === 'ECONNABORTED' || (code === 'ETIMEDOUT' && /timeout/i.test(error.message))) return { kind: 'timeout' };
+    // axios wraps some socket errors; the original errno code is on the cause.
+    const cause = (error as { cause?: { code?: unknown } }).cause;
+    return { kind: 'network', code: code === 'ERR_NETWORK' && typeof cause?.code === 'string' ? cause.code : code };
+  }
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return { kind: 'network', code: typeof code === 'string' ? code : 'ERR_NETWORK' };
+}
+
+function describeFailure(f: AttemptFailure): string {
+  return f.kind === 'timeout' ? 'timeout' : f.kind === 'network' ? f.code : String(f.status);
+}
+
+function header(response: AxiosResponse, name: string): string | undefined {
+  const v = response.headers[name];
+  return v === undefined || v === null ? undefined : String(v);
+}
+
+const seg = (id: string) => encodeURIComponent(id);
+
+function deviceQuery(q: DeviceQuery): URLSearchParams {
+  const p = new URLSearchParams();
+  for (const f of q.filters ?? []) p.append('filter', formatDeviceFilter(f));
+  if (q.sort) p.set('sort', q.sort);
+  if (q.limit !== undefined) p.set('limit', String(q.limit));
+  if (q.cursor) p.set('cursor', q.cursor);
+  return p;
+}
+
+function params(q: object): URLSearchParams {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== null && v !== '') p.set(k, String(v));
+  return p;
 }

@@ -1,5 +1,125 @@
-// Placeholder: the `simulate` command is being built (see the open issues).
-import type { Command } from 'commander';
+// `emmctl simulate`: a seeded fleet of simulated devices enrolls and checks in through the real
+// agent API — against a server, or an in-process one over the embedded store. Flags only here;
+// the simulator lives in src/agent and loads on use.
+import { Command, InvalidArgumentError } from 'commander';
+import type { SimulationSummary } from '../../agent/simulator.js';
+import { EmmctlError, UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 
-export function register(_program: Command, _ctx: CliContext): void {}
+function wholeNumber(flag: string, min: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < min) throw new InvalidArgumentError(`${flag} expects a whole number of at least ${min}, got "${value}"`);
+    return Number(value);
+  };
+}
+
+function seconds(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value) || !(n > 0)) throw new InvalidArgumentError(`${flag} expects a positive number of seconds, got "${value}"`);
+    return n;
+  };
+}
+
+interface SimulateFlags {
+  devices: number;
+  server?: string;
+  enrollToken?: string;
+  seed?: number;
+  once?: boolean;
+  interval?: number;
+  duration?: number;
+  concurrency?: number;
+  state?: string;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('simulate')
+    .description('simulate a fleet of devices that enroll, check in, apply configuration and execute commands (also a load generator)')
+    .requiredOption('--devices <n>', 'number of simulated devices', wholeNumber('--devices', 1))
+    .option('--server <url>', 'a running `emmctl server` (default: EMMCTL_SERVER or the current context; else an in-process server over the embedded store)')
+    .option('--enroll-token <secret>', 'enrollment token for devices not enrolled yet (with --server); env EMMCTL_ENROLL_TOKEN')
+    .option('--seed <n>', 'seed of the simulated fleet: same seed, same devices (default 1, or the one the fleet was created with)', wholeNumber('--seed', 0))
+    .option('--once', 'each device checks in once, then exit (the default)')
+    .option('--interval <sec>', 'check in every SEC seconds, spread evenly (default 60 when --duration is given)', seconds('--interval'))
+    .option('--duration <sec>', 'with --interval: stop after SEC seconds (default: until interrupted)', seconds('--duration'))
+    .option('--concurrency <n>', 'requests in flight at once', wholeNumber('--concurrency', 1), 32)
+    .option('--state <file>', 'where the fleet keeps its identity (default: DATA_DIR/simulator-state.json; holds device credentials, written 0600)')
+    .addHelpText('after', `
+Simulated devices keep their identity across runs: the same --devices count checks the same fleet
+in (never enrolling duplicates) and executes commands queued since the last run; a larger count
+adds devices. Without --server, an in-process server on 127.0.0.1 serves the embedded store and
+the simulator creates its own enrollment tokens (on a store with no EnrollmentProfile it creates
+one, simulated-devices, so it works before anything is applied).
+
+Examples:
+  $ emmctl simulate --devices 50 --once
+  $ emmctl simulate --devices 1000 --interval 30 --duration 600 --concurrency 64
+  $ EMMCTL_ENROLL_TOKEN=... emmctl simulate --devices 200 --server https://emm.example.com -o json
+
+Next: \`emmctl compliance\` to see which simulated devices fail which rules.`)
+    .action(async (flags: SimulateFlags, command: Command) => {
+      if (flags.once && (flags.interval !== undefined || flags.duration !== undefined)) {
+        throw new UsageError('--once cannot be combined with --interval or --duration');
+      }
+      const globals = ctx.globals(command);
+      let server = flags.server;
+      let dataDir: string;
+      const { defaultDataDir, resolveTarget } = await import('../target.js');
+      if (server) {
+        dataDir = globals.dataDir ?? defaultDataDir(ctx.io.env);
+      } else {
+        const target = await resolveTarget(globals, ctx.io.env);
+        if (target.kind === 'http') {
+          server = target.server;
+          dataDir = defaultDataDir(ctx.io.env);
+        } else {
+          dataDir = target.dataDir;
+        }
+      }
+      const { simulateFleet } = await import('../../agent/simulator.js');
+      const summary = await simulateFleet({
+        devices: flags.devices,
+        server,
+        enrollToken: flags.enrollToken ?? (ctx.io.env.EMMCTL_ENROLL_TOKEN || undefined),
+        seed: flags.seed,
+        intervalSec: flags.interval,
+        durationSec: flags.duration,
+        concurrency: flags.concurrency,
+        dataDir,
+        stateFile: flags.state,
+        info: (line) => ctx.info(line),
+        warn: (line) => ctx.warn(line),
+      });
+      for (const line of summaryLines(summary)) ctx.info(line);
+      const format = globals.output;
+      if (format === 'json' || format === 'yaml') {
+        const { renderDocument } = await import('../../output/render.js');
+        await renderDocument(summary, format, ctx.io.stdout);
+      }
+      if (summary.errors > 0) {
+        throw new EmmctlError(`${summary.errors} simulated device operation${summary.errors === 1 ? '' : 's'} failed`, {
+          hint: summary.errorSamples.join('\n      '),
+        });
+      }
+    });
+}
+
+export function summaryLines(s: SimulationSummary): string[] {
+  const where = s.store ? `in-process server over ${s.store}` : s.server;
+  const cmd = s.commands;
+  const types = Object.entries(cmd.byType).map(([t, n]) => `${t} ${n}`).join(', ');
+  const lines = [
+    `simulated ${s.devices} device${s.devices === 1 ? '' : 's'} (seed ${s.seed}) against ${where}`,
+    `  enrolled      ${s.enrolled} new${s.notEnrolled ? `, ${s.notEnrolled} could not enroll` : ''}`,
+    ...s.notEnrolledReasons.map((r) => `                ${r}`),
+    `  checked in    ${s.checkIns}${s.rounds > 1 ? ` over ${s.rounds} rounds` : ''}`,
+    `  commands      ${cmd.executed} executed${cmd.executed ? ` (${cmd.acknowledged} acknowledged, ${cmd.failed} failed; ${types})` : ''}`,
+  ];
+  if (s.wiped || s.retired) lines.push(`  inactive      ${s.wiped} wiped (no longer check in), ${s.retired} retired`);
+  lines.push(`  errors        ${s.errors}${s.retries ? ` (${s.retries} requests retried)` : ''}`);
+  lines.push(`  rate          ${Math.round(s.checkInsPerSecond)} check-ins/s (${s.checkInSeconds.toFixed(2)} s of check-ins, ${(s.durationMs / 1000).toFixed(2)} s in all)`);
+  lines.push(`  state         ${s.stateFile}`);
+  return lines;
+}
