@@ -40,7 +40,8 @@ export interface RunningServer {
 export const DEFAULT_LISTEN = '127.0.0.1:8787';
 
 export function parseListen(text: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*))?:?(\d{1,5})$/.exec(text.trim());
+  const t = text.trim();
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]:|([^:\s\[\]]*):)?(\d{1,5})$/.exec(t);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new UsageError(`invalid --listen "${text}": expected HOST:PORT, e.g. 127.0.0.1:8787 (port 0 picks a free port)`);
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };

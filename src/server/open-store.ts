@@ -2,7 +2,6 @@
 import type { ServerStore } from './store.js';
 
 export async function openStore(dataDir: string, options: { now?: () => Date } = {}): Promise<ServerStore> {
-  void dataDir;
-  void options;
-  throw new Error('the SQLite store (src/store/fleet-store.ts) is not built yet');
+  const { FleetStore } = await import('../store/fleet-store.js');
+  return FleetStore.open(dataDir, { now: options.now });
 }

@@ -19,7 +19,7 @@ import type { ResourceKind } from '../model/policy.generated.js';
 
 export interface ServerStore extends AgentApi, ApiTokenApi {
   listResources(kind?: ResourceKind): StoredResource[];
-  applyChanges(changes: ResourceChange[], opts: { prune?: boolean }, actor: Actor): AppliedChange[];
+  applyChanges(changes: ResourceChange[], actor: Actor, opts?: { prune?: boolean }): AppliedChange[];
   createEnrollmentToken(input: { profile: string; expiresInSeconds?: number; maxUses?: number }, actor: Actor): CreatedEnrollmentToken;
   listEnrollmentTokens(): EnrollmentToken[];
   revokeEnrollmentToken(id: string, actor: Actor): EnrollmentToken;

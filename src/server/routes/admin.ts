@@ -58,7 +58,7 @@ export const adminRoutes: Route[] = [
       const prune = optionalBoolean(body, 'prune') ?? false;
       if (prune) requireRole(ctx, 'admin', 'apply with prune');
       if (changes.some((c) => c.op === 'delete')) requireRole(ctx, 'admin', 'deleting resources');
-      return { applied: ctx.store.applyChanges(changes, { prune }, actor(ctx)) };
+      return { applied: ctx.store.applyChanges(changes, actor(ctx), { prune }) };
     },
   },
   {

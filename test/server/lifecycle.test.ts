@@ -1,0 +1,111 @@
+// The server process: restart on the same data dir keeps everything; SIGTERM lets an
+// in-flight request finish, refuses new connections, closes the store and exits 0.
+import { request } from 'node:http';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir } from '../helpers/cli.js';
+import { call, checkIn, createToken, enroll, enrollmentToken, killAll, seedResources, startServerProcess } from './helpers.js';
+
+const dirs: Array<{ cleanup(): void }> = [];
+afterAll(() => {
+  killAll();
+  for (const d of dirs) d.cleanup();
+});
+
+describe('restart persistence', () => {
+  it('keeps tokens, devices, credentials and commands across a restart on the same data dir', async () => {
+    const dir = tempDir('emmctl-server-restart-');
+    dirs.push(dir);
+    const admin = await createToken(dir.path, 'admin');
+    const first = await startServerProcess(dir.path);
+    await seedResources(first.url, admin);
+    const et = await enrollmentToken(first.url, admin, { maxUses: 2 });
+    const dev = await enroll(first.url, et.secret);
+    const queued = await call(first.url, 'POST', '/v1/commands', { token: admin, headers: { 'idempotency-key': 'persist' }, body: { deviceIds: [dev.deviceId], type: 'lock' } });
+    expect((await first.stop()).code).toBe(0);
+
+    const second = await startServerProcess(dir.path);
+    try {
+      const device = await call(second.url, 'GET', `/v1/devices/${dev.deviceId}`, { token: admin });
+      expect(device.status).toBe(200);
+      expect(device.body.state).toBe('enrolled');
+      const got = await checkIn(second.url, dev.credential);
+      expect(got.status).toBe(200);
+      expect(got.body.commands.map((c: { id: string }) => c.id)).toEqual([queued.body.results[0].command.id]);
+      // The idempotency key survives too: a client retrying across the restart does not queue twice.
+      const replay = await call(second.url, 'POST', '/v1/commands', { token: admin, headers: { 'idempotency-key': 'persist' }, body: { deviceIds: [dev.deviceId], type: 'lock' } });
+      expect(replay.body.results[0].command.id).toBe(queued.body.results[0].command.id);
+      // One use of two left.
+      await enroll(second.url, et.secret);
+      expect((await call(second.url, 'POST', '/v1/agent/enroll', { body: { token: et.secret, platform: 'android', serial: 'S-3', osVersion: '14' } })).status).toBe(401);
+      const resources = await call(second.url, 'GET', '/v1/resources', { token: admin });
+      expect(resources.body.items.map((r: { name: string }) => r.name).sort()).toEqual(['all-android', 'corp-phones']);
+    } finally {
+      expect((await second.stop()).code).toBe(0);
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('on SIGTERM finishes the in-flight request, refuses new connections, then exits 0', async () => {
+    const dir = tempDir('emmctl-server-sigterm-');
+    dirs.push(dir);
+    const admin = await createToken(dir.path, 'admin');
+    const server = await startServerProcess(dir.path);
+    const { hostname, port } = new URL(server.url);
+    const body = JSON.stringify({ devices: [{ serial: 'IN-FLIGHT-1', platform: 'android' }] });
+
+    // Expect: 100-continue makes the server confirm it has the request before we send the body:
+    // from then on the request is in flight, with no guessing about timing.
+    const req = request({
+      host: hostname,
+      port: Number(port),
+      method: 'POST',
+      path: '/v1/devices/preregister',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' },
+    });
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      req.on('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (d) => (text += d)).on('end', () => resolve({ status: res.statusCode!, body: text }));
+      });
+      req.on('error', reject);
+    });
+    await new Promise<void>((resolve) => req.once('continue', resolve));
+
+    server.child.kill('SIGTERM');
+    await server.waitForStderr(/SIGTERM: shutting down/);
+    // The listener is closed: a new connection is refused while the old request is still open.
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+    req.end(body);
+
+    const res = await response;
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ created: 1, updated: 0 });
+    const exit = await server.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(server.stderr()).toContain('emmctl server: stopped');
+
+    // The in-flight change was committed and the store closed cleanly.
+    const again = await startServerProcess(dir.path);
+    try {
+      const devices = await call(again.url, 'GET', '/v1/devices?filter=serial%3DIN-FLIGHT-1', { token: admin });
+      expect(devices.body.items).toHaveLength(1);
+    } finally {
+      await again.stop('SIGINT');
+    }
+  });
+
+  it('exits 0 on SIGINT and reports a port that is taken with exit 1', async () => {
+    const dir = tempDir('emmctl-server-sigint-');
+    dirs.push(dir);
+    const server = await startServerProcess(dir.path);
+    const port = new URL(server.url).port;
+    const clash = await runCli(['server', '--listen', `127.0.0.1:${port}`, '--data-dir', dir.path]);
+    expect(clash.code).toBe(1);
+    expect(clash.stderr).toContain(`cannot listen on 127.0.0.1:${port}: address already in use`);
+    expect((await server.stop('SIGINT')).code).toBe(0);
+    const bad = await runCli(['server', '--listen', 'nowhere', '--data-dir', dir.path]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('invalid --listen "nowhere"');
+  });
+});
