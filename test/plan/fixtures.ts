@@ -1,0 +1,129 @@
+// Policy files and a sandbox (data dir + config dir in a temp dir) for the plan/apply/export
+// end-to-end tests, which drive the built CLI as a child process.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, tempDir, type CliOptions, type CliResult } from '../helpers/cli.js';
+
+export const GROUPS = `# yaml-language-server: $schema=../schema/emmctl.schema.json
+apiVersion: emmctl/v1
+kind: Group
+metadata:
+  name: corp-android
+spec:
+  match:
+    platforms: [android]
+    ownership: corporate
+---
+apiVersion: emmctl/v1
+kind: Group
+metadata: { name: all-managed }
+spec:
+  match: { platforms: [android, ios] }
+`;
+
+export const policies = (minLength = 6) => `apiVersion: emmctl/v1
+kind: Policy
+metadata: { name: android-baseline, description: Passcode and Wi-Fi for corporate Android }
+spec:
+  assign: [corp-android]
+  settings:
+    passcode: { required: true, minLength: ${minLength} }
+    camera: disabled
+    wifi:
+      - ssid: corp
+        security: wpa2-personal
+        password: \${env:CORP_WIFI_PSK}
+---
+apiVersion: emmctl/v1
+kind: CompliancePolicy
+metadata: { name: baseline-compliance }
+spec:
+  assign: [all-managed]
+  rules: { encryption: required, passcode: required, maxCheckInAgeDays: 14 }
+  actions:
+    - { after: 0d, do: markNoncompliant }
+---
+apiVersion: emmctl/v1
+kind: EnrollmentProfile
+metadata: { name: corp }
+spec: { platforms: [android], ownership: corporate, group: corp-android }
+`;
+
+export const SECRET = 'hunter2-wifi-psk-value';
+
+export interface Sandbox {
+  root: string;
+  policyDir: string;
+  env: Record<string, string>;
+  cli(args: string[], opts?: CliOptions): Promise<CliResult>;
+  write(name: string, text: string): string;
+  cleanup(): void;
+}
+
+/** A temp dir with policies/ (groups + policies), a data dir and a config dir. */
+export function sandbox(extraEnv: Record<string, string> = {}): Sandbox {
+  const dir = tempDir('emmctl-plan-');
+  const policyDir = join(dir.path, 'policies');
+  mkdirSync(policyDir);
+  const env = {
+    EMMCTL_DATA_DIR: join(dir.path, 'data'),
+    EMMCTL_CONFIG_DIR: join(dir.path, 'config'),
+    CORP_WIFI_PSK: SECRET,
+    ...extraEnv,
+  };
+  const sb: Sandbox = {
+    root: dir.path,
+    policyDir,
+    env,
+    cli: (args, opts = {}) => runCli(args, { cwd: dir.path, ...opts, env: { ...env, ...(opts.env ?? {}) } }),
+    write(name, text) {
+      const path = join(dir.path, name);
+      writeFileSync(path, text);
+      return path;
+    },
+    cleanup: dir.cleanup,
+  };
+  sb.write('policies/groups.yaml', GROUPS);
+  sb.write('policies/policies.yaml', policies());
+  return sb;
+}
+
+export interface RunningServer {
+  url: string;
+  token: string;
+  stop(): Promise<void>;
+}
+
+/** `emmctl server` on 127.0.0.1:0 over `dataDir`, with an admin token made by `server token create`. */
+export async function startServer(dataDir: string): Promise<RunningServer> {
+  const { spawn } = await import('node:child_process');
+  const { BIN, cliEnv } = await import('../helpers/cli.js');
+  const env = cliEnv({ EMMCTL_DATA_DIR: dataDir });
+  const created = await runCli(['server', 'token', 'create', '--role', 'admin', '--name', 'plan-tests'], { env: { EMMCTL_DATA_DIR: dataDir } });
+  if (created.code !== 0) throw new Error(`token create failed: ${created.stderr}`);
+  const token = created.stdout.trim().split('\n')[0]!.trim();
+  const child = spawn(process.execPath, [BIN, 'server', '--listen', '127.0.0.1:0', '--no-access-log'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 20_000);
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      const m = /listening on (\S+)/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
+  });
+  return {
+    url,
+    token,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.on('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
