@@ -78,7 +78,7 @@ export async function renderDocument(data: unknown, format: 'json' | 'yaml', out
   const writer = new StreamWriter(out);
   if (format === 'json') await writer.write(`${JSON.stringify(data, null, 2)}\n`);
   else {
-    const { stringify } = await import('yaml');
+    const { stringify } = await loadYaml();
     await writer.write(stringify(data, { lineWidth: 0 }));
   }
   await writer.flush();
@@ -93,6 +93,12 @@ export function formatKeyValues(rows: Array<[string, CellValue]>, colors: Colors
     .join('');
 }
 
+/** yaml is CommonJS: bundled, its dynamic import arrives as `{ default: exports }`. */
+async function loadYaml(): Promise<typeof import('yaml')> {
+  const m = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
+  return typeof m.stringify === 'function' ? m : m.default!;
+}
+
 async function writeJson<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter): Promise<number> {
   // One record per line: valid JSON for jq, greppable, and never the whole array in memory.
   let count = 0;
@@ -105,7 +111,7 @@ async function writeJson<T>(records: AsyncIterable<T> | Iterable<T>, opts: Rende
 }
 
 async function writeYaml<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter): Promise<number> {
-  const { stringify } = await import('yaml');
+  const { stringify } = await loadYaml();
   // A YAML sequence written item by item (`- ...` blocks concatenate into one list), the same shape as the JSON array.
   let count = 0;
   for await (const record of records) {
