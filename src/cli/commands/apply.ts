@@ -7,7 +7,7 @@ import type { DeviceCompliance } from '../../model/fleet.js';
 import { BackendError, CancelledError, EmmctlError, UsageError } from '../../errors.js';
 import type { Plan, PlannedChange } from '../../plan/index.js';
 import type { CliContext } from '../context.js';
-import { computeBackendPlan, DEFAULT_POLICY_PATH, loadDesired, policyPaths, printPlan } from './plan.js';
+import { computeBackendPlan, DEFAULT_POLICY_PATH, loadDesired, loadYaml, policyPaths, printPlan } from './plan.js';
 
 interface ApplyOptions {
   prune?: boolean;
@@ -65,6 +65,11 @@ function staleError(problems: string[]): EmmctlError {
   return new EmmctlError(`plan is stale: ${problems.join('; ')}; run emmctl plan again`, {
     hint: 'the backend changed since the plan was made; nothing was applied',
   });
+}
+
+async function printData(ctx: CliContext, format: 'json' | 'yaml', data: unknown): Promise<void> {
+  if (format === 'json') ctx.io.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+  else ctx.io.stdout.write((await loadYaml()).stringify(data, { lineWidth: 0 }));
 }
 
 function describeApplied(a: AppliedChange): string {
@@ -148,8 +153,7 @@ Next: emmctl plan (should report no changes), emmctl enroll token create --profi
 
       if (!planModule.hasChanges(plan)) {
         if (asData) {
-          const { renderDocument } = await import('../../output/render.js');
-          await renderDocument({ applied: [], summary: { create: 0, update: 0, delete: 0 } }, globals.output as 'json' | 'yaml', ctx.io.stdout);
+          await printData(ctx, globals.output as 'json' | 'yaml', { applied: [], summary: { create: 0, update: 0, delete: 0 } });
         } else ctx.io.stdout.write('No changes. The backend matches the policy files.\n');
         return;
       }
@@ -169,7 +173,7 @@ Next: emmctl plan (should report no changes), emmctl enroll token create --profi
         const { confirm } = await import('../../output/prompt.js');
         const ok = await confirm(
           { stdin: ctx.io.stdin, stderr: ctx.io.stderr, canPrompt: true },
-          `Apply ${planModule.summaryLine(plan.summary)} to ${backend.kind} ${backend.location}?`,
+          `Apply this plan (${planModule.summaryLine(plan.summary)}) to ${backend.kind} ${backend.location}?`,
           '--yes',
           'apply',
         );
@@ -189,8 +193,7 @@ Next: emmctl plan (should report no changes), emmctl enroll token create --profi
       }
       const count = (op: string) => applied.filter((a) => a.op === op).length;
       if (asData) {
-        const { renderDocument } = await import('../../output/render.js');
-        await renderDocument({ applied, summary: { create: count('create'), update: count('update'), delete: count('delete') } }, globals.output as 'json' | 'yaml', ctx.io.stdout);
+        await printData(ctx, globals.output as 'json' | 'yaml', { applied, summary: { create: count('create'), update: count('update'), delete: count('delete') } });
       } else {
         ctx.io.stdout.write(`\n${applied.map(describeApplied).join('\n')}\n`);
         ctx.io.stdout.write(`${ctx.out.bold(`Apply complete: ${count('create')} created, ${count('update')} updated, ${count('delete')} deleted.`)}\n`);
