@@ -57,6 +57,8 @@ const DEFAULT_TOKEN_TTL_MS = 7 * 86_400_000;
 /** A command no device picked up in this time is expired by reconcile(). */
 export const COMMAND_TTL_MS = 30 * 86_400_000;
 export const CHECK_IN_INTERVAL_SECONDS = 900;
+/** How long a retried request with the same idempotency key gets the stored result (then the key is forgotten). */
+export const IDEMPOTENCY_TTL_MS = 7 * 86_400_000;
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
 /** Writing last_used_at on every API call would turn reads into writes; once a minute is enough. */
@@ -527,12 +529,16 @@ export class FleetStore implements AgentApi, ApiTokenApi {
 
   /**
    * The periodic tick: escalation for every enrolled device (devices that stopped checking in
-   * become non-compliant by age too) and expiry of commands past expires_at. One transaction
+   * become non-compliant by age too), expiry of commands past expires_at, and forgetting
+   * idempotency keys older than IDEMPOTENCY_TTL_MS. One transaction
    * per page of devices, so a long run never blocks check-ins for long.
    */
   reconcile(now: Date = this.clock()): { devices: number; expired: number } {
     const at = now.toISOString();
-    const expired = this.tx(() => this.stmt("UPDATE commands SET status = 'expired', updated_at = ? WHERE status IN ('queued', 'sent') AND expires_at <= ?").run(at, at).changes);
+    const expired = this.tx(() => {
+      this.stmt('DELETE FROM idempotency WHERE created_at < ?').run(new Date(now.getTime() - IDEMPOTENCY_TTL_MS).toISOString());
+      return this.stmt("UPDATE commands SET status = 'expired', updated_at = ? WHERE status IN ('queued', 'sent') AND expires_at <= ?").run(at, at).changes;
+    });
     let after = '';
     let devices = 0;
     for (;;) {
@@ -654,7 +660,8 @@ export class FleetStore implements AgentApi, ApiTokenApi {
         delete row.sort_key;
         let evaluated: ReturnType<typeof evaluateCompliance> | undefined;
         let groups: string[] | undefined;
-        const device = () => toDevice(row);
+        let parsed: Device | undefined;
+        const device = () => (parsed ??= toDevice(row));
         const groupsOf = () => (groups ??= groupsForDevice(device(), snap.groups, snap.profiles));
         const ctx = {
           compliance: () => (evaluated ??= evaluateCompliance({ device: device(), policies: policiesForGroups(snap.compliance, groupsOf()), now, noncompliantSince: row.noncompliant_since ?? undefined })),
