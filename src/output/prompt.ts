@@ -13,7 +13,7 @@ export interface PromptIO {
 
 /** Yes/no question; `flag` is what a script passes instead (e.g. --yes). Returns the answer. */
 export async function confirm(io: PromptIO, message: string, flag: string, what: string): Promise<boolean> {
-  if (!io.canPrompt) throw new UsageError(`${what} needs confirmation and there is no terminal to ask on`, `pass ${flag} to confirm non-interactively`);
+  if (!io.canPrompt) throw new UsageError(`${what} needs confirmation, and there is no terminal to ask on; nothing was done`, `pass ${flag} to confirm non-interactively`);
   const { confirm: ask } = await import('@inquirer/prompts');
   return ask({ message, default: false }, { input: io.stdin, output: io.stderr, clearPromptOnDone: false });
 }
@@ -23,7 +23,7 @@ export async function confirm(io: PromptIO, message: string, flag: string, what:
  * reflexive `y`. Anything else cancels (exit 130); there is no second try.
  */
 export async function typedConfirmation(io: PromptIO, opts: { message: string; expected: string; flag: string; what: string }): Promise<void> {
-  if (!io.canPrompt) throw new UsageError(`${opts.what} needs confirmation and there is no terminal to ask on`, `pass ${opts.flag} to confirm non-interactively`);
+  if (!io.canPrompt) throw new UsageError(`${opts.what} needs confirmation, and there is no terminal to ask on; nothing was done`, `pass ${opts.flag} to confirm non-interactively`);
   const { input } = await import('@inquirer/prompts');
   const answer = await input({ message: opts.message }, { input: io.stdin, output: io.stderr, clearPromptOnDone: false });
   if (answer.trim() !== opts.expected) throw new CancelledError(`confirmation did not match "${opts.expected}"; nothing was done`);

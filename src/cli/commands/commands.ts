@@ -73,7 +73,7 @@ Next: queue one with \`emmctl lock ID\`; see who asked with \`emmctl audit\`.`);
   commands
     .command('list')
     .alias('ls')
-    .description('list commands, newest first')
+    .description('list device commands')
     .option('--device <id>', 'only this device')
     .option('--status <status>', `only this status: ${STATUSES.join(', ')}`, oneOf('--status', STATUSES))
     .option('--type <type>', `only this type: ${TYPES.join(', ')}`, oneOf('--type', TYPES))

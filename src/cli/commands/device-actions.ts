@@ -166,7 +166,7 @@ async function runAction(ctx: CliContext, command: Command, spec: ActionSpec, id
           : `This will ${spec.type} ${devices.length} devices. Type the number of devices to confirm:`,
         expected: one ? devices[0]!.name : String(devices.length),
         flag: '--yes',
-        what: `${spec.type} is destructive and`,
+        what: `${spec.type} (destructive)`,
       });
     } else if (ctx.canPrompt()) {
       const ok = await confirm(io, `${spec.type[0]!.toUpperCase()}${spec.type.slice(1)} ${devices.length} ${noun}?`, '--yes', spec.type);
