@@ -177,6 +177,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
 
   const tickMs = (options.tickSeconds ?? 30) * 1000;
   const reconcile = () => {
+    if (closing) return;
     try {
       store.reconcile(now());
     } catch (error) {
@@ -185,7 +186,8 @@ async function listen(store: ServerStore, host: string, port: number, options: S
     const nowMs = Date.now();
     for (const limiter of Object.values(limiters)) limiter?.sweep(nowMs);
   };
-  reconcile();
+  // The first run waits for the next turn so "listening" is not delayed by a large fleet.
+  setImmediate(reconcile);
   const tick = setInterval(reconcile, tickMs);
   tick.unref();
 

@@ -113,15 +113,16 @@ export class Router {
   match(method: string, path: string): MatchResult {
     const hit = this.exact.get(`${method} ${path}`);
     if (hit) return { route: hit, params: {} };
-    const allowed: Method[] = [];
-    for (const route of this.exact.values()) if (route.path === path) allowed.push(route.method);
     const parts = path.split('/');
     for (const route of this.templated) {
+      if (route.method !== method) continue;
       const params = matchSegments(route, parts);
-      if (!params) continue;
-      if (route.method === method) return { route, params };
-      allowed.push(route.method);
+      if (params) return { route, params };
     }
+    // No route: say which methods the path does take, if any (405 vs 404).
+    const allowed: Method[] = [];
+    for (const route of this.exact.values()) if (route.path === path) allowed.push(route.method);
+    for (const route of this.templated) if (route.method !== method && matchSegments(route, parts)) allowed.push(route.method);
     return allowed.length ? { allowed } : undefined;
   }
 }

@@ -136,6 +136,15 @@ describe('command lifecycle over the agent API', () => {
     expect(two.body).toEqual(one.body);
     const listed = await call(base, 'GET', `/v1/commands?deviceId=${dev.deviceId}`, { token: operator });
     expect(listed.body.items).toHaveLength(1);
+    // The same key for a different request is a client bug: 409, nothing queued.
+    const reused = await call(base, 'POST', '/v1/commands', { ...request, body: { deviceIds: [dev.deviceId], type: 'lock' } });
+    expect(reused.status).toBe(409);
+    expect(reused.body.error.code).toBe('conflict');
+    // Keys belong to one API token: another token's identical key is a new request.
+    const other = await call(base, 'POST', '/v1/commands', { ...request, token: admin });
+    expect(other.status).toBe(200);
+    expect(other.body.results[0].outcome).toBe('pending');
+    expect((await call(base, 'GET', `/v1/commands?deviceId=${dev.deviceId}`, { token: operator })).body.items).toHaveLength(1);
   });
 
   it('cancels a queued command', async () => {

@@ -143,7 +143,8 @@ export const adminRoutes: Route[] = [
       const type = oneOf(requiredString(body, 'type'), COMMAND_TYPES, 'body.type')!;
       if (ADMIN_COMMANDS.has(type)) requireRole(ctx, 'admin', `a ${type} command`);
       const reason = optionalString(body, 'reason');
-      return ctx.store.enqueueCommands({ deviceIds, type, reason, idempotencyKey: key }, actor(ctx));
+      // Keys are scoped per API token: two clients that happen to pick the same key never see each other's result.
+      return ctx.store.enqueueCommands({ deviceIds, type, reason, idempotencyKey: `${ctx.token!.id}:${key}` }, actor(ctx));
     },
   },
   {
