@@ -151,9 +151,13 @@ export function simulatedDevice(seed: number, index: number): SimulatedDevice {
   return { index, serial, name, platform, ownership, owner, model, posture };
 }
 
-/** How a simulated device answers a command: mostly it works; a small seeded share fails with a reason. */
-export function commandOutcome(seed: number, commandId: string, type: string): { status: 'acknowledged' | 'failed'; detail?: string } {
-  const random = mulberry32(hashSeed('command', seed, commandId));
+/**
+ * How a simulated device answers a command: mostly it works; a small share fails with a reason.
+ * Decided by (seed, device, command type) rather than by the server's random command id, so a
+ * given fleet behaves the same on every run: the device whose lock fails keeps failing it.
+ */
+export function commandOutcome(seed: number, serial: string, type: string): { status: 'acknowledged' | 'failed'; detail?: string } {
+  const random = mulberry32(hashSeed('command', seed, serial, type));
   if (random() >= 0.05) return { status: 'acknowledged' };
   const reasons: Record<string, string[]> = {
     lock: ['device admin permission revoked by the user', 'lock screen policy rejected by the OS'],

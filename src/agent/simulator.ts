@@ -355,7 +355,7 @@ async function checkInOne(rt: Runtime, spec: SimulatedDevice): Promise<void> {
 /** Runs one command; false when the device has no identity left (wiped) and stops there. */
 async function execute(rt: Runtime, spec: SimulatedDevice, entry: DeviceEntry, credential: string, command: PendingCommand): Promise<boolean> {
   const { summary } = rt;
-  const outcome = commandOutcome(rt.seed, command.id, command.type);
+  const outcome = commandOutcome(rt.seed, spec.serial, command.type);
   try {
     await rt.client.reportResult(credential, command.id, outcome);
   } catch (error) {
