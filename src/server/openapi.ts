@@ -415,7 +415,7 @@ export const OPENAPI_DOCUMENT = {
         security: device,
         parameters: [idParam('Command')],
         requestBody: { required: true, ...json({ type: 'object', required: ['status'], properties: { status: { enum: ['acknowledged', 'failed'] }, detail: { type: 'string' } } }) },
-        responses: { '204': { description: 'Recorded' }, '404': err('No such command for this device'), ...AGENT_ERRORS },
+        responses: { '204': { description: 'Recorded (a repeated identical report is accepted)' }, '404': err('No such command for this device'), '409': err('The command is already final with another status'), ...AGENT_ERRORS },
       },
     },
   },
