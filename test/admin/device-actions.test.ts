@@ -2,8 +2,9 @@
 // confirmation), already-pending, --max-devices, --dry-run, --wait with a device acknowledging,
 // then commands list/show/cancel and the audit log.
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cliEnv, runCli } from '../helpers/cli.js';
+import { BIN, cliEnv, runCli, tempDir } from '../helpers/cli.js';
 import { deviceRunsCommands, seedStore, type SeededStore } from './devices.seed.js';
 
 let fleet: SeededStore;
@@ -249,5 +250,37 @@ describe('commands and audit', () => {
     const bad = await cli('audit', '--since', 'yesterday');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--since "yesterday"/);
+  });
+});
+
+describe('--wait with the fleet simulator as the devices', () => {
+  it('wipe --yes --wait finishes when `emmctl simulate --once` runs the command', async () => {
+    const dir = tempDir('emmctl-sim-');
+    const env = { EMMCTL_DATA_DIR: join(dir.path, 'data'), HOME: dir.path };
+    const run = (...args: string[]) => runCli(args, { env });
+    try {
+      const sim = await run('simulate', '--devices', '4', '--once', '--seed', '7');
+      expect(sim.code, sim.stderr).toBe(0);
+      const devices = JSON.parse((await run('devices', 'list', '-o', 'json', '--sort', 'name')).stdout) as Array<{ id: string; name: string }>;
+      expect(devices).toHaveLength(4);
+      const target = devices[0]!;
+      const waiting = run('wipe', target.id, '--yes', '--wait', '--timeout', '40s', '--reason', 'simulated loss', '-o', 'json');
+      for (let i = 0; i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const cmds = JSON.parse((await run('commands', 'list', '--device', target.id, '-o', 'json')).stdout) as CommandJson[];
+        if (cmds.length) break;
+      }
+      const again = await run('simulate', '--devices', '4', '--once', '--seed', '7');
+      expect(again.code, again.stderr).toBe(0);
+      const r = await waiting;
+      const [record] = JSON.parse(r.stdout) as Array<{ status: string; commandId: string }>;
+      // The simulator decides each device's outcome (seeded); --wait must report it and exit accordingly.
+      expect(['acknowledged', 'failed']).toContain(record!.status);
+      expect(r.code, r.stderr).toBe(record!.status === 'acknowledged' ? 0 : 1);
+      const shown = JSON.parse((await run('commands', 'show', record!.commandId, '-o', 'json')).stdout) as CommandJson;
+      expect(shown).toMatchObject({ status: record!.status, reason: 'simulated loss', type: 'wipe' });
+    } finally {
+      dir.cleanup();
+    }
   });
 });
