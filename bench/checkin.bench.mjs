@@ -1,0 +1,139 @@
+// Agent check-ins per second with 10,000 simulated devices: `emmctl server` (a child process, so
+// it has a core of its own on a 2-core machine) against `emmctl simulate` as the load generator,
+// as a ratio to a bare node:http JSON endpoint (also a child process) that answers the same
+// routes with canned bodies, driven by the very same simulator in the same run.
+// Each figure is the median of RUNS check-in passes over the whole fleet (--once), measured by
+// the simulator over its check-in phase only (enrollment happens in a first, unmeasured pass).
+// Env: BENCH_DEVICES (10000), BENCH_CONCURRENCY (64), BENCH_RUNS (3).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIN, ROOT, median, report } from './lib.mjs';
+
+const DEVICES = Number(process.env.BENCH_DEVICES ?? 10_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const TARGET = 2000;
+
+if (!existsSync(join(ROOT, 'dist', 'cli.js'))) {
+  console.error('build first: npm run build');
+  process.exit(1);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'emmctl-bench-checkin-'));
+const env = { ...process.env };
+for (const k of Object.keys(env)) if (k.startsWith('EMMCTL_')) delete env[k];
+const children = new Set();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function emmctl(args, extraEnv = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...env, ...extraEnv }, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`emmctl ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** Starts a child that prints `listening on URL` on stderr; resolves with the URL. */
+function startChild(args) {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    child.stderr.setEncoding('utf8').on('data', (d) => {
+      stderr += d;
+      const m = /listening on (\S+)\n/.exec(stderr);
+      if (m) resolve({ url: m[1], child });
+    });
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}:\n${stderr}`)));
+  });
+}
+
+// The baseline: node:http reading and parsing the JSON body, answering with JSON of the same shape.
+const BARE = `
+import { createServer } from 'node:http';
+let n = 0;
+const checkIn = JSON.stringify({ deviceId: 'dev_bare', configuration: { version: 'cfg_bare_0123456789', settings: { passcode: { required: true, minLength: 6 }, encryption: 'required', camera: 'enabled' } }, commands: [], checkInIntervalSeconds: 900 });
+const server = createServer((req, res) => {
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    JSON.parse(body);
+    const out = req.url === '/v1/agent/enroll' ? JSON.stringify({ deviceId: 'dev_' + ++n, credential: 'cred_' + n, checkInIntervalSeconds: 900 }) : checkIn;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) });
+    res.end(out);
+  });
+});
+server.keepAliveTimeout = 5000;
+server.listen(0, '127.0.0.1', () => process.stderr.write('listening on http://127.0.0.1:' + server.address().port + '\\n'));
+`;
+
+function simulate(url, stateFile, extra = []) {
+  const out = emmctl(['simulate', '--devices', String(DEVICES), '--once', '--seed', '42', '--concurrency', String(CONCURRENCY), '--server', url, '--state', stateFile, '-o', 'json', '-q', ...extra]);
+  return JSON.parse(out);
+}
+
+function measure(url, stateFile, enrollToken) {
+  const first = simulate(url, stateFile, ['--enroll-token', enrollToken]);
+  if (first.enrolled !== DEVICES || first.errors) throw new Error(`enrollment pass: ${JSON.stringify(first)}`);
+  const rates = [];
+  for (let i = 0; i < RUNS; i++) {
+    const s = simulate(url, stateFile);
+    if (s.checkIns !== DEVICES || s.errors) throw new Error(`check-in pass: ${JSON.stringify(s)}`);
+    rates.push(s.checkInsPerSecond);
+  }
+  const enrollSeconds = first.durationMs / 1000 - first.checkInSeconds;
+  return { rate: median(rates), rates, enrollRate: DEVICES / enrollSeconds };
+}
+
+// ---- the emmctl server ----
+const dataDir = join(dir, 'store');
+const admin = emmctl(['server', 'token', 'create', '--role', 'admin', '--name', 'bench', '--data-dir', dataDir]).trim();
+const server = await startChild([BIN, 'server', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--no-access-log', '--device-rate-limit', 'off', '--enroll-rate-limit', 'off']);
+const policies = join(dir, 'policies.yaml');
+writeFileSync(policies, `apiVersion: emmctl/v1
+kind: CompliancePolicy
+metadata: { name: baseline }
+spec:
+  assign: [all]
+  rules: { encryption: required, passcode: required, compromised: blocked, minOsVersion: { android: "13", ios: "17.0" } }
+---
+apiVersion: emmctl/v1
+kind: Policy
+metadata: { name: baseline-settings }
+spec:
+  assign: [all]
+  settings: { passcode: { required: true, minLength: 6 }, encryption: required }
+---
+apiVersion: emmctl/v1
+kind: EnrollmentProfile
+metadata: { name: bench }
+spec: { platforms: [android, ios, ipados, windows, macos], ownership: corporate }
+`);
+const serverEnv = { EMMCTL_SERVER: server.url, EMMCTL_TOKEN: admin };
+emmctl(['apply', policies, '--yes', '-q'], serverEnv);
+const { secret } = JSON.parse(emmctl(['enroll', 'token', 'create', '--profile', 'bench', '-o', 'json'], serverEnv));
+const real = measure(server.url, join(dir, 'state-server.json'), secret);
+server.child.kill('SIGTERM');
+
+// ---- the bare node:http endpoint, same client ----
+const barePath = join(dir, 'bare.mjs');
+writeFileSync(barePath, BARE);
+const bare = await startChild([barePath]);
+const base = measure(bare.url, join(dir, 'state-bare.json'), 'bare-token');
+bare.child.kill('SIGTERM');
+
+console.log(`${DEVICES} simulated devices, concurrency ${CONCURRENCY}, median of ${RUNS} passes (server passes: ${real.rates.map((r) => r.toFixed(0)).join(', ')}; bare: ${base.rates.map((r) => r.toFixed(0)).join(', ')})`);
+report({
+  name: 'agent check-ins (emmctl server, SQLite)',
+  value: real.rate,
+  unit: 'check-ins/s',
+  baseline: base.rate,
+  baselineName: 'bare node:http JSON endpoint',
+  target: { text: `≥ ${TARGET} check-ins/s`, ok: (_ratio, value) => value >= TARGET },
+});
+report({ name: 'agent enrollments (emmctl server)', value: real.enrollRate, unit: 'enrollments/s', baseline: base.enrollRate, baselineName: 'bare node:http JSON endpoint' });
