@@ -322,6 +322,43 @@ describe('compliance escalation', () => {
     expect(commands().map((c) => c.type)).toEqual(['lock', 'retire', 'lock']);
   });
 
+  it('escalates a device that stopped checking in, from the periodic reconcile', () => {
+    const clock = testClock();
+    const { store } = open(clock);
+    const stale = docs().map((d) => d.kind === 'CompliancePolicy'
+      ? { ...d, spec: { assign: ['all'], rules: { maxCheckInAgeDays: 14 }, actions: [{ after: '0d', do: 'markNoncompliant' }, { after: '3d', do: 'lock' }] } } as typeof d
+      : d);
+    store.applyChanges(createAll(stale), ADMIN);
+    const d = enrollDevice(store);
+    clock.advance(14 * DAY);
+    store.reconcile();
+    expect(store.getDevice(d.deviceId).compliance.status).toBe('compliant');
+    clock.advance(DAY);
+    store.reconcile();
+    expect(store.getDevice(d.deviceId).compliance).toMatchObject({ status: 'noncompliant', noncompliantSince: '2026-01-16T00:00:00.000Z' });
+    clock.advance(3 * DAY);
+    store.reconcile();
+    store.reconcile();
+    expect(store.listCommands({}).items.map((c) => [c.type, c.requestedBy])).toEqual([['lock', 'compliance:baseline']]);
+    // Checking in again ends the episode and delivers the lock.
+    const ci = store.checkIn(d.deviceId, { posture: posture() });
+    expect(ci.commands.map((c) => c.type)).toEqual(['lock']);
+    expect(store.getDevice(d.deviceId).compliance.status).toBe('compliant');
+  });
+
+  it('a wiped device can enroll again as the same record', () => {
+    const { store } = seeded();
+    const d = enrollDevice(store, { serial: 'WIPE-1' });
+    const wipe = store.enqueueCommands({ deviceIds: [d.deviceId], type: 'wipe', idempotencyKey: 'w1' }, ADMIN).results[0]!.command!;
+    store.checkIn(d.deviceId, { posture: posture() });
+    store.reportCommandResult(d.deviceId, wipe.id, { status: 'acknowledged' });
+    const again = enrollDevice(store, { serial: 'WIPE-1' });
+    expect(again.deviceId).toBe(d.deviceId);
+    expect(store.getDevice(d.deviceId).state).toBe('enrolled');
+    expect(store.authenticateDevice(again.credential)).toBe(d.deviceId);
+    expect(store.listAudit({ actor: `device:${d.deviceId}` }).items.map((a) => a.action)).toEqual(['enroll', 'command.result', 'device.wiped', 'enroll']);
+  });
+
   it('does not escalate a compliant device or one in grace before its step', () => {
     const { store, clock } = seeded();
     const ok = enrollDevice(store);
