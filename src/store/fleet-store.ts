@@ -399,7 +399,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
           created++;
         }
       }
-      this.audit(actor, 'device.preregister', `devices/${rows.length}`, { created, updated });
+      this.audit(actor, 'device.preregister', 'devices', { created, updated, serials: rows.slice(0, 20).map((r) => r.serial) });
       return { created, updated };
     });
   }
@@ -407,6 +407,12 @@ export class FleetStore implements AgentApi, ApiTokenApi {
   enrollDevice(request: EnrollRequest, source: string): EnrollResponse {
     if (!request || typeof request.token !== 'string' || typeof request.serial !== 'string' || !request.serial || typeof request.osVersion !== 'string') {
       throw new BackendError('invalid', 'enrollment needs token, platform, serial and osVersion');
+    }
+    if (request.ownership !== undefined && request.ownership !== 'corporate' && request.ownership !== 'personal') {
+      throw new BackendError('invalid', `unknown ownership "${request.ownership}" (corporate or personal)`);
+    }
+    for (const key of ['name', 'model', 'owner'] as const) {
+      if (request[key] !== undefined && typeof request[key] !== 'string') throw new BackendError('invalid', `enrollment field ${key} must be a string`);
     }
     return this.tx(() => {
       const now = this.now();
@@ -457,7 +463,8 @@ export class FleetStore implements AgentApi, ApiTokenApi {
 
   checkIn(deviceId: string, request: CheckInRequest): CheckInResponse {
     const posture = request?.posture;
-    if (!posture || typeof posture.osVersion !== 'string' || !Array.isArray(posture.installedApps)) {
+    if (!posture || typeof posture.osVersion !== 'string' || !Array.isArray(posture.installedApps) || !posture.installedApps.every((a) => typeof a === 'string')
+      || typeof posture.encrypted !== 'boolean' || typeof posture.passcodeSet !== 'boolean' || typeof posture.compromised !== 'boolean') {
       throw new BackendError('invalid', 'check-in needs a posture with osVersion, encrypted, passcodeSet, compromised and installedApps');
     }
     return this.tx(() => {

@@ -167,6 +167,17 @@ describe('enrollment', () => {
     expect(dump).not.toContain(a.credential);
   });
 
+  it('rejects malformed enrollments and check-ins without changing anything', () => {
+    const { store } = seeded();
+    const { secret } = store.createEnrollmentToken({ profile: 'corp' }, ADMIN);
+    expectBackendError(() => store.enrollDevice({ token: secret, platform: 'android', serial: 'X', osVersion: '14', ownership: 'borrowed' as never }, 't'), 'invalid', /unknown ownership "borrowed"/);
+    expectBackendError(() => store.enrollDevice({ token: secret, platform: 'android', serial: '', osVersion: '14' }, 't'), 'invalid', /needs token, platform, serial and osVersion/);
+    expect(store.listEnrollmentTokens()[0]!.uses).toBe(0);
+    const d = enrollDevice(store, { token: secret });
+    expectBackendError(() => store.checkIn(d.deviceId, { posture: { ...posture(), encrypted: 'yes' as never } }), 'invalid', /posture/);
+    expect(store.getDevice(d.deviceId).posture?.encrypted).toBe(true);
+  });
+
   it('re-enrolling a serial reuses the device and replaces its credential', () => {
     const { store } = seeded();
     const a = enrollDevice(store, { serial: 'SAME-1' });
