@@ -14,11 +14,19 @@ export interface LoadProblem {
 }
 
 export interface LoadedDocument {
+  /** The file it came from, as listed by listPolicyFiles. */
+  sourceFile: string;
   document: ResourceDocument;
   resolved: ResourceDocument;
 }
 
 export type LoadResult = { ok: true; documents: LoadedDocument[] } | { ok: false; problems: LoadProblem[] };
+
+/** The policy files under the given paths, in load order: *.yaml / *.yml, dot-directories skipped. */
+export function listPolicyFiles(paths: string[]): { files: string[]; problems: LoadProblem[] } {
+  const problems: LoadProblem[] = [];
+  return { files: paths.flatMap((p) => listFiles(p, problems)), problems };
+}
 
 function listFiles(path: string, problems: LoadProblem[]): string[] {
   let st;
@@ -49,7 +57,7 @@ export async function loadPolicyFiles(paths: string[], opts: { env: Record<strin
   (addFormats as unknown as (a: unknown) => void)(ajv);
   const validate = ajv.compile(JSON.parse(readFileSync(opts.schemaFile, 'utf8')));
   const problems: LoadProblem[] = [];
-  const docs: Array<{ doc: ResourceDocument; file: string; pos: (path: Array<string | number>) => { line: number; col: number } }> = [];
+  const docs: Array<{ doc: ResourceDocument; file: string; sourceFile: string; pos: (path: Array<string | number>) => { line: number; col: number } }> = [];
   for (const file of paths.flatMap((p) => listFiles(p, problems))) {
     const text = readFileSync(file, 'utf8');
     const lc = new LineCounter();
@@ -62,7 +70,8 @@ export async function loadPolicyFiles(paths: string[], opts: { env: Record<strin
         }
         continue;
       }
-      if (yd.contents === null) continue;
+      // An empty document (a trailing `---`, a comment-only file) declares nothing.
+      if (yd.contents === null || (isScalar(yd.contents) && yd.contents.value === null)) continue;
       const pos = (path: Array<string | number>) => {
         let node: unknown = yd.contents;
         for (const key of path) {
@@ -85,7 +94,7 @@ export async function loadPolicyFiles(paths: string[], opts: { env: Record<strin
         }
         continue;
       }
-      docs.push({ doc, file: display, pos });
+      docs.push({ doc, file: display, sourceFile: file, pos });
     }
   }
   const seen = new Map<string, string>();
@@ -118,7 +127,7 @@ export async function loadPolicyFiles(paths: string[], opts: { env: Record<strin
       if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v, [...path, k])]));
       return value;
     };
-    loaded.push({ document: d.doc, resolved: resolve(d.doc, []) as ResourceDocument });
+    loaded.push({ sourceFile: d.sourceFile, document: d.doc, resolved: resolve(d.doc, []) as ResourceDocument });
   }
   return problems.length ? { ok: false, problems } : { ok: true, documents: loaded };
 }

@@ -1,8 +1,8 @@
 // plan end to end: the built CLI against the embedded store in a temp dir.
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { policies, sandbox, SECRET, type Sandbox } from '../plan/fixtures.js';
+import { GROUPS, policies, sandbox, SECRET, type Sandbox } from '../plan/fixtures.js';
 
 let sb: Sandbox;
 beforeEach(() => {
@@ -103,5 +103,28 @@ describe('emmctl plan', () => {
     const saved = JSON.parse(text);
     expect(saved.createdAt).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(saved.changes).toHaveLength(5);
+  });
+
+  it('re-plans unchanged files from the cache, and still reports problems precisely', async () => {
+    expect((await sb.cli(['apply', '--yes'])).code).toBe(0);
+    const cacheDir = sb.env.EMMCTL_CACHE_DIR!;
+    const entries = readdirSync(cacheDir);
+    expect(entries).toHaveLength(2);
+    expect(statSync(cacheDir).mode & 0o777).toBe(0o700);
+    for (const e of entries) expect(readFileSync(join(cacheDir, e), 'utf8')).not.toContain(SECRET);
+    expect((await sb.cli(['plan', '--detailed-exitcode'])).code).toBe(0);
+    // A cached file whose secret is now missing: the full loader reports where.
+    const missing = await sb.cli(['plan'], { env: { CORP_WIFI_PSK: undefined } });
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('policies/policies.yaml:12:19');
+    // A cached file whose group disappeared from another file: a reference problem, not a stale answer.
+    sb.write('policies/groups.yaml', 'apiVersion: emmctl/v1\nkind: Group\nmetadata: { name: all-managed }\nspec: { match: { platforms: [ios] } }\n');
+    const broken = await sb.cli(['plan']);
+    expect(broken.code).toBe(3);
+    expect(broken.stderr).toMatch(/policies\/policies\.yaml:\d+:\d+: .*corp-android/);
+    // A corrupt cache entry is ignored.
+    for (const e of readdirSync(cacheDir)) sb.write(`cache/${e}`, '{not json');
+    sb.write('policies/groups.yaml', GROUPS);
+    expect((await sb.cli(['plan', '--detailed-exitcode'])).code).toBe(0);
   });
 });

@@ -68,6 +68,7 @@ export function sandbox(extraEnv: Record<string, string> = {}): Sandbox {
   const env = {
     EMMCTL_DATA_DIR: join(dir.path, 'data'),
     EMMCTL_CONFIG_DIR: join(dir.path, 'config'),
+    EMMCTL_CACHE_DIR: join(dir.path, 'cache'),
     CORP_WIFI_PSK: SECRET,
     ...extraEnv,
   };

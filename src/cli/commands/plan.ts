@@ -23,18 +23,82 @@ export interface DesiredState {
  * of those problems, reported at the reference's file:line:col.
  */
 export async function loadDesired(ctx: CliContext, paths: string[]): Promise<DesiredState> {
-  const { loadPolicyFiles, formatLoadProblems } = await import('../../plan/load-fallback.js');
+  const { loadPolicyFiles, formatLoadProblems, listPolicyFiles } = await import('../../plan/load-fallback.js');
   const schemaFile = await schemaPath();
   if (!schemaFile) throw new EmmctlError('cannot find schema/emmctl.schema.json beside the emmctl installation');
+  const { readFileSync } = await import('node:fs');
+  const { PolicyCache, policyCacheDir } = await import('../../config/policy-cache.js');
+  const cacheDir = policyCacheDir(ctx.io.env);
+  const cache = cacheDir ? new PolicyCache(cacheDir, `${typeof EMMCTL_VERSION === 'string' ? EMMCTL_VERSION : 'dev'}\0${readFileSync(schemaFile, 'utf8')}`) : undefined;
+  const listed = listPolicyFiles(paths);
+  const keysOf = (files: string[]) => files.map((f) => {
+    try {
+      return cache!.key(readFileSync(f));
+    } catch {
+      return undefined;
+    }
+  });
+  const keysBefore = cache && listed.problems.length === 0 ? keysOf(listed.files) : [];
+  if (cache && listed.problems.length === 0) {
+    const fast = await fromCache(ctx, cache, keysBefore);
+    if (fast) return fast;
+  }
+
   const result = await loadPolicyFiles(paths, { env: ctx.io.env, schemaFile });
   if (!result.ok) {
     ctx.io.stderr.write(formatLoadProblems(result.problems));
     throw new ValidationFailedError(`${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} in the policy files; nothing was planned`);
   }
+  if (cache) {
+    // Only files whose bytes did not change while they were being loaded.
+    const keysAfter = keysOf(listed.files);
+    listed.files.forEach((file, i) => {
+      const key = keysAfter[i];
+      if (!key || key !== keysBefore[i]) return;
+      cache.set(key, result.documents.filter((d) => d.sourceFile === file).map((d) => d.document));
+    });
+  }
   return {
     documents: result.documents.map((d) => d.resolved),
     raw: result.documents.map((d) => d.document),
   };
+}
+
+/**
+ * Every file unchanged since it last loaded cleanly: its documents come from the cache. The
+ * checks that span files (duplicates, group references, secrets) run again here; anything off
+ * returns undefined so the full loader reports it with file:line:col.
+ */
+async function fromCache(ctx: CliContext, cache: import('../../config/policy-cache.js').PolicyCache, keys: Array<string | undefined>): Promise<DesiredState | undefined> {
+  const raw: ResourceDocument[] = [];
+  for (const key of keys) {
+    const docs = key ? cache.get(key) : undefined;
+    if (!docs) return undefined;
+    raw.push(...docs);
+  }
+  const seen = new Set<string>();
+  const groups = new Set(['all', ...raw.filter((d) => d.kind === 'Group').map((d) => d.metadata.name)]);
+  for (const d of raw) {
+    const id = `${d.kind}/${d.metadata.name}`;
+    if (seen.has(id)) return undefined;
+    seen.add(id);
+    const refs = d.kind === 'EnrollmentProfile' ? (d.spec.group ? [d.spec.group] : []) : d.kind === 'Group' ? [] : d.spec.assign;
+    if (refs.some((g) => !groups.has(g))) return undefined;
+  }
+  const { resolveSecretRefs } = await import('../../plan/secrets.js');
+  const documents: ResourceDocument[] = [];
+  for (const d of raw) {
+    const r = resolveSecretRefs(d, ctx.io.env);
+    if (r.missing.length) return undefined;
+    documents.push(r.document);
+  }
+  return { documents, raw };
+}
+
+/** yaml is CommonJS under Node's export conditions: the bundle may hand it over as `default`. */
+export async function loadYaml(): Promise<typeof import('yaml')> {
+  const m = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
+  return m.default ?? m;
 }
 
 /** The schema shipped with emmctl: found by walking up from the bundle (dist/ or dist/chunks/). */
@@ -65,8 +129,8 @@ export async function printPlan(
   const { maskPlan, toSavedPlan } = await import('../../plan/index.js');
   if (format === 'json' || format === 'yaml') {
     const doc = maskPlan(toSavedPlan(data.plan, { backend: data.backend, prune: data.prune, desiredDigest: data.digest, createdAt: new Date() }));
-    const { renderDocument } = await import('../../output/render.js');
-    await renderDocument(doc, format, ctx.io.stdout);
+    if (format === 'json') ctx.io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    else ctx.io.stdout.write((await loadYaml()).stringify(doc, { lineWidth: 0 }));
     return;
   }
   const { renderPlan } = await import('../../plan/render.js');
