@@ -3,6 +3,7 @@
 // store applies them while scanning in sort order.
 import { BackendError } from '../errors.js';
 import type { DeviceFilter } from '../backends/backend.js';
+import { versionSortKey } from './engine.js';
 
 /** Sort field → SQL key expression (matches an index in migrations.ts; NULLs sort as ''). */
 const SORT_KEYS: Record<string, string> = {
@@ -57,15 +58,12 @@ export function decodeCursor(cursor: string, sort: DeviceSort): { key: string; i
   return { key: data.k, id: data.i };
 }
 
-/** `17.4.1` → fixed-width key; string order of keys is numeric version order. */
+/**
+ * `17.4.1` → a key whose string order is compareVersions' order (the engine's versionSortKey),
+ * so `os<14` and sorting by OS version run in SQL on an index. NULL when no version is known.
+ */
 export function versionKey(version: string | undefined | null): string | null {
-  if (!version) return null;
-  const parts = version.trim().split('.').slice(0, 4).map((p) => {
-    const m = /^\d+/.exec(p);
-    return (m ? m[0].replace(/^0+(?=\d)/, '') : '0').padStart(10, '0');
-  });
-  while (parts.length < 4) parts.push('0000000000');
-  return parts.join('.');
+  return version ? versionSortKey(version) : null;
 }
 
 export interface CompiledFilters {
