@@ -1,10 +1,15 @@
 // Versioned schema migrations, applied in order, each in its own transaction. Never edit a
 // migration that has shipped: append a new one. A store written by a newer emmctl (a version
 // above the last one here) is refused rather than guessed at.
+import type Database from 'better-sqlite3';
+import { versionSortKey } from './engine.js';
+
 export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /** Data changes SQL alone cannot express; runs after `sql`, in the same transaction. */
+  run?: (db: Database.Database) => void;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -125,5 +130,16 @@ CREATE TABLE audit (
 CREATE INDEX audit_by_at ON audit (at);
 CREATE INDEX audit_by_actor ON audit (actor, seq);
 `,
+  },
+  {
+    version: 2,
+    name: 'os_key from the compliance engine version sort key',
+    sql: '',
+    run(db) {
+      const update = db.prepare('UPDATE devices SET os_key = ? WHERE id = ?');
+      for (const row of db.prepare('SELECT id, os_version FROM devices WHERE os_version IS NOT NULL').all() as Array<{ id: string; os_version: string }>) {
+        update.run(versionSortKey(row.os_version), row.id);
+      }
+    },
   },
 ];

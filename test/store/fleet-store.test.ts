@@ -44,7 +44,7 @@ describe('opening and migrations', () => {
   it('creates an owner-only data dir and database, migrates, and keeps data across re-open', () => {
     const { store, dataDir } = seeded();
     const dev = enrollDevice(store);
-    expect(store.schemaVersion()).toBe(1);
+    expect(store.schemaVersion()).toBe(2);
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     for (const f of [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`]) {
       expect(existsSync(join(dataDir, f)), f).toBe(true);
@@ -54,7 +54,7 @@ describe('opening and migrations', () => {
 
     const again = FleetStore.open(dataDir);
     cleanups.push(() => again.close());
-    expect(again.schemaVersion()).toBe(1);
+    expect(again.schemaVersion()).toBe(2);
     expect(again.listResources().map((r) => `${r.kind}/${r.name}@${r.version}`)).toEqual([
       'CompliancePolicy/baseline@1', 'EnrollmentProfile/corp@1', 'Group/corp-android@1', 'Group/sales@1', 'Policy/android-baseline@1',
     ]);
@@ -62,8 +62,24 @@ describe('opening and migrations', () => {
     expect(again.authenticateDevice(dev.credential)).toBe(dev.deviceId);
     const db = new Database(join(dataDir, DB_FILE), { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.prepare('SELECT count(*) AS n FROM migrations').get()).toEqual({ n: 1 });
+    expect(db.prepare('SELECT count(*) AS n FROM migrations').get()).toEqual({ n: 2 });
     db.close();
+  });
+
+  it('migrates a store at an older schema version in place', () => {
+    const { store, dataDir } = seeded();
+    const d = enrollDevice(store, { posture: { osVersion: '9.1' } });
+    store.close();
+    // Rewind to schema 1 with the key format it used (four fixed parts) to replay migration 2.
+    const db = new Database(join(dataDir, DB_FILE));
+    db.prepare('DELETE FROM migrations WHERE version > 1').run();
+    db.prepare("UPDATE devices SET os_key = '0000000009.0000000001.0000000000.0000000000'").run();
+    db.close();
+    const again = FleetStore.open(dataDir);
+    cleanups.push(() => again.close());
+    expect(again.schemaVersion()).toBe(2);
+    expect(again.listDevices({ filters: [{ field: 'os', op: '<', value: '10' }] }).items.map((x) => x.id)).toEqual([d.deviceId]);
+    expect(again.listDevices({ filters: [{ field: 'os', op: '=', value: '9.1.0' }] }).items.map((x) => x.id)).toEqual([d.deviceId]);
   });
 
   it('refuses a store written by a newer schema', () => {
@@ -72,7 +88,7 @@ describe('opening and migrations', () => {
     const db = new Database(join(dataDir, DB_FILE));
     db.prepare("INSERT INTO migrations (version, name, applied_at) VALUES (99, 'future', 'x')").run();
     db.close();
-    expectBackendError(() => FleetStore.open(dataDir), 'unavailable', /schema version 99, newer than this emmctl understands \(1\)/);
+    expectBackendError(() => FleetStore.open(dataDir), 'unavailable', /schema version 99, newer than this emmctl understands \(2\)/);
   });
 
   it('reports an unusable data dir clearly', () => {
