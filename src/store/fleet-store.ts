@@ -219,8 +219,13 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     return s;
   }
 
+  // One wrapper for every transaction: IMMEDIATE takes the write lock up front, so two
+  // processes (CLI and server) never both read and then fail to upgrade to a write.
+  private readonly runTx = (fn: () => unknown) => fn();
+  private txWrapper?: Database.Transaction<(fn: () => unknown) => unknown>;
   private tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    this.txWrapper ??= this.db.transaction(this.runTx);
+    return this.txWrapper.immediate(fn) as T;
   }
 
   private audit(actor: Actor | { name: string; source: string }, action: string, target: string, detail?: Record<string, unknown>, at = this.now()): void {
@@ -484,8 +489,11 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       const groups = groupsForDevice(toDevice(row), snap.groups, snap.profiles);
       this.escalate(row, snap, groups, now);
       const config = row.state === 'retired' ? this.emptyConfig(snap) : this.configFor(snap, groups);
-      this.stmt("UPDATE commands SET status = 'expired', updated_at = ? WHERE device_id = ? AND status IN ('queued', 'sent') AND expires_at <= ?").run(at, deviceId, at);
-      const pending = this.stmt("SELECT * FROM commands WHERE device_id = ? AND status IN ('queued', 'sent') ORDER BY seq").all(deviceId) as CommandRow[];
+      const pending: CommandRow[] = [];
+      for (const c of this.stmt("SELECT * FROM commands WHERE device_id = ? AND status IN ('queued', 'sent') ORDER BY seq").all(deviceId) as CommandRow[]) {
+        if (c.expires_at !== null && c.expires_at <= at) this.stmt("UPDATE commands SET status = 'expired', updated_at = ? WHERE id = ?").run(at, c.id);
+        else pending.push(c);
+      }
       if (pending.some((c) => c.status === 'queued')) {
         this.stmt("UPDATE commands SET status = 'sent', updated_at = ? WHERE device_id = ? AND status = 'queued'").run(at, deviceId);
       }

@@ -283,6 +283,16 @@ describe('commands', () => {
     expect(store.getCommand(cmd.id).status).toBe('expired');
   });
 
+  it('never delivers an expired command at check-in', () => {
+    const { store, clock } = seeded();
+    const d = enrollDevice(store);
+    const old = store.enqueueCommands({ deviceIds: [d.deviceId], type: 'reboot', idempotencyKey: 'e2' }, ADMIN).results[0]!.command!;
+    clock.advance(31 * DAY);
+    const fresh = store.enqueueCommands({ deviceIds: [d.deviceId], type: 'lock', idempotencyKey: 'e3' }, ADMIN).results[0]!.command!;
+    expect(store.checkIn(d.deviceId, { posture: posture() }).commands.map((c) => c.id)).toEqual([fresh.id]);
+    expect(store.getCommand(old.id).status).toBe('expired');
+  });
+
   it('an acknowledged wipe marks the device wiped and revokes its credential', () => {
     const { store } = seeded();
     const d = enrollDevice(store);
