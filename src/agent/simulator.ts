@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { BackendError, EmmctlError, UsageError } from '../errors.js';
 import type { StoredResource } from '../model/fleet.js';
 import type { EnrollmentProfileDocument, Platform, Ownership } from '../model/policy.generated.js';
+import { normalizeServerUrl } from '../backends/http/url.js';
 import { AgentClient, isUnreachable } from './client.js';
 import { commandOutcome, simulatedDevice, type SimulatedDevice } from './fleet.js';
 import type { PendingCommand } from './protocol.js';
@@ -84,7 +85,8 @@ export async function simulateFleet(opts: SimulateOptions): Promise<SimulationSu
   const inProcess = !opts.server;
   if (inProcess && !opts.dataDir) throw new UsageError('simulate without --server needs a data dir for its in-process server');
   const stateFile = resolve(opts.stateFile ?? join(opts.dataDir!, STATE_FILE_NAME));
-  const fleetKey = inProcess ? 'embedded' : opts.server!.replace(/\/+$/, '');
+  // Keyed by where the devices are enrolled, so one --state file can serve several stores or servers.
+  const fleetKey = inProcess ? `embedded:${resolve(opts.dataDir!)}` : normalizeServerUrl(opts.server!);
   const state = readState(stateFile);
   const existing = state.fleets[fleetKey];
   if (existing && opts.seed !== undefined && existing.seed !== opts.seed) {

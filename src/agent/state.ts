@@ -27,7 +27,7 @@ export interface FleetState {
 
 export interface StateFile {
   version: 1;
-  /** One fleet per server: `embedded` for the in-process server over the data dir, else the server URL. */
+  /** One fleet per place: `embedded:<data dir>` for the in-process server over that store, else the server URL. */
   fleets: Record<string, FleetState>;
 }
 

@@ -115,7 +115,7 @@ describe('emmctl simulate (in-process server over the embedded store)', () => {
     const after = await simulate(dataDir, ['--devices', '25', '--once']);
     expect(after).toMatchObject({ enrolled: 0, checkIns: 24, wiped: 1, errors: 0 });
     const state = JSON.parse(readFileSync(join(dataDir, 'simulator-state.json'), 'utf8')) as { fleets: Record<string, { devices: Array<{ deviceId: string; credential?: string; state: string }> }> };
-    const entry = state.fleets.embedded!.devices.find((e) => e?.deviceId === wipee.id)!;
+    const entry = state.fleets[`embedded:${dataDir}`]!.devices.find((e) => e?.deviceId === wipee.id)!;
     expect(entry).toMatchObject({ state: 'wiped' });
     expect(entry.credential).toBeUndefined();
   });
