@@ -128,3 +128,21 @@ describe('emmctl plan', () => {
     expect((await sb.cli(['plan', '--detailed-exitcode'])).code).toBe(0);
   });
 });
+
+describe('emmctl plan paths', () => {
+  it('says which path is missing, with exit 2', async () => {
+    const sb2 = sandbox();
+    try {
+      const r = await sb2.cli(['plan', 'nope/', 'policies/']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('no such file or directory: nope/');
+      const { rmSync } = await import('node:fs');
+      rmSync(sb2.policyDir, { recursive: true });
+      const d = await sb2.cli(['plan']);
+      expect(d.code).toBe(2);
+      expect(d.stderr).toContain('policies/');
+    } finally {
+      sb2.cleanup();
+    }
+  });
+});

@@ -26,7 +26,14 @@ export async function loadDesired(ctx: CliContext, paths: string[]): Promise<Des
   const { loadPolicyFiles, formatLoadProblems, listPolicyFiles } = await import('../../plan/load-fallback.js');
   const schemaFile = await schemaPath();
   if (!schemaFile) throw new EmmctlError('cannot find schema/emmctl.schema.json beside the emmctl installation');
-  const { readFileSync } = await import('node:fs');
+  const { existsSync, readFileSync } = await import('node:fs');
+  const absent = paths.filter((p) => !existsSync(p));
+  if (absent.length) {
+    throw new UsageError(
+      `no such file or directory: ${absent.join(', ')}`,
+      paths.length === 1 && paths[0] === DEFAULT_POLICY_PATH ? 'pass the policy files or directories to use, or create policies/ (emmctl init policies)' : 'check the paths',
+    );
+  }
   const { PolicyCache, policyCacheDir } = await import('../../config/policy-cache.js');
   const cacheDir = policyCacheDir(ctx.io.env);
   const cache = cacheDir ? new PolicyCache(cacheDir, `${typeof EMMCTL_VERSION === 'string' ? EMMCTL_VERSION : 'dev'}\0${readFileSync(schemaFile, 'utf8')}`) : undefined;
