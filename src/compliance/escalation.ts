@@ -53,8 +53,9 @@ export function dueEscalations(input: EscalationInput): DueEscalation[] {
 }
 
 /**
- * When the next not-yet-fired step of a failing policy becomes due (epoch ms), or undefined when
- * none is left — lets a caller schedule the next evaluation instead of polling.
+ * When the earliest not-yet-fired step of a failing policy is due (epoch ms; at or before `now`
+ * when one is overdue), or undefined when none is left — lets a caller schedule the next
+ * evaluation instead of polling.
  */
 export function nextEscalationAt(input: EscalationInput): number | undefined {
   if (input.failures.length === 0) return undefined;
@@ -66,7 +67,7 @@ export function nextEscalationAt(input: EscalationInput): number | undefined {
     (p.spec.actions ?? []).forEach((a, index) => {
       if (input.fired.has(escalationKey(p.metadata.name, index))) return;
       const at = since + parseDuration(a.after);
-      if (at > input.now.getTime() && (next === undefined || at < next)) next = at;
+      if (next === undefined || at < next) next = at;
     });
   }
   return next;
