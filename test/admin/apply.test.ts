@@ -118,6 +118,13 @@ describe('emmctl apply', () => {
     expect(guarded.code).toBe(2);
     expect(guarded.stderr).toMatch(new RegExp(`leave ${covered} enrolled devices? \\(.+\\) without any compliance policy`));
     expect(guarded.stderr).toContain('--allow-orphaned-devices');
+    // A replacement assigned to every device covers them.
+    const replaced = policies().replace('assign: [all-managed]', 'assign: [all]').replace('name: baseline-compliance', 'name: new-compliance');
+    sb.write('policies/policies.yaml', replaced);
+    const covered2 = await sb.cli(['apply', '--prune', '--yes', '--dry-run']);
+    expect(covered2.code, covered2.stderr).toBe(0);
+    expect(covered2.stdout).toContain('+ create CompliancePolicy/new-compliance');
+    sb.write('policies/policies.yaml', policies().split('---\n').filter((d) => !d.includes('CompliancePolicy')).join('---\n'));
     const ok = await sb.cli(['apply', '--prune', '--yes', '--allow-orphaned-devices']);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('- deleted CompliancePolicy/baseline-compliance');

@@ -26,11 +26,15 @@ function parseMaxDeletes(value: string): number {
 
 /**
  * Enrolled devices whose every compliance policy this plan deletes: they would go unchecked.
- * Walks the compliance listing only when the plan deletes a CompliancePolicy.
+ * Walks the compliance listing only when the plan deletes a CompliancePolicy. Conservative: a
+ * new compliance policy in the same plan counts as cover only when it is assigned to `all`
+ * (group membership of other groups is the backend's to evaluate).
  */
 async function orphanedDevices(backend: Backend, changes: PlannedChange[]): Promise<{ count: number; examples: string[] }> {
   const deleted = new Set(changes.filter((c) => c.op === 'delete' && c.kind === 'CompliancePolicy').map((c) => c.name));
   if (deleted.size === 0) return { count: 0, examples: [] };
+  const coversAll = changes.some((c) => c.op !== 'delete' && c.document.kind === 'CompliancePolicy' && c.document.spec.assign.includes('all'));
+  if (coversAll) return { count: 0, examples: [] };
   let count = 0;
   const examples: string[] = [];
   for await (const d of allPages<DeviceCompliance, DeviceQuery>((q) => backend.listCompliance(q), { limit: 1000 })) {
