@@ -111,8 +111,11 @@ async function listen(store: ServerStore, host: string, port: number, options: S
       body: () => (bodyPromise ??= readJsonBody(req, bodyLimit)),
     };
     let errorCode: string | undefined;
-    if (log) {
-      res.once('close', () => {
+    res.once('close', () => {
+      // During shutdown, a connection whose last request just finished is idle: close it now
+      // rather than after the keep-alive timeout.
+      if (closing) setImmediate(() => server.closeIdleConnections());
+      if (log) {
         const entry: AccessLogEntry = {
           time: new Date().toISOString(),
           method: ctx.method,
@@ -124,12 +127,8 @@ async function listen(store: ServerStore, host: string, port: number, options: S
         };
         if (errorCode) entry.error = errorCode;
         log(JSON.stringify(entry));
-      });
-    }
-    if (closing) {
-      res.once('finish', () => setImmediate(() => server.closeIdleConnections()));
-      res.shouldKeepAlive = false;
-    }
+      }
+    });
     try {
       const match = router.match(ctx.method, path);
       if (!match) throw new HttpError(404, 'not_found', `no route for ${ctx.method} ${path}; see GET /v1/openapi.json`);
@@ -143,6 +142,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
       if (ctx.token) limit(limiters.token, ctx.token.id, 'API token');
       else if (ctx.deviceId) limit(limiters.device, ctx.deviceId, 'device');
       const result = await route.handler(ctx);
+      if (closing) res.shouldKeepAlive = false;
       if (result === NO_CONTENT) {
         res.writeHead(204, { 'cache-control': 'no-store' });
         res.end();
@@ -159,6 +159,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
         res.destroy();
         return;
       }
+      if (closing) res.shouldKeepAlive = false;
       sendJson(res, status, { error: { code, message } }, headers);
     }
   }

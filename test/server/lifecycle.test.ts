@@ -3,7 +3,7 @@
 import { request } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers/cli.js';
-import { call, checkIn, createToken, enroll, enrollmentToken, killAll, seedResources, startServerProcess } from './helpers.js';
+import { call, checkIn, createToken, enroll, enrollmentToken, killAll, POSTURE, seedResources, startServerProcess } from './helpers.js';
 
 const dirs: Array<{ cleanup(): void }> = [];
 afterAll(() => {
@@ -41,6 +41,38 @@ describe('restart persistence', () => {
       expect(resources.body.items.map((r: { name: string }) => r.name).sort()).toEqual(['all-android', 'corp-phones']);
     } finally {
       expect((await second.stop()).code).toBe(0);
+    }
+  });
+});
+
+describe('reconcile tick', () => {
+  it('escalates a device that became non-compliant by a policy change, without a check-in', async () => {
+    const dir = tempDir('emmctl-server-tick-');
+    dirs.push(dir);
+    const admin = await createToken(dir.path, 'admin');
+    const server = await startServerProcess(dir.path, ['--tick', '0.2']);
+    try {
+      await seedResources(server.url, admin);
+      const dev = await enroll(server.url, (await enrollmentToken(server.url, admin)).secret);
+      // Unencrypted, but no rule says so yet: nothing to escalate at this check-in.
+      expect((await checkIn(server.url, dev.credential, { ...POSTURE, encrypted: false })).status).toBe(200);
+      const policy = {
+        apiVersion: 'emmctl/v1',
+        kind: 'CompliancePolicy',
+        metadata: { name: 'must-encrypt' },
+        spec: { assign: ['all-android'], rules: { encryption: 'required' }, actions: [{ after: '0d', do: 'lock' }] },
+      };
+      const applied = await call(server.url, 'POST', '/v1/resources/apply', { token: admin, body: { changes: [{ op: 'create', kind: 'CompliancePolicy', name: 'must-encrypt', document: policy }] } });
+      expect(applied.status).toBe(200);
+      // The device does not check in again: only the server's tick can queue the lock.
+      let commands: Array<{ type: string; requestedBy: string }> = [];
+      for (let i = 0; i < 200 && commands.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        commands = (await call(server.url, 'GET', `/v1/commands?deviceId=${dev.deviceId}`, { token: admin })).body.items;
+      }
+      expect(commands).toEqual([expect.objectContaining({ type: 'lock', requestedBy: 'compliance:must-encrypt' })]);
+    } finally {
+      await server.stop();
     }
   });
 });
