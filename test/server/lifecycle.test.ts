@@ -1,6 +1,7 @@
 // The server process: restart on the same data dir keeps everything; SIGTERM lets an
 // in-flight request finish, refuses new connections, closes the store and exits 0.
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { call, checkIn, createToken, enroll, enrollmentToken, killAll, POSTURE, seedResources, startServerProcess } from './helpers.js';
@@ -71,6 +72,27 @@ describe('reconcile tick', () => {
         commands = (await call(server.url, 'GET', `/v1/commands?deviceId=${dev.deviceId}`, { token: admin })).body.items;
       }
       expect(commands).toEqual([expect.objectContaining({ type: 'lock', requestedBy: 'compliance:must-encrypt' })]);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('timeouts', () => {
+  it('drops a client that never finishes its request headers (408)', async () => {
+    const dir = tempDir('emmctl-server-timeout-');
+    dirs.push(dir);
+    const server = await startServerProcess(dir.path, ['--request-timeout', '1']);
+    try {
+      const { hostname, port } = new URL(server.url);
+      const socket = connect(Number(port), hostname);
+      let received = '';
+      socket.setEncoding('utf8').on('data', (d) => (received += d));
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      socket.write('POST /v1/agent/enroll HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n');
+      await new Promise<void>((resolve) => socket.once('close', resolve));
+      expect(received).toMatch(/^HTTP\/1\.1 408 /);
+      expect((await call(server.url, 'GET', '/healthz')).status).toBe(200);
     } finally {
       await server.stop();
     }

@@ -11,6 +11,7 @@ interface ServeOptions {
   deviceRateLimit?: string;
   enrollRateLimit?: string;
   tick?: string;
+  requestTimeout?: string;
   accessLog: boolean;
 }
 
@@ -27,6 +28,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--device-rate-limit <rate[/burst]>', 'requests per second per device, or off; env EMMCTL_SERVER_DEVICE_RATE_LIMIT (default 2/10)')
     .option('--enroll-rate-limit <rate[/burst]>', 'enrollments per second per client address, or off; env EMMCTL_SERVER_ENROLL_RATE_LIMIT (default 200/1000)')
     .option('--tick <seconds>', 'how often escalations and command expiry run (default 30)')
+    .option('--request-timeout <seconds>', 'a client must send its whole request within this time, headers within 10 s (default 30)')
     .option('--no-access-log', 'do not write the JSON access log to stderr')
     .addHelpText(
       'after',
@@ -112,7 +114,15 @@ async function serve(ctx: CliContext, command: Command, opts: ServeOptions): Pro
     if (!(tickSeconds > 0)) throw new UsageError(`invalid --tick "${opts.tick}": expected seconds > 0`);
   }
 
+  let timeouts: { requestMs: number; headersMs: number } | undefined;
+  if (opts.requestTimeout !== undefined) {
+    const seconds = Number(opts.requestTimeout);
+    if (!(seconds > 0)) throw new UsageError(`invalid --request-timeout "${opts.requestTimeout}": expected seconds > 0`);
+    timeouts = { requestMs: seconds * 1000, headersMs: Math.min(10_000, seconds * 1000) };
+  }
+
   const running = await startServer({
+    timeouts,
     dataDir,
     listen,
     tls,
