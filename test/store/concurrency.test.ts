@@ -1,0 +1,77 @@
+// Two handles on one store, as `emmctl server` and a CLI command share a data dir: caches see
+// the other's changes, and a writer waits for the other's transaction instead of failing.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FleetStore } from '../../src/store/fleet-store.js';
+import { tempDir } from '../helpers/cli.js';
+// @ts-expect-error plain ESM helper shared with the benchmarks
+import { bundleStore } from './bundle-store.mjs';
+import { ADMIN, createAll, docs, enrollDevice, posture } from './fixtures.js';
+
+const dirs: Array<{ cleanup(): void }> = [];
+afterAll(() => dirs.forEach((d) => d.cleanup()));
+
+describe('two handles on one store', () => {
+  it('a check-in sees policy changes applied through another handle', () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const server = FleetStore.open(dir.path);
+    const cli = FleetStore.open(dir.path);
+    try {
+      cli.applyChanges(createAll(), ADMIN);
+      const d = enrollDevice(server);
+      expect(d.checkIn.configuration.settings).toMatchObject({ camera: 'disabled' });
+      const policy = docs().find((x) => x.kind === 'Policy')!;
+      const changed = { ...policy, spec: { ...policy.spec, settings: { camera: 'enabled' } } } as typeof policy;
+      cli.applyChanges([{ op: 'update', kind: 'Policy', name: policy.metadata.name, document: changed, expectedVersion: 1 }], ADMIN);
+      const after = server.checkIn(d.deviceId, { posture: posture() });
+      expect(after.configuration.settings).toEqual({ camera: 'enabled' });
+      expect(after.configuration.version).not.toBe(d.checkIn.configuration.version);
+    } finally {
+      server.close();
+      cli.close();
+    }
+  });
+
+  it('a writer waits for another process\'s long transaction, then both changes are kept', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const bundleUrl = await bundleStore(dir.path);
+    const dataDir = join(dir.path, 'data');
+    const store = FleetStore.open(dataDir);
+    store.applyChanges(createAll(), ADMIN);
+    const d = enrollDevice(store);
+    const script = join(dir.path, 'writer.mjs');
+    writeFileSync(script, `
+import { writeSync } from 'node:fs';
+const { FleetStore } = await import(${JSON.stringify(bundleUrl)});
+const store = FleetStore.open(${JSON.stringify(dataDir)});
+const changes = [];
+for (let i = 0; i < 15000; i++) {
+  const name = 'bulk-' + i;
+  changes.push({ op: 'create', kind: 'Group', name, document: { apiVersion: 'emmctl/v1', kind: 'Group', metadata: { name, description: 'x'.repeat(2000) }, spec: { match: { platforms: ['ios'] } } } });
+}
+writeSync(1, 'begin\\n');
+store.applyChanges(changes, { name: 'local:writer', source: 'local' });
+writeSync(1, 'committed\\n');
+store.close();
+`);
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    await new Promise<void>((resolve) => child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('begin')) resolve();
+    }));
+    // The child now holds (or is about to take) the write lock for a while; this must wait, not fail.
+    await new Promise((r) => setTimeout(r, 50));
+    const r = store.enqueueCommands({ deviceIds: [d.deviceId], type: 'lock', idempotencyKey: 'during' }, ADMIN);
+    expect(r.results[0]!.outcome).toBe('queued');
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(out).toBe('begin\ncommitted\n');
+    expect(store.listResources('Group')).toHaveLength(15002);
+    expect(store.listCommands({}).items).toHaveLength(1);
+    store.close();
+  });
+});
