@@ -41,6 +41,8 @@ export interface RenderOptions<T> {
   sizingRows?: number;
   /** Terminal width override (tests); otherwise out.columns on a TTY. */
   width?: number;
+  /** Sees every record as it is written (summaries, gates) without another async layer per record. */
+  tap?: (record: T) => void;
 }
 
 const GAP = 2;
@@ -50,6 +52,7 @@ const ELLIPSIS = '…';
 export async function renderRecords<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>): Promise<number> {
   const writer = new StreamWriter(opts.out);
   let count = 0;
+  if (opts.tap) records = tapped(records, opts.tap);
   try {
     switch (opts.format) {
       case 'json':
@@ -236,6 +239,31 @@ function displayWidth(text: string): number {
   let n = 0;
   for (const _ of text) n++;
   return n;
+}
+
+function tapped<T>(records: AsyncIterable<T> | Iterable<T>, tap: (record: T) => void): AsyncIterable<T> | Iterable<T> {
+  if (Symbol.asyncIterator in records) {
+    const source = records as AsyncIterable<T>;
+    return {
+      [Symbol.asyncIterator]() {
+        const it = source[Symbol.asyncIterator]();
+        return {
+          async next() {
+            const r = await it.next();
+            if (!r.done) tap(r.value);
+            return r;
+          },
+          return: it.return ? (v?: unknown) => it.return!(v) : undefined,
+        } as AsyncIterator<T>;
+      },
+    };
+  }
+  return (function* () {
+    for (const r of records as Iterable<T>) {
+      tap(r);
+      yield r;
+    }
+  })();
 }
 
 async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {

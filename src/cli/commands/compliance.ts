@@ -40,11 +40,6 @@ function uniqueRules(r: DeviceCompliance): string {
   return [...new Set(r.failures.map((f) => f.rule))].join(',');
 }
 
-/** The JSON record: DeviceCompliance as the backend defines it (stable camelCase). */
-function toData(r: DeviceCompliance): DeviceCompliance {
-  return r;
-}
-
 export interface ComplianceSummary {
   total: number;
   byStatus: Record<ComplianceStatus, number>;
@@ -118,13 +113,14 @@ Next: \`emmctl devices show ID\` for one device's details, \`emmctl lock ID\` to
       const { allPages } = await import('../../backends/backend.js');
       const { renderRecords } = await import('../../output/render.js');
       const summary = emptySummary();
-      async function* counted() {
-        for await (const r of take(allPages<DeviceCompliance, DeviceQuery>((q) => backend.listCompliance(q), { filters, sort: opts.sort, limit: Math.min(opts.limit ?? PAGE_SIZE, PAGE_SIZE) }), opts.limit)) {
-          addToSummary(summary, r);
-          yield r;
-        }
-      }
-      await renderRecords(counted(), { format: outputFormat(ctx, command), columns: COMPLIANCE_COLUMNS, out: ctx.io.stdout, colors: ctx.out, toData });
+      const records = take(allPages<DeviceCompliance, DeviceQuery>((q) => backend.listCompliance(q), { filters, sort: opts.sort, limit: Math.min(opts.limit ?? PAGE_SIZE, PAGE_SIZE) }), opts.limit);
+      await renderRecords(records, {
+        format: outputFormat(ctx, command),
+        columns: COMPLIANCE_COLUMNS,
+        out: ctx.io.stdout,
+        colors: ctx.out,
+        tap: (r) => addToSummary(summary, r),
+      });
       if (summary.total === 0) ctx.info(filters.length ? 'No devices match the filter.' : 'No devices yet. Enroll some: emmctl enroll token create --profile NAME (or emmctl simulate --devices 20 --once)');
       else ctx.info(formatSummary(summary, ctx.err).trimEnd());
       const failing = (opts.failOn ?? []).filter((st) => summary.byStatus[st] > 0);

@@ -7,7 +7,7 @@ import type { Column, RecordFormat } from '../../output/render.js';
 import type { CliContext } from '../context.js';
 
 /** Page size asked of the backend while streaming (the driver may cap it). */
-export const PAGE_SIZE = 500;
+export const PAGE_SIZE = 1000;
 
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -30,15 +30,17 @@ export function outputFormat(ctx: CliContext, command: Command): RecordFormat {
   return ctx.globals(command).output ?? 'table';
 }
 
-/** Stops a stream after `n` records (the rest is never fetched). */
-export async function* take<T>(items: AsyncIterable<T>, n: number | undefined): AsyncGenerator<T> {
-  if (n === undefined) return yield* items;
-  if (n <= 0) return;
-  let i = 0;
-  for await (const item of items) {
-    yield item;
-    if (++i >= n) return;
-  }
+/** Stops a stream after `n` records (the rest is never fetched); without `n`, the stream itself. */
+export function take<T>(items: AsyncIterable<T>, n: number | undefined): AsyncIterable<T> {
+  if (n === undefined) return items;
+  return (async function* () {
+    if (n <= 0) return;
+    let i = 0;
+    for await (const item of items) {
+      yield item;
+      if (++i >= n) return;
+    }
+  })();
 }
 
 export function labelsText(labels: Record<string, string> | undefined): string {
