@@ -443,6 +443,17 @@ describe('device listing', () => {
     expectBackendError(() => store.listDevices({ filters: [f('compliance', '=', 'green')] }), 'invalid', /unknown compliance status "green"/);
   });
 
+  it('follows OS updates reported at check-in', () => {
+    const { store, ids } = fleet();
+    const count = (value: string) => store.listDevices({ filters: [f('os', '<', value), f('platform', '=', 'android')] }).items.length;
+    expect(count('13')).toBe(1);
+    store.checkIn(ids[0]!, { posture: posture({ osVersion: '15' }) });
+    store.checkIn(ids[1]!, { posture: posture({ osVersion: '12.1' }) });
+    expect(store.listDevices({ filters: [f('os', '<', '13')] }).items.map((d) => d.id)).toEqual([ids[1]]);
+    expect(store.getDevice(ids[0]!).osVersion).toBe('15');
+    expect(count('16')).toBe(3);
+  });
+
   it('pages with opaque cursors in any sort order, each device exactly once', () => {
     const { store } = fleet();
     for (const sort of ['name', '-name', 'owner', '-osVersion', 'lastCheckIn', 'platform', '-enrolledAt']) {
