@@ -42,11 +42,19 @@ export async function generatePolicyTypes() {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const out = await generatePolicyTypes();
-  if (process.argv.includes('--check')) {
-    const current = readFileSync(outPath, 'utf8');
-    if (current !== out) { console.error('src/model/policy.generated.ts is stale: run `npm run generate`'); process.exit(1); }
-  } else {
-    writeFileSync(outPath, out);
+  // `npm run generate` regenerates every file derived from the schema: the types and the reference docs.
+  const { generatePolicyDocs } = await import('./gen-docs.mjs');
+  const outputs = [
+    [outPath, await generatePolicyTypes(), 'src/model/policy.generated.ts'],
+    [new URL('../docs/policy-reference.md', import.meta.url), generatePolicyDocs(), 'docs/policy-reference.md'],
+  ];
+  let stale = false;
+  for (const [path, out, name] of outputs) {
+    if (process.argv.includes('--check')) {
+      if (readFileSync(path, 'utf8') !== out) { console.error(`${name} is stale: run \`npm run generate\``); stale = true; }
+    } else {
+      writeFileSync(path, out);
+    }
   }
+  if (stale) process.exit(1);
 }

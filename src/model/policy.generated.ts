@@ -22,7 +22,15 @@ export type Duration = string;
  */
 export type OsVersion = string;
 /**
- * Groups whose devices receive this document. Every name must resolve to a declared Group or `all`.
+ * How long after the first failing check-in the step fires (`0d` = at once).
+ */
+export type Duration1 = string;
+/**
+ * Device ownership is this.
+ */
+export type Ownership1 = "corporate" | "personal";
+/**
+ * Groups whose devices receive this document. Every name must resolve to a declared Group or the built-in `all`.
  *
  * @minItems 1
  */
@@ -60,14 +68,41 @@ export type AppId1 = string;
  */
 export type SecretRef = string;
 /**
+ * Lowest android version allowed.
+ */
+export type OsVersion1 = string;
+/**
+ * Lowest ios version allowed.
+ */
+export type OsVersion2 = string;
+/**
+ * Lowest ipados version allowed.
+ */
+export type OsVersion3 = string;
+/**
+ * Lowest macos version allowed.
+ */
+export type OsVersion4 = string;
+/**
+ * Lowest windows version allowed.
+ */
+export type OsVersion5 = string;
+/**
+ * Ownership recorded for devices enrolled with this profile.
+ */
+export type Ownership2 = "corporate" | "personal";
+/**
  * The name of a Group declared in the policy files, or the built-in group `all` (every device).
  */
 export type GroupRef1 = string;
 /**
- * A duration such as `0d`, `3d`, `12h`, `1d12h`, `90m`, `30s` (days, hours, minutes, seconds, in that order).
+ * Default lifetime of enrollment tokens made from this profile (default 7d).
  */
-export type Duration1 = string;
+export type Duration2 = string;
 
+/**
+ * Identity of the document: its name (unique per kind), an optional description and labels.
+ */
 export interface Metadata {
   name: ResourceName;
   /**
@@ -82,13 +117,19 @@ export interface Metadata {
 export interface Labels {
   [k: string]: string;
 }
+/**
+ * One escalation step: do `do` once the device has been failing for `after`.
+ */
 export interface ComplianceAction {
-  after: Duration;
+  after: Duration1;
   /**
    * `markNoncompliant`: the device's status becomes noncompliant (before it, the device is in grace); `notify`: a notification to the owner; `lock`: a lock command is queued; `retire`: a retire command (selective wipe of corporate data) is queued.
    */
   do: "markNoncompliant" | "notify" | "lock" | "retire";
 }
+/**
+ * Which devices belong to the group: either `match` (attributes) or `devices` (a static list), not both.
+ */
 export interface GroupSpec {
   match?: GroupMatch;
   /**
@@ -108,7 +149,7 @@ export interface GroupMatch {
    * @minItems 1
    */
   platforms?: [Platform, ...Platform[]];
-  ownership?: Ownership;
+  ownership?: Ownership1;
   labels?: Labels1;
   /**
    * Owner e-mail patterns: an exact address (`ana@example.com`), a domain (`example.com`) or `*@example.com`.
@@ -123,6 +164,9 @@ export interface GroupMatch {
 export interface Labels1 {
   [k: string]: string;
 }
+/**
+ * Where the policy goes (`assign`), how it ranks against others (`priority`) and what it sets (`settings`).
+ */
 export interface PolicySpec {
   assign: Assignment;
   /**
@@ -131,6 +175,9 @@ export interface PolicySpec {
   priority?: number;
   settings: PolicySettings;
 }
+/**
+ * The configuration pushed to the device. Only the settings given are managed; everything else is left as the device has it.
+ */
 export interface PolicySettings {
   passcode?: PasscodeSettings;
   screenLock?: ScreenLockSettings;
@@ -150,6 +197,9 @@ export interface PolicySettings {
   wifi?: WifiNetwork[];
   osUpdates?: OsUpdateSettings;
 }
+/**
+ * Device passcode rules.
+ */
 export interface PasscodeSettings {
   /**
    * A device passcode must be set.
@@ -176,12 +226,18 @@ export interface PasscodeSettings {
    */
   historyLength?: number;
 }
+/**
+ * Automatic screen lock.
+ */
 export interface ScreenLockSettings {
   /**
    * Longest idle time before the screen locks.
    */
   maxTimeoutSeconds?: number;
 }
+/**
+ * Apps installed or blocked on the device.
+ */
 export interface AppSettings {
   /**
    * Apps installed and kept installed on the device.
@@ -192,6 +248,9 @@ export interface AppSettings {
    */
   blocked?: AppId[];
 }
+/**
+ * The always-on VPN.
+ */
 export interface VpnSettings {
   app?: AppId1;
   /**
@@ -222,6 +281,9 @@ export interface WifiNetwork {
    */
   autoConnect?: boolean;
 }
+/**
+ * How operating-system updates are installed.
+ */
 export interface OsUpdateSettings {
   /**
    * `automatic`: install when available; `windowed`: only inside `window`; `postponed`: hold for `postponeDays`; `manual`: the user decides.
@@ -233,6 +295,9 @@ export interface OsUpdateSettings {
    */
   postponeDays?: number;
 }
+/**
+ * Maintenance window for mode `windowed` (device local time).
+ */
 export interface MaintenanceWindow {
   /**
    * Local time HH:MM.
@@ -252,6 +317,9 @@ export interface MaintenanceWindow {
     ...("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[]
   ];
 }
+/**
+ * Where the rules apply (`assign`), the rules, and what happens to a device that fails them (`actions`).
+ */
 export interface ComplianceSpec {
   assign: Assignment;
   rules: ComplianceRules;
@@ -262,6 +330,9 @@ export interface ComplianceSpec {
    */
   actions?: [ComplianceAction, ...ComplianceAction[]];
 }
+/**
+ * Conditions on the posture a device reports at check-in; a device fails when any rule fails.
+ */
 export interface ComplianceRules {
   minOsVersion?: MinOsVersion;
   /**
@@ -301,12 +372,15 @@ export interface ComplianceRules {
  * Lowest OS version allowed, per platform. Platforms not listed are not checked.
  */
 export interface MinOsVersion {
-  android?: OsVersion;
-  ios?: OsVersion;
-  ipados?: OsVersion;
-  macos?: OsVersion;
-  windows?: OsVersion;
+  android?: OsVersion1;
+  ios?: OsVersion2;
+  ipados?: OsVersion3;
+  macos?: OsVersion4;
+  windows?: OsVersion5;
 }
+/**
+ * Which devices may enroll with tokens made from this profile, and what they get.
+ */
 export interface EnrollmentProfileSpec {
   /**
    * Platforms allowed to enroll with this profile.
@@ -314,10 +388,10 @@ export interface EnrollmentProfileSpec {
    * @minItems 1
    */
   platforms: [Platform, ...Platform[]];
-  ownership: Ownership;
+  ownership: Ownership2;
   labels?: Labels2;
   group?: GroupRef1;
-  tokenTtl?: Duration1;
+  tokenTtl?: Duration2;
   /**
    * Default number of devices one token may enroll (unlimited when absent).
    */
