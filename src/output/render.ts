@@ -8,6 +8,7 @@
 // Column alignment is a few lines of code; owning it lets us stream and fit the terminal.
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { ExitCode, ExitWith } from '../errors.js';
 import type { Colors } from './color.js';
 import { relativeTime } from './time.js';
 
@@ -69,8 +70,9 @@ export async function renderRecords<T>(records: AsyncIterable<T> | Iterable<T>, 
     }
     await writer.flush();
   } catch (error) {
-    // The reader went away (`emmctl devices list | head`): stop quietly, as `ls | head` does.
-    if (writer.closed) return count;
+    // The reader went away (`emmctl devices list | head`): stop quietly, as `ls | head` does,
+    // and skip what the command would do after listing (a summary of a partial listing misleads).
+    if (writer.closed) throw new ExitWith(ExitCode.OK);
     throw error;
   }
   return count;

@@ -122,3 +122,32 @@ describe('devices show', () => {
     expect(r.stderr).toMatch(/dev_nope/);
   });
 });
+
+describe('output to a closed pipe and to a terminal', () => {
+  it('stops quietly (exit 0, nothing on stderr) when the reader goes away, as `| head` does', async () => {
+    const big = seedStore(Array.from({ length: 2000 }, (_, i) => ({ name: `bulk-${i}`, serial: `BULK-${i}`, platform: 'android' as const, owner: `u${i}@example.com`, posture: {} })));
+    try {
+      const { spawn } = await import('node:child_process');
+      const { BIN, cliEnv } = await import('../helpers/cli.js');
+      const child = spawn(process.execPath, [BIN, 'compliance', '-o', 'json'], { env: cliEnv(big.env), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.stdout.once('data', () => child.stdout.destroy());
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code).toBe(0);
+      expect(stderr).toBe('');
+    } finally {
+      big.cleanup();
+    }
+  });
+
+  it('on a terminal: colours and relative times (pseudo-terminal)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { BIN, cliEnv } = await import('../helpers/cli.js');
+    const r = spawnSync('script', ['-qfec', `stty cols 200; '${process.execPath}' '${BIN}' compliance`, '/dev/null'], { env: cliEnv(fleet.env), encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\u001b\[31mnoncompliant\u001b\[39m/);
+    expect(r.stdout).toMatch(/just now|\dm ago/);
+    expect(r.stdout).not.toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:/);
+  });
+});
