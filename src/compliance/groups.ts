@@ -28,11 +28,22 @@ export function groupsForDevice(device: Device, groups: GroupDocument[], profile
   return [...out].sort();
 }
 
+// Static lists can hold thousands of ids and are asked once per device per evaluation: index
+// each list once. Keyed by the array itself, so a changed document gets a fresh index.
+const staticIndex = new WeakMap<readonly string[], Set<string>>();
+
+function staticMembers(devices: readonly string[]): Set<string> {
+  let set = staticIndex.get(devices);
+  if (!set) staticIndex.set(devices, (set = new Set(devices)));
+  return set;
+}
+
 function inGroup(device: Device, group: GroupDocument): boolean {
   const { match, devices } = group.spec;
   if (devices) {
+    const members = staticMembers(devices);
     const serial = device.serial ?? device.posture?.serial;
-    if (devices.includes(device.id) || (serial !== undefined && devices.includes(serial))) return true;
+    if (members.has(device.id) || (serial !== undefined && members.has(serial))) return true;
   }
   return match !== undefined && matches(device, match);
 }
