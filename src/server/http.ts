@@ -150,7 +150,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
         sendJson(res, 200, result);
       }
     } catch (error) {
-      const { status, code, message, headers } = toHttpError(error);
+      const { status, code, message, headers, hint } = toHttpError(error);
       errorCode = code;
       if (status >= 500 && log) {
         log(JSON.stringify({ time: new Date().toISOString(), level: 'error', method: ctx.method, path, message: errorText(error) }));
@@ -160,7 +160,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
         return;
       }
       if (closing) res.shouldKeepAlive = false;
-      sendJson(res, status, { error: { code, message } }, headers);
+      sendJson(res, status, { error: hint ? { code, message, hint } : { code, message } }, headers);
     }
   }
 
@@ -238,9 +238,9 @@ function toHttpError(error: unknown): HttpError {
   if (error instanceof BackendError) {
     const status = statusForBackendError(error);
     const headers: Record<string, string> = status === 429 || status === 503 ? { 'retry-after': '1' } : {};
-    return new HttpError(status, error.code === 'protocol' ? 'unavailable' : error.code, error.message, headers);
+    return new HttpError(status, error.code === 'protocol' ? 'unavailable' : error.code, error.message, headers, error.hint);
   }
-  if (error instanceof UsageError) return new HttpError(400, 'invalid', error.hint ? `${error.message} (${error.hint})` : error.message);
+  if (error instanceof UsageError) return new HttpError(400, 'invalid', error.message, {}, error.hint);
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
     return new HttpError(503, 'unavailable', 'the store is busy; retry shortly', { 'retry-after': '1' });

@@ -76,6 +76,7 @@ export const OPENAPI_DOCUMENT = {
             properties: {
               code: { enum: ['invalid', 'unauthorized', 'forbidden', 'not_found', 'conflict', 'rate_limited', 'unavailable'] },
               message: { type: 'string' },
+              hint: { type: 'string', description: 'What to do next, when the server knows.' },
             },
           },
         },

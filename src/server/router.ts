@@ -52,6 +52,8 @@ export class HttpError extends Error {
     readonly code: BackendErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** What to do next, sent as error.hint. */
+    readonly hint?: string,
   ) {
     super(message);
   }

@@ -140,6 +140,7 @@ describe('command lifecycle over the agent API', () => {
     const reused = await call(base, 'POST', '/v1/commands', { ...request, body: { deviceIds: [dev.deviceId], type: 'lock' } });
     expect(reused.status).toBe(409);
     expect(reused.body.error.code).toBe('conflict');
+    expect(reused.body.error.message).toContain('idempotency key "retry-me" was already used for a different request');
     // Keys belong to one API token: another token's identical key is a new request.
     const other = await call(base, 'POST', '/v1/commands', { ...request, token: admin });
     expect(other.status).toBe(200);
@@ -194,6 +195,7 @@ describe('device queries', () => {
     const bad = await call(base, 'GET', '/v1/devices?filter=colour%3Dred', { token: operator });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toContain('unknown filter field "colour"');
+    expect(bad.body.error.hint).toContain('fields: id, name, serial, platform');
     const typo = await call(base, 'GET', '/v1/devices?filters=platform%3Dandroid', { token: operator });
     expect(typo.status).toBe(400);
     expect(typo.body.error.message).toContain('unknown query parameter "filters"');

@@ -1,12 +1,12 @@
 // The admin REST API: everything the Backend interface does, for API tokens by role.
 import type { DeviceFilter, DeviceQuery, PreregisteredDevice, ResourceChange } from '../../backends/backend.js';
-import { UsageError } from '../../errors.js';
+import { BackendError, UsageError } from '../../errors.js';
 import { parseDeviceFilter } from '../../model/filter.js';
 import type { CommandStatus, CommandType } from '../../model/fleet.js';
 import { RESOURCE_KINDS, type Ownership, type Platform, type ResourceDocument, type ResourceKind } from '../../model/policy.generated.js';
 import type { Actor, ApiRole } from '../../store/api.js';
 import { requireRole } from '../auth.js';
-import { badRequest, type RequestContext, type Route } from '../router.js';
+import { badRequest, HttpError, type RequestContext, type Route } from '../router.js';
 import {
   checkQuery,
   isObject,
@@ -144,7 +144,15 @@ export const adminRoutes: Route[] = [
       if (ADMIN_COMMANDS.has(type)) requireRole(ctx, 'admin', `a ${type} command`);
       const reason = optionalString(body, 'reason');
       // Keys are scoped per API token: two clients that happen to pick the same key never see each other's result.
-      return ctx.store.enqueueCommands({ deviceIds, type, reason, idempotencyKey: `${ctx.token!.id}:${key}` }, actor(ctx));
+      const scoped = `${ctx.token!.id}:${key}`;
+      try {
+        return ctx.store.enqueueCommands({ deviceIds, type, reason, idempotencyKey: scoped }, actor(ctx));
+      } catch (error) {
+        if (error instanceof BackendError && error.message.includes(scoped)) {
+          throw new BackendError(error.code, error.message.replaceAll(scoped, key), { hint: error.hint });
+        }
+        throw error;
+      }
     },
   },
   {
@@ -235,7 +243,7 @@ function deviceQuery(q: URLSearchParams): DeviceQuery {
     try {
       return parseDeviceFilter(text);
     } catch (error) {
-      if (error instanceof UsageError) throw badRequest(error.hint ? `${error.message} (${error.hint})` : error.message);
+      if (error instanceof UsageError) throw new HttpError(400, 'invalid', error.message, {}, error.hint);
       throw error;
     }
   });
