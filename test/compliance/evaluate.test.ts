@@ -95,6 +95,20 @@ describe('evaluateCompliance: rules', () => {
     expect(one(device({ posture: posture({ installedApps: ['com.company.portal', 'com.x', 'com.y'] }) }), rules)).toEqual([]);
   });
 
+  it('gives the same result whatever the order of the policies', () => {
+    const d = device({ platform: 'android', lastCheckIn: ago(20 * DAY), posture: posture({ osVersion: '12', encrypted: false, installedApps: [] }) });
+    const ps = [
+      compliance('b', { minOsVersion: { android: '13' }, maxCheckInAgeDays: 7 }, [{ after: '2d', do: 'markNoncompliant' }]),
+      compliance('a', { encryption: 'required', requiredApps: ['com.company.portal'] }, STANDARD_ACTIONS),
+      compliance('c', { passcode: 'required' }),
+    ];
+    const want = evaluate(d, ps, { noncompliantSince: ago(12 * HOUR) });
+    expect(want.status).toBe('in-grace');
+    expect(want.failures).toHaveLength(4);
+    expect(evaluate(d, [...ps].reverse(), { noncompliantSince: ago(12 * HOUR) })).toEqual(want);
+    expect(evaluate(d, [ps[1]!, ps[2]!, ps[0]!], { noncompliantSince: ago(12 * HOUR) })).toEqual(want);
+  });
+
   it('reports a rule once per policy that fails it, ordered by policy name', () => {
     const d = device({ posture: posture({ encrypted: false }) });
     const r = evaluate(d, [compliance('zz', { encryption: 'required' }), compliance('aa', { encryption: 'required', passcode: 'required' })]);

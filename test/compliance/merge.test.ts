@@ -64,6 +64,16 @@ describe('effectiveConfiguration: stricter wins at equal priority', () => {
   });
 });
 
+describe('effectiveConfiguration: settings this engine does not know yet', () => {
+  it('merge by priority, then policy name, never by list order', () => {
+    const a = policy('a', { kiosk: { app: 'com.a', exitPin: '1234' } } as never);
+    const b = policy('b', { kiosk: { app: 'com.b' } } as never, { priority: 150 });
+    const c = policy('c', { kiosk: { app: 'com.c' }, dnsFilter: 'strict' } as never);
+    expect(effectiveConfiguration([c, b, a]).settings).toEqual({ dnsFilter: 'strict', kiosk: { app: 'com.b', exitPin: '1234' } });
+    expect(effectiveConfiguration([a, c]).settings).toEqual({ dnsFilter: 'strict', kiosk: { app: 'com.a', exitPin: '1234' } });
+  });
+});
+
 describe('effectiveConfiguration: apps and wifi', () => {
   it('unions required and blocked apps over every priority; blocked beats required', () => {
     const r = effectiveConfiguration([
