@@ -172,6 +172,8 @@ async function listen(store: ServerStore, host: string, port: number, options: S
     server.once('error', onError);
     server.listen(port, host, () => {
       server.removeListener('error', onError);
+      // After start-up (EMFILE and the like): log and keep serving rather than crash on an unhandled 'error'.
+      server.on('error', (error) => log?.(JSON.stringify({ time: new Date().toISOString(), level: 'error', message: `server error: ${errorText(error)}` })));
       resolve();
     });
   });
