@@ -59,6 +59,8 @@ export const COMMAND_TTL_MS = 30 * 86_400_000;
 export const CHECK_IN_INTERVAL_SECONDS = 900;
 /** How long a retried request with the same idempotency key gets the stored result (then the key is forgotten). */
 export const IDEMPOTENCY_TTL_MS = 7 * 86_400_000;
+/** What listings read: everything but secrets and bookkeeping (less to copy out of SQLite per row). */
+const LISTING_COLUMNS = 'id, name, serial, platform, ownership, owner, labels, state, profile, model, os_version, posture, enrolled_at, last_check_in, noncompliant_since';
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
 /** Writing last_used_at on every API call would turn reads into writes; once a minute is enough. */
@@ -669,7 +671,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     const where = [...filters.where];
     let after = query.cursor ? decodeCursor(query.cursor, sort) : undefined;
     const sql = (withCursor: boolean) =>
-      `SELECT *, ${sort.expr} AS sort_key FROM devices WHERE ${[...where, ...(withCursor ? [`(${sort.expr}, id) ${cmp} (?, ?)`] : []), '1'].join(' AND ')} ORDER BY ${sort.expr} ${dir}, id ${dir} LIMIT ?`;
+      `SELECT ${LISTING_COLUMNS}, ${sort.expr} AS sort_key FROM devices WHERE ${[...where, ...(withCursor ? [`(${sort.expr}, id) ${cmp} (?, ?)`] : []), '1'].join(' AND ')} ORDER BY ${sort.expr} ${dir}, id ${dir} LIMIT ?`;
     const items: T[] = [];
     for (;;) {
       const rows = (after
