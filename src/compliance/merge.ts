@@ -19,6 +19,7 @@
 //    then the policy name.
 //  - osUpdates is one unit (mode, window and postponeDays belong together): the higher priority
 //    wins whole; at equal priority the stricter mode (automatic > windowed > postponed > manual).
+//  - vpn.lockdown needs vpn.alwaysOn: a merged lockdown turns always-on with it.
 //  - a setting this module does not know (a newer schema) merges like rule 1 + 3.
 // `sources` maps every leaf path to the policy that supplied it, and every top-level setting to
 // the policies that supplied any part of it (sorted, ", "-joined: one name in the common case).
@@ -115,6 +116,16 @@ export function effectiveConfiguration(policies: PolicyDocument[]): EffectiveCon
       ((settings[top] ??= {}) as Record<string, unknown>)[path.slice(dot + 1)] = win.value;
     }
     credit(dot < 0 ? path : path.slice(0, dot), path, win.policy);
+  }
+
+  // Per-field merging can pair a lockdown from one policy with alwaysOn: false from a
+  // higher-priority one; lockdown without always-on is not a configuration a device can apply,
+  // so the stricter reading keeps the lockdown and turns always-on with it.
+  const vpn = settings.vpn as { alwaysOn?: boolean; lockdown?: boolean } | undefined;
+  if (vpn?.lockdown === true && vpn.alwaysOn !== true) {
+    vpn.alwaysOn = true;
+    sources['vpn.alwaysOn'] = sources['vpn.lockdown']!;
+    topSources.set('vpn', new Set(Object.keys(vpn).map((k) => sources[`vpn.${k}`]!)));
   }
 
   if (required.size > 0 || blocked.size > 0) {

@@ -57,6 +57,16 @@ describe('effectiveConfiguration: stricter wins at equal priority', () => {
     expect(r).toEqual({ osUpdates: { mode: 'postponed', postponeDays: 30 } });
   });
 
+  it('a merged vpn lockdown brings always-on with it, even against a higher priority', () => {
+    const r = effectiveConfiguration([
+      policy('base', { vpn: { app: 'com.vpn', lockdown: true } }),
+      policy('relaxed', { vpn: { alwaysOn: false } }, { priority: 300 }),
+    ]);
+    expect(r.settings).toEqual({ vpn: { app: 'com.vpn', alwaysOn: true, lockdown: true } });
+    expect(r.sources).toMatchObject({ 'vpn.alwaysOn': 'base', vpn: 'base' });
+    expect(merged(policy('a', { vpn: { lockdown: false, alwaysOn: false } }))).toEqual({ vpn: { alwaysOn: false, lockdown: false } });
+  });
+
   it('a field with no notion of stricter goes to the policy whose name sorts first', () => {
     const r = effectiveConfiguration([policy('zulu', { vpn: { app: 'com.z' } }), policy('alpha', { vpn: { app: 'com.a' } })]);
     expect(r.settings).toEqual({ vpn: { app: 'com.a' } });
