@@ -23,6 +23,8 @@ export interface Column<T> {
   wide?: true;
   /** The value is an ISO-8601 instant: relative (`3m ago`) on a terminal, ISO when piped. */
   time?: true;
+  /** Never shortened to fit the terminal (ids people copy, short status words). */
+  keep?: true;
   /** Colour for the (already fitted) cell text; applied only when colours are on. */
   color?: (text: string, c: Colors, record: T) => string;
 }
@@ -168,7 +170,7 @@ async function writeTable<T>(records: AsyncIterable<T> | Iterable<T>, opts: Rend
   const headers = columns.map((c) => c.header);
   const natural = columnWidths([headers, ...buffered.map((b) => b.cells)]);
   const terminalWidth = opts.width ?? (tty ? opts.out.columns : undefined);
-  const widths = terminalWidth ? fitWidths(natural, headers.map((h) => h.length), terminalWidth) : natural;
+  const widths = terminalWidth ? fitWidths(natural, headers.map((h, i) => (columns[i]!.keep ? natural[i]! : h.length)), terminalWidth) : natural;
   const fit = tty; // Off a terminal full values: a wider cell pushes the row instead of losing data.
 
   await w.write(`${formatRow(headers, widths, fit, (t) => opts.colors.bold(t))}\n`);
@@ -202,11 +204,12 @@ export function columnWidths(rows: string[][]): number[] {
 
 /**
  * Shrinks the widest columns, one character at a time, until the row fits `total`.
- * A column never goes below its header (or 6 characters, whichever is smaller is kept readable).
+ * A column never goes below `minWidths[i]` (its header, or its full width for `keep` columns) or 6
+ * characters, so every column stays readable.
  */
-export function fitWidths(natural: number[], headerWidths: number[], total: number): number[] {
+export function fitWidths(natural: number[], minWidths: number[], total: number): number[] {
   const widths = [...natural];
-  const minimum = widths.map((w, i) => Math.min(w, Math.max(headerWidths[i] ?? 0, 6)));
+  const minimum = widths.map((w, i) => Math.min(w, Math.max(minWidths[i] ?? 0, 6)));
   let over = widths.reduce((a, b) => a + b, 0) + GAP * (widths.length - 1) - total;
   while (over > 0) {
     let widest = -1;

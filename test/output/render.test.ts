@@ -74,6 +74,13 @@ describe('table', () => {
     expect(plain[1]).toContain('…');
   });
 
+  it('never shortens `keep` columns (ids people copy); the others give way', async () => {
+    const out = sink({ tty: true, columns: 30 });
+    const cols: Column<Row>[] = [{ header: 'ID', value: (r) => r.id, keep: true }, { header: 'NAME', value: (r) => r.name }];
+    await renderRecords([{ id: 'dev_0123456789abcdef', name: 'A very long device name' }], { format: 'table', columns: cols, out: out.stream, colors: colors(false) });
+    expect(out.text().split('\n')[1]).toBe('dev_0123456789abcdef  A very …');
+  });
+
   it('prints nothing for no records and returns 0 (the caller says so on stderr)', async () => {
     expect(await render([], 'table')).toEqual({ text: '', count: 0 });
   });

@@ -18,7 +18,7 @@ function oneOf<T extends string>(flag: string, allowed: readonly T[]) {
 }
 
 export const COMMAND_COLUMNS: Column<DeviceCommand>[] = [
-  { header: 'ID', value: (c) => c.id },
+  { header: 'ID', value: (c) => c.id, keep: true },
   { header: 'DEVICE', value: (c) => c.deviceId },
   { header: 'TYPE', value: (c) => c.type },
   {

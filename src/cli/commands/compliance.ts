@@ -29,7 +29,7 @@ export const COMPLIANCE_COLUMNS: Column<DeviceCompliance>[] = [
   { header: 'OWNER', value: (r) => r.owner },
   { header: 'PLATFORM', value: (r) => r.platform },
   { header: 'OS', value: (r) => r.osVersion },
-  { header: 'STATUS', value: (r) => r.status, color: (t, c, r) => statusColor(r.status, c).replace(r.status, t) },
+  { header: 'STATUS', value: (r) => r.status, keep: true, color: (t, c, r) => statusColor(r.status, c).replace(r.status, t) },
   { header: 'FAILING RULES', value: (r) => uniqueRules(r) },
   { header: 'EXPECTED VS ACTUAL', value: (r) => r.failures.map((f) => `${f.rule}: ${f.expected} vs ${f.actual}`).join('; '), wide: true },
   { header: 'POLICIES', value: (r) => r.policies.join(','), wide: true },

@@ -49,8 +49,8 @@ export interface ActionRecord {
 }
 
 const RECORD_COLUMNS: Column<ActionRecord>[] = [
-  { header: 'COMMAND', value: (r) => r.commandId ?? '-' },
-  { header: 'DEVICE', value: (r) => r.deviceId },
+  { header: 'COMMAND', value: (r) => r.commandId ?? '-', keep: true },
+  { header: 'DEVICE', value: (r) => r.deviceId, keep: true },
   { header: 'NAME', value: (r) => r.name },
   { header: 'TYPE', value: (r) => r.type },
   {

@@ -48,7 +48,7 @@ export function labelsText(labels: Record<string, string> | undefined): string {
 }
 
 export const DEVICE_COLUMNS: Column<Device>[] = [
-  { header: 'ID', value: (d) => d.id },
+  { header: 'ID', value: (d) => d.id, keep: true },
   { header: 'NAME', value: (d) => d.name },
   { header: 'PLATFORM', value: (d) => d.platform },
   { header: 'OS', value: (d) => d.osVersion ?? d.posture?.osVersion },
@@ -57,6 +57,7 @@ export const DEVICE_COLUMNS: Column<Device>[] = [
   {
     header: 'STATE',
     value: (d) => d.state,
+    keep: true,
     color: (t, c, d) => (d.state === 'enrolled' ? t : d.state === 'preregistered' ? c.dim(t) : c.yellow(t)),
   },
   { header: 'LAST SEEN', value: (d) => d.lastCheckIn, time: true },
