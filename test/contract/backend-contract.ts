@@ -217,6 +217,26 @@ export function backendContract(name: string, open: () => Promise<ContractFixtur
         expect(i2!.status).toBe('noncompliant');
       });
 
+      it('pages compliance under a compliance filter', async () => {
+        const statuses: string[] = [];
+        const ids: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await fx.backend.listCompliance({ limit: 1, cursor, sort: '-name', filters: [f('compliance', '!=', 'compliant'), f('compliance', '!=', 'unknown'), f('label.fleet', '=', 'contract')] });
+          statuses.push(...page.items.map((c) => c.status));
+          ids.push(...page.items.map((c) => c.deviceId));
+          cursor = page.nextCursor;
+        } while (cursor);
+        expect(statuses).toEqual(['noncompliant', 'noncompliant', 'noncompliant']);
+        expect(ids).toEqual([fleet[4]!.deviceId, fleet[2]!.deviceId, fleet[0]!.deviceId]);
+      });
+
+      it('audits enrollments as the device', async () => {
+        const enrolls = (await fx.backend.listAudit({ limit: 1000 })).items.filter((a) => a.action === 'enroll');
+        for (const d of fleet) expect(enrolls.map((a) => a.target)).toContain(`device/${d.deviceId}`);
+        expect(enrolls.find((a) => a.target === `device/${fleet[0]!.deviceId}`)!.actor).toBe(`device:${fleet[0]!.deviceId}`);
+      });
+
       it('shows one device with groups, configuration and compliance', async () => {
         const dev = await fx.backend.getDevice(fleet[0]!.deviceId);
         expect(dev).toMatchObject({ id: fleet[0]!.deviceId, serial: 'C-A1', platform: 'android', state: 'enrolled', ownership: 'corporate', labels: { fleet: 'contract' }, owner: 'ana@example.com' });
