@@ -6,7 +6,6 @@
 // Why not cli-table3: it needs every row before it prints (no streaming), draws box borders
 // that break `grep`/`awk`, and is a CommonJS dependency tree we would load on every listing.
 // Column alignment is a few lines of code; owning it lets us stream and fit the terminal.
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { ExitCode, ExitWith } from '../errors.js';
 import type { Colors } from './color.js';
@@ -305,8 +304,23 @@ export class StreamWriter {
     const data = this.chunks.join('');
     this.chunks = [];
     this.size = 0;
-    if (!this.out.write(data)) {
-      await Promise.race([once(this.out, 'drain'), once(this.out, 'close')]);
-    }
+    if (!this.out.write(data)) await this.drained();
+  }
+
+  /** Waits for 'drain' (or the stream closing/failing), leaving no listener behind. */
+  private drained(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (error?: Error) => {
+        this.out.off('drain', onDrain);
+        this.out.off('close', onDrain);
+        this.out.off('error', done);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onDrain = () => done();
+      this.out.on('drain', onDrain);
+      this.out.on('close', onDrain);
+      this.out.on('error', done);
+    });
   }
 }

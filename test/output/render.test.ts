@@ -164,6 +164,10 @@ describe('json', () => {
     await done;
     expect(produced).toBe(100_000);
     expect(bytes).toBeGreaterThan(100_000 * 20);
+    // Every wait for 'drain' cleans up after itself (no MaxListenersExceededWarning on big listings).
+    expect(out.listenerCount('drain')).toBe(0);
+    expect(out.listenerCount('close')).toBe(0);
+    expect(out.listenerCount('error')).toBeLessThanOrEqual(1);
   });
 });
 
