@@ -62,6 +62,7 @@ export const IDEMPOTENCY_TTL_MS = 7 * 86_400_000;
 /** What listings read: everything but secrets and bookkeeping (less to copy out of SQLite per row). */
 const LISTING_COLUMNS = 'id, name, serial, platform, ownership, owner, labels, state, profile, model, os_version, posture, enrolled_at, last_check_in, noncompliant_since';
 const DEFAULT_PAGE = 100;
+const RECONCILE_PAGE = 500;
 const MAX_PAGE = 1000;
 /** Writing last_used_at on every API call would turn reads into writes; once a minute is enough. */
 const TOKEN_TOUCH_MS = 60_000;
@@ -553,29 +554,36 @@ export class FleetStore implements AgentApi, ApiTokenApi {
   /**
    * The periodic tick: escalation for every enrolled device (devices that stopped checking in
    * become non-compliant by age too), expiry of commands past expires_at, and forgetting
-   * idempotency keys older than IDEMPOTENCY_TTL_MS. One transaction
+   * idempotency keys older than IDEMPOTENCY_TTL_MS.
+   *
+   * A server should not block its event loop for a whole 100k-device pass: with `maxDevices`
+   * it returns after that many devices with `next`; call again with `after: next` (and the
+   * same `now`) to continue, until `next` is absent. One transaction
    * per page of devices, so a long run never blocks check-ins for long.
    */
-  reconcile(now: Date = this.clock()): { devices: number; expired: number } {
+  reconcile(now: Date = this.clock(), opts: { after?: string; maxDevices?: number } = {}): { devices: number; expired: number; next?: string } {
     const at = now.toISOString();
-    const expired = this.tx(() => {
+    // Expiry is one cheap statement: done at the start of a pass, not on every step of it.
+    const expired = opts.after ? 0 : this.tx(() => {
       this.stmt('DELETE FROM idempotency WHERE created_at < ?').run(new Date(now.getTime() - IDEMPOTENCY_TTL_MS).toISOString());
       return this.stmt("UPDATE commands SET status = 'expired', updated_at = ? WHERE status IN ('queued', 'sent') AND expires_at <= ?").run(at, at).changes;
     });
-    let after = '';
+    const max = opts.maxDevices ?? Infinity;
+    let after = opts.after ?? '';
     let devices = 0;
     for (;;) {
+      const want = Math.min(RECONCILE_PAGE, max - devices);
       const n = this.tx(() => {
-        const rows = this.stmt("SELECT * FROM devices WHERE state = 'enrolled' AND id > ? ORDER BY id LIMIT 500").all(after) as DeviceRow[];
+        const rows = this.stmt("SELECT * FROM devices WHERE state = 'enrolled' AND id > ? ORDER BY id LIMIT ?").all(after, want) as DeviceRow[];
         const snap = this.resources();
         for (const row of rows) this.escalate(row, snap, groupsForDevice(toDevice(row), snap.groups, snap.profiles), now);
         if (rows.length) after = rows[rows.length - 1]!.id;
         return rows.length;
       });
       devices += n;
-      if (n < 500) break;
+      if (n < want) return { devices, expired };
+      if (devices >= max) return { devices, expired, next: after };
     }
-    return { devices, expired };
   }
 
   reportCommandResult(deviceId: string, commandId: string, report: CommandResultReport): void {

@@ -396,6 +396,22 @@ describe('compliance escalation', () => {
     expect(store.listAudit({ actor: `device:${d.deviceId}` }).items.map((a) => a.action)).toEqual(['enroll', 'command.result', 'device.wiped', 'enroll']);
   });
 
+  it('reconciles in steps when asked, covering every device once', () => {
+    const { store, clock } = seeded();
+    const devices = Array.from({ length: 7 }, () => enrollDevice(store, { posture: { encrypted: false } }));
+    clock.advance(3 * DAY);
+    const now = clock.now();
+    const steps: number[] = [];
+    let step = store.reconcile(now, { maxDevices: 3 });
+    steps.push(step.devices);
+    while (step.next) {
+      step = store.reconcile(now, { maxDevices: 3, after: step.next });
+      steps.push(step.devices);
+    }
+    expect(steps).toEqual([3, 3, 1]);
+    expect(store.listCommands({ type: 'lock', limit: 100 }).items.map((c) => c.deviceId).sort()).toEqual(devices.map((d) => d.deviceId).sort());
+  });
+
   it('does not escalate a compliant device or one in grace before its step', () => {
     const { store, clock } = seeded();
     const ok = enrollDevice(store);
