@@ -48,6 +48,15 @@ describe('enroll token', () => {
     expect(r.stdout).toMatch(/^token:/m);
   });
 
+  it('--qr on a terminal draws the QR code (pseudo-terminal)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { BIN, cliEnv } = await import('../helpers/cli.js');
+    const r = spawnSync('script', ['-qfec', `'${process.execPath}' '${BIN}' enroll token create --profile corp --qr`, '/dev/null'], { env: cliEnv(fleet.env), encoding: 'utf8' });
+    expect(r.status, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/token:/);
+    expect(r.stdout).toMatch(/[▀▄█]{10,}/);
+  });
+
   it('rejects an unknown profile (exit 1) and a bad --expires (exit 2)', async () => {
     const unknown = await cli('enroll', 'token', 'create', '--profile', 'nope');
     expect(unknown.code).toBe(1);
