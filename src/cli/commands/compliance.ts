@@ -86,7 +86,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('device compliance table and CI gate: who fails which rule, with a summary per status and per policy')
     .option('-f, --filter <expr>', 'KEY=VALUE device filter, repeatable: platform, ownership, owner, group, label.KEY, compliance, state, os<VERSION', collect, [])
     .option('--fail-on <statuses>', 'exit 5 if any device is in one of these states: noncompliant, unknown, in-grace (comma-separated)', parseFailOn)
-    .option('--sort <field>', 'sort by name, platform, owner, osVersion, lastCheckIn, status; prefix - for descending')
+    .option('--sort <field>', 'sort by name, platform, owner, osVersion, lastCheckIn, enrolledAt, state, id; prefix - for descending')
     .option('--limit <n>', 'print at most N devices (the summary and gate then cover those N)', positiveInt('--limit'))
     .addHelpText('after', `
 Columns: DEVICE, OWNER, PLATFORM, OS, STATUS, FAILING RULES, LAST SEEN; -o wide adds the device ID,

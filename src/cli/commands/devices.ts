@@ -86,7 +86,7 @@ Next: \`emmctl compliance\` for why devices fail, \`emmctl lock ID\` to act on o
     .alias('ls')
     .description('list devices (streams every page; -o json|yaml|csv for scripts)')
     .option('-f, --filter <expr>', FILTER_HELP, collect, [])
-    .option('--sort <field>', 'sort by name, platform, owner, osVersion, lastCheckIn, enrolledAt, status; prefix - for descending')
+    .option('--sort <field>', 'sort by name, platform, owner, osVersion, lastCheckIn, enrolledAt, state, id; prefix - for descending')
     .option('--limit <n>', 'print at most N devices', positiveInt('--limit'))
     .addHelpText('after', `
 Columns: ID, NAME, PLATFORM, OS, OWNER, OWNERSHIP, STATE, LAST SEEN; -o wide adds SERIAL, MODEL, LABELS, PROFILE.
