@@ -2,7 +2,7 @@
 // Command modules only declare flags and call the layers below through dynamic import(),
 // so building this program loads nothing heavy.
 import { Command, Option } from 'commander';
-import { ExitCode } from '../errors.js';
+import { ExitCode, UsageError } from '../errors.js';
 import type { CliContext } from './context.js';
 import { OUTPUT_FORMATS } from './context.js';
 import * as apply from './commands/apply.js';
@@ -33,6 +33,11 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   context, server, simulate, completion,
 ];
 
+// `text` and `github` are formats for problem reports, not records: the one global -o accepts
+// them, and only the commands listed here may be given them (checked before the action runs).
+export const REPORT_FORMATS = ['text', 'github'] as const;
+const REPORT_COMMANDS = new Set(['validate']);
+
 export const EXIT_CODES_HELP = `
 Exit codes:
   ${ExitCode.OK}    success
@@ -49,12 +54,18 @@ export function buildProgram(ctx: CliContext): Command {
     .version(typeof EMMCTL_VERSION === 'string' ? EMMCTL_VERSION : '0.0.0-dev', '-V, --version')
     .option('--context <name>', 'use this context (see `emmctl context list`); env EMMCTL_CONTEXT')
     .option('--data-dir <dir>', 'embedded store directory; env EMMCTL_DATA_DIR')
-    .addOption(new Option('-o, --output <format>', 'output format for records').choices(OUTPUT_FORMATS as string[]))
+    .addOption(new Option('-o, --output <format>', 'output format for records (validate: text, json, github)').choices([...OUTPUT_FORMATS, ...REPORT_FORMATS]))
     .option('-q, --quiet', 'print only data and errors')
     .option('--no-color', 'disable colour (also NO_COLOR=1)')
     .option('--debug', 'show stack traces and request details')
     .showSuggestionAfterError(true)
     .showHelpAfterError('(run with --help for usage)')
+    .hook('preAction', (root, action) => {
+      const output = action.optsWithGlobals().output as string | undefined;
+      if (output && (REPORT_FORMATS as readonly string[]).includes(output) && !(action.parent === root && REPORT_COMMANDS.has(action.name()))) {
+        throw new UsageError(`-o ${output} is only for \`emmctl validate\`; this command prints ${OUTPUT_FORMATS.join(', ')}`);
+      }
+    })
     .exitOverride()
     .configureOutput({
       writeOut: (s) => ctx.io.stdout.write(s),

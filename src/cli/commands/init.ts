@@ -1,5 +1,42 @@
-// Placeholder: the `init` command is being built (see the open issues).
+// `emmctl init [DIR]`: scaffolds a policy-as-code repo that validates as is: one example of
+// every kind, the editor modeline pointing at a local copy of the schema, and a CI workflow.
 import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 
-export function register(_program: Command, _ctx: CliContext): void {}
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('init')
+    .description('scaffold a policy repo: example Group, Policy, CompliancePolicy, EnrollmentProfile, schema, CI workflow')
+    .argument('[dir]', 'where to create it', '.')
+    .option('--force', 'overwrite files that already exist')
+    .addHelpText('after', `
+Creates in DIR:
+  emmctl.schema.json                     the schema, for editors (yaml-language-server modeline)
+  groups.yaml  policies.yaml  compliance.yaml  enrollment.yaml
+  .github/workflows/validate-policies.yml   runs \`emmctl validate\` on every push and pull request
+Existing files are left alone (and nothing is written) unless --force is given.
+
+Next:  emmctl validate DIR`)
+    .action(async (dir: string, opts: { force?: boolean }) => {
+      const { existsSync, mkdirSync, renameSync, statSync, writeFileSync } = await import('node:fs');
+      const { dirname, join } = await import('node:path');
+      const { scaffoldFiles } = await import('../../policy/scaffold.js');
+      if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`${dir} exists and is not a folder`);
+      const files = scaffoldFiles();
+      const clashes = files.filter((f) => existsSync(join(dir, f.path)));
+      if (clashes.length && !opts.force) {
+        throw new UsageError(`${clashes.length === files.length ? 'all' : clashes.length} of the files to create already exist in ${dir}: ${clashes.map((f) => f.path).join(', ')}; nothing was written`, 'pass --force to overwrite them, or choose another folder');
+      }
+      // Each file lands whole (temp file + rename), so an interrupted init never leaves half a file.
+      for (const f of files) {
+        const target = join(dir, f.path);
+        mkdirSync(dirname(target), { recursive: true });
+        const tmp = `${target}.tmp-${process.pid}`;
+        writeFileSync(tmp, f.content);
+        renameSync(tmp, target);
+        ctx.info(`${clashes.includes(f) ? 'overwrote' : 'created'} ${join(dir, f.path)}`);
+      }
+      ctx.info(`\nNext: edit the files, then run  emmctl validate ${dir === '.' ? '' : dir}`.trimEnd());
+    });
+}

@@ -1,5 +1,17 @@
-// Placeholder: the `schema` command is being built (see the open issues).
+// `emmctl schema`: prints the JSON Schema of the policy language, for editors and other tools.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 
-export function register(_program: Command, _ctx: CliContext): void {}
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('schema')
+    .description('print the JSON Schema of policy files (draft 2020-12)')
+    .addHelpText('after', `
+Examples:
+  emmctl schema > emmctl.schema.json
+  # then, first line of a policy file:  # yaml-language-server: $schema=./emmctl.schema.json`)
+    .action(async () => {
+      const { schemaText } = await import('../../policy/schema-text.js');
+      ctx.io.stdout.write(schemaText());
+    });
+}

@@ -1,0 +1,116 @@
+// The policy layer's stable contract. plan/apply, export and validate import only this module.
+//
+//   loadPolicySet(paths, opts) → Promise<LoadResult>
+//     paths: files, folders (walked recursively for *.yaml / *.yml, sorted, dot-folders and
+//       node_modules skipped) or `-` for opts.stdin.
+//     ok: true  → { documents: LoadedDocument[], warnings: Problem[], files }
+//     ok: false → { problems: Problem[] (errors and warnings, sorted by file, line, column),
+//                   documents (those that loaded, for tools that want to go on), files }
+//     A LoadedDocument is { document, resolved?, source: {file, line, column}, file, locate(path) }.
+//     Every Problem is { file, line, column, path, message, rule, severity } — line/column of the
+//     offending key or value, 1-based; 0 for whole-file problems (missing, too large).
+//   Options: env + envCheck (report unset `${env:NAME}`), resolveSecrets (fill `resolved`; an
+//     unset secret is then an error at the reference), stdin, cwd, maxFileBytes (1 MiB), strict.
+//   resolveSecrets(value, env) → { value, missing }   for documents that left their files.
+//   listPolicyFiles(paths, cwd) → { files, problems }  the files a load would read.
+//   formatProblems{Text,Json,Github}                    validate's three output formats.
+//
+// What a load checks: YAML syntax, duplicate keys, alias bombs (bounded expansion), file size,
+// UTF-8; the JSON Schema (schema/emmctl.schema.json) with human messages; per-document
+// consistency; unique names per kind; group references; same-priority policy conflicts (warning).
+import { checkDocument, checkDocumentSet, type CheckedDocument } from './checks.js';
+import { DEFAULT_MAX_FILE_BYTES, decodePolicyBytes, listPolicyFiles, readPolicyFile, type ReadResult } from './files.js';
+import { schemaProblems, schemaValidator } from './schema.js';
+import { findSecretRefs, resolveSecrets } from './secrets.js';
+import type { LoadedDocument, LoadOptions, LoadResult, Problem } from './types.js';
+import { pathString } from './types.js';
+import { loadYaml, parseYamlDocuments } from './yaml-source.js';
+import type { ResourceDocument } from '../model/policy.generated.js';
+
+export type { DocPath, LoadedDocument, LoadOptions, LoadResult, Problem, Severity, SourcePosition } from './types.js';
+export { pathString } from './types.js';
+export { DEFAULT_MAX_FILE_BYTES, listPolicyFiles } from './files.js';
+export { findSecretRefs, resolveSecrets, SECRET_REF, type SecretRefUse } from './secrets.js';
+export { BUILTIN_GROUP } from './checks.js';
+export { MAX_ALIAS_COUNT } from './yaml-source.js';
+
+export async function loadPolicySet(paths: readonly string[], opts: LoadOptions = {}): Promise<LoadResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const env = opts.env ?? {};
+  const listed = listPolicyFiles(paths, cwd);
+  const problems: Problem[] = [...listed.problems];
+  const [yaml, validate] = await Promise.all([loadYaml(), schemaValidator()]);
+
+  const valid: CheckedDocument[] = [];
+  let documentCount = 0;
+  for (const file of listed.files) {
+    const read: ReadResult = file === '-' ? decodeStdin(opts.stdin, maxBytes) : readPolicyFile(file, cwd, maxBytes);
+    if (!read.ok) {
+      problems.push(read.problem);
+      continue;
+    }
+    const text = read.text.charCodeAt(0) === 0xfeff ? read.text.slice(1) : read.text;
+    const parsed = parseYamlDocuments(yaml, text, file);
+    problems.push(...parsed.problems);
+    documentCount += parsed.documents.length + parsed.problems.filter((p) => p.rule !== 'yaml/syntax' && p.rule !== 'yaml/duplicate-key').length;
+    for (const doc of parsed.documents) {
+      if (!validate(doc.value)) {
+        problems.push(...schemaProblems(validate.errors ?? [], doc.value, doc.locate));
+        continue;
+      }
+      const checked: CheckedDocument = { document: doc.value as ResourceDocument, file, locate: doc.locate };
+      const own = checkDocument(checked);
+      problems.push(...own);
+      valid.push(checked);
+    }
+  }
+  problems.push(...checkDocumentSet(valid));
+
+  const documents: LoadedDocument[] = valid.map((d) => ({
+    document: d.document,
+    file: d.file,
+    source: d.locate([]),
+    locate: d.locate,
+  }));
+  if (opts.resolveSecrets || opts.envCheck) {
+    for (const [i, d] of valid.entries()) {
+      if (opts.resolveSecrets) {
+        const r = resolveSecrets(d.document, env);
+        documents[i]!.resolved = r.value;
+        for (const m of r.missing) problems.push(unsetSecret(d, m.path, m.name));
+      } else {
+        for (const ref of findSecretRefs(d.document)) {
+          const v = env[ref.name];
+          if (v === undefined || v === '') problems.push(unsetSecret(d, ref.path, ref.name));
+        }
+      }
+    }
+  }
+  problems.sort(byPosition(listed.files));
+  const failed = problems.some((p) => p.severity === 'error' || opts.strict);
+  return failed ? { ok: false, problems, documents, files: listed.files, documentCount } : { ok: true, documents, warnings: problems, files: listed.files, documentCount };
+}
+
+function unsetSecret(d: CheckedDocument, path: Array<string | number>, name: string): Problem {
+  return {
+    ...d.locate(path),
+    path: pathString(path),
+    message: `secret \${env:${name}} is not set: export the environment variable ${name} (it is read at plan/apply time and never stored in the files)`,
+    rule: 'unset-secret',
+    severity: 'error',
+  };
+}
+
+function decodeStdin(stdin: string | Uint8Array | undefined, maxBytes: number): ReadResult {
+  const bytes = typeof stdin === 'string' ? Buffer.from(stdin, 'utf8') : stdin ?? new Uint8Array();
+  return decodePolicyBytes('-', bytes, maxBytes);
+}
+
+/** Files in load order, then line, then column. */
+function byPosition(files: readonly string[]): (a: Problem, b: Problem) => number {
+  const order = new Map(files.map((f, i) => [f, i]));
+  return (a, b) => (order.get(a.file) ?? -1) - (order.get(b.file) ?? -1) || a.line - b.line || a.column - b.column;
+}
+
+export { formatProblemsGithub, formatProblemsJson, formatProblemsText } from './format.js';
