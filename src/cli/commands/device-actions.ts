@@ -200,7 +200,7 @@ async function runAction(ctx: CliContext, command: Command, spec: ActionSpec, id
   if (bad.length) {
     throw new ExitWith(ExitCode.ERROR, `${bad.length} of ${records.filter((r) => r.commandId).length} commands did not succeed (${bad.map((r) => `${r.deviceId}: ${r.status}`).join(', ')})`);
   }
-  ctx.info('All commands acknowledged.');
+  ctx.info(records.some((r) => r.commandId) ? 'All commands acknowledged.' : 'Nothing was queued; nothing to wait for.');
 }
 
 /** Ids first (each must exist), then every filter match; keeps at most max+1 devices in memory. */
