@@ -41,6 +41,8 @@ export interface SimulateOptions {
   timeoutMs?: number;
   info?: (line: string) => void;
   warn?: (line: string) => void;
+  /** Called a few times a second during long phases ("enrolling 1200/10000"); the CLI shows it on a terminal only. */
+  progress?: (text: string) => void;
 }
 
 export interface SimulationSummary {
@@ -76,6 +78,8 @@ interface Runtime {
   seed: number;
   summary: SimulationSummary;
   save: () => void;
+  /** Throttled progress: reports `text()` at most every 200 ms. */
+  tick: (text: () => string) => void;
   fatal?: Error;
 }
 
@@ -132,7 +136,13 @@ export async function simulateFleet(opts: SimulateOptions): Promise<SimulationSu
     checkInsPerSecond: 0,
     profileCreated: null,
   };
-  const rt: Runtime = { opts, client, fleet, seed: fleet.seed, summary, save: () => writeState(stateFile, state) };
+  let lastTick = 0;
+  const tick = (text: () => string) => {
+    if (!opts.progress || Date.now() - lastTick < 200) return;
+    lastTick = Date.now();
+    opts.progress(text());
+  };
+  const rt: Runtime = { opts, client, fleet, seed: fleet.seed, summary, save: () => writeState(stateFile, state), tick };
   try {
     const toEnroll = specs.filter((s) => !fleet.devices[s.index]);
     if (toEnroll.length) {
@@ -258,6 +268,7 @@ async function enrollAll(rt: Runtime, toEnroll: SimulatedDevice[], tokenFor: Tok
   const { client, fleet, summary } = rt;
   const reasons = new Map<string, number>();
   let lastSave = Date.now();
+  let done = 0;
   rt.opts.info?.(`enrolling ${toEnroll.length} simulated device${toEnroll.length === 1 ? '' : 's'} with ${client.server}`);
   await pool(toEnroll, rt.opts.concurrency ?? DEFAULT_CONCURRENCY, () => Boolean(rt.fatal), async (spec) => {
     const token = tokenFor(spec);
@@ -291,6 +302,8 @@ async function enrollAll(rt: Runtime, toEnroll: SimulatedDevice[], tokenFor: Tok
         recordError(rt, `enroll ${spec.serial}`, error);
       }
     }
+    done++;
+    rt.tick(() => `enrolling ${done}/${toEnroll.length}`);
     if (Date.now() - lastSave > 2000) {
       lastSave = Date.now();
       rt.save();
@@ -317,7 +330,13 @@ async function checkInRounds(rt: Runtime, specs: SimulatedDevice[]): Promise<voi
     const before = { checkIns: summary.checkIns, commands: summary.commands.executed };
     // In interval mode each device checks in at its own offset in the interval, a steady load like a real fleet's.
     const schedule = interval ? (i: number) => roundStart + (i / Math.max(1, active.length)) * intervalMs : undefined;
-    await pool(active, opts.concurrency ?? DEFAULT_CONCURRENCY, () => Boolean(rt.fatal), (spec) => checkInOne(rt, spec), schedule);
+    let done = 0;
+    const round = summary.rounds + 1;
+    await pool(active, opts.concurrency ?? DEFAULT_CONCURRENCY, () => Boolean(rt.fatal), async (spec) => {
+      await checkInOne(rt, spec);
+      done++;
+      rt.tick(() => `${interval ? `round ${round}: ` : ''}checked in ${done}/${active.length}`);
+    }, schedule);
     busyMs += Date.now() - roundStart;
     summary.rounds++;
     rt.save();
@@ -325,6 +344,7 @@ async function checkInRounds(rt: Runtime, specs: SimulatedDevice[]): Promise<voi
     opts.info?.(`round ${summary.rounds}: ${summary.checkIns - before.checkIns} check-ins, ${summary.commands.executed - before.commands} commands, ${summary.errors} errors so far`);
     const next = start + summary.rounds * intervalMs;
     if (next >= end) break;
+    opts.progress?.(`round ${summary.rounds} done; next at ${new Date(next).toISOString().slice(11, 19)}`);
     await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
   }
   summary.checkInSeconds = busyMs / 1000;

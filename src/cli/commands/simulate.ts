@@ -79,6 +79,11 @@ Next: \`emmctl compliance\` to see which simulated devices fail which rules.`)
         }
       }
       const { simulateFleet } = await import('../../agent/simulator.js');
+      const { createProgress } = await import('../../output/progress.js');
+      const showProgress = Boolean(ctx.io.stderr.isTTY) && !globals.quiet;
+      const progress = createProgress(ctx.io.stderr, { enabled: showProgress });
+      // A message in the middle of a run first clears the progress line it would otherwise run into.
+      const clearLine = () => showProgress && ctx.io.stderr.write('\r\x1b[2K');
       const summary = await simulateFleet({
         devices: flags.devices,
         server,
@@ -89,9 +94,10 @@ Next: \`emmctl compliance\` to see which simulated devices fail which rules.`)
         concurrency: flags.concurrency,
         dataDir,
         stateFile: flags.state,
-        info: (line) => ctx.info(line),
-        warn: (line) => ctx.warn(line),
-      });
+        info: (line) => (clearLine(), ctx.info(line)),
+        warn: (line) => (clearLine(), ctx.warn(line)),
+        progress: (text) => progress.update(text),
+      }).finally(() => progress.done());
       for (const line of summaryLines(summary)) ctx.info(line);
       const format = globals.output;
       if (format === 'json' || format === 'yaml') {
