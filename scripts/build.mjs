@@ -3,12 +3,12 @@
 // and heavy modules (ajv, yaml, axios, better-sqlite3, prompts) load with the commands that use them.
 // dist/meta.json records which sources went into which chunk; test/startup.test.ts reads it.
 import { build } from 'esbuild';
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { generateValidatorCode } from './gen-validator.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
-// Build beside dist/ and swap at the end, so a test run that is spawning the CLI
-// while someone rebuilds sees the old or the new build, never half of one.
+// Build beside dist/ and publish at the end (see publish()), so a test run that is spawning
+// the CLI while someone rebuilds sees the old or the new build, never half of one.
 const outdir = `dist.tmp-${process.pid}`;
 
 // `emmctl:schema-validator`: the schema compiled to standalone code at build time (see
@@ -43,5 +43,22 @@ const result = await build({
   define: { EMMCTL_VERSION: JSON.stringify(process.env.npm_package_version ?? '0.0.0-dev') },
 });
 writeFileSync(`${root}${outdir}/meta.json`, JSON.stringify(result.metafile).replaceAll(`${outdir}/`, 'dist/'));
-rmSync(`${root}dist`, { recursive: true, force: true });
-renameSync(`${root}${outdir}`, `${root}dist`);
+publish(`${root}${outdir}`, `${root}dist`);
+
+// Moves the new build into dist/ without ever removing a chunk that a running emmctl may
+// still import lazily: chunk names carry a content hash, so new chunks land beside the old
+// ones, and the entry file is renamed into place last (rename is atomic). Chunks that no
+// build has referenced for an hour are pruned.
+function publish(from, to) {
+  mkdirSync(`${to}/chunks`, { recursive: true });
+  for (const name of readdirSync(`${from}/chunks`)) renameSync(`${from}/chunks/${name}`, `${to}/chunks/${name}`);
+  const current = new Set(readdirSync(`${to}/chunks`).filter((n) => existsSync(`${to}/chunks/${n}`)));
+  const live = new Set(Object.keys(result.metafile.outputs).filter((o) => o.startsWith(`${outdir}/chunks/`)).map((o) => o.slice(`${outdir}/chunks/`.length)));
+  const hourAgo = Date.now() - 3600_000;
+  for (const name of current) {
+    if (live.has(name)) utimesSync(`${to}/chunks/${name}`, new Date(), new Date());
+    else if (statSync(`${to}/chunks/${name}`).mtimeMs < hourAgo) rmSync(`${to}/chunks/${name}`, { force: true });
+  }
+  for (const name of ['meta.json', 'cli.js.map', 'cli.js']) renameSync(`${from}/${name}`, `${to}/${name}`);
+  rmSync(from, { recursive: true, force: true });
+}
