@@ -1,16 +1,18 @@
-// A cache of validated policy files, keyed by a hash of the file's bytes, the schema and the
-// emmctl version. Parsing YAML dominates a re-plan of a large repo (≈0.3 s CPU for 1,000
-// documents); a file whose bytes did not change was valid last time and parses the same way,
-// so its documents are read back as JSON. Only documents as written are kept — secret
-// references, never resolved values. Any doubt (a miss, a cross-file problem, a missing
-// secret) sends the caller to the full loader, which reports problems with file:line:col.
+// A cache of the last clean load of a policy set. Parsing YAML dominates a re-plan of a large
+// repo (≈0.3 s CPU for 1,000 documents); when every file's bytes are the same as at the last
+// clean load, that load's documents and warnings are read back as JSON instead.
+// One entry per (cwd, paths) so the cache stays as small as the number of policy repos used.
+// Only documents as written are kept — secret references, never resolved values — and
+// secrets are resolved afresh on every run. Any doubt (a changed file, another emmctl build, a
+// missing secret) sends the caller to the full loader, which reports problems with
+// file:line:col.
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { ResourceDocument } from '../model/policy.generated.js';
 
-const FORMAT = 'emmctl.policy-cache/v1';
+const FORMAT = 'emmctl.policy-cache/v2';
 
 export function policyCacheDir(env: Record<string, string | undefined>): string | undefined {
   if (env.EMMCTL_CACHE_DIR === '') return undefined;
@@ -20,41 +22,58 @@ export function policyCacheDir(env: Record<string, string | undefined>): string 
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'emmctl', 'policies');
 }
 
+export interface CachedSet<W> {
+  documents: Array<{ file: string; document: ResourceDocument }>;
+  warnings: W[];
+}
+
+const sha = (...parts: Array<string | Uint8Array>) => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\0');
+  return h.digest('hex');
+};
+
 export class PolicyCache {
-  private readonly salt: string;
-  constructor(private readonly dir: string, salt: string) {
-    this.salt = createHash('sha256').update(FORMAT).update('\0').update(salt).digest('hex');
+  /** @param salt what else the load depends on: emmctl's build, the schema. */
+  constructor(private readonly dir: string, private readonly salt: string) {}
+
+  private entryPath(cwd: string, paths: readonly string[]): string {
+    return join(this.dir, `${sha(this.salt, cwd, ...paths)}.json`);
   }
 
-  key(fileBytes: Buffer): string {
-    return createHash('sha256').update(this.salt).update('\0').update(fileBytes).digest('hex');
-  }
-
-  get(key: string): ResourceDocument[] | undefined {
-    let text: string;
-    try {
-      text = readFileSync(join(this.dir, `${key}.json`), 'utf8');
-    } catch {
-      return undefined;
+  /** Hash of the listed files' names and bytes; undefined when one cannot be read (stdin, gone). */
+  contentHash(cwd: string, files: readonly string[]): string | undefined {
+    const parts: Array<string | Uint8Array> = [this.salt];
+    for (const f of files) {
+      if (f === '-') return undefined;
+      try {
+        parts.push(f, readFileSync(isAbsolute(f) ? f : join(cwd, f)));
+      } catch {
+        return undefined;
+      }
     }
+    return sha(...parts);
+  }
+
+  get<W>(cwd: string, paths: readonly string[], contentHash: string): CachedSet<W> | undefined {
     try {
-      const data = JSON.parse(text) as { format?: string; documents?: unknown };
-      if (data.format !== FORMAT || !Array.isArray(data.documents)) return undefined;
-      const docs = data.documents as ResourceDocument[];
-      return docs.every((d) => d && typeof d.kind === 'string' && typeof d.metadata?.name === 'string') ? docs : undefined;
+      const data = JSON.parse(readFileSync(this.entryPath(cwd, paths), 'utf8')) as { format?: string; contentHash?: string } & Partial<CachedSet<W>>;
+      if (data.format !== FORMAT || data.contentHash !== contentHash || !Array.isArray(data.documents) || !Array.isArray(data.warnings)) return undefined;
+      const ok = data.documents.every((d) => d && typeof d.file === 'string' && typeof d.document?.kind === 'string' && typeof d.document.metadata?.name === 'string');
+      return ok ? { documents: data.documents, warnings: data.warnings } : undefined;
     } catch {
       return undefined;
     }
   }
 
   /** Best effort: a cache that cannot be written only costs speed. */
-  set(key: string, documents: ResourceDocument[]): void {
-    const path = join(this.dir, `${key}.json`);
+  set<W>(cwd: string, paths: readonly string[], contentHash: string, value: CachedSet<W>): void {
+    const path = this.entryPath(cwd, paths);
     const tmp = `${path}.tmp-${process.pid}`;
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       chmodSync(this.dir, 0o700);
-      writeFileSync(tmp, JSON.stringify({ format: FORMAT, documents }), { mode: 0o600 });
+      writeFileSync(tmp, JSON.stringify({ format: FORMAT, contentHash, ...value }), { mode: 0o600 });
       renameSync(tmp, path);
     } catch {
       rmSync(tmp, { force: true });

@@ -26,6 +26,8 @@ describe('emmctl export', () => {
     expect(text).not.toContain(SECRET);
     expect(text).toContain('password: ${env:POLICY_ANDROID_BASELINE_WIFI_0_PASSWORD}');
     expect(r.stderr).toContain('POLICY_ANDROID_BASELINE_WIFI_0_PASSWORD');
+    const valid = await sb.cli(['validate', 'exported', '--env-check'], { env: EXPORTED_SECRET_ENV });
+    expect(valid.code, valid.stderr).toBe(0);
     const plan = await sb.cli(['plan', 'exported', '--prune', '--detailed-exitcode'], { env: EXPORTED_SECRET_ENV });
     expect(plan.stderr).toBe('');
     expect(plan.code).toBe(0);

@@ -109,7 +109,7 @@ describe('emmctl plan', () => {
     expect((await sb.cli(['apply', '--yes'])).code).toBe(0);
     const cacheDir = sb.env.EMMCTL_CACHE_DIR!;
     const entries = readdirSync(cacheDir);
-    expect(entries).toHaveLength(2);
+    expect(entries).toHaveLength(1);
     expect(statSync(cacheDir).mode & 0o777).toBe(0o700);
     for (const e of entries) expect(readFileSync(join(cacheDir, e), 'utf8')).not.toContain(SECRET);
     expect((await sb.cli(['plan', '--detailed-exitcode'])).code).toBe(0);

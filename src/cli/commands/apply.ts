@@ -134,13 +134,13 @@ Next: emmctl plan (should report no changes), emmctl enroll token create --profi
           );
         }
         // The file keeps ${env:…} references; resolve them now, from this environment.
-        const { resolveSecretRefs } = await import('../../plan/secrets.js');
+        const { resolveSecrets, pathString } = await import('../../policy/index.js');
         const missing: string[] = [];
         saved.changes = saved.changes.map((c) => {
           if (!('document' in c)) return c;
-          const r = resolveSecretRefs(c.document, ctx.io.env);
-          for (const m of r.missing) missing.push(`${c.kind}/${c.name} ${m.path}: environment variable ${m.name} is not set`);
-          return { ...c, document: r.document };
+          const r = resolveSecrets(c.document, ctx.io.env);
+          for (const m of r.missing) missing.push(`${c.kind}/${c.name} ${pathString(m.path)}: environment variable ${m.name} is not set`);
+          return { ...c, document: r.value };
         });
         if (missing.length) throw new UsageError(`${opts.plan}: ${missing.join('; ')}`, 'set the variables the policy files reference, then apply again');
         const stale = planModule.staleResources(saved.changes, await backend.listResources());

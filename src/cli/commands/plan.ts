@@ -3,7 +3,7 @@
 // print it. Heavy modules (the policy loader, yaml, the backend drivers) load inside actions.
 import type { Command } from 'commander';
 import type { Backend } from '../../backends/backend.js';
-import { EmmctlError, ExitCode, ExitWith, UsageError, ValidationFailedError } from '../../errors.js';
+import { ExitCode, ExitWith, UsageError, ValidationFailedError } from '../../errors.js';
 import type { ResourceDocument } from '../../model/policy.generated.js';
 import type { Plan } from '../../plan/index.js';
 import type { CliContext } from '../context.js';
@@ -18,88 +18,74 @@ export interface DesiredState {
 }
 
 /**
- * Loads, validates and resolves the policy files. Invalid files: the problems are printed as
- * `validate` prints them and ValidationFailedError (exit 3) is thrown; a missing secret is one
- * of those problems, reported at the reference's file:line:col.
+ * Loads, validates and resolves the policy files with the shared loader (src/policy). Invalid
+ * files: the problems are printed as `validate` prints them and ValidationFailedError (exit 3)
+ * is thrown; an unset secret is one of those problems, at the reference's file:line:col.
+ * Warnings (e.g. same-priority conflicts) are printed and do not stop the plan.
  */
 export async function loadDesired(ctx: CliContext, paths: string[]): Promise<DesiredState> {
-  const { loadPolicyFiles, formatLoadProblems, listPolicyFiles } = await import('../../plan/load-fallback.js');
-  const schemaFile = await schemaPath();
-  if (!schemaFile) throw new EmmctlError('cannot find schema/emmctl.schema.json beside the emmctl installation');
-  const { existsSync, readFileSync } = await import('node:fs');
-  const absent = paths.filter((p) => !existsSync(p));
+  const { existsSync } = await import('node:fs');
+  const absent = paths.filter((p) => p !== '-' && !existsSync(p));
   if (absent.length) {
     throw new UsageError(
       `no such file or directory: ${absent.join(', ')}`,
       paths.length === 1 && paths[0] === DEFAULT_POLICY_PATH ? 'pass the policy files or directories to use, or create policies/ (emmctl init policies)' : 'check the paths',
     );
   }
-  const { PolicyCache, policyCacheDir } = await import('../../config/policy-cache.js');
-  const cacheDir = policyCacheDir(ctx.io.env);
-  const cache = cacheDir ? new PolicyCache(cacheDir, `${typeof EMMCTL_VERSION === 'string' ? EMMCTL_VERSION : 'dev'}\0${readFileSync(schemaFile, 'utf8')}`) : undefined;
-  const listed = listPolicyFiles(paths);
-  const keysOf = (files: string[]) => files.map((f) => {
-    try {
-      return cache!.key(readFileSync(f));
-    } catch {
-      return undefined;
+  const policy = await import('../../policy/index.js');
+  const cwd = process.cwd();
+  const cache = await openPolicyCache(ctx);
+  const listed = policy.listPolicyFiles(paths, cwd);
+  const hashBefore = cache && listed.problems.length === 0 ? cache.contentHash(cwd, listed.files) : undefined;
+  if (cache && hashBefore) {
+    const hit = cache.get<import('../../policy/index.js').Problem>(cwd, paths, hashBefore);
+    if (hit) {
+      const raw = hit.documents.map((d) => d.document);
+      const documents: ResourceDocument[] = [];
+      for (const d of raw) {
+        const r = policy.resolveSecrets(d, ctx.io.env);
+        if (r.missing.length) break;
+        documents.push(r.value);
+      }
+      // Every secret resolved: the cached load stands. Otherwise the full load says where.
+      if (documents.length === raw.length) {
+        if (hit.warnings.length) ctx.io.stderr.write(policy.formatProblemsText(hit.warnings, ctx.err));
+        return { documents, raw };
+      }
     }
-  });
-  const keysBefore = cache && listed.problems.length === 0 ? keysOf(listed.files) : [];
-  if (cache && listed.problems.length === 0) {
-    const fast = await fromCache(ctx, cache, keysBefore);
-    if (fast) return fast;
   }
 
-  const result = await loadPolicyFiles(paths, { env: ctx.io.env, schemaFile });
+  const result = await policy.loadPolicySet(paths, { env: ctx.io.env, resolveSecrets: true, cwd });
   if (!result.ok) {
-    ctx.io.stderr.write(formatLoadProblems(result.problems));
-    throw new ValidationFailedError(`${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} in the policy files; nothing was planned`);
+    ctx.io.stderr.write(policy.formatProblemsText(result.problems, ctx.err));
+    const errors = result.problems.filter((p) => p.severity === 'error').length || result.problems.length;
+    throw new ValidationFailedError(`${errors} problem${errors === 1 ? '' : 's'} in the policy files; nothing was planned`);
   }
-  if (cache) {
-    // Only files whose bytes did not change while they were being loaded.
-    const keysAfter = keysOf(listed.files);
-    listed.files.forEach((file, i) => {
-      const key = keysAfter[i];
-      if (!key || key !== keysBefore[i]) return;
-      cache.set(key, result.documents.filter((d) => d.sourceFile === file).map((d) => d.document));
-    });
+  if (result.warnings.length) ctx.io.stderr.write(policy.formatProblemsText(result.warnings, ctx.err));
+  // Cached only when no file changed while it was being loaded.
+  if (cache && hashBefore && cache.contentHash(cwd, result.files) === hashBefore) {
+    cache.set(cwd, paths, hashBefore, { documents: result.documents.map((d) => ({ file: d.file, document: d.document })), warnings: result.warnings });
   }
   return {
-    documents: result.documents.map((d) => d.resolved),
+    documents: result.documents.map((d) => d.resolved ?? d.document),
     raw: result.documents.map((d) => d.document),
   };
 }
 
-/**
- * Every file unchanged since it last loaded cleanly: its documents come from the cache. The
- * checks that span files (duplicates, group references, secrets) run again here; anything off
- * returns undefined so the full loader reports it with file:line:col.
- */
-async function fromCache(ctx: CliContext, cache: import('../../config/policy-cache.js').PolicyCache, keys: Array<string | undefined>): Promise<DesiredState | undefined> {
-  const raw: ResourceDocument[] = [];
-  for (const key of keys) {
-    const docs = key ? cache.get(key) : undefined;
-    if (!docs) return undefined;
-    raw.push(...docs);
+async function openPolicyCache(ctx: CliContext) {
+  const { PolicyCache, policyCacheDir } = await import('../../config/policy-cache.js');
+  const dir = policyCacheDir(ctx.io.env);
+  if (!dir) return undefined;
+  // Another emmctl build may load differently: the bundle's own mtime changes with every build.
+  const { statSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  let build = '';
+  try {
+    build = String(statSync(fileURLToPath(import.meta.url)).mtimeMs);
+  } catch {
+    return undefined;
   }
-  const seen = new Set<string>();
-  const groups = new Set(['all', ...raw.filter((d) => d.kind === 'Group').map((d) => d.metadata.name)]);
-  for (const d of raw) {
-    const id = `${d.kind}/${d.metadata.name}`;
-    if (seen.has(id)) return undefined;
-    seen.add(id);
-    const refs = d.kind === 'EnrollmentProfile' ? (d.spec.group ? [d.spec.group] : []) : d.kind === 'Group' ? [] : d.spec.assign;
-    if (refs.some((g) => !groups.has(g))) return undefined;
-  }
-  const { resolveSecretRefs } = await import('../../plan/secrets.js');
-  const documents: ResourceDocument[] = [];
-  for (const d of raw) {
-    const r = resolveSecretRefs(d, ctx.io.env);
-    if (r.missing.length) return undefined;
-    documents.push(r.document);
-  }
-  return { documents, raw };
+  return new PolicyCache(dir, `${typeof EMMCTL_VERSION === 'string' ? EMMCTL_VERSION : 'dev'}:${build}`);
 }
 
 /** yaml is CommonJS under Node's export conditions: the bundle may hand it over as `default`. */
