@@ -64,8 +64,22 @@ Next: emmctl validate DIR && emmctl plan DIR   # should report no changes`)
         byKind.set(r.kind, list);
       }
       const { relative, resolve, join } = await import('node:path');
-      const schema = await schemaPath();
-      const modeline = (dir: string) => (schema ? `# yaml-language-server: $schema=${relative(resolve(dir), schema)}\n` : '');
+      const installed = await schemaPath();
+      const { existsSync: exists } = await import('node:fs');
+      const { dirname } = await import('node:path');
+      // A repo made by `emmctl init` keeps its own copy of the schema; prefer the nearest one.
+      const schemaFor = (dir: string): string | undefined => {
+        for (let d = resolve(dir), i = 0; i < 4; i++, d = dirname(d)) {
+          if (exists(join(d, 'emmctl.schema.json'))) return join(d, 'emmctl.schema.json');
+        }
+        return installed;
+      };
+      const modeline = (dir: string) => {
+        const schema = schemaFor(dir);
+        if (!schema) return '';
+        const rel = relative(resolve(dir), schema);
+        return `# yaml-language-server: $schema=${rel.startsWith('.') || rel.startsWith('/') ? rel : `./${rel}`}\n`;
+      };
       const stream = (docs: ResourceDocument[]) => docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
 
       if (!opts.dir) {
