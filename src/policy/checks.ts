@@ -8,13 +8,20 @@ import { pathString, type DocPath, type Problem, type Severity, type SourcePosit
 
 export const BUILTIN_GROUP = 'all';
 
+/** Every rule id the checks beyond the schema emit (docs/policy-reference.md lists them). */
+export const CHECK_RULES = [
+  'duplicate-name', 'unknown-group', 'reserved-name', 'policy-conflict', 'invalid-version', 'invalid-date',
+  'invalid-duration', 'action-order', 'os-update-window', 'vpn-lockdown', 'wifi-password', 'app-conflict', 'unset-secret',
+] as const;
+export type CheckRule = (typeof CHECK_RULES)[number];
+
 export interface CheckedDocument {
   document: ResourceDocument;
   file: string;
   locate(path: DocPath, target?: 'key' | 'value'): SourcePosition;
 }
 
-function problem(d: CheckedDocument, path: DocPath, message: string, rule: string, severity: Severity = 'error', target: 'key' | 'value' = 'value'): Problem {
+function problem(d: CheckedDocument, path: DocPath, message: string, rule: CheckRule, severity: Severity = 'error', target: 'key' | 'value' = 'value'): Problem {
   return { ...d.locate(path, target), path: pathString(path), message, rule, severity };
 }
 

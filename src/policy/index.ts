@@ -18,7 +18,7 @@
 // What a load checks: YAML syntax, duplicate keys, alias bombs (bounded expansion), file size,
 // UTF-8; the JSON Schema (schema/emmctl.schema.json) with human messages; per-document
 // consistency; unique names per kind; group references; same-priority policy conflicts (warning).
-import { checkDocument, checkDocumentSet, type CheckedDocument } from './checks.js';
+import { checkDocument, checkDocumentSet, type CheckedDocument, type CheckRule } from './checks.js';
 import { DEFAULT_MAX_FILE_BYTES, decodePolicyBytes, listPolicyFiles, readPolicyFile, type ReadResult } from './files.js';
 import { schemaProblems, schemaValidator } from './schema.js';
 import { findSecretRefs, resolveSecrets } from './secrets.js';
@@ -31,7 +31,7 @@ export type { DocPath, LoadedDocument, LoadOptions, LoadResult, Problem, Severit
 export { pathString } from './types.js';
 export { DEFAULT_MAX_FILE_BYTES, listPolicyFiles } from './files.js';
 export { findSecretRefs, resolveSecrets, SECRET_REF, type SecretRefUse } from './secrets.js';
-export { BUILTIN_GROUP } from './checks.js';
+export { BUILTIN_GROUP, CHECK_RULES } from './checks.js';
 export { MAX_ALIAS_COUNT } from './yaml-source.js';
 
 export async function loadPolicySet(paths: readonly string[], opts: LoadOptions = {}): Promise<LoadResult> {
@@ -97,7 +97,7 @@ function unsetSecret(d: CheckedDocument, path: Array<string | number>, name: str
     ...d.locate(path),
     path: pathString(path),
     message: `secret \${env:${name}} is not set: export the environment variable ${name} (it is read at plan/apply time and never stored in the files)`,
-    rule: 'unset-secret',
+    rule: 'unset-secret' satisfies CheckRule,
     severity: 'error',
   };
 }
