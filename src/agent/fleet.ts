@@ -37,6 +37,8 @@ export interface SimulatedDevice {
   ownership: Ownership;
   owner: string;
   model: string;
+  /** For corporate devices, the department the purchase record names (pre-registered with it as a label). */
+  department: string;
   /** The posture it reports, without appliedConfigVersion (that comes from the last check-in). */
   posture: Omit<Posture, 'appliedConfigVersion'>;
 }
@@ -70,15 +72,15 @@ const MODELS: Record<Platform, Weighted<string>> = {
 
 /** OS versions with their weights: current releases dominate, a tail is out of date. */
 const OS_VERSIONS: Record<Platform, Weighted<string>> = {
-  android: [['15', 30], ['14', 35], ['13', 18], ['12', 10], ['11', 7]],
-  ios: [['18.1', 30], ['18.0.1', 15], ['17.6.1', 25], ['17.2', 10], ['16.7.10', 12], ['15.8.3', 8]],
-  ipados: [['18.1', 30], ['17.6.1', 35], ['17.1', 15], ['16.7.10', 20]],
-  windows: [['10.0.26100', 25], ['10.0.22631', 40], ['10.0.19045', 25], ['10.0.19044', 10]],
-  macos: [['15.1', 35], ['14.7', 35], ['14.2', 15], ['13.7.1', 15]],
+  android: [['15', 32], ['14', 38], ['13', 21], ['12', 6], ['11', 3]],
+  ios: [['18.1', 34], ['18.0.1', 16], ['17.6.1', 28], ['17.2', 13], ['16.7.10', 6], ['15.8.3', 3]],
+  ipados: [['18.1', 34], ['17.6.1', 38], ['17.1', 18], ['16.7.10', 10]],
+  windows: [['10.0.26100', 27], ['10.0.22631', 42], ['10.0.19045', 26], ['10.0.19044', 5]],
+  macos: [['15.1', 38], ['14.7', 38], ['14.2', 17], ['13.7.1', 7]],
 };
 
 /** Android security patch levels: most within a few months, a tail far behind. */
-const PATCH_LEVELS: Weighted<string> = [['2024-11-05', 25], ['2024-10-01', 25], ['2024-09-05', 15], ['2024-07-01', 12], ['2024-03-01', 10], ['2023-11-01', 8], ['2023-05-05', 5]];
+const PATCH_LEVELS: Weighted<string> = [['2024-11-05', 28], ['2024-10-01', 27], ['2024-09-05', 18], ['2024-07-01', 15], ['2024-03-01', 6], ['2023-11-01', 4], ['2023-05-05', 2]];
 
 /** Apps every device of a platform has out of the box (system apps). */
 const SYSTEM_APPS: Record<Platform, string[]> = {
@@ -103,7 +105,7 @@ const CORPORATE_APPS: Record<Platform, string[]> = {
 
 /** Apps policies commonly block; a few devices have one installed. */
 const RISKY_APPS: Record<Platform, string[]> = {
-  android: ['com.zhiliaoapp.musically', 'com.teamviewer.quicksupport.market', 'org.torproject.torbrowser'],
+  android: ['com.termux', 'com.zhiliaoapp.musically', 'com.teamviewer.quicksupport.market', 'org.torproject.torbrowser'],
   ios: ['com.zhiliaoapp.musically', 'com.teamviewer.rc', 'com.dropbox.Dropbox'],
   ipados: ['com.zhiliaoapp.musically', 'com.teamviewer.rc'],
   windows: ['TeamViewer.TeamViewer', 'uTorrent.uTorrent', 'Dropbox.Dropbox'],
@@ -112,6 +114,8 @@ const RISKY_APPS: Record<Platform, string[]> = {
 
 const FIRST = ['ana', 'ben', 'carla', 'david', 'elena', 'farid', 'grace', 'hugo', 'ines', 'jamal', 'kira', 'liam', 'maria', 'nils', 'olga', 'pedro', 'qiu', 'rosa', 'sam', 'tariq', 'uma', 'victor', 'wen', 'ximena', 'yusuf', 'zoe', 'amir', 'bea', 'chen', 'dana', 'emil', 'fatima', 'goran', 'hana', 'ivan', 'julia', 'kofi', 'lena', 'marco', 'nadia'];
 const LAST = ['silva', 'novak', 'okafor', 'schmidt', 'tanaka', 'haddad', 'kowalski', 'moreau', 'garcia', 'nguyen', 'larsen', 'rossi', 'petrov', 'ibrahim', 'jensen', 'kim', 'fischer', 'costa', 'murphy', 'sato', 'ahmed', 'berg', 'lopez', 'meyer', 'ward'];
+
+const DEPARTMENTS: Weighted<string> = [['engineering', 30], ['sales', 25], ['operations', 15], ['support', 12], ['finance', 10], ['hr', 8]];
 
 const SERIAL_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ0123456789';
 
@@ -136,8 +140,8 @@ export function simulatedDevice(seed: number, index: number): SimulatedDevice {
   const serial = serialFor(platform, seed, index, random);
   const mobile = platform === 'android' || platform === 'ios' || platform === 'ipados';
   // Apple mobile storage is encrypted whenever a passcode is set; others can have it off.
-  const passcodeSet = !chance(random, ownership === 'personal' ? 0.08 : 0.04);
-  const encrypted = platform === 'ios' || platform === 'ipados' ? passcodeSet : !chance(random, platform === 'android' ? 0.04 : 0.07);
+  const passcodeSet = !chance(random, ownership === 'personal' ? 0.05 : 0.02);
+  const encrypted = platform === 'ios' || platform === 'ipados' ? passcodeSet : !chance(random, platform === 'android' ? 0.02 : 0.04);
   const compromised = mobile && chance(random, platform === 'android' ? 0.025 : 0.012);
   const installedApps = [...SYSTEM_APPS[platform]];
   // Corporate devices get the apps pushed; personal ones depend on the user.
@@ -148,7 +152,9 @@ export function simulatedDevice(seed: number, index: number): SimulatedDevice {
   if (platform === 'android') posture.patchLevel = pick(random, PATCH_LEVELS);
   const slug = model.toLowerCase().replace(/\(.*?\)/g, '').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
   const name = platform === 'windows' ? `LT-${serial.slice(-7)}` : `${first}-${slug}`;
-  return { index, serial, name, platform, ownership, owner, model, posture };
+  // Drawn last, so adding it left every earlier attribute of a seeded device unchanged.
+  const department = pick(random, DEPARTMENTS);
+  return { index, serial, name, platform, ownership, owner, model, department, posture };
 }
 
 /**

@@ -214,7 +214,8 @@ export function chooseProfile(profiles: StoredResource[], platform: Platform, ow
 }
 
 /**
- * In-process mode creates its own enrollment tokens directly on the store: one per profile used,
+ * In-process mode acts as the admin too, directly on the store: it pre-registers the company-owned
+ * devices (with a department label) and creates enrollment tokens: one per profile used,
  * with as many uses as devices enroll with it and a short lifetime. On a store with no
  * EnrollmentProfile at all (nothing applied yet) it creates one, `simulated-devices`, for every
  * platform — a visible, audited resource that `emmctl plan` lists as unmanaged and `apply --prune`
@@ -249,6 +250,12 @@ async function inProcessTokens(dataDir: string, toEnroll: SimulatedDevice[], rt:
       if (!profile) continue;
       byDevice.set(spec.index, profile);
       uses.set(profile, (uses.get(profile) ?? 0) + 1);
+    }
+    // Company-owned devices arrive pre-registered from the purchase record, with their department
+    // as a label (groups such as `department: finance` select on it); personal devices just enroll.
+    const preregister = toEnroll.filter((s) => s.ownership === 'corporate' && byDevice.has(s.index));
+    if (preregister.length) {
+      await admin.preregisterDevices(preregister.map((s) => ({ serial: s.serial, platform: s.platform, ownership: s.ownership, owner: s.owner, name: s.name, labels: { department: s.department } })));
     }
     const secrets = new Map<string, string>();
     for (const [profile, maxUses] of uses) {
