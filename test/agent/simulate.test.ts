@@ -62,6 +62,9 @@ describe('emmctl simulate (in-process server over the embedded store)', () => {
       expect(d.owner).toMatch(/^[a-z]+\.[a-z]+@example\.com$/);
       // Personal devices enrolled with the BYOD profile where one allows their platform.
       if (d.ownership === 'personal' && ['android', 'ios', 'ipados'].includes(d.platform)) expect(d.profile).toBe('byod-phones');
+      // Company-owned devices were pre-registered from the "purchase record", department and all.
+      if (d.ownership === 'corporate') expect(d.labels.department).toMatch(/^(engineering|sales|operations|support|finance|hr)$/);
+      else expect(d.labels.department).toBeUndefined();
     }
     const compliance = JSON.parse((await cli(['compliance', '--data-dir', dataDir, '-o', 'json'])).stdout) as DeviceCompliance[];
     const statuses = new Set(compliance.map((c) => c.status));
@@ -132,6 +135,23 @@ describe('emmctl simulate (in-process server over the embedded store)', () => {
     // Rounds start at 0, 0.2 and 0.4 s; the next would start at 0.6 s, past the duration.
     expect(run.rounds).toBe(3);
     expect(run.checkIns).toBe(3 * 24);
+  });
+});
+
+describe('emmctl simulate with the example policy repo (policies/)', () => {
+  it('gives the quick start a fleet that is mostly, not entirely, compliant, with a finance team', async () => {
+    const dataDir = freshDir();
+    await cli(['apply', join(ROOT, 'policies'), '--yes', '--data-dir', dataDir]);
+    const summary = await simulate(dataDir, ['--devices', '60', '--seed', '42']);
+    expect(summary).toMatchObject({ enrolled: 60, notEnrolled: 0, errors: 0 });
+    const compliance = JSON.parse((await cli(['compliance', '--data-dir', dataDir, '-o', 'json'])).stdout) as DeviceCompliance[];
+    const compliant = compliance.filter((c) => c.status === 'compliant').length;
+    expect(compliant).toBeGreaterThan(30);
+    expect(compliant).toBeLessThan(60);
+    const rules = new Set(compliance.flatMap((c) => c.failures.map((f) => f.rule)));
+    expect(rules.size).toBeGreaterThanOrEqual(3);
+    const finance = JSON.parse((await cli(['devices', 'list', '--filter', 'group=finance-team', '--data-dir', dataDir, '-o', 'json'])).stdout) as Device[];
+    expect(finance.length).toBeGreaterThan(0);
   });
 });
 
