@@ -4,7 +4,7 @@ import type { Backend } from './backend.js';
 
 export type BackendTarget =
   | { kind: 'embedded'; dataDir: string; actor?: string }
-  | { kind: 'http'; server: string; token?: string; timeoutMs?: number };
+  | { kind: 'http'; server: string; token?: string; timeoutMs?: number; /** One line per request (method, path, status, time; never secrets), for --debug. */ debug?: (line: string) => void };
 
 export async function openBackend(target: BackendTarget): Promise<Backend> {
   switch (target.kind) {

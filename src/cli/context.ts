@@ -60,7 +60,9 @@ export function createContext(io: IOStreams): CliContext {
       backendPromise ??= (async () => {
         const { resolveTarget } = await import('./target.js');
         const { openBackend } = await import('../backends/index.js');
-        const target = await resolveTarget(ctx.globals(command), io.env);
+        const globals = ctx.globals(command);
+        const target = await resolveTarget(globals, io.env);
+        if (target.kind === 'http' && globals.debug) target.debug = (line) => io.stderr.write(`${line}\n`);
         const backend = await openBackend(target);
         exitHooks.push(() => backend.close());
         return backend;

@@ -58,6 +58,14 @@ describe('against a real server', () => {
     expect(JSON.parse(r.stdout)).toEqual([]);
   });
 
+  it('CLI: --debug shows each request line on stderr, never the token', async () => {
+    const r = await runCli(['devices', 'list', '--debug', '-o', 'json'], { env: { EMMCTL_SERVER: server.url, EMMCTL_TOKEN: admin } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^http: GET \/v1\/devices\?\S* → 200 \(\d+ ms\)$/m);
+    expect(r.stderr).not.toContain(admin);
+    expect(JSON.parse(r.stdout)).toEqual([]);
+  });
+
   it('CLI: an unreachable server exits 1 and says how to start one', async () => {
     const port = await closedPort();
     const r = await runCli(['devices', 'list'], { env: { EMMCTL_SERVER: `http://127.0.0.1:${port}`, EMMCTL_TOKEN: admin } });
