@@ -269,6 +269,15 @@ describe('auth errors and secrets', () => {
     expect(e.hint).toMatch(/admins also wipe/);
   });
 
+  it('trims a pasted newline off the token and refuses one with inner spaces, without showing it', async () => {
+    const b = await backend({ token: `${TOKEN}\n` });
+    await b.listResources();
+    expect(fake.seen[0]!.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    const e = await openHttpBackend({ server: fake.url, token: `${TOKEN} x` }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(UsageError);
+    expect(`${(e as UsageError).message} ${(e as UsageError).hint}`).not.toContain(TOKEN);
+  });
+
   it('keeps debug lines to method, path and status', async () => {
     fake.script({ status: 200, json: { token: { id: 'et_1' }, secret: 'enroll-secret-xyz' } });
     const b = await backend();

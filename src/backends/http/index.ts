@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
-import type { BackendError } from '../../errors.js';
+import { UsageError, type BackendError } from '../../errors.js';
 import { formatDeviceFilter } from '../../model/filter.js';
 import type { AuditRecord, Device, DeviceCommand, DeviceCompliance, EnrollmentToken, Page, StoredResource } from '../../model/fleet.js';
 import type { ResourceKind } from '../../model/policy.generated.js';
@@ -92,7 +92,7 @@ export class HttpBackend implements Backend {
   constructor(options: HttpBackendOptions) {
     this.base = normalizeServerUrl(options.server);
     this.location = displayUrl(this.base);
-    this.token = options.token || undefined;
+    this.token = checkToken(options.token);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.sleep = options.sleep ?? realSleep;
@@ -321,6 +321,16 @@ export class HttpBackend implements Backend {
       .catch(() => undefined);
     return this.role;
   }
+}
+
+/** A pasted token often carries a newline; anything else outside visible ASCII cannot go in a header. */
+function checkToken(token: string | undefined): string | undefined {
+  const t = token?.trim();
+  if (!t) return undefined;
+  if (!/^[\x21-\x7e]+$/.test(t)) {
+    throw new UsageError('the API token contains spaces or characters that cannot be sent in a header', 'check EMMCTL_TOKEN (or the context) for a pasted extra character; the token itself is not shown');
+  }
+  return t;
 }
 
 function classifyThrown(error: unknown): AttemptFailure {
