@@ -88,18 +88,25 @@ export function displayName(file: string, cwd: string): string {
 }
 
 export type ReadResult = { ok: true; text: string } | { ok: false; problem: Problem };
+export type BytesResult = { ok: true; bytes: Buffer } | { ok: false; problem: Problem };
 
-/** Reads a policy file: refuses it over the size limit without reading it; decodes strict UTF-8. */
-export function readPolicyFile(file: string, cwd: string, maxBytes: number): ReadResult {
+/** A policy file's bytes, refused over the size limit without reading it. */
+export function readPolicyBytes(file: string, cwd: string, maxBytes: number): BytesResult {
   const abs = isAbsolute(file) ? file : join(cwd, file);
   try {
     const size = statSync(abs).size;
     if (size > maxBytes) return { ok: false, problem: tooLarge(file, size, maxBytes) };
-    return decodePolicyBytes(file, readFileSync(abs), maxBytes);
+    return { ok: true, bytes: readFileSync(abs) };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return { ok: false, problem: fileProblem(file, code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'no such file or directory' : `cannot read: ${(error as Error).message}`, 'io/read') };
   }
+}
+
+/** Reads a policy file: refuses it over the size limit without reading it; decodes strict UTF-8. */
+export function readPolicyFile(file: string, cwd: string, maxBytes: number): ReadResult {
+  const r = readPolicyBytes(file, cwd, maxBytes);
+  return r.ok ? decodePolicyBytes(file, r.bytes, maxBytes) : r;
 }
 
 function tooLarge(file: string, size: number, maxBytes: number): Problem {

@@ -19,7 +19,7 @@
 // UTF-8; the JSON Schema (schema/emmctl.schema.json) with human messages; per-document
 // consistency; unique names per kind; group references; same-priority policy conflicts (warning).
 import { checkDocument, checkDocumentSet, type CheckedDocument, type CheckRule } from './checks.js';
-import { DEFAULT_MAX_FILE_BYTES, decodePolicyBytes, listPolicyFiles, readPolicyFile, type ReadResult } from './files.js';
+import { DEFAULT_MAX_FILE_BYTES, decodePolicyBytes, listPolicyFiles, readPolicyBytes, type BytesResult } from './files.js';
 import { schemaProblems, schemaValidator } from './schema.js';
 import { findSecretRefs, resolveSecrets } from './secrets.js';
 import type { LoadedDocument, LoadOptions, LoadResult, Problem } from './types.js';
@@ -34,18 +34,26 @@ export { findSecretRefs, resolveSecrets, SECRET_REF, type SecretRefUse } from '.
 export { BUILTIN_GROUP, CHECK_RULES } from './checks.js';
 export { MAX_ALIAS_COUNT } from './yaml-source.js';
 
+/**
+ * For the salt of a cache of clean loads (src/config/policy-cache.ts): the bundle chunk's URL
+ * carries a content hash, so a new build of the checks never trusts what an older one cached.
+ */
+export function policyCacheSalt(): string {
+  return import.meta.url;
+}
+
 export async function loadPolicySet(paths: readonly string[], opts: LoadOptions = {}): Promise<LoadResult> {
   const cwd = opts.cwd ?? process.cwd();
   const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  const env = opts.env ?? {};
   const listed = listPolicyFiles(paths, cwd);
-  const problems: Problem[] = [...listed.problems];
+  const reads: BytesResult[] = listed.files.map((file) => (file === '-' ? stdinBytes(opts.stdin) : readPolicyBytes(file, cwd, maxBytes)));
   const [yaml, validate] = await Promise.all([loadYaml(), schemaValidator()]);
-
+  const problems: Problem[] = [...listed.problems];
   const valid: CheckedDocument[] = [];
   let documentCount = 0;
-  for (const file of listed.files) {
-    const read: ReadResult = file === '-' ? decodeStdin(opts.stdin, maxBytes) : readPolicyFile(file, cwd, maxBytes);
+  for (const [i, file] of listed.files.entries()) {
+    const bytes = reads[i]!;
+    const read = bytes.ok ? decodePolicyBytes(file, bytes.bytes, maxBytes) : bytes;
     if (!read.ok) {
       problems.push(read.problem);
       continue;
@@ -54,25 +62,25 @@ export async function loadPolicySet(paths: readonly string[], opts: LoadOptions 
     const parsed = parseYamlDocuments(yaml, text, file);
     problems.push(...parsed.problems);
     documentCount += parsed.documents.length + parsed.problems.filter((p) => p.rule !== 'yaml/syntax' && p.rule !== 'yaml/duplicate-key').length;
+    const fileDocs: CheckedDocument[] = [];
     for (const doc of parsed.documents) {
       if (!validate(doc.value)) {
         problems.push(...schemaProblems(validate.errors ?? [], doc.value, doc.locate));
         continue;
       }
       const checked: CheckedDocument = { document: doc.value as ResourceDocument, file, locate: doc.locate };
-      const own = checkDocument(checked);
-      problems.push(...own);
-      valid.push(checked);
+      problems.push(...checkDocument(checked));
+      fileDocs.push(checked);
     }
+    valid.push(...fileDocs);
   }
   problems.push(...checkDocumentSet(valid));
+  return finish(valid, problems, listed.files, documentCount, opts);
+}
 
-  const documents: LoadedDocument[] = valid.map((d) => ({
-    document: d.document,
-    file: d.file,
-    source: d.locate([]),
-    locate: d.locate,
-  }));
+function finish(valid: CheckedDocument[], problems: Problem[], files: string[], documentCount: number, opts: LoadOptions): LoadResult {
+  const env = opts.env ?? {};
+  const documents: LoadedDocument[] = valid.map((d) => ({ document: d.document, file: d.file, source: d.locate([]), locate: d.locate }));
   if (opts.resolveSecrets || opts.envCheck) {
     for (const [i, d] of valid.entries()) {
       if (opts.resolveSecrets) {
@@ -87,9 +95,9 @@ export async function loadPolicySet(paths: readonly string[], opts: LoadOptions 
       }
     }
   }
-  problems.sort(byPosition(listed.files));
+  problems.sort(byPosition(files));
   const failed = problems.some((p) => p.severity === 'error' || opts.strict);
-  return failed ? { ok: false, problems, documents, files: listed.files, documentCount } : { ok: true, documents, warnings: problems, files: listed.files, documentCount };
+  return failed ? { ok: false, problems, documents, files, documentCount } : { ok: true, documents, warnings: problems, files, documentCount };
 }
 
 function unsetSecret(d: CheckedDocument, path: Array<string | number>, name: string): Problem {
@@ -102,9 +110,8 @@ function unsetSecret(d: CheckedDocument, path: Array<string | number>, name: str
   };
 }
 
-function decodeStdin(stdin: string | Uint8Array | undefined, maxBytes: number): ReadResult {
-  const bytes = typeof stdin === 'string' ? Buffer.from(stdin, 'utf8') : stdin ?? new Uint8Array();
-  return decodePolicyBytes('-', bytes, maxBytes);
+function stdinBytes(stdin: string | Uint8Array | undefined): BytesResult {
+  return { ok: true, bytes: typeof stdin === 'string' ? Buffer.from(stdin, 'utf8') : Buffer.from(stdin ?? new Uint8Array()) };
 }
 
 /** Files in load order, then line, then column. */

@@ -343,3 +343,29 @@ describe('YAML hardening', () => {
     expect(r.stderr).toMatch(/s\.yaml:\d+:\d+: error: YAML syntax error/);
   });
 });
+
+describe('cache of clean loads', () => {
+  it('an unchanged valid set is answered from the cache; any change or doubt goes through the full load', async () => {
+    const cache = tempDir('emmctl-cache-');
+    dirs.push(cache.cleanup);
+    const env = { EMMCTL_CACHE_DIR: cache.path };
+    const wifi = POLICY.replace('    passcode:\n      required: true\n      minLength: 6\n', '    wifi:\n      - { ssid: corp, security: wpa2-personal, password: "${env:EMMCTL_T_PSK}" }\n');
+    const dir = sandbox({ 'g.yaml': GROUP, 'p.yaml': wifi });
+    const first = await runCli(['validate', '.'], { cwd: dir, env });
+    expect(first.code).toBe(0);
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(cache.path).filter((f) => f.endsWith('.json'))).toHaveLength(1);
+    const second = await runCli(['validate', '.'], { cwd: dir, env });
+    expect(second.code).toBe(0);
+    expect(second.stderr).toBe(first.stderr);
+    // A secret that is unset is reported at its place even though the set is cached.
+    const envCheck = await runCli(['validate', '.', '--env-check'], { cwd: dir, env });
+    expect(envCheck.code).toBe(3);
+    expect(envCheck.stderr).toContain('p.yaml:9:58: error: secret ${env:EMMCTL_T_PSK} is not set');
+    // A changed file is loaded again.
+    writeFileSync(join(dir, 'g.yaml'), GROUP.replace('phones', 'tablets'));
+    const changed = await runCli(['validate', '.'], { cwd: dir, env });
+    expect(changed.code).toBe(3);
+    expect(changed.stderr).toContain('p.yaml:6:12: error: unknown group "phones"');
+  });
+});

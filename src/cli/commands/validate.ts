@@ -14,6 +14,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('[path...]', 'files or folders (searched recursively for *.yaml, *.yml); - reads stdin', [DEFAULT_POLICY_DIR])
     .option('--env-check', 'also report ${env:NAME} secret references whose variable is unset or empty')
     .option('--strict', 'treat warnings (conflicting policies of equal priority) as errors')
+    .option('--no-cache', 'parse every file even if it passed unchanged before (cache: EMMCTL_CACHE_DIR, empty to disable)')
     .addHelpText('after', `
 Output (-o): text (default; problems on stderr as file:line:col: error: message),
   json (stdout: {valid, summary, problems: [{file, line, column, path, message, rule, severity}]}),
@@ -24,7 +25,7 @@ Examples:
   emmctl validate policies/ extra.yaml
   cat policy.yaml | emmctl validate -
   emmctl validate -o github --env-check   # in CI`)
-    .action(async (paths: string[], opts: { envCheck?: boolean; strict?: boolean }, command: Command) => {
+    .action(async (paths: string[], opts: { envCheck?: boolean; strict?: boolean; cache: boolean }, command: Command) => {
       const globals = ctx.globals(command);
       const format = validateFormat(globals.output);
       const given = paths.length ? paths : [DEFAULT_POLICY_DIR];
@@ -41,9 +42,8 @@ Examples:
           : 'name policy files (*.yaml, *.yml), folders holding them, or - for stdin');
       }
       const stdin = given.includes('-') ? await readAll(ctx.io.stdin) : undefined;
-      const result = await policy.loadPolicySet(given, { env: ctx.io.env, envCheck: Boolean(opts.envCheck), strict: Boolean(opts.strict), stdin });
-      const problems = result.ok ? result.warnings : result.problems;
-      const summary = { files: result.files.length, documents: result.documentCount };
+      const outcome = await validateSet(ctx, policy, given, listed.files, { envCheck: Boolean(opts.envCheck), strict: Boolean(opts.strict), useCache: opts.cache, stdin });
+      const { ok, problems, summary } = outcome;
       const { summaryLine } = await import('../../policy/format.js');
       if (format === 'json') ctx.io.stdout.write(policy.formatProblemsJson(problems, summary));
       else if (format === 'github') {
@@ -51,12 +51,57 @@ Examples:
         ctx.io.stderr.write(`${summaryLine(problems, summary)}\n`);
       } else {
         ctx.io.stderr.write(policy.formatProblemsText(problems, ctx.err));
-        if (!result.ok) ctx.io.stderr.write(`${problems.length ? '\n' : ''}${ctx.err.red(summaryLine(problems, summary))}\n`);
+        if (!ok) ctx.io.stderr.write(`${problems.length ? '\n' : ''}${ctx.err.red(summaryLine(problems, summary))}\n`);
         else ctx.info(`${problems.length ? '\n' : ''}${ctx.err.green('✓')} ${summaryLine(problems, summary)}`);
       }
       // The problems are printed already: nothing more to say, only the exit code.
-      if (!result.ok) throw new ValidationFailedError('');
+      if (!ok) throw new ValidationFailedError('');
     });
+}
+
+type PolicyModule = typeof import('../../policy/index.js');
+type Problem = import('../../policy/index.js').Problem;
+interface Outcome {
+  ok: boolean;
+  problems: Problem[];
+  summary: { files: number; documents: number };
+}
+
+/**
+ * Loads the set, or takes the last clean load of exactly these files with exactly these bytes
+ * from the cache (src/config/policy-cache.ts, as plan does): re-validating an unchanged repo
+ * skips YAML. Whatever is not certain (stdin, a missing secret) goes through the full load.
+ */
+async function validateSet(
+  ctx: CliContext,
+  policy: PolicyModule,
+  paths: string[],
+  files: string[],
+  opts: { envCheck: boolean; strict: boolean; useCache: boolean; stdin?: Buffer },
+): Promise<Outcome> {
+  const cwd = process.cwd();
+  const cache = opts.useCache ? await openCache(ctx, policy.policyCacheSalt()) : undefined;
+  const hash = cache?.contentHash(cwd, files);
+  if (cache && hash) {
+    const hit = cache.get<Problem>(cwd, paths, hash);
+    const unset = (d: { document: unknown }) => policy.findSecretRefs(d.document).some((r) => !ctx.io.env[r.name]);
+    if (hit && !(opts.envCheck && hit.documents.some(unset))) {
+      return { ok: !(opts.strict && hit.warnings.length), problems: hit.warnings, summary: { files: files.length, documents: hit.documents.length } };
+    }
+  }
+  const result = await policy.loadPolicySet(paths, { env: ctx.io.env, envCheck: opts.envCheck, strict: opts.strict, stdin: opts.stdin, cwd });
+  const problems = result.ok ? result.warnings : result.problems;
+  // Cached only when clean (warnings allowed) and no file changed while it was being loaded.
+  if (cache && hash && problems.every((p) => p.severity === 'warning') && result.documents.length === result.documentCount && cache.contentHash(cwd, result.files) === hash) {
+    cache.set(cwd, paths, hash, { documents: result.documents.map((d) => ({ file: d.file, document: d.document })), warnings: problems });
+  }
+  return { ok: result.ok, problems, summary: { files: result.files.length, documents: result.documentCount } };
+}
+
+async function openCache(ctx: CliContext, salt: string) {
+  const { PolicyCache, policyCacheDir } = await import('../../config/policy-cache.js');
+  const dir = policyCacheDir(ctx.io.env);
+  return dir ? new PolicyCache(dir, `emmctl validate\0${salt}`) : undefined;
 }
 
 function validateFormat(output: string | undefined): ValidateFormat {
