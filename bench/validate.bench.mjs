@@ -12,7 +12,16 @@ const PER_FILE = 500;
 
 const bare = bareNodeStartup();
 report({ name: 'emmctl --help', value: timeNode([BIN, '--help']), unit: 'ms', baseline: bare, baselineName: 'node -e 0', target: { text: '≤1.5x', ok: (r) => r <= 1.5 } });
-report({ name: 'emmctl validate policies/', value: timeNode([BIN, 'validate', 'policies/']), unit: 'ms', baseline: bare, baselineName: 'node -e 0', target: { text: '≤2.5x', ok: (r) => r <= 2.5 } });
+// Warm: the second run onwards answers the unchanged repo from the policy cache (the usual
+// local loop). Cold: --no-cache parses and validates every file (a fresh CI machine).
+const cacheDir = mkdtempSync(join(tmpdir(), 'emmctl-bench-cache-'));
+try {
+  const env = { EMMCTL_CACHE_DIR: cacheDir };
+  report({ name: 'emmctl validate policies/ (warm cache)', value: timeNode([BIN, 'validate', 'policies/'], { env }), unit: 'ms', baseline: bare, baselineName: 'node -e 0', target: { text: '≤2.5x', ok: (r) => r <= 2.5 } });
+  report({ name: 'emmctl validate policies/ --no-cache', value: timeNode([BIN, 'validate', 'policies/', '--no-cache'], { env }), unit: 'ms', baseline: bare, baselineName: 'node -e 0', target: { text: '≤2.5x', ok: (r) => r <= 2.5 } });
+} finally {
+  rmSync(cacheDir, { recursive: true, force: true });
+}
 
 // A realistic mix: groups, policies assigned to them, compliance policies, profiles.
 function documentText(i) {
@@ -44,7 +53,7 @@ try {
     if (n !== ${DOCS}) throw new Error('parsed ' + n);`;
   const runs = 5;
   const rawMs = timeNode(['-e', raw, dir], { runs });
-  const validateMs = timeNode([BIN, 'validate', dir], { runs, env: { EMMCTL_CACHE_DIR: '' } });
+  const validateMs = timeNode([BIN, 'validate', dir, '--no-cache'], { runs, env: { EMMCTL_CACHE_DIR: '' } });
   const rawRate = DOCS / (rawMs / 1000);
   const validateRate = DOCS / (validateMs / 1000);
   report({ name: `validate ${DOCS} documents`, value: validateRate, unit: 'docs/s', baseline: rawRate, baselineName: 'yaml.parseAllDocuments', target: { text: '≥0.8x', ok: (r) => r >= 0.8 } });
