@@ -134,6 +134,8 @@ function translate(e: ErrorObject, root: unknown): Translated | undefined {
   const value = valueAt(root, path);
   const p = e.params as Record<string, unknown>;
   const where = path.length ? ` in ${pathString(path)}` : '';
+  // The subschema errors of propertyNames repeat what its own error says about the key.
+  if ((e as { propertyName?: string }).propertyName !== undefined && e.keyword !== 'propertyNames') return undefined;
   switch (e.keyword) {
     case 'if':
     case 'allOf':
@@ -154,18 +156,20 @@ function translate(e: ErrorObject, root: unknown): Translated | undefined {
     case 'enum': {
       const allowed = (p.allowedValues as unknown[]).map(String);
       const guess = typeof value === 'string' ? didYouMean(value, allowed) : undefined;
-      const what = path.length ? pathString(path.filter((s) => typeof s === 'string').slice(-1)) : 'value';
-      return { path, target: 'value', message: `invalid ${what} ${show(value)}: must be one of ${allowed.join(', ')}${guess ? ` (did you mean "${guess}"?)` : ''}` };
+      const last = path[path.length - 1];
+      const what = typeof last === 'number' ? `value ${show(value)} in ${String(path[path.length - 2])}` : `${last ?? 'value'} ${show(value)}`;
+      return { path, target: 'value', message: `invalid ${what}: must be one of ${allowed.join(', ')}${guess ? ` (did you mean "${guess}"?)` : ''}` };
     }
     case 'const':
-      return { path, target: 'value', message: `must be ${show(p.allowedValue)} (got ${show(value)})` };
+      return { path, target: 'value', message: `${pathString(path) || 'value'} must be ${show(p.allowedValue)} (got ${show(value)})` };
     case 'type':
       return { path, target: 'value', message: `${pathString(path) || 'document'} must be ${String(p.type).split(',').map(typeName).join(' or ')}, not ${actualType(value)}` };
     case 'pattern': {
       const { node, ref } = at();
       const hint = ref ? PATTERN_HINTS[ref] : undefined;
       if (hint) return { path, target: 'value', message: hint(String(value)), rule: 'pattern' };
-      const desc = node?.description;
+      // List items carry no description of their own: the list's says what they must be.
+      const desc = node?.description ?? (typeof path[path.length - 1] === 'number' ? schemaAtPath(root, path.slice(0, -1)).node?.description : undefined);
       return { path, target: 'value', message: `invalid value ${show(value)}${where}${desc ? `: ${desc}` : `: must match ${String(p.pattern)}`}` };
     }
     case 'propertyNames':

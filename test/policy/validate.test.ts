@@ -127,6 +127,29 @@ describe('emmctl validate', () => {
     expect(r.stderr).toMatch(/7 errors in 1 file \(4 documents in 2 files checked\)/);
   });
 
+  it('reports bad label keys once, list items with the list\'s rule, and a wrong apiVersion', async () => {
+    const dir = sandbox({
+      'g.yaml': [
+        'apiVersion: emmctl/v2', //                                        1:13
+        'kind: Group',
+        'metadata: { name: g, labels: { "bad key!": x } }', //              3:32
+        'spec:',
+        '  match:',
+        '    platforms: [andriod]', //                                      6:17
+        '    owners: ["a@@b"]', //                                          7:14
+        '',
+      ].join('\n'),
+    });
+    const r = await runCli(['validate', 'g.yaml'], { cwd: dir });
+    expect(r.code).toBe(3);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('g.yaml'))).toEqual([
+      'g.yaml:1:13: error: apiVersion must be "emmctl/v1" (got "emmctl/v2") [schema/const]',
+      'g.yaml:3:32: error: invalid label key "bad key!": use letters, digits, ".", "_", "/" and "-", at most 63 characters, starting and ending with a letter or digit [schema/property-names]',
+      'g.yaml:6:17: error: invalid value "andriod" in platforms: must be one of android, ios, ipados, macos, windows (did you mean "android"?) [schema/enum]',
+      'g.yaml:7:14: error: invalid value "a@@b" in spec.match.owners[0]: Owner e-mail patterns: an exact address (`ana@example.com`), a domain (`example.com`) or `*@example.com`. [schema/pattern]',
+    ]);
+  });
+
   it('reports unknown group references with a suggestion, duplicates with the first place, and the rest of the cross-file checks', async () => {
     const dir = sandbox({
       'a-groups.yaml': GROUP,
