@@ -6,6 +6,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 const schemaPath = new URL('../schema/emmctl.schema.json', import.meta.url);
 const outPath = new URL('../docs/policy-reference.md', import.meta.url);
 
+// Named value types: shown by name (described under "Value types") instead of by pattern.
+const VALUE_TYPES = ['Duration', 'OsVersion', 'SecretRef', 'AppId', 'GroupRef', 'Name'];
+
 const KINDS = [
   ['Group', 'GroupDocument', 'GroupSpec'],
   ['Policy', 'ConfigurationPolicyDocument', 'PolicySpec'],
@@ -28,7 +31,7 @@ export function generatePolicyDocs(schema = JSON.parse(readFileSync(schemaPath, 
     const n = deref(node);
     if (n.const !== undefined) return `\`${JSON.stringify(n.const)}\``;
     if (n.enum) return n.enum.map((v) => `\`${v}\``).join(' | ');
-    if (n.type === 'array') return `list of ${typeOf(n.items)}`;
+    if (n.type === 'array') return `list of ${n.items.$ref && VALUE_TYPES.includes(n.items.$ref.split('/').pop()) ? n.items.$ref.split('/').pop() : typeOf(n.items)}`;
     if (n.type === 'object' && !n.properties && n.additionalProperties) return `map of string → ${typeOf(n.additionalProperties)}`;
     return n.type ?? 'any';
   };
@@ -36,7 +39,7 @@ export function generatePolicyDocs(schema = JSON.parse(readFileSync(schemaPath, 
     const n = deref(node);
     const out = [];
     const ref = node.$ref ? node.$ref.split('/').pop() : undefined;
-    if (ref && ['Duration', 'OsVersion', 'SecretRef', 'AppId', 'GroupRef', 'Name'].includes(ref)) out.push(`a ${ref}`);
+    if (ref && VALUE_TYPES.includes(ref)) out.push(`${/^[AEIOU]/.test(ref) ? 'an' : 'a'} ${ref}`);
     else if (n.pattern) out.push(`pattern \`${n.pattern}\``);
     if (n.minimum !== undefined && n.maximum !== undefined) out.push(`${n.minimum}–${n.maximum}`);
     else if (n.minimum !== undefined) out.push(`≥ ${n.minimum}`);
@@ -48,8 +51,7 @@ export function generatePolicyDocs(schema = JSON.parse(readFileSync(schemaPath, 
     if (n.default !== undefined) out.push(`default \`${JSON.stringify(n.default)}\``);
     if (n.type === 'array') {
       const items = deref(n.items);
-      if (items.pattern && !(n.items.$ref && ['AppId', 'GroupRef'].includes(n.items.$ref.split('/').pop()))) out.push(`each matches \`${items.pattern}\``);
-      if (n.items.$ref) out.push(`each a ${n.items.$ref.split('/').pop()}`);
+      if (items.pattern && !n.items.$ref) out.push(`each matches \`${items.pattern}\``);
     }
     return out.join('; ');
   };
