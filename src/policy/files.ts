@@ -1,6 +1,6 @@
 // Finding policy files and reading them safely: size limit before reading, strict UTF-8.
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { Problem } from './types.js';
 
 export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
@@ -78,13 +78,6 @@ function walk(abs: string, shown: string, visiting: Set<string>, add: (p: string
 
 export function fileProblem(file: string, message: string, rule: string, line = 0, column = 0): Problem {
   return { file, line, column, path: '', message, rule, severity: 'error' };
-}
-
-/** A display name: relative to cwd when under it, as given otherwise. */
-export function displayName(file: string, cwd: string): string {
-  if (file === '-' || !isAbsolute(file)) return file;
-  const rel = relative(cwd, file);
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
 
 export type ReadResult = { ok: true; text: string } | { ok: false; problem: Problem };

@@ -77,6 +77,7 @@ function yamlProblem(e: { code: string; message: string; pos: [number, number] }
     const key = /^\s*["']?([^"':\n{}[\],]*)/.exec(text.slice(e.pos[0], e.pos[0] + 200))?.[1]?.trim();
     return { ...at, path: '', message: key ? `duplicate key "${key}": each key may appear once in a mapping` : 'duplicate key: each key may appear once in a mapping', rule: 'yaml/duplicate-key', severity: 'error' };
   }
+  if (/call stack/i.test(first)) return { ...at, path: '', message: 'nesting is too deep to read: policy documents are a few levels deep', rule: 'yaml/too-deep', severity: 'error' };
   return { ...at, path: '', message: `YAML syntax error: ${first.charAt(0).toLowerCase()}${first.slice(1)}`, rule: 'yaml/syntax', severity: 'error' };
 }
 

@@ -359,6 +359,13 @@ describe('YAML hardening', () => {
     expect(r.stderr).toMatch(/1 error in 1 file/);
   });
 
+  it('absurdly deep nesting is an error, not a crash', async () => {
+    const dir = sandbox({ 'deep.yaml': `a: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n` });
+    const r = await runCli(['validate', 'deep.yaml'], { cwd: dir });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/deep\.yaml:1:\d+: error: nesting is too deep to read/);
+  });
+
   it('a syntax error is reported where it is, and other documents are still checked', async () => {
     const dir = sandbox({ 's.yaml': `${GROUP}---\napiVersion: emmctl/v1\nkind: [Group\n` });
     const r = await runCli(['validate', 's.yaml'], { cwd: dir });
@@ -390,5 +397,21 @@ describe('cache of clean loads', () => {
     const changed = await runCli(['validate', '.'], { cwd: dir, env });
     expect(changed.code).toBe(3);
     expect(changed.stderr).toContain('p.yaml:6:12: error: unknown group "phones"');
+  });
+});
+
+describe('colour', () => {
+  const bad = 'apiVersion: emmctl/v1\nkind: Group\nmetadata: { name: Bad }\nspec: { devices: [a] }\n';
+  it('only when forced or on a terminal, never with NO_COLOR or --no-color', async () => {
+    const dir = sandbox({ 'g.yaml': bad });
+    const plain = await runCli(['validate', 'g.yaml'], { cwd: dir });
+    expect(plain.stderr).not.toContain('\u001b[');
+    const forced = await runCli(['validate', 'g.yaml'], { cwd: dir, env: { FORCE_COLOR: '1' } });
+    expect(forced.stderr).toContain('\u001b[31merror:\u001b[39m');
+    const noColor = await runCli(['validate', 'g.yaml'], { cwd: dir, env: { FORCE_COLOR: '1', NO_COLOR: '1' } });
+    expect(noColor.stderr).not.toContain('\u001b[');
+    const flag = await runCli(['validate', 'g.yaml', '--no-color'], { cwd: dir, env: { FORCE_COLOR: '1' } });
+    expect(flag.stderr).not.toContain('\u001b[');
+    expect(flag.code).toBe(3);
   });
 });
