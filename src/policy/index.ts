@@ -3,9 +3,10 @@
 //   loadPolicySet(paths, opts) → Promise<LoadResult>
 //     paths: files, folders (walked recursively for *.yaml / *.yml, sorted, dot-folders and
 //       node_modules skipped) or `-` for opts.stdin.
-//     ok: true  → { documents: LoadedDocument[], warnings: Problem[], files }
+//     ok: true  → { documents: LoadedDocument[], warnings: Problem[], files, documentCount }
 //     ok: false → { problems: Problem[] (errors and warnings, sorted by file, line, column),
-//                   documents (those that loaded, for tools that want to go on), files }
+//                   documents (those that loaded, for tools that want to go on), files,
+//                   documentCount (documents found, valid or not) }
 //     A LoadedDocument is { document, resolved?, source: {file, line, column}, file, locate(path) }.
 //     Every Problem is { file, line, column, path, message, rule, severity } — line/column of the
 //     offending key or value, 1-based; 0 for whole-file problems (missing, too large).
@@ -14,6 +15,7 @@
 //   resolveSecrets(value, env) → { value, missing }   for documents that left their files.
 //   listPolicyFiles(paths, cwd) → { files, problems }  the files a load would read.
 //   formatProblems{Text,Json,Github}                    validate's three output formats.
+//   policyCacheSalt()                                   build identity for caches of clean loads.
 //
 // What a load checks: YAML syntax, duplicate keys, alias bombs (bounded expansion), file size,
 // UTF-8; the JSON Schema (schema/emmctl.schema.json) with human messages; per-document
