@@ -42,15 +42,23 @@ export function listPolicyFiles(paths: readonly string[], cwd = process.cwd()): 
     if (st.isFile()) add(p);
     else if (st.isDirectory()) {
       const before = files.length;
-      walk(abs, p, new Set([realpathSync(abs)]), add);
+      walk(abs, p, new Set([realpathSync(abs)]), add, problems);
       if (files.length === before) problems.push(fileProblem(p, 'no policy files (*.yaml, *.yml) in this folder', 'io/no-files'));
     } else problems.push(fileProblem(p, 'not a file or folder', 'io/not-a-file'));
   }
   return { files, problems };
 }
 
-function walk(abs: string, shown: string, visiting: Set<string>, add: (p: string) => void): void {
-  const entries = readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+function walk(abs: string, shown: string, visiting: Set<string>, add: (p: string) => void, problems: Problem[]): void {
+  let listing;
+  try {
+    listing = readdirSync(abs, { withFileTypes: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    problems.push(fileProblem(shown, code === 'EACCES' ? 'cannot read folder: permission denied' : `cannot read folder: ${(error as Error).message}`, 'io/read'));
+    return;
+  }
+  const entries = listing.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const childAbs = join(abs, e.name);
     const childShown = join(shown, e.name);
@@ -70,7 +78,7 @@ function walk(abs: string, shown: string, visiting: Set<string>, add: (p: string
       const real = realpathSync(childAbs);
       if (visiting.has(real)) continue; // a symlink loop
       visiting.add(real);
-      walk(childAbs, childShown, visiting, add);
+      walk(childAbs, childShown, visiting, add, problems);
       visiting.delete(real);
     } else if (isFile && POLICY_FILE.test(e.name)) add(childShown);
   }
