@@ -22,13 +22,27 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
-/** A clean environment: no colour forcing, no inherited EMMCTL_* settings, HOME in a temp dir if given. */
+// The developer's own contexts and policy cache must neither steer nor receive test runs:
+// every test process gets an empty config dir and cache dir of its own (a test may override).
+let isolatedDirs: { config: string; cache: string } | undefined;
+function isolated(): { config: string; cache: string } {
+  if (!isolatedDirs) {
+    const base = mkdtempSync(join(tmpdir(), 'emmctl-test-home-'));
+    isolatedDirs = { config: join(base, 'config'), cache: join(base, 'cache') };
+    process.once('exit', () => rmSync(base, { recursive: true, force: true }));
+  }
+  return isolatedDirs;
+}
+
+/** A clean environment: no colour forcing, no inherited EMMCTL_* settings, config and cache in temp dirs. */
 export function cliEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined || k.startsWith('EMMCTL_') || k === 'FORCE_COLOR' || k === 'NO_COLOR') continue;
     env[k] = v;
   }
+  env.EMMCTL_CONFIG_DIR = isolated().config;
+  env.EMMCTL_CACHE_DIR = isolated().cache;
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
     else env[k] = v;
