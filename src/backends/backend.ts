@@ -40,7 +40,7 @@ export interface DeviceFilter {
 
 export interface DeviceQuery {
   filters?: DeviceFilter[];
-  /** Field to sort by (name, platform, owner, osVersion, lastCheckIn, enrolledAt, status); `-` prefix for descending. */
+  /** Field to sort by (name, platform, owner, osVersion, lastCheckIn, enrolledAt, state, id); `-` prefix for descending. Compliance status is not a sort key: it is evaluated, not stored. */
   sort?: string;
   /** Page size (the driver may cap it). */
   limit?: number;

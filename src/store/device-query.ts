@@ -15,7 +15,6 @@ const SORT_KEYS: Record<string, string> = {
   lastCheckIn: "coalesce(last_check_in, '')",
   enrolledAt: "coalesce(enrolled_at, '')",
   state: 'state',
-  status: 'state',
   id: 'id',
 };
 export const SORT_FIELDS = ['name', 'platform', 'owner', 'osVersion', 'lastCheckIn', 'enrolledAt', 'state', 'id'];
