@@ -30,7 +30,8 @@ export interface AgentApi {
   /** The device id for a credential, or undefined (unknown, or revoked after wipe). */
   authenticateDevice(credential: string): string | undefined;
   checkIn(deviceId: string, request: CheckInRequest): CheckInResponse;
-  reportCommandResult(deviceId: string, commandId: string, report: CommandResultReport): void;
+  /** `source` is the device's address, recorded in the audit log (default `agent`). */
+  reportCommandResult(deviceId: string, commandId: string, report: CommandResultReport, source?: string): void;
 }
 
 export interface ApiTokenApi {

@@ -586,7 +586,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     }
   }
 
-  reportCommandResult(deviceId: string, commandId: string, report: CommandResultReport): void {
+  reportCommandResult(deviceId: string, commandId: string, report: CommandResultReport, source = 'agent'): void {
     if (!report || (report.status !== 'acknowledged' && report.status !== 'failed')) {
       throw new BackendError('invalid', 'a command result needs status acknowledged or failed');
     }
@@ -599,7 +599,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
         throw new BackendError('conflict', `command ${commandId} is already ${cmd.status}; cannot record ${report.status}`);
       }
       this.stmt('UPDATE commands SET status = ?, detail = ?, updated_at = ? WHERE id = ?').run(report.status, report.detail ?? null, at, commandId);
-      const actor = { name: `device:${deviceId}`, source: 'agent' };
+      const actor = { name: `device:${deviceId}`, source };
       this.audit(actor, 'command.result', `command/${commandId}`, { type: cmd.type, status: report.status, detail: report.detail }, at);
       if (report.status !== 'acknowledged' || (cmd.type !== 'wipe' && cmd.type !== 'retire')) return;
       const state: DeviceState = cmd.type === 'wipe' ? 'wiped' : 'retired';

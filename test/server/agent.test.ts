@@ -111,6 +111,11 @@ describe('command lifecycle over the agent API', () => {
 
     const listed = await call(base, 'GET', `/v1/commands?deviceId=${dev.deviceId}&status=acknowledged`, { token: operator });
     expect(listed.body.items.map((c: { id: string }) => c.id)).toEqual([command.id]);
+
+    // The result is audited as the device, from the address it called from.
+    const audit = await call(base, 'GET', `/v1/audit?actor=device:${dev.deviceId}&limit=1000`, { token: operator });
+    const resultRecord = audit.body.items.find((a: { action: string; target: string }) => a.action === 'command.result' && a.target === `command/${command.id}`);
+    expect(resultRecord).toMatchObject({ actor: `device:${dev.deviceId}`, source: '127.0.0.1' });
   });
 
   it('does not let one device report on another device\'s command', async () => {

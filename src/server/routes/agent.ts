@@ -52,7 +52,7 @@ export const agentRoutes: Route[] = [
         status: oneOf(requiredString(body, 'status'), ['acknowledged', 'failed'] as const, 'body.status')!,
         detail: optionalString(body, 'detail'),
       };
-      ctx.store.reportCommandResult(ctx.deviceId!, ctx.params.id!, report);
+      ctx.store.reportCommandResult(ctx.deviceId!, ctx.params.id!, report, ctx.ip);
       return NO_CONTENT;
     },
   },
