@@ -32,7 +32,8 @@ async function commandsOf(deviceId: string): Promise<CommandJson[]> {
 function onTerminal(args: string[], answer: string): Promise<{ code: number | null; output: string }> {
   const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qfec', `stty cols 120; ${quoted}`, '/dev/null'], { env: cliEnv(fleet.env) });
+    // CI=true turns prompts off by design (a CI job has no one to answer); this run has a person's terminal.
+    const child = spawn('script', ['-qfec', `stty cols 120; ${quoted}`, '/dev/null'], { env: cliEnv({ ...fleet.env, CI: undefined }) });
     let output = '';
     let answered = false;
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
