@@ -53,6 +53,13 @@ Then point the CLI at the server:
     .addOption(new Option('--role <role>', 'viewer (read), operator (also apply, lock, reboot), admin (also wipe, retire, prune, tokens)').choices(ROLES).makeOptionMandatory())
     .option('--name <name>', 'a name for the audit log (default: <role>-<random>)')
     .option('--expires <duration>', 'lifetime such as 90d, 12h, 2w (default: never)')
+    .addHelpText('after', `
+Examples:
+  $ emmctl server token create --role viewer --name dashboard --expires 90d
+  $ TOKEN=$(emmctl server token create --role admin --name ci -q)   # the secret alone on stdout
+
+The secret is shown once and stored only as a hash: keep it in your CI secret store.
+Next:  echo "$TOKEN" | emmctl context add prod --server URL --token-stdin`)
     .action(async (opts: { role: string; name?: string; expires?: string }, command: Command) => {
       const { createToken } = await import('../../server/tokens.js');
       await createToken(ctx, command, opts);
