@@ -8,7 +8,7 @@ import { commandOutcome, simulatedDevice } from '../../src/agent/fleet.js';
 import type { SimulationSummary } from '../../src/agent/simulator.js';
 import type { Device, DeviceCommand, DeviceCompliance } from '../../src/model/fleet.js';
 import { ROOT, runCli, tempDir } from '../helpers/cli.js';
-import { createApiToken, startServer } from '../http/server-process.js';
+import { createApiToken, startServerProcess } from '../helpers/server.js';
 
 const POLICIES = join(ROOT, 'test', 'agent', 'fixtures', 'fleet-policies.yaml');
 const dirs: Array<{ cleanup(): void }> = [];
@@ -212,7 +212,7 @@ describe('emmctl simulate --server (a real server process)', () => {
   it('enrolls with the given token, keeps identity in --state, and needs no token once enrolled', async () => {
     const dataDir = freshDir();
     const admin = await createApiToken(join(dataDir, 'store'), 'admin', 'sim-admin');
-    const server = await startServer(join(dataDir, 'store'));
+    const server = await startServerProcess(join(dataDir, 'store'), ['--no-access-log']);
     try {
       const env = { EMMCTL_SERVER: server.url, EMMCTL_TOKEN: admin };
       await cli(['apply', POLICIES, '--yes'], env);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { AgentClient } from '../../src/agent/client.js';
 import { openHttpBackend } from '../../src/backends/http/index.js';
 import { tempDir } from '../helpers/cli.js';
-import { createApiToken, startServer } from '../http/server-process.js';
+import { createApiToken, startServerProcess } from '../helpers/server.js';
 import { backendContract } from './backend-contract.js';
 
 backendContract('http', async () => {
@@ -13,7 +13,7 @@ backendContract('http', async () => {
   const dataDir = join(dir.path, 'store');
   const token = await createApiToken(dataDir, 'admin', 'contract');
   // The contract checks behaviour, not throttling: the per-device limit would only slow it down.
-  const server = await startServer(dataDir, ['--device-rate-limit', 'off']);
+  const server = await startServerProcess(dataDir, ['--no-access-log', '--device-rate-limit', 'off']);
   const backend = await openHttpBackend({ server: server.url, token, timeoutMs: 10_000 });
   const agent = new AgentClient({ server: server.url, timeoutMs: 10_000 });
   return {

@@ -6,18 +6,18 @@ import { openHttpBackend } from '../../src/backends/http/index.js';
 import { BackendError } from '../../src/errors.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { closedPort } from './fake-server.js';
-import { createApiToken, startServer, type RunningServerProcess } from './server-process.js';
+import { createApiToken, startServerProcess, type ServerProcess } from '../helpers/server.js';
 
 const dir = tempDir('emmctl-http-real-');
 const dataDir = join(dir.path, 'store');
-let server: RunningServerProcess;
+let server: ServerProcess;
 let admin: string;
 let viewer: string;
 
 beforeAll(async () => {
   admin = await createApiToken(dataDir, 'admin', 'ci-admin');
   viewer = await createApiToken(dataDir, 'viewer', 'dashboard');
-  server = await startServer(dataDir);
+  server = await startServerProcess(dataDir, ['--no-access-log']);
 });
 afterAll(async () => {
   await server?.stop();

@@ -97,34 +97,8 @@ export interface RunningServer {
 
 /** `emmctl server` on 127.0.0.1:0 over `dataDir`, with an admin token made by `server token create`. */
 export async function startServer(dataDir: string): Promise<RunningServer> {
-  const { spawn } = await import('node:child_process');
-  const { BIN, cliEnv } = await import('../helpers/cli.js');
-  const env = cliEnv({ EMMCTL_DATA_DIR: dataDir });
-  const created = await runCli(['server', 'token', 'create', '--role', 'admin', '--name', 'plan-tests'], { env: { EMMCTL_DATA_DIR: dataDir } });
-  if (created.code !== 0) throw new Error(`token create failed: ${created.stderr}`);
-  const token = created.stdout.trim().split('\n')[0]!.trim();
-  const child = spawn(process.execPath, [BIN, 'server', '--listen', '127.0.0.1:0', '--no-access-log'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 20_000);
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      const m = /listening on (\S+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
-  });
-  return {
-    url,
-    token,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.on('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+  const { createApiToken, startServerProcess } = await import('../helpers/server.js');
+  const token = await createApiToken(dataDir, 'admin', 'plan-tests');
+  const server = await startServerProcess(dataDir, ['--no-access-log']);
+  return { url: server.url, token, stop: async () => void (await server.stop()) };
 }
