@@ -141,6 +141,13 @@ describe.each([
     // The simulator's outcomes are seeded per device: with this seed the wipe succeeds.
     expect(command.status).toBe('acknowledged');
     expect(json<{ state: string }>(await cli(['devices', 'show', target!.deviceId, '-o', 'json'])).state).toBe('wiped');
+    // A wiped device is no longer managed: it leaves the compliance view (and can never trip the
+    // gate again) but stays visible on request.
+    const managed = json<Array<{ deviceId: string }>>(await cli(['compliance', '-o', 'json']));
+    expect(managed.map((r) => r.deviceId)).not.toContain(target!.deviceId);
+    expect(managed).toHaveLength(Number(DEVICES) - 1);
+    const wiped = json<Array<{ deviceId: string; state: string }>>(await cli(['compliance', '-o', 'json', '--filter', 'state=wiped']));
+    expect(wiped).toEqual([expect.objectContaining({ deviceId: target!.deviceId, state: 'wiped' })]);
 
     const audit = json<Array<{ action: string; target: string; actor: string; detail?: Record<string, unknown> }>>(await cli(['audit', '--since', '1h', '-o', 'json']));
     const wipe = audit.find((a) => a.action === 'command.wipe' && a.target === `device/${target!.deviceId}`);

@@ -2,7 +2,7 @@
 // Records stream page by page from the backend; the summary is counted on the way through,
 // so 100,000 devices never sit in memory.
 import { Command, InvalidArgumentError } from 'commander';
-import type { DeviceQuery } from '../../backends/backend.js';
+import type { DeviceFilter, DeviceQuery } from '../../backends/backend.js';
 import type { ComplianceStatus, DeviceCompliance } from '../../model/fleet.js';
 import type { Column } from '../../output/render.js';
 import type { CliContext } from '../context.js';
@@ -80,6 +80,16 @@ export function formatSummary(s: ComplianceSummary, c: CliContext['err']): strin
   return text;
 }
 
+/**
+ * The compliance view covers devices under management: wiped and retired devices keep their last
+ * posture but are no longer managed, and must not fail a CI gate forever. A state filter of the
+ * user's own replaces this default.
+ */
+export function withManagedDefault(filters: DeviceFilter[]): DeviceFilter[] {
+  if (filters.some((f) => f.field === 'state')) return filters;
+  return [...filters, { field: 'state', op: '!=', value: 'wiped' }, { field: 'state', op: '!=', value: 'retired' }];
+}
+
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('compliance')
@@ -96,6 +106,8 @@ compliance policy) goes to stderr, so stdout stays pure data.
 JSON: an array of records {deviceId, name, owner, platform, osVersion, state, status,
 failures: [{policy, rule, expected, actual}], policies, lastCheckIn, noncompliantSince}.
 Statuses: compliant, noncompliant, in-grace (failing, inside the grace period), unknown (never checked in).
+Wiped and retired devices are no longer managed and are left out (so they never trip the gate);
+filter on state to see them: \`--filter state=wiped\`.
 
 --fail-on fails only on the statuses it names: \`--fail-on noncompliant\` lets in-grace and unknown
 devices pass; \`--fail-on noncompliant,unknown\` fails on either.
@@ -108,7 +120,7 @@ Examples:
 
 Next: \`emmctl devices show ID\` for one device's details, \`emmctl lock ID\` to act on it.`)
     .action(async (opts: { filter: string[]; failOn?: ComplianceStatus[]; sort?: string; limit?: number }, command: Command) => {
-      const filters = await parseFilters(opts.filter);
+      const filters = withManagedDefault(await parseFilters(opts.filter));
       const backend = await ctx.backend(command);
       const { allPages } = await import('../../backends/backend.js');
       const { renderRecords } = await import('../../output/render.js');
