@@ -109,9 +109,13 @@ function formatMs(ms: number): string {
   return ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`;
 }
 
+/** Shorter "tokens" are no secret any server issues, and masking them would garble words (`x` in `--context`). */
+const MIN_REDACTED_LENGTH = 8;
+
 /** Belt and braces: whatever a server echoes back, the token never reaches a message. */
 export function redact(error: BackendError, secret: string | undefined): BackendError {
-  if (!secret || (!error.message.includes(secret) && !(error.hint ?? '').includes(secret))) return error;
+  if (!secret || secret.length < MIN_REDACTED_LENGTH) return error;
+  if (!error.message.includes(secret) && !(error.hint ?? '').includes(secret)) return error;
   return new BackendError(error.code, error.message.split(secret).join('***'), {
     status: error.status,
     hint: error.hint?.split(secret).join('***'),
