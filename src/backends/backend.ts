@@ -61,6 +61,8 @@ export interface AuditQuery {
   actor?: string;
   limit?: number;
   cursor?: string;
+  /** 'asc' (default): oldest first, like a log. 'desc': newest first, for "the last N". */
+  order?: 'asc' | 'desc';
 }
 
 export interface EnqueueRequest {

@@ -374,7 +374,7 @@ export const OPENAPI_DOCUMENT = {
     },
     '/v1/audit': {
       get: op('Read the audit log', 'viewer', {
-        parameters: [q('since', 'ISO-8601 time; records at or after it', { type: 'string', format: 'date-time' }), q('actor', 'Only this actor'), ...paging],
+        parameters: [q('since', 'ISO-8601 time; records at or after it', { type: 'string', format: 'date-time' }), q('actor', 'Only this actor'), q('order', 'asc (default): oldest first; desc: newest first', { type: 'string', enum: ['asc', 'desc'] }), ...paging],
         responses: { '200': ok('A page of audit records', page('AuditRecord')) },
       }),
     },

@@ -787,8 +787,11 @@ export class FleetStore implements AgentApi, ApiTokenApi {
 
   // ---- audit -------------------------------------------------------------------------------
 
-  /** Oldest first (a log); `since` and `actor` narrow it. */
+  /** Oldest first (a log) unless `order: 'desc'`; `since` and `actor` narrow it. */
   listAudit(query: AuditQuery = {}): Page<AuditRecord> {
+    if (query.order !== undefined && query.order !== 'asc' && query.order !== 'desc') {
+      throw new BackendError('invalid', `order must be asc or desc (got "${String(query.order)}")`);
+    }
     const where: string[] = [];
     const params: unknown[] = [];
     if (query.since) {
@@ -804,14 +807,18 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     }));
   }
 
-  private seqPage<R extends { seq: number }, T>(table: string, where: string[], params: unknown[], query: { limit?: number; cursor?: string }, map: (r: R) => T): Page<T> {
+  /** The cursor is the seq of the last row returned; in `desc` order the next page lies below it. */
+  private seqPage<R extends { seq: number }, T>(table: string, where: string[], params: unknown[], query: { limit?: number; cursor?: string; order?: 'asc' | 'desc' }, map: (r: R) => T): Page<T> {
     const limit = Math.min(Math.max(1, Math.floor(query.limit ?? DEFAULT_PAGE)), MAX_PAGE);
-    let after = 0;
+    const desc = query.order === 'desc';
+    let after: number | undefined;
     if (query.cursor) {
       after = Number(Buffer.from(query.cursor, 'base64url').toString('utf8'));
       if (!Number.isInteger(after) || after < 0) throw new BackendError('invalid', 'invalid paging cursor', { hint: 'pass back the nextCursor of the previous page unchanged' });
     }
-    const rows = this.stmt(`SELECT * FROM ${table} WHERE ${[...where, 'seq > ?'].join(' AND ')} ORDER BY seq LIMIT ?`).all(...params, after, limit + 1) as R[];
+    const conds = after === undefined ? where : [...where, desc ? 'seq < ?' : 'seq > ?'];
+    const args = after === undefined ? params : [...params, after];
+    const rows = this.stmt(`SELECT * FROM ${table} WHERE ${[...conds, '1'].join(' AND ')} ORDER BY seq ${desc ? 'DESC' : 'ASC'} LIMIT ?`).all(...args, limit + 1) as R[];
     const more = rows.length > limit;
     if (more) rows.pop();
     return { items: rows.map(map), ...(more ? { nextCursor: Buffer.from(String(rows[rows.length - 1]!.seq)).toString('base64url') } : {}) };

@@ -139,6 +139,25 @@ export function backendContract(name: string, open: () => Promise<ContractFixtur
         const next = await fx.backend.listAudit({ limit: 2, cursor: page.nextCursor });
         expect(next.items[0]!.id).not.toBe(page.items[1]!.id);
       });
+
+      it('reads the audit log newest first on request, paging backwards to the oldest record', async () => {
+        const asc = (await fx.backend.listAudit({ limit: 1000 })).items.map((a) => a.id);
+        expect(asc.length).toBeGreaterThan(3);
+        const desc: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await fx.backend.listAudit({ order: 'desc', limit: 2, cursor });
+          expect(page.items.length).toBeLessThanOrEqual(2);
+          desc.push(...page.items.map((a) => a.id));
+          cursor = page.nextCursor;
+        } while (cursor);
+        expect(desc).toEqual([...asc].reverse());
+        const applies = (await fx.backend.listAudit({ order: 'desc', limit: 1000 })).items.filter((a) => a.action === 'apply');
+        expect(applies[0]!.target).toBe('Group/contract-example');
+        const err = await rejection(fx.backend.listAudit({ order: 'sideways' as 'asc' }));
+        expect(err.code).toBe('invalid');
+        expect(err.message).toMatch(/order must be asc or desc/);
+      });
     });
 
     describe('enrollment tokens and devices', () => {

@@ -25,18 +25,29 @@ export const AUDIT_COLUMNS: Column<AuditRecord>[] = [
   { header: 'ID', value: (a) => a.id, wide: true },
 ];
 
+/** Newest-first records back into log order. */
+async function chronological(records: AsyncIterable<AuditRecord>): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = [];
+  for await (const r of records) out.push(r);
+  return out.reverse();
+}
+
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('audit')
     .description('the audit log: who did what, when (applies, tokens, enrollments, device commands)')
     .option('--since <when>', 'only records since a duration ago (24h, 7d) or an ISO-8601 time')
     .option('--actor <name>', 'only this actor (e.g. local:alice, a token name)')
-    .option('--limit <n>', 'print at most N records', positiveInt('--limit'))
+    .option('--limit <n>', 'print the N most recent records (with --since: the first N since then)', positiveInt('--limit'))
     .addHelpText('after', `
 Columns: TIME, ACTOR, ACTION, TARGET, DETAIL (the reason of a device command is here);
 -o wide adds SOURCE and ID. JSON: an array of AuditRecord {id, at, actor, source, action, target, detail}.
 
+Records print oldest to newest. --limit alone shows the latest N, like tail; with --since
+the log is read forward from that time and --limit stops after the first N.
+
 Examples:
+  $ emmctl audit --limit 20
   $ emmctl audit --since 24h
   $ emmctl audit --actor local:alice --since 2026-01-01
   $ emmctl audit --since 7d -o json | jq 'map(select(.action == "command.wipe"))'
@@ -48,8 +59,11 @@ Next: \`emmctl commands show ID\` for a command's result.`)
       const backend = await ctx.backend(command);
       const { allPages } = await import('../../backends/backend.js');
       const { renderRecords } = await import('../../output/render.js');
-      const query: AuditQuery = { since, actor: opts.actor, limit: Math.min(opts.limit ?? PAGE_SIZE, PAGE_SIZE) };
-      const count = await renderRecords(take(allPages<AuditRecord, AuditQuery>((q) => backend.listAudit(q), query), opts.limit), {
+      // "The last N" reads newest first and turns the N around; only those N are held in memory.
+      const latest = opts.limit !== undefined && since === undefined;
+      const query: AuditQuery = { since, actor: opts.actor, limit: Math.min(opts.limit ?? PAGE_SIZE, PAGE_SIZE), ...(latest ? { order: 'desc' } : {}) };
+      const records = take(allPages<AuditRecord, AuditQuery>((q) => backend.listAudit(q), query), opts.limit);
+      const count = await renderRecords(latest ? await chronological(records) : records, {
         format: outputFormat(ctx, command),
         columns: AUDIT_COLUMNS,
         out: ctx.io.stdout,

@@ -195,12 +195,14 @@ export const adminRoutes: Route[] = [
     auth: 'viewer',
     handler: (ctx) => {
       const q = ctx.query;
-      checkQuery(q, ['since', 'actor', 'limit', 'cursor']);
+      checkQuery(q, ['since', 'actor', 'limit', 'cursor', 'order']);
       const since = single(q, 'since');
       if (since !== undefined && (!/^\d{4}-\d{2}-\d{2}/.test(since) || Number.isNaN(Date.parse(since)))) {
         throw badRequest(`since must be an ISO-8601 time such as 2026-01-31T00:00:00Z (got "${since}")`);
       }
-      return ctx.store.listAudit({ since, actor: single(q, 'actor'), limit: queryLimit(q), cursor: single(q, 'cursor') });
+      const order = single(q, 'order');
+      if (order !== undefined && order !== 'asc' && order !== 'desc') throw badRequest(`order must be asc or desc (got "${order}")`);
+      return ctx.store.listAudit({ since, actor: single(q, 'actor'), limit: queryLimit(q), cursor: single(q, 'cursor'), order });
     },
   },
   {
