@@ -43,6 +43,11 @@ export interface SimulateOptions {
   warn?: (line: string) => void;
   /** Called a few times a second during long phases ("enrolling 1200/10000"); the CLI shows it on a terminal only. */
   progress?: (text: string) => void;
+  /**
+   * Stops the run early (Ctrl-C): no new request starts, the ones in flight finish, the state is
+   * saved and the summary comes back with `interrupted: true`.
+   */
+  signal?: AbortSignal;
 }
 
 export interface SimulationSummary {
@@ -69,6 +74,8 @@ export interface SimulationSummary {
   checkInSeconds: number;
   checkInsPerSecond: number;
   profileCreated: string | null;
+  /** Stopped early by `signal` (Ctrl-C). */
+  interrupted: boolean;
 }
 
 interface Runtime {
@@ -81,6 +88,8 @@ interface Runtime {
   /** Throttled progress: reports `text()` at most every 200 ms. */
   tick: (text: () => string) => void;
   fatal?: Error;
+  /** No new request should start: a fatal error, or the run was interrupted. */
+  stopped: () => boolean;
 }
 
 export async function simulateFleet(opts: SimulateOptions): Promise<SimulationSummary> {
@@ -135,6 +144,7 @@ export async function simulateFleet(opts: SimulateOptions): Promise<SimulationSu
     checkInSeconds: 0,
     checkInsPerSecond: 0,
     profileCreated: null,
+    interrupted: false,
   };
   let lastTick = 0;
   const tick = (text: () => string) => {
@@ -142,7 +152,10 @@ export async function simulateFleet(opts: SimulateOptions): Promise<SimulationSu
     lastTick = Date.now();
     opts.progress(text());
   };
-  const rt: Runtime = { opts, client, fleet, seed: fleet.seed, summary, save: () => writeState(stateFile, state), tick };
+  const rt: Runtime = {
+    opts, client, fleet, seed: fleet.seed, summary, save: () => writeState(stateFile, state), tick,
+    stopped: () => Boolean(rt.fatal) || Boolean(opts.signal?.aborted),
+  };
   try {
     const toEnroll = specs.filter((s) => !fleet.devices[s.index]);
     if (toEnroll.length) {
@@ -151,9 +164,10 @@ export async function simulateFleet(opts: SimulateOptions): Promise<SimulationSu
       rt.save();
       if (rt.fatal) throw rt.fatal;
     }
-    await checkInRounds(rt, specs);
+    if (!opts.signal?.aborted) await checkInRounds(rt, specs);
     if (rt.fatal) throw rt.fatal;
   } finally {
+    summary.interrupted = Boolean(opts.signal?.aborted);
     summary.retries = client.retries;
     summary.durationMs = Date.now() - started;
     client.close();
@@ -277,7 +291,7 @@ async function enrollAll(rt: Runtime, toEnroll: SimulatedDevice[], tokenFor: Tok
   let lastSave = Date.now();
   let done = 0;
   rt.opts.info?.(`enrolling ${toEnroll.length} simulated device${toEnroll.length === 1 ? '' : 's'} with ${client.server}`);
-  await pool(toEnroll, rt.opts.concurrency ?? DEFAULT_CONCURRENCY, () => Boolean(rt.fatal), async (spec) => {
+  await pool(toEnroll, rt.opts.concurrency ?? DEFAULT_CONCURRENCY, rt.stopped, async (spec) => {
     const token = tokenFor(spec);
     if (typeof token !== 'string') {
       summary.notEnrolled++;
@@ -339,20 +353,21 @@ async function checkInRounds(rt: Runtime, specs: SimulatedDevice[]): Promise<voi
     const schedule = interval ? (i: number) => roundStart + (i / Math.max(1, active.length)) * intervalMs : undefined;
     let done = 0;
     const round = summary.rounds + 1;
-    await pool(active, opts.concurrency ?? DEFAULT_CONCURRENCY, () => Boolean(rt.fatal), async (spec) => {
+    await pool(active, opts.concurrency ?? DEFAULT_CONCURRENCY, rt.stopped, async (spec) => {
       await checkInOne(rt, spec);
       done++;
       rt.tick(() => `${interval ? `round ${round}: ` : ''}checked in ${done}/${active.length}`);
-    }, schedule);
+    }, schedule, opts.signal);
     busyMs += Date.now() - roundStart;
     summary.rounds++;
     rt.save();
-    if (!interval || rt.fatal) break;
+    if (!interval || rt.stopped()) break;
     opts.info?.(`round ${summary.rounds}: ${summary.checkIns - before.checkIns} check-ins, ${summary.commands.executed - before.commands} commands, ${summary.errors} errors so far`);
     const next = start + summary.rounds * intervalMs;
     if (next >= end) break;
     opts.progress?.(`round ${summary.rounds} done; next at ${new Date(next).toISOString().slice(11, 19)}`);
-    await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+    await sleep(next - Date.now(), opts.signal);
+    if (opts.signal?.aborted) break;
   }
   summary.checkInSeconds = busyMs / 1000;
   summary.checkInsPerSecond = busyMs > 0 ? summary.checkIns / (busyMs / 1000) : 0;
@@ -423,15 +438,32 @@ function recordError(rt: Runtime, what: string, error: unknown, hint?: string): 
   }
 }
 
-/** Runs fn over items with at most `concurrency` in flight; `at(i)` delays item i until that time. */
-async function pool<T>(items: T[], concurrency: number, stop: () => boolean, fn: (item: T) => Promise<void>, at?: (i: number) => number): Promise<void> {
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Runs fn over items with at most `concurrency` in flight; `at(i)` delays item i until that time.
+ * Once `stop()` holds no item starts; those already running finish.
+ */
+async function pool<T>(items: T[], concurrency: number, stop: () => boolean, fn: (item: T) => Promise<void>, at?: (i: number) => number, signal?: AbortSignal): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length && !stop()) {
       const i = next++;
       if (at) {
-        const wait = at(i) - Date.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        await sleep(at(i) - Date.now(), signal);
+        if (stop()) return;
       }
       await fn(items[i]!);
     }

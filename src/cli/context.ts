@@ -33,10 +33,19 @@ export interface CliContext {
   /** Registers cleanup run after the command finishes (close stores, servers). */
   onExit(fn: () => Promise<void> | void): void;
   runExitHooks(): Promise<void>;
+  /**
+   * Takes over Ctrl-C for a graceful stop (finish in-flight work, report, then return or throw
+   * CancelledError). Only the first Ctrl-C reaches the handler; a second one ends the process at
+   * once. Returns a disposer that gives Ctrl-C back to the immediate exit.
+   */
+  onInterrupt(handler: () => void): () => void;
+  /** run.ts calls this on SIGINT: true when a command's handler took the interrupt over. */
+  interrupt(): boolean;
 }
 
 export function createContext(io: IOStreams): CliContext {
   const exitHooks: Array<() => Promise<void> | void> = [];
+  const interruptHandlers: Array<() => void> = [];
   let quiet = false;
   let backendPromise: Promise<Backend> | undefined;
   const ctx: CliContext = {
@@ -80,6 +89,20 @@ export function createContext(io: IOStreams): CliContext {
     },
     async runExitHooks() {
       while (exitHooks.length) await exitHooks.pop()!();
+    },
+    onInterrupt(handler) {
+      interruptHandlers.push(handler);
+      return () => {
+        const i = interruptHandlers.indexOf(handler);
+        if (i >= 0) interruptHandlers.splice(i, 1);
+      };
+    },
+    interrupt() {
+      // The most recent taker only: a command nested in another's run stops first.
+      const handler = interruptHandlers.at(-1);
+      if (!handler) return false;
+      handler();
+      return true;
     },
   };
   return ctx;

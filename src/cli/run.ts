@@ -11,12 +11,15 @@ export async function run(argv: string[], io: IOStreams): Promise<number> {
   const debug = argv.includes('--debug');
   let interrupted = false;
   const onSigint = () => {
+    // The first Ctrl-C goes to a command that asked for it (ctx.onInterrupt) to stop gracefully;
+    // a second one, or one that no command took, ends at once.
+    const first = !interrupted;
     interrupted = true;
+    if (first && ctx.interrupt()) return;
     io.stderr.write('\ninterrupted\n');
-    // A second Ctrl-C, or a command that does not finish its cleanup, ends at once.
     process.exit(ExitCode.CANCELLED);
   };
-  process.once('SIGINT', onSigint);
+  process.on('SIGINT', onSigint);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ExitCode.OK;

@@ -141,23 +141,28 @@ async function serve(ctx: CliContext, command: Command, opts: ServeOptions): Pro
   // Always printed (even with --quiet): scripts and tests read the URL from this line.
   ctx.io.stderr.write(`listening on ${running.url}\n`);
 
-  // While serving, Ctrl-C means a graceful shutdown, not the CLI's immediate exit; a second
-  // signal finds no handler and ends the process at once.
-  const previous = process.listeners('SIGINT');
-  process.removeAllListeners('SIGINT');
+  // While serving, Ctrl-C and SIGTERM mean a graceful shutdown, not the CLI's immediate exit; a
+  // second Ctrl-C ends the process at once (run.ts), a second SIGTERM finds no handler and does too.
+  let releaseInterrupt = () => {};
+  let onTerm = () => {};
   try {
     await new Promise<void>((resolve, reject) => {
+      let stopping = false;
       const stop = (signal: NodeJS.Signals) => {
-        process.removeListener('SIGINT', stop);
-        process.removeListener('SIGTERM', stop);
+        if (stopping) return;
+        stopping = true;
+        releaseInterrupt();
+        process.removeListener('SIGTERM', onTerm);
         ctx.info(`${signal}: shutting down (in-flight requests finish first)`);
         running.close().then(resolve, reject);
       };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      onTerm = () => stop('SIGTERM');
+      releaseInterrupt = ctx.onInterrupt(() => stop('SIGINT'));
+      process.once('SIGTERM', onTerm);
     });
   } finally {
-    for (const listener of previous) process.on('SIGINT', listener as NodeJS.SignalsListener);
+    releaseInterrupt();
+    process.removeListener('SIGTERM', onTerm);
   }
   ctx.info('emmctl server: stopped');
 }

@@ -3,7 +3,7 @@
 // the simulator lives in src/agent and loads on use.
 import { Command, InvalidArgumentError } from 'commander';
 import type { SimulationSummary } from '../../agent/simulator.js';
-import { EmmctlError, UsageError } from '../../errors.js';
+import { CancelledError, EmmctlError, UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 
 function wholeNumber(flag: string, min: number) {
@@ -51,7 +51,8 @@ Simulated devices keep their identity across runs: the same --devices count chec
 in (never enrolling duplicates) and executes commands queued since the last run; a larger count
 adds devices. Without --server, an in-process server on 127.0.0.1 serves the embedded store and
 the simulator creates its own enrollment tokens (on a store with no EnrollmentProfile it creates
-one, simulated-devices, so it works before anything is applied).
+one, simulated-devices, so it works before anything is applied). Ctrl-C stops a run: requests
+in flight finish, the state is saved, the summary prints, and the exit code is 130.
 
 Examples:
   $ emmctl simulate --devices 50 --once
@@ -84,6 +85,14 @@ Next: \`emmctl compliance\` to see which simulated devices fail which rules.`)
       const progress = createProgress(ctx.io.stderr, { enabled: showProgress });
       // A message in the middle of a run first clears the progress line it would otherwise run into.
       const clearLine = () => showProgress && ctx.io.stderr.write('\r\x1b[2K');
+      // Ctrl-C ends the run, not the process: requests in flight finish, the state is saved and
+      // the summary still prints. A second Ctrl-C quits at once (state as of the last save).
+      const abort = new AbortController();
+      const releaseInterrupt = ctx.onInterrupt(() => {
+        clearLine();
+        ctx.io.stderr.write('\ninterrupted: finishing the requests in flight (Ctrl-C again to quit at once)\n');
+        abort.abort();
+      });
       const summary = await simulateFleet({
         devices: flags.devices,
         server,
@@ -97,13 +106,19 @@ Next: \`emmctl compliance\` to see which simulated devices fail which rules.`)
         info: (line) => (clearLine(), ctx.info(line)),
         warn: (line) => (clearLine(), ctx.warn(line)),
         progress: (text) => progress.update(text),
-      }).finally(() => progress.done());
+        signal: abort.signal,
+      }).finally(() => {
+        releaseInterrupt();
+        progress.done();
+      });
       for (const line of summaryLines(summary)) ctx.info(line);
       const format = globals.output;
       if (format === 'json' || format === 'yaml') {
         const { renderDocument } = await import('../../output/render.js');
         await renderDocument(summary, format, ctx.io.stdout);
       }
+      // The summary above says what happened; exit 130 tells a script the run did not complete.
+      if (summary.interrupted) throw new CancelledError('');
       if (summary.errors > 0) {
         throw new EmmctlError(`${summary.errors} simulated device operation${summary.errors === 1 ? '' : 's'} failed`, {
           hint: summary.errorSamples.join('\n      '),
@@ -127,5 +142,6 @@ export function summaryLines(s: SimulationSummary): string[] {
   lines.push(`  errors        ${s.errors}${s.retries ? ` (${s.retries} requests retried)` : ''}`);
   lines.push(`  rate          ${Math.round(s.checkInsPerSecond)} check-ins/s (${s.checkInSeconds.toFixed(2)} s of check-ins, ${(s.durationMs / 1000).toFixed(2)} s in all)`);
   lines.push(`  state         ${s.stateFile}`);
+  if (s.interrupted) lines.push(`  interrupted   after ${s.rounds} round${s.rounds === 1 ? '' : 's'}; run again to continue with the same fleet`);
   return lines;
 }
