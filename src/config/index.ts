@@ -70,6 +70,21 @@ function lockDown(path: string): void {
   }
 }
 
+/**
+ * A config dir or file that predates emmctl's writes (made by hand, restored from a backup) may be
+ * readable by others while it holds tokens: on every open, narrow ours to owner-only. Not ours:
+ * left alone (chmod would fail). A failure here must not stop a read, the next write reports it.
+ */
+function tightenOwn(path: string, mode: number): void {
+  try {
+    const st = statSync(path);
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid === uid && (st.mode & 0o077) !== 0) chmodSync(path, mode);
+  } catch {
+    // Missing (nothing written yet) or not changeable: see above.
+  }
+}
+
 export async function openConfig(env: Record<string, string | undefined>): Promise<ConfigStore> {
   const { default: Conf } = await import('conf');
   let conf: InstanceType<typeof Conf<ConfigData>>;
@@ -91,6 +106,8 @@ export async function openConfig(env: Record<string, string | undefined>): Promi
     });
   }
   const path = conf.path;
+  tightenOwn(dirname(path), 0o700);
+  tightenOwn(path, 0o600);
   const contexts = (): Record<string, StoredContext> => ({ ...(conf.get('contexts') ?? {}) });
   const save = (mutate: (data: ConfigData) => void) => {
     const data: ConfigData = { currentContext: conf.get('currentContext'), contexts: contexts() };

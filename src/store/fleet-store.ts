@@ -4,7 +4,7 @@
 // audit record inside that same transaction, so a crash never leaves an unaudited change.
 // The embedded Backend driver and the server are thin adapters over this class.
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
   AppliedChange,
@@ -142,6 +142,17 @@ interface ResourceSnapshot {
   configs: Map<string, EffectiveConfiguration>;
 }
 
+/**
+ * A data dir made before emmctl (mkdir, a restored backup) may be readable by others; the store
+ * holds credential hashes and the audit log, so an own dir is narrowed to owner-only. Someone
+ * else's dir is left alone: chmod would fail, and it is theirs to decide.
+ */
+function tightenOwnDir(dir: string): void {
+  const st = statSync(dir);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid === uid && (st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+}
+
 export class FleetStore implements AgentApi, ApiTokenApi {
   readonly path: string;
   private readonly db: Database.Database;
@@ -161,6 +172,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     let db: Database.Database;
     try {
       if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      else tightenOwnDir(dataDir);
       // Create the file ourselves so it is owner-only from its first byte (SQLite would use the umask);
       // SQLite gives the -wal and -shm files the database file's permissions.
       if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));

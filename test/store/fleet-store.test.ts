@@ -1,5 +1,5 @@
 // FleetStore on real SQLite files in temp dirs, with an injectable clock for time rules.
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
@@ -41,6 +41,27 @@ function expectBackendError(fn: () => unknown, code: string, message?: RegExp) {
 }
 
 describe('opening and migrations', () => {
+  it('narrows an existing data dir of ours that others can read to owner-only, and the database to 0600', () => {
+    const dir = tempDir('emmctl-store-mode-');
+    cleanups.push(dir.cleanup);
+    const dataDir = join(dir.path, 'data');
+    mkdirSync(dataDir);
+    chmodSync(dataDir, 0o755);
+    writeFileSync(join(dataDir, 'notes.txt'), 'kept');
+    const store = FleetStore.open(dataDir);
+    store.close();
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dataDir, DB_FILE)).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dataDir, 'notes.txt'), 'utf8')).toBe('kept');
+
+    // An existing database file with loose modes is narrowed too, on every open.
+    chmodSync(dataDir, 0o750);
+    chmodSync(join(dataDir, DB_FILE), 0o644);
+    FleetStore.open(dataDir).close();
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dataDir, DB_FILE)).mode & 0o777).toBe(0o600);
+  });
+
   it('creates an owner-only data dir and database, migrates, and keeps data across re-open', () => {
     const { store, dataDir } = seeded();
     const dev = enrollDevice(store);
