@@ -4,7 +4,7 @@
 // audit record inside that same transaction, so a crash never leaves an unaudited change.
 // The embedded Backend driver and the server are thin adapters over this class.
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
   AppliedChange,
@@ -144,13 +144,16 @@ interface ResourceSnapshot {
 
 /**
  * A data dir made before emmctl (mkdir, a restored backup) may be readable by others; the store
- * holds credential hashes and the audit log, so an own dir is narrowed to owner-only. Someone
- * else's dir is left alone: chmod would fail, and it is theirs to decide.
+ * holds credential hashes and the audit log, so a dir of ours is narrowed to owner-only. "Ours"
+ * means owned by this user and holding nothing but emmctl's files: `--data-dir ~` or a project
+ * folder is not ours to chmod. Someone else's dir is left alone too: it is theirs to decide.
  */
+const OWN_FILES = /^(emmctl\.db(-wal|-shm|-journal)?|simulator-state\.json(\.tmp[-\w]*)?)$/;
 function tightenOwnDir(dir: string): void {
   const st = statSync(dir);
   const uid = process.getuid?.();
-  if (uid !== undefined && st.uid === uid && (st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  if (uid === undefined || st.uid !== uid || (st.mode & 0o077) === 0) return;
+  if (readdirSync(dir).every((name) => OWN_FILES.test(name))) chmodSync(dir, 0o700);
 }
 
 export class FleetStore implements AgentApi, ApiTokenApi {

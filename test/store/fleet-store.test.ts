@@ -47,12 +47,10 @@ describe('opening and migrations', () => {
     const dataDir = join(dir.path, 'data');
     mkdirSync(dataDir);
     chmodSync(dataDir, 0o755);
-    writeFileSync(join(dataDir, 'notes.txt'), 'kept');
     const store = FleetStore.open(dataDir);
     store.close();
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(dataDir, DB_FILE)).mode & 0o777).toBe(0o600);
-    expect(readFileSync(join(dataDir, 'notes.txt'), 'utf8')).toBe('kept');
 
     // An existing database file with loose modes is narrowed too, on every open.
     chmodSync(dataDir, 0o750);
@@ -60,6 +58,19 @@ describe('opening and migrations', () => {
     FleetStore.open(dataDir).close();
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(dataDir, DB_FILE)).mode & 0o777).toBe(0o600);
+  });
+
+  it('leaves the mode of a folder that holds other files alone (--data-dir ~ is not ours to chmod), but still makes the database 0600', () => {
+    const dir = tempDir('emmctl-store-mode-');
+    cleanups.push(dir.cleanup);
+    const dataDir = join(dir.path, 'project');
+    mkdirSync(dataDir);
+    chmodSync(dataDir, 0o755);
+    writeFileSync(join(dataDir, 'notes.txt'), 'kept');
+    FleetStore.open(dataDir).close();
+    expect(statSync(dataDir).mode & 0o777).toBe(0o755);
+    expect(statSync(join(dataDir, DB_FILE)).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dataDir, 'notes.txt'), 'utf8')).toBe('kept');
   });
 
   it('creates an owner-only data dir and database, migrates, and keeps data across re-open', () => {
