@@ -113,6 +113,10 @@ describe.each([
 
     const gate = await cli(['compliance', '--fail-on', 'noncompliant']);
     expect(gate.code).toBe(5);
+
+    // A device reports the configuration version it applied at its next check-in.
+    const shown = await cli(['devices', 'show', devices[0]!.id]);
+    expect(shown.stdout).toMatch(/Effective configuration version [0-9a-f]{16}  pending: not applied yet/);
   });
 
   it('wipes a non-compliant device only with --yes, the device executes it, and the audit log tells who and why', async () => {
@@ -135,6 +139,9 @@ describe.each([
 
     const sim = await cli(['simulate', '--devices', DEVICES, '--once', '--seed', SEED, ...simulateArgs]);
     expect(sim.code, sim.stderr).toBe(0);
+
+    const others = json<Array<{ deviceId: string }>>(await cli(['compliance', '-o', 'json', '--filter', 'compliance=compliant']));
+    expect((await cli(['devices', 'show', others[0]!.deviceId])).stdout).toMatch(/Effective configuration version [0-9a-f]{16}  applied by the device/);
 
     const command = json<{ status: string; reason: string; type: string }>(await cli(['commands', 'show', commandId, '-o', 'json']));
     expect(command).toMatchObject({ type: 'wipe', reason: 'reported stolen' });

@@ -179,7 +179,10 @@ Next: \`emmctl lock ID --reason TEXT\`, \`emmctl commands list --device ID\`.`)
       for (const f of comp.failures) text += `  ✗ ${f.policy}/${f.rule}: expected ${f.expected}, actual ${f.actual}\n`;
       if (comp.noncompliantSince) text += `  ${c.dim(`non-compliant since ${comp.noncompliantSince}`)}\n`;
       const cfg = detail.effectiveConfiguration;
-      text += `\n${c.bold('Effective configuration')} ${c.dim(`version ${cfg.version}`)}\n`;
+      // The agent reports the version it last applied: tell whether the device has caught up.
+      const applied = detail.posture?.appliedConfigVersion;
+      const sync = applied === cfg.version ? c.green('applied by the device') : applied ? c.yellow(`pending: the device runs ${applied}`) : c.yellow('pending: not applied yet');
+      text += `\n${c.bold('Effective configuration')} ${c.dim(`version ${cfg.version}`)}  ${sync}\n`;
       const settings = Object.entries(cfg.settings);
       if (!settings.length) text += '  none\n';
       for (const [key, value] of settings) {
