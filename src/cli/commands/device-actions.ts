@@ -9,8 +9,8 @@
 // - One idempotency key per invocation, so a retried request never queues twice; a device that
 //   already has the same command pending is reported `already pending`, not queued again.
 import { Command } from 'commander';
-import type { Backend, DeviceFilter, DeviceQuery, EnqueueResult } from '../../backends/backend.js';
-import type { CommandStatus, CommandType, Device, DeviceCommand } from '../../model/fleet.js';
+import type { CommandType, Device } from '../../model/fleet.js';
+import type { ActionRecord } from '../../fleet/device-actions.js';
 import type { Column } from '../../output/render.js';
 import type { CliContext } from '../context.js';
 import { collect, outputFormat, PAGE_SIZE, parseFilters, positiveInt } from './devices.js';
@@ -28,25 +28,9 @@ export const ACTIONS: readonly ActionSpec[] = [
   { type: 'retire', destructive: true, summary: 'remove corporate data and management, keep personal data (destructive)' },
 ];
 
-export const DEFAULT_MAX_DEVICES = 25;
-
-/** The guard's limit: an explicit --max-devices, else 1 for an unconfirmed destructive action, else 25. */
-export function maxDevicesFor(spec: Pick<ActionSpec, 'destructive'>, opts: { maxDevices?: number; yes?: boolean }): number {
-  if (opts.maxDevices !== undefined) return opts.maxDevices;
-  return spec.destructive && !opts.yes ? 1 : DEFAULT_MAX_DEVICES;
-}
-
-export interface ActionRecord {
-  commandId?: string;
-  deviceId: string;
-  name: string;
-  type: CommandType;
-  /** queued, already-pending, skipped, would-queue (--dry-run). */
-  outcome: 'queued' | 'already-pending' | 'skipped' | 'would-queue';
-  status?: CommandStatus;
-  reason?: string;
-  message?: string;
-}
+// Only for the help text, which is built when the program is (src/fleet stays out of the entry
+// chunk); test/fleet/device-actions.test.ts checks it matches the guard's DEFAULT_MAX_DEVICES.
+const HELP_DEFAULT_MAX_DEVICES = 25;
 
 const RECORD_COLUMNS: Column<ActionRecord>[] = [
   { header: 'COMMAND', value: (r) => r.commandId ?? '-', keep: true },
@@ -93,7 +77,7 @@ by --max-devices (default 25).`;
       .option('--reason <text>', 'why; kept with the command and in the audit log')
       .option('--dry-run', 'show what would be queued; queue nothing')
       .option('-y, --yes', 'do not ask for confirmation (required off a terminal for wipe/retire)')
-      .option('--max-devices <n>', `refuse if more devices match (default ${spec.destructive ? '1, or 25 with --yes' : String(DEFAULT_MAX_DEVICES)})`, positiveInt('--max-devices'))
+      .option('--max-devices <n>', `refuse if more devices match (default ${spec.destructive ? '1, or 25 with --yes' : String(HELP_DEFAULT_MAX_DEVICES)})`, positiveInt('--max-devices'))
       .option('--wait', 'follow the commands until each is acknowledged, failed, expired or cancelled; exit 1 unless all acknowledged')
       .option('--timeout <duration>', 'with --wait: give up after this long (30s, 5m, 1h)', '5m')
       .addHelpText('after', `
@@ -122,10 +106,11 @@ async function runAction(ctx: CliContext, command: Command, spec: ActionSpec, id
   }
   const { parseDuration } = await import('../../output/time.js');
   const timeoutSeconds = parseDuration(opts.timeout, '--timeout');
+  const { maxDevicesFor, resolveTargets, dryRunRecords, toRecords, waitForCommands } = await import('../../fleet/device-actions.js');
   const max = maxDevicesFor(spec, opts);
   const backend = await ctx.backend(command);
 
-  const { devices, total } = await resolveTargets(backend, ids, filters, max);
+  const { devices, total } = await resolveTargets(backend, ids, filters, max, PAGE_SIZE);
   if (total === 0) {
     const { formatDeviceFilter } = await import('../../model/filter.js');
     throw new EmmctlError(`no device matches ${filters.map((f) => `--filter ${formatDeviceFilter(f)}`).join(' ')}; nothing to ${spec.type}`, {
@@ -143,13 +128,7 @@ async function runAction(ctx: CliContext, command: Command, spec: ActionSpec, id
   ctx.io.stderr.write(`${opts.dryRun ? 'Would ' : ''}${spec.type} ${devices.length} ${noun}:\n${await describeTargets(devices)}`);
 
   if (opts.dryRun) {
-    const records: ActionRecord[] = [];
-    for (const d of devices) {
-      const pending = await pendingCommand(backend, d.id, spec.type);
-      records.push(pending
-        ? { commandId: pending.id, deviceId: d.id, name: d.name, type: spec.type, outcome: 'already-pending', status: pending.status, reason: opts.reason }
-        : { deviceId: d.id, name: d.name, type: spec.type, outcome: 'would-queue', reason: opts.reason, message: d.state === 'enrolled' ? undefined : `device is ${d.state}` });
-    }
+    const records = await dryRunRecords(backend, devices, spec.type, opts.reason);
     await printRecords(ctx, command, records);
     ctx.info('Dry run: nothing was queued.');
     return;
@@ -189,7 +168,17 @@ async function runAction(ctx: CliContext, command: Command, spec: ActionSpec, id
     return;
   }
 
-  const timedOut = await waitForCommands(ctx, backend, records, timeoutSeconds);
+  const { createProgress } = await import('../../output/progress.js');
+  const progress = createProgress(ctx.io.stderr);
+  let timedOut: number;
+  try {
+    timedOut = await waitForCommands(backend, records, {
+      timeoutSeconds,
+      onProgress: (done, total) => progress.update(`waiting for device check-ins: ${done}/${total} commands final`),
+    });
+  } finally {
+    progress.done();
+  }
   await printRecords(ctx, command, records);
   if (timedOut) {
     throw new EmmctlError(`timed out after ${opts.timeout} waiting for ${timedOut} command${timedOut === 1 ? '' : 's'} to finish`, {
@@ -203,93 +192,11 @@ async function runAction(ctx: CliContext, command: Command, spec: ActionSpec, id
   ctx.info(records.some((r) => r.commandId) ? 'All commands acknowledged.' : 'Nothing was queued; nothing to wait for.');
 }
 
-/** Ids first (each must exist), then every filter match; keeps at most max+1 devices in memory. */
-async function resolveTargets(backend: Backend, ids: string[], filters: DeviceFilter[], max: number): Promise<{ devices: Device[]; total: number }> {
-  const { BackendError, EmmctlError } = await import('../../errors.js');
-  const found = new Map<string, Device>();
-  let total = 0;
-  for (const id of ids) {
-    if (found.has(id)) continue;
-    try {
-      const detail = await backend.getDevice(id);
-      const { groups: _g, compliance: _c, effectiveConfiguration: _e, commands: _cmds, ...device } = detail;
-      found.set(id, device);
-      total++;
-    } catch (error) {
-      if (error instanceof BackendError && error.code === 'not_found') {
-        throw new EmmctlError(`device "${id}" not found; nothing was queued`, { hint: 'list device ids with: emmctl devices list' });
-      }
-      throw error;
-    }
-  }
-  if (filters.length) {
-    const { allPages } = await import('../../backends/backend.js');
-    for await (const device of allPages<Device, DeviceQuery>((q) => backend.listDevices(q), { filters, limit: PAGE_SIZE })) {
-      if (found.has(device.id)) continue;
-      total++;
-      if (found.size <= max) found.set(device.id, device);
-    }
-  }
-  return { devices: [...found.values()], total };
-}
-
 async function describeTargets(devices: Device[]): Promise<string> {
   const { columnWidths } = await import('../../output/render.js');
   const rows = devices.map((d) => [d.id, d.name, d.platform, d.owner ?? '', d.state]);
   const widths = columnWidths(rows);
   return rows.map((r) => `  ${r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')}\n`).join('');
-}
-
-async function pendingCommand(backend: Backend, deviceId: string, type: CommandType): Promise<DeviceCommand | undefined> {
-  for (const status of ['queued', 'sent'] as const) {
-    const page = await backend.listCommands({ deviceId, type, status, limit: 1 });
-    if (page.items[0]) return page.items[0];
-  }
-  return undefined;
-}
-
-function toRecords(result: EnqueueResult, type: CommandType, devices: Map<string, Device>, reason?: string): ActionRecord[] {
-  return result.results.map((r) => ({
-    commandId: r.command?.id,
-    deviceId: r.deviceId,
-    name: devices.get(r.deviceId)?.name ?? r.deviceId,
-    type,
-    outcome: r.outcome === 'pending' ? 'already-pending' : r.outcome,
-    status: r.command?.status,
-    reason: r.command?.reason ?? reason,
-    message: r.message ?? (r.outcome === 'pending' ? `a ${type} is already pending` : undefined),
-  }));
-}
-
-/**
- * Polls each unfinished command with backoff (250 ms doubling to 2 s) until every one is final
- * or the deadline passes. Updates the records in place; returns how many were still unfinished.
- */
-async function waitForCommands(ctx: CliContext, backend: Backend, records: ActionRecord[], timeoutSeconds: number): Promise<number> {
-  const { FINAL_COMMAND_STATUSES } = await import('../../model/fleet.js');
-  const { createProgress } = await import('../../output/progress.js');
-  const progress = createProgress(ctx.io.stderr);
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  const open = () => records.filter((r) => r.commandId && !(FINAL_COMMAND_STATUSES as readonly string[]).includes(r.status ?? ''));
-  let delay = 250;
-  try {
-    for (;;) {
-      const waiting = open();
-      const done = records.filter((r) => r.commandId).length - waiting.length;
-      progress.update(`waiting for device check-ins: ${done}/${done + waiting.length} commands final`);
-      if (waiting.length === 0) return 0;
-      if (Date.now() >= deadline) return waiting.length;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(deadline - Date.now(), 0))));
-      delay = Math.min(delay * 2, 2000);
-      for (const r of waiting) {
-        const cmd = await backend.getCommand(r.commandId!);
-        r.status = cmd.status;
-        if (cmd.detail) r.message = cmd.detail;
-      }
-    }
-  } finally {
-    progress.done();
-  }
 }
 
 async function printRecords(ctx: CliContext, command: Command, records: ActionRecord[]): Promise<void> {
