@@ -3,33 +3,21 @@
 // Enrollment URL printed with a new token (what a device agent, an onboarding app or a QR code
 // carries): against a server, `<server>/v1/agent/enroll?token=<secret>` (the agent POSTs the
 // token there); on the embedded store, which has no network endpoint, `emmctl://enroll?token=<secret>`
-// (`emmctl simulate` and local agents take the secret itself).
+// (`emmctl simulate` and local agents take the secret itself). Built by src/fleet/enrollment.ts,
+// with token states and the import's row validation.
 import { Command } from 'commander';
-import type { PreregisteredDevice } from '../../backends/backend.js';
 import type { EnrollmentToken } from '../../model/fleet.js';
-import type { Ownership, Platform } from '../../model/policy.generated.js';
+import type { ImportDevice } from '../../fleet/enrollment.js';
+import type { Platform } from '../../model/policy.generated.js';
 import type { Column } from '../../output/render.js';
 import type { CliContext } from '../context.js';
 import { outputFormat, positiveInt } from './devices.js';
 
-export const PLATFORMS: readonly Platform[] = ['android', 'ios', 'ipados', 'macos', 'windows'];
-export const OWNERSHIPS: readonly Ownership[] = ['corporate', 'personal'];
-const IMPORT_COLUMNS = ['serial', 'platform', 'owner', 'ownership', 'name', 'labels'] as const;
+// Only for the help text, built at start-up when src/fleet is not loaded;
+// test/fleet/enrollment.test.ts checks it names the platforms the import accepts.
+const HELP_PLATFORMS: readonly Platform[] = ['android', 'ios', 'ipados', 'macos', 'windows'];
 
-export function enrollmentUrl(backend: { kind: string; location: string }, secret: string): string {
-  const token = encodeURIComponent(secret);
-  if (backend.kind === 'http') return `${backend.location.replace(/\/+$/, '')}/v1/agent/enroll?token=${token}`;
-  return `emmctl://enroll?token=${token}`;
-}
-
-export function tokenState(t: EnrollmentToken, now: Date): 'active' | 'revoked' | 'expired' | 'used-up' {
-  if (t.revoked) return 'revoked';
-  if (Date.parse(t.expiresAt) <= now.getTime()) return 'expired';
-  if (t.maxUses !== undefined && t.maxUses !== null && t.uses >= t.maxUses) return 'used-up';
-  return 'active';
-}
-
-function tokenColumns(now: Date): Column<EnrollmentToken>[] {
+function tokenColumns(now: Date, tokenState: (t: EnrollmentToken, now: Date) => string): Column<EnrollmentToken>[] {
   return [
     { header: 'ID', value: (t) => t.id },
     { header: 'PROFILE', value: (t) => t.profile },
@@ -41,73 +29,18 @@ function tokenColumns(now: Date): Column<EnrollmentToken>[] {
   ];
 }
 
-/** Validates an import file's rows. Every problem is `FILE:LINE: message`; valid rows are returned either way. */
-export async function parseImport(text: string, file: string): Promise<{ devices: Array<PreregisteredDevice & { line: number }>; errors: string[] }> {
+/** The file's CSV syntax, then its rows: every problem is `FILE:LINE: message`. */
+async function parseImport(text: string, file: string): Promise<{ devices: ImportDevice[]; errors: string[] }> {
   const { parseCsv, CsvSyntaxError } = await import('../../output/csv.js');
-  const errors: string[] = [];
-  const devices: Array<PreregisteredDevice & { line: number }> = [];
+  const { validateImport } = await import('../../fleet/enrollment.js');
   let rows;
   try {
     rows = parseCsv(text);
   } catch (error) {
-    if (error instanceof CsvSyntaxError) return { devices, errors: [`${file}:${error.line}: ${error.message}`] };
+    if (error instanceof CsvSyntaxError) return { devices: [], errors: [`${file}:${error.line}: ${error.message}`] };
     throw error;
   }
-  if (rows.length === 0) return { devices, errors: [`${file}:1: empty file; expected a header row: ${IMPORT_COLUMNS.join(',')}`] };
-  const [header, ...body] = rows as [(typeof rows)[0], ...typeof rows];
-  const names = header.fields.map((f) => f.trim().toLowerCase());
-  for (const name of names) {
-    if (!(IMPORT_COLUMNS as readonly string[]).includes(name)) errors.push(`${file}:${header.line}: unknown column "${name}" (columns: ${IMPORT_COLUMNS.join(', ')})`);
-  }
-  for (const required of ['serial', 'platform']) {
-    if (!names.includes(required)) errors.push(`${file}:${header.line}: missing required column "${required}"`);
-  }
-  if (errors.length) return { devices, errors };
-  const seen = new Map<string, number>();
-  for (const row of body) {
-    const at = `${file}:${row.line}:`;
-    if (row.fields.length !== names.length) {
-      errors.push(`${at} ${row.fields.length} fields, the header has ${names.length}`);
-      continue;
-    }
-    const get = (col: string) => {
-      const i = names.indexOf(col);
-      return i < 0 ? '' : row.fields[i]!.trim();
-    };
-    const rowErrors: string[] = [];
-    const serial = get('serial');
-    const platform = get('platform').toLowerCase();
-    const ownership = get('ownership').toLowerCase();
-    if (!serial) rowErrors.push('serial is empty');
-    else if (seen.has(serial)) rowErrors.push(`serial "${serial}" repeats line ${seen.get(serial)}`);
-    if (!(PLATFORMS as readonly string[]).includes(platform)) rowErrors.push(`platform "${get('platform')}" is not one of ${PLATFORMS.join(', ')}`);
-    if (ownership && !(OWNERSHIPS as readonly string[]).includes(ownership)) rowErrors.push(`ownership "${get('ownership')}" is not one of ${OWNERSHIPS.join(', ')}`);
-    const labels: Record<string, string> = {};
-    const labelText = get('labels');
-    if (labelText) {
-      for (const pair of labelText.split(';').map((p) => p.trim()).filter(Boolean)) {
-        const eq = pair.indexOf('=');
-        const key = eq < 0 ? '' : pair.slice(0, eq).trim();
-        if (eq < 0 || !/^[A-Za-z0-9][A-Za-z0-9_.\/-]*$/.test(key)) rowErrors.push(`label "${pair}" is not KEY=VALUE (labels are k=v;k2=v2)`);
-        else labels[key] = pair.slice(eq + 1).trim();
-      }
-    }
-    if (serial && !seen.has(serial)) seen.set(serial, row.line);
-    if (rowErrors.length) {
-      for (const message of rowErrors) errors.push(`${at} ${message}`);
-      continue;
-    }
-    devices.push({
-      line: row.line,
-      serial,
-      platform: platform as Platform,
-      ownership: (ownership || undefined) as Ownership | undefined,
-      owner: get('owner') || undefined,
-      name: get('name') || undefined,
-      labels,
-    });
-  }
-  return { devices, errors };
+  return validateImport(rows, file);
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -154,6 +87,7 @@ Next: \`emmctl enroll token list\`; revoke a leaked token with \`emmctl enroll t
       const expiresInSeconds = parseDuration(opts.expires, '--expires');
       const backend = await ctx.backend(command);
       const created = await backend.createEnrollmentToken({ profile: opts.profile, expiresInSeconds, maxUses: opts.maxUses });
+      const { enrollmentUrl } = await import('../../fleet/enrollment.js');
       const url = enrollmentUrl(backend, created.secret);
       const record = { ...created.token, secret: created.secret, enrollmentUrl: url };
       const format = outputFormat(ctx, command);
@@ -209,7 +143,8 @@ Next: \`emmctl enroll token revoke ID\`.`)
       const backend = await ctx.backend(command);
       const tokens = await backend.listEnrollmentTokens();
       const { renderRecords } = await import('../../output/render.js');
-      const count = await renderRecords(tokens, { format: outputFormat(ctx, command), columns: tokenColumns(new Date()), out: ctx.io.stdout, colors: ctx.out });
+      const { tokenState } = await import('../../fleet/enrollment.js');
+      const count = await renderRecords(tokens, { format: outputFormat(ctx, command), columns: tokenColumns(new Date(), tokenState), out: ctx.io.stdout, colors: ctx.out });
       if (count === 0) ctx.info('No enrollment tokens. Create one: emmctl enroll token create --profile NAME');
     });
 
@@ -226,7 +161,8 @@ Examples:
       const backend = await ctx.backend(command);
       const revoked = await backend.revokeEnrollmentToken(id);
       const { renderRecords } = await import('../../output/render.js');
-      await renderRecords([revoked], { format: outputFormat(ctx, command), columns: tokenColumns(new Date()), out: ctx.io.stdout, colors: ctx.out });
+      const { tokenState } = await import('../../fleet/enrollment.js');
+      await renderRecords([revoked], { format: outputFormat(ctx, command), columns: tokenColumns(new Date(), tokenState), out: ctx.io.stdout, colors: ctx.out });
       ctx.info(`Revoked enrollment token ${revoked.id} (profile ${revoked.profile}).`);
     });
 
@@ -237,7 +173,7 @@ Examples:
     .option('--skip-invalid', 'import the valid rows and report the invalid ones (default: import nothing if any row is invalid)')
     .option('--dry-run', 'check the file; import nothing')
     .addHelpText('after', `
-serial and platform are required; platform is one of ${PLATFORMS.join(', ')}; ownership is
+serial and platform are required; platform is one of ${HELP_PLATFORMS.join(', ')}; ownership is
 corporate or personal. Every bad row is reported as FILE:LINE: message. Exit 1 when any row is
 invalid (nothing imported) unless --skip-invalid. A serial already known updates that device.
 
