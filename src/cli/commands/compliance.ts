@@ -1,8 +1,9 @@
 // `emmctl compliance`: the device compliance table and the CI gate (`--fail-on`, exit 5).
-// Records stream page by page from the backend; the summary is counted on the way through,
-// so 100,000 devices never sit in memory.
+// Records stream page by page from the backend; the summary is counted on the way through
+// (src/fleet/compliance-view.ts), so 100,000 devices never sit in memory.
 import { Command, InvalidArgumentError } from 'commander';
-import type { DeviceFilter, DeviceQuery } from '../../backends/backend.js';
+import type { DeviceQuery } from '../../backends/backend.js';
+import type { ComplianceSummary } from '../../fleet/compliance-view.js';
 import type { ComplianceStatus, DeviceCompliance } from '../../model/fleet.js';
 import type { Column } from '../../output/render.js';
 import type { CliContext } from '../context.js';
@@ -40,30 +41,6 @@ function uniqueRules(r: DeviceCompliance): string {
   return [...new Set(r.failures.map((f) => f.rule))].join(',');
 }
 
-export interface ComplianceSummary {
-  total: number;
-  byStatus: Record<ComplianceStatus, number>;
-  /** Per compliance policy: devices it applies to, by status. */
-  byPolicy: Map<string, Record<ComplianceStatus, number>>;
-}
-
-export function emptySummary(): ComplianceSummary {
-  return { total: 0, byStatus: { compliant: 0, noncompliant: 0, 'in-grace': 0, unknown: 0 }, byPolicy: new Map() };
-}
-
-export function addToSummary(s: ComplianceSummary, r: DeviceCompliance): void {
-  s.total++;
-  s.byStatus[r.status] = (s.byStatus[r.status] ?? 0) + 1;
-  // A device failing policy A but passing B is compliant with B: per-policy status comes from its own failures.
-  const failing = new Set(r.failures.map((f) => f.policy));
-  for (const policy of r.policies) {
-    let counts = s.byPolicy.get(policy);
-    if (!counts) s.byPolicy.set(policy, (counts = { compliant: 0, noncompliant: 0, 'in-grace': 0, unknown: 0 }));
-    const status: ComplianceStatus = r.status === 'unknown' ? 'unknown' : failing.has(policy) ? (r.status === 'in-grace' ? 'in-grace' : 'noncompliant') : 'compliant';
-    counts[status]++;
-  }
-}
-
 function pct(n: number, total: number): string {
   return total ? `${((n / total) * 100).toFixed(1)}%` : '0%';
 }
@@ -78,16 +55,6 @@ export function formatSummary(s: ComplianceSummary, c: CliContext['err']): strin
     text += `  ${policy}: ${applies} device${applies === 1 ? '' : 's'} — ${parts.join(', ')}\n`;
   }
   return text;
-}
-
-/**
- * The compliance view covers devices under management: wiped and retired devices keep their last
- * posture but are no longer managed, and must not fail a CI gate forever. A state filter of the
- * user's own replaces this default.
- */
-export function withManagedDefault(filters: DeviceFilter[]): DeviceFilter[] {
-  if (filters.some((f) => f.field === 'state')) return filters;
-  return [...filters, { field: 'state', op: '!=', value: 'wiped' }, { field: 'state', op: '!=', value: 'retired' }];
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -120,6 +87,7 @@ Examples:
 
 Next: \`emmctl devices show ID\` for one device's details, \`emmctl lock ID\` to act on it.`)
     .action(async (opts: { filter: string[]; failOn?: ComplianceStatus[]; sort?: string; limit?: number }, command: Command) => {
+      const { withManagedDefault, emptySummary, addToSummary, gateFailures } = await import('../../fleet/compliance-view.js');
       const filters = withManagedDefault(await parseFilters(opts.filter));
       const backend = await ctx.backend(command);
       const { allPages } = await import('../../backends/backend.js');
@@ -135,7 +103,7 @@ Next: \`emmctl devices show ID\` for one device's details, \`emmctl lock ID\` to
       });
       if (summary.total === 0) ctx.info(filters.length ? 'No devices match the filter.' : 'No devices yet. Enroll some: emmctl enroll token create --profile NAME (or emmctl simulate --devices 20 --once)');
       else ctx.info(formatSummary(summary, ctx.err).trimEnd());
-      const failing = (opts.failOn ?? []).filter((st) => summary.byStatus[st] > 0);
+      const failing = gateFailures(summary, opts.failOn ?? []);
       if (failing.length) {
         const { ExitWith, ExitCode } = await import('../../errors.js');
         throw new ExitWith(ExitCode.NONCOMPLIANT, `compliance gate failed: ${failing.map((st) => `${summary.byStatus[st]} ${st}`).join(', ')} (--fail-on ${opts.failOn!.join(',')})`);
