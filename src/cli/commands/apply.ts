@@ -1,11 +1,11 @@
 // `emmctl apply [PATH...] | apply --plan FILE`: plan, guard, confirm, then one atomic
 // applyChanges call. Each update and delete carries the version it was planned against, so a
 // backend that changed in between refuses the whole set (stale plan) and nothing is applied.
+// The guards (--max-deletes, orphaned devices) are src/fleet/apply-guards.ts.
 import type { Command } from 'commander';
-import { allPages, type AppliedChange, type Backend, type DeviceQuery } from '../../backends/backend.js';
-import type { DeviceCompliance } from '../../model/fleet.js';
+import type { AppliedChange, Backend } from '../../backends/backend.js';
 import { BackendError, CancelledError, EmmctlError, UsageError } from '../../errors.js';
-import type { Plan, PlannedChange } from '../../plan/index.js';
+import type { Plan } from '../../plan/index.js';
 import type { CliContext } from '../context.js';
 import { computeBackendPlan, DEFAULT_POLICY_PATH, loadDesired, loadYaml, policyPaths, printPlan } from './plan.js';
 
@@ -22,47 +22,6 @@ function parseMaxDeletes(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`--max-deletes must be a whole number ≥ 0, got "${value}"`);
   return n;
-}
-
-/**
- * Enrolled devices whose every compliance policy this plan deletes: they would go unchecked.
- * Walks the compliance listing only when the plan deletes a CompliancePolicy. Conservative: a
- * new compliance policy in the same plan counts as cover only when it is assigned to `all`
- * (group membership of other groups is the backend's to evaluate).
- */
-async function orphanedDevices(backend: Backend, changes: PlannedChange[]): Promise<{ count: number; examples: string[] }> {
-  const deleted = new Set(changes.filter((c) => c.op === 'delete' && c.kind === 'CompliancePolicy').map((c) => c.name));
-  if (deleted.size === 0) return { count: 0, examples: [] };
-  const coversAll = changes.some((c) => c.op !== 'delete' && c.document.kind === 'CompliancePolicy' && c.document.spec.assign.includes('all'));
-  if (coversAll) return { count: 0, examples: [] };
-  let count = 0;
-  const examples: string[] = [];
-  for await (const d of allPages<DeviceCompliance, DeviceQuery>((q) => backend.listCompliance(q), { limit: 1000 })) {
-    if (d.state !== 'enrolled' || d.policies.length === 0) continue;
-    if (d.policies.every((p) => deleted.has(p))) {
-      count++;
-      if (examples.length < 3) examples.push(d.name);
-    }
-  }
-  return { count, examples };
-}
-
-async function checkGuards(backend: Backend, plan: Pick<Plan, 'changes'>, opts: ApplyOptions): Promise<void> {
-  const deletes = plan.changes.filter((c) => c.op === 'delete');
-  const maxDeletes = parseMaxDeletes(opts.maxDeletes);
-  if (deletes.length > maxDeletes) {
-    throw new UsageError(
-      `the plan deletes ${deletes.length} resources, more than --max-deletes ${maxDeletes}; nothing was applied`,
-      `check the deletions with \`emmctl plan --prune\`, then pass --max-deletes ${deletes.length} to allow them`,
-    );
-  }
-  const orphans = await orphanedDevices(backend, plan.changes);
-  if (orphans.count > 0 && !opts.allowOrphanedDevices) {
-    throw new UsageError(
-      `the plan would leave ${orphans.count} enrolled device${orphans.count === 1 ? '' : 's'} (${orphans.examples.join(', ')}${orphans.count > orphans.examples.length ? ', …' : ''}) without any compliance policy; nothing was applied`,
-      'keep or replace the compliance policy, or pass --allow-orphaned-devices to apply anyway',
-    );
-  }
 }
 
 function staleError(problems: string[]): EmmctlError {
@@ -163,7 +122,8 @@ Next: emmctl plan (should report no changes), emmctl enroll token create --profi
       }
       // The plan goes to stdout for people; with -o json|yaml stdout is kept for the result.
       if (!asData) await printPlan(ctx, undefined, { plan: { unmanaged: [], ...plan }, backend, prune, digest });
-      await checkGuards(backend, plan, opts);
+      const { checkApplyGuards } = await import('../../fleet/apply-guards.js');
+      await checkApplyGuards(backend, plan.changes, { maxDeletes: parseMaxDeletes(opts.maxDeletes), allowOrphanedDevices: opts.allowOrphanedDevices });
 
       if (opts.dryRun) {
         if (asData) await printPlan(ctx, globals.output, { plan: { unmanaged: [], ...plan }, backend, prune, digest });
