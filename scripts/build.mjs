@@ -32,6 +32,10 @@ const result = await build({
   platform: 'node',
   target: 'node20',
   sourcemap: 'linked',
+  // Less to parse at every start-up (the entry chunk went from 245 to 155 KB); identifiers are
+  // kept so --debug stack traces stay readable.
+  minifyWhitespace: true,
+  minifySyntax: true,
   metafile: true,
   logLevel: 'warning',
   chunkNames: 'chunks/[name]-[hash]',
