@@ -23,13 +23,13 @@ export interface CliOptions {
 }
 
 // The developer's own contexts and policy cache must neither steer nor receive test runs:
-// every test process gets an empty config dir and cache dir of its own (a test may override).
+// CLI child processes get an empty config dir and cache dir in the run's scratch folder (made and
+// removed by test/global-setup.ts); each test file gets its own pair.
 let isolatedDirs: { config: string; cache: string } | undefined;
 function isolated(): { config: string; cache: string } {
   if (!isolatedDirs) {
-    const base = mkdtempSync(join(tmpdir(), 'emmctl-test-home-'));
+    const base = mkdtempSync(join(process.env.EMMCTL_TEST_SCRATCH ?? tmpdir(), 'file-'));
     isolatedDirs = { config: join(base, 'config'), cache: join(base, 'cache') };
-    process.once('exit', () => rmSync(base, { recursive: true, force: true }));
   }
   return isolatedDirs;
 }
