@@ -1,20 +1,13 @@
 // Times for people and durations typed by people. Pure functions, no clock of their own:
 // callers pass `now` so tables and tests agree on one instant.
 import { UsageError } from '../errors.js';
+import { parseDurationSeconds } from '../model/duration.js';
 
-const UNITS: Array<[suffix: string, seconds: number]> = [
-  ['s', 1],
-  ['m', 60],
-  ['h', 3600],
-  ['d', 86_400],
-  ['w', 604_800],
-];
-
-/** `90s`, `30m`, `12h`, `7d`, `2w` → seconds. Throws UsageError naming the flag. */
+/** `90s`, `30m`, `12h`, `7d`, `2w` → seconds: one number and one unit (spaces allowed). Throws UsageError naming the flag. */
 export function parseDuration(text: string, flag: string): number {
   const match = /^\s*(\d+)\s*([smhdw])\s*$/.exec(text);
   if (!match) throw new UsageError(`${flag} "${text}": expected a duration like 30m, 12h, 7d or 2w`);
-  const seconds = Number(match[1]) * UNITS.find(([u]) => u === match[2])![1];
+  const seconds = parseDurationSeconds(`${match[1]}${match[2]}`)!;
   if (seconds <= 0) throw new UsageError(`${flag} "${text}": must be longer than zero`);
   return seconds;
 }

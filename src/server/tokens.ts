@@ -8,7 +8,7 @@ import { defaultDataDir } from '../cli/target.js';
 import { UsageError } from '../errors.js';
 import type { Actor, ApiRole, ApiTokenInfo } from '../store/api.js';
 import type { ServerStore } from './store.js';
-import { parseDurationSeconds } from './validate.js';
+import { parseDurationSeconds } from '../model/duration.js';
 
 async function withStore<T>(ctx: CliContext, command: Command, fn: (store: ServerStore) => T): Promise<T> {
   const dataDir = ctx.globals(command).dataDir ?? defaultDataDir(ctx.io.env);
@@ -34,7 +34,7 @@ function localActor(): Actor {
 export async function createToken(ctx: CliContext, command: Command, opts: { role: string; name?: string; expires?: string }): Promise<void> {
   let expiresInSeconds: number | undefined;
   if (opts.expires !== undefined) {
-    expiresInSeconds = parseDurationSeconds(opts.expires);
+    expiresInSeconds = parseDurationSeconds(opts.expires.trim());
     if (!expiresInSeconds) throw new UsageError(`invalid --expires "${opts.expires}": expected a duration such as 90d, 12h, 2w or 1d12h`);
   }
   const name = opts.name ?? `${opts.role}-${randomBytes(3).toString('hex')}`;

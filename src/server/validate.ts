@@ -73,10 +73,3 @@ export function queryLimit(query: URLSearchParams): number | undefined {
   return n;
 }
 
-/** `30s`, `90m`, `12h`, `90d`, `2w`, `1d12h` → seconds. */
-export function parseDurationSeconds(text: string): number | undefined {
-  const m = /^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text.trim());
-  if (!m || text.trim() === '') return undefined;
-  const [, w, d, h, min, s] = m.map((x) => Number(x ?? 0));
-  return (w! * 7 + d!) * 86400 + h! * 3600 + min! * 60 + s!;
-}

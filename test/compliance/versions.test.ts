@@ -68,7 +68,7 @@ describe('parseDuration', () => {
     expect(parseDuration(text)).toBe(ms);
   });
 
-  it.each(['', '3', '3x', '12h1d', '-1d', ' 3d', '3d ', '1.5d', 'd'])('rejects %j naming the expected form', (text) => {
+  it.each(['', '3', '3x', '12h1d', '-1d', ' 3d', '3d ', '1.5d', 'd', '2w'])('rejects %j naming the expected form', (text) => {
     expect(() => parseDuration(text)).toThrow(new RegExp(`invalid duration "${text.replace(/[.]/g, '\\.')}".*like 3d, 12h`));
   });
 });

@@ -6,7 +6,7 @@ import { locateJsonError, parseJsonObject } from '../../src/server/body.js';
 import { parseListen } from '../../src/server/http.js';
 import { parseBucketConfig, RateLimiter } from '../../src/server/ratelimit.js';
 import { Router } from '../../src/server/router.js';
-import { parseDurationSeconds } from '../../src/server/validate.js';
+import { parseDurationSeconds } from '../../src/model/duration.js';
 
 describe('locateJsonError', () => {
   it.each([
