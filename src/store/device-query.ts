@@ -3,7 +3,7 @@
 // store applies them while scanning in sort order.
 import { BackendError } from '../errors.js';
 import type { DeviceFilter } from '../backends/backend.js';
-import { versionSortKey } from './engine.js';
+import { versionSortKey } from '../compliance/index.js';
 
 /** Sort field → SQL key expression (matches an index in migrations.ts; NULLs sort as ''). */
 const SORT_KEYS: Record<string, string> = {

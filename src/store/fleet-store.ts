@@ -45,7 +45,7 @@ import type {
 } from '../model/policy.generated.js';
 import type { Actor, AgentApi, ApiRole, ApiTokenApi, ApiTokenInfo } from './api.js';
 import { compileFilters, decodeCursor, encodeCursor, globMatches, parseSort, versionKey } from './device-query.js';
-import { dueEscalations, effectiveConfiguration, evaluateCompliance, groupsForDevice, parseDuration, policiesForGroups } from './engine.js';
+import { dueEscalations, effectiveConfiguration, evaluateCompliance, groupsForDevice, parseDuration, policiesForGroups } from '../compliance/index.js';
 import { MIGRATIONS } from './migrations.js';
 import { hashSecret, newId, newSecret } from './secrets.js';
 

@@ -2,7 +2,7 @@
 // migration that has shipped: append a new one. A store written by a newer emmctl (a version
 // above the last one here) is refused rather than guessed at.
 import type Database from 'better-sqlite3';
-import { versionSortKey } from './engine.js';
+import { versionSortKey } from '../compliance/index.js';
 
 export interface Migration {
   version: number;
