@@ -9,6 +9,7 @@ import { BackendError, EmmctlError, UsageError } from '../errors.js';
 import type { StoredResource } from '../model/fleet.js';
 import type { EnrollmentProfileDocument, Platform, Ownership } from '../model/policy.generated.js';
 import { normalizeServerUrl } from '../backends/http/url.js';
+import { PLATFORMS } from '../fleet/enrollment.js';
 import { AgentClient, isUnreachable } from './client.js';
 import { commandOutcome, simulatedDevice, type SimulatedDevice } from './fleet.js';
 import type { PendingCommand } from './protocol.js';
@@ -20,7 +21,6 @@ export const DEFAULT_INTERVAL_SEC = 60;
 export const STATE_FILE_NAME = 'simulator-state.json';
 /** Created only when the store has no EnrollmentProfile at all, so simulate works on an empty store. */
 export const FALLBACK_PROFILE = 'simulated-devices';
-const ALL_PLATFORMS: Platform[] = ['android', 'ios', 'ipados', 'macos', 'windows'];
 
 export interface SimulateOptions {
   /** How many devices (indexes 0..N-1 of the seeded fleet). */
@@ -250,7 +250,7 @@ async function inProcessTokens(dataDir: string, toEnroll: SimulatedDevice[], rt:
           description: 'Created by `emmctl simulate` because the store had no enrollment profile; remove with `emmctl apply --prune`.',
           labels: { 'emmctl.dev/created-by': 'simulate' },
         },
-        spec: { platforms: ALL_PLATFORMS as EnrollmentProfileDocument['spec']['platforms'], ownership: 'corporate' },
+        spec: { platforms: [...PLATFORMS] as EnrollmentProfileDocument['spec']['platforms'], ownership: 'corporate' },
       };
       await admin.applyChanges([{ op: 'create', kind: 'EnrollmentProfile', name: FALLBACK_PROFILE, document }]);
       rt.summary.profileCreated = FALLBACK_PROFILE;

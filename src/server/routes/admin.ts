@@ -3,7 +3,8 @@ import type { DeviceFilter, DeviceQuery, PreregisteredDevice, ResourceChange } f
 import { BackendError, UsageError } from '../../errors.js';
 import { parseDeviceFilter } from '../../model/filter.js';
 import type { CommandStatus, CommandType } from '../../model/fleet.js';
-import { RESOURCE_KINDS, type Ownership, type Platform, type ResourceDocument, type ResourceKind } from '../../model/policy.generated.js';
+import { OWNERSHIPS, PLATFORMS } from '../../fleet/enrollment.js';
+import { RESOURCE_KINDS, type ResourceDocument, type ResourceKind } from '../../model/policy.generated.js';
 import type { Actor, ApiRole } from '../../store/api.js';
 import { requireRole } from '../auth.js';
 import { badRequest, HttpError, type RequestContext, type Route } from '../router.js';
@@ -22,8 +23,6 @@ import {
 
 const COMMAND_TYPES: readonly CommandType[] = ['lock', 'reboot', 'wipe', 'retire'];
 const COMMAND_STATUSES: readonly CommandStatus[] = ['queued', 'sent', 'acknowledged', 'failed', 'expired', 'cancelled'];
-const PLATFORMS: readonly Platform[] = ['android', 'ios', 'ipados', 'macos', 'windows'];
-const OWNERSHIPS: readonly Ownership[] = ['corporate', 'personal'];
 const ROLES: readonly ApiRole[] = ['viewer', 'operator', 'admin'];
 /** Commands that destroy data need more than the operator role. */
 const ADMIN_COMMANDS: ReadonlySet<CommandType> = new Set(['wipe', 'retire']);

@@ -1,13 +1,10 @@
 // The device agent API: enroll with an enrollment token, then check in and report command
 // results with the per-device credential. Check-in is the hot path: validate and hand over.
 import type { CheckInRequest, CommandResultReport, EnrollRequest } from '../../agent/protocol.js';
+import { OWNERSHIPS, PLATFORMS } from '../../fleet/enrollment.js';
 import type { Posture } from '../../model/fleet.js';
-import type { Ownership, Platform } from '../../model/policy.generated.js';
 import { badRequest, NO_CONTENT, type Route } from '../router.js';
 import { isObject, oneOf, optionalString, requiredString } from '../validate.js';
-
-const PLATFORMS: readonly Platform[] = ['android', 'ios', 'ipados', 'macos', 'windows'];
-const OWNERSHIPS: readonly Ownership[] = ['corporate', 'personal'];
 
 export const agentRoutes: Route[] = [
   {
