@@ -3,8 +3,8 @@
 // escalation steps per device, exactly the per-device work the store does — beside a same-run
 // baseline: a plain loop that only reads the same posture fields. Targets: < 3 s, < 300 MB.
 //
-// How it runs TypeScript: src/compliance/index.ts is bundled on the fly with esbuild's build API
-// into a temp dir and imported from there; no build step, no dist/ needed. Each measured part runs
+// How it runs TypeScript: src/compliance/index.ts (and src/agent/fleet.ts, for the simulator's seeded
+// PRNG) are bundled on the fly with esbuild's build API into a temp dir and imported from there; no build step, no dist/ needed. Each measured part runs
 // in its own child process (this file with a mode argument) so its peak RSS is its own. Peak RSS
 // is the largest process.memoryUsage().rss sampled every 1,000 devices (and
 // process.resourceUsage().maxRSS, the kernel's high-water mark, for the whole child). The fleet is
@@ -20,7 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 100_000);
 const NOW = new Date('2026-03-01T12:00:00.000Z');
 const DAY = 86_400_000;
-const [mode, bundlePath] = process.argv.slice(2);
+const [mode, bundleDir] = process.argv.slice(2);
 
 async function main() {
   const { report } = await import('./lib.mjs');
@@ -28,10 +28,9 @@ async function main() {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const work = mkdtempSync(join(tmpdir(), 'emmctl-compliance-bench-'));
   try {
-    const outfile = join(work, 'compliance.mjs');
-    await build({ absWorkingDir: root, entryPoints: ['src/compliance/index.ts'], outfile, bundle: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning' });
+    await build({ absWorkingDir: root, entryPoints: { compliance: 'src/compliance/index.ts', fleet: 'src/agent/fleet.ts' }, outdir: work, outExtension: { '.js': '.mjs' }, bundle: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning' });
     const run = (m) => {
-      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), m, outfile], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), m, work], { encoding: 'utf8', maxBuffer: 1 << 24 });
       if (r.status !== 0) throw new Error(`bench child ${m} failed: ${r.stderr}`);
       return JSON.parse(r.stdout.trim().split('\n').pop());
     };
@@ -50,9 +49,11 @@ async function main() {
   }
 }
 
-async function child(which, path) {
+async function child(which, dir) {
+  // The simulator's PRNG, so the bench fleet and the simulated fleet draw from the same generator.
+  const { mulberry32 } = await import(pathToFileURL(join(dir, 'fleet.mjs')).href);
   const t0 = performance.now();
-  const fleet = generateFleet(DEVICES);
+  const fleet = generateFleet(DEVICES, mulberry32);
   const generateMs = performance.now() - t0;
   const rssAfterGenerateMb = process.memoryUsage().rss / 2 ** 20;
   const { groups, profiles, compliance, policies } = policySet(fleet);
@@ -78,7 +79,7 @@ async function child(which, path) {
     }
     Object.assign(out, { ms: performance.now() - start, failing: flags.filter((f) => f === 2).length });
   } else {
-    const engine = await import(pathToFileURL(path).href);
+    const engine = await import(pathToFileURL(join(dir, 'compliance.mjs')).href);
     if (which === 'engine') {
       // Warm up the JIT on a slice, as a long-running server would be.
       for (let i = 0; i < Math.min(5000, fleet.length); i++) evaluate(engine, fleet[i], groups, profiles, compliance);
@@ -125,20 +126,9 @@ function evaluate(engine, device, groups, profiles, compliance) {
   return { status: r.status, failures: r.failures, policies: r.policies, due };
 }
 
-// mulberry32: small, fast, seedable — the same fleet every run.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function generateFleet(n) {
-  const r = rng(20260301);
+function generateFleet(n, mulberry32) {
+  // A fixed seed: the same fleet every run.
+  const r = mulberry32(20260301);
   const pick = (list) => list[Math.floor(r() * list.length)];
   const weighted = (pairs) => {
     let x = r();
@@ -238,4 +228,4 @@ function policySet(fleet) {
 
 // Last, so every module-level constant above is initialised before either half runs.
 if (mode === undefined) await main();
-else await child(mode, bundlePath);
+else await child(mode, bundleDir);
