@@ -8,6 +8,7 @@
 // Column alignment is a few lines of code; owning it lets us stream and fit the terminal.
 import type { Writable } from 'node:stream';
 import { ExitCode, ExitWith } from '../errors.js';
+import { loadYaml } from '../policy/yaml-source.js';
 import type { Colors } from './color.js';
 import { relativeTime } from './time.js';
 
@@ -97,12 +98,6 @@ export function formatKeyValues(rows: Array<[string, CellValue]>, colors: Colors
     .filter(([, v]) => v !== undefined && v !== null && v !== '')
     .map(([k, v]) => `${indent}${colors.dim(`${k}:`.padEnd(width + 1))} ${cellText(v)}\n`)
     .join('');
-}
-
-/** yaml is CommonJS: bundled, its dynamic import arrives as `{ default: exports }`. */
-async function loadYaml(): Promise<typeof import('yaml')> {
-  const m = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
-  return typeof m.stringify === 'function' ? m : m.default!;
 }
 
 async function writeJson<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter): Promise<number> {

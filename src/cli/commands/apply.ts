@@ -7,7 +7,7 @@ import type { AppliedChange, Backend } from '../../backends/backend.js';
 import { BackendError, CancelledError, EmmctlError, UsageError } from '../../errors.js';
 import type { Plan } from '../../plan/index.js';
 import type { CliContext } from '../context.js';
-import { computeBackendPlan, DEFAULT_POLICY_PATH, loadDesired, loadYaml, policyPaths, printPlan } from './plan.js';
+import { computeBackendPlan, DEFAULT_POLICY_PATH, loadDesired, policyPaths, printPlan } from './plan.js';
 
 interface ApplyOptions {
   prune?: boolean;
@@ -31,8 +31,8 @@ function staleError(problems: string[]): EmmctlError {
 }
 
 async function printData(ctx: CliContext, format: 'json' | 'yaml', data: unknown): Promise<void> {
-  if (format === 'json') ctx.io.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
-  else ctx.io.stdout.write((await loadYaml()).stringify(data, { lineWidth: 0 }));
+  const { renderDocument } = await import('../../output/render.js');
+  await renderDocument(data, format, ctx.io.stdout);
 }
 
 function describeApplied(a: AppliedChange): string {

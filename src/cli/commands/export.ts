@@ -6,7 +6,7 @@ import { UsageError } from '../../errors.js';
 import type { StoredResource } from '../../model/fleet.js';
 import type { ResourceDocument, ResourceKind } from '../../model/policy.generated.js';
 import type { CliContext } from '../context.js';
-import { loadYaml, schemaPath } from './plan.js';
+import { schemaPath } from './plan.js';
 
 const FILE_FOR_KIND: Record<ResourceKind, string> = {
   Group: 'groups.yaml',
@@ -54,7 +54,7 @@ Next: emmctl validate DIR && emmctl plan DIR   # should report no changes`)
       const resources = await backend.listResources();
       const { KIND_ORDER, sensitiveLeaves } = await import('../../plan/index.js');
       const { secretEnvName } = await import('../../plan/secrets.js');
-      const { stringify } = await loadYaml();
+      const { stringify } = await (await import('../../policy/yaml-source.js')).loadYaml();
       const secrets: Array<{ ref: string; env: string }> = [];
       const byKind = new Map<ResourceKind, ResourceDocument[]>();
       const sorted = [...resources].sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || a.name.localeCompare(b.name));

@@ -88,12 +88,6 @@ async function openPolicyCache(ctx: CliContext) {
   return new PolicyCache(dir, `${typeof EMMCTL_VERSION === 'string' ? EMMCTL_VERSION : 'dev'}:${build}`);
 }
 
-/** yaml is CommonJS under Node's export conditions: the bundle may hand it over as `default`. */
-export async function loadYaml(): Promise<typeof import('yaml')> {
-  const m = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
-  return m.default ?? m;
-}
-
 /** The schema shipped with emmctl: found by walking up from the bundle (dist/ or dist/chunks/). */
 export async function schemaPath(): Promise<string | undefined> {
   const { existsSync } = await import('node:fs');
@@ -122,8 +116,8 @@ export async function printPlan(
   const { maskPlan, toSavedPlan } = await import('../../plan/index.js');
   if (format === 'json' || format === 'yaml') {
     const doc = maskPlan(toSavedPlan(data.plan, { backend: data.backend, prune: data.prune, desiredDigest: data.digest, createdAt: new Date() }));
-    if (format === 'json') ctx.io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-    else ctx.io.stdout.write((await loadYaml()).stringify(doc, { lineWidth: 0 }));
+    const { renderDocument } = await import('../../output/render.js');
+    await renderDocument(doc, format, ctx.io.stdout);
     return;
   }
   const { renderPlan } = await import('../../plan/render.js');
