@@ -510,8 +510,9 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       row.last_check_in = at;
       if (posture.model) row.model = posture.model;
       const snap = this.resources();
-      const groups = groupsForDevice(toDevice(row), snap.groups, snap.profiles);
-      this.escalate(row, snap, groups, now);
+      const device = toDevice(row);
+      const groups = groupsForDevice(device, snap.groups, snap.profiles);
+      this.escalate(row, device, snap, groups, now);
       const config = row.state === 'retired' ? this.emptyConfig(snap) : this.configFor(snap, groups);
       const pending: CommandRow[] = [];
       for (const c of this.stmt("SELECT * FROM commands WHERE device_id = ? AND status IN ('queued', 'sent') ORDER BY seq").all(deviceId) as CommandRow[]) {
@@ -529,12 +530,12 @@ export class FleetStore implements AgentApi, ApiTokenApi {
 
   /**
    * Runs compliance escalation for one device: starts or ends the non-compliance episode and
-   * fires each due `actions` step once per episode. Call inside a transaction.
+   * fires each due `actions` step once per episode. `device` is toDevice(row), already
+   * parsed by the caller for the groups. Call inside a transaction.
    */
-  private escalate(row: DeviceRow, snap: ResourceSnapshot, groups: string[], now: Date): void {
+  private escalate(row: DeviceRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date): void {
     if (row.state !== 'enrolled') return;
     const policies = policiesForGroups(snap.compliance, groups);
-    const device = toDevice(row);
     const result = evaluateCompliance({ device, policies, now, noncompliantSince: row.noncompliant_since ?? undefined });
     const at = now.toISOString();
     if (!result.failing) {
@@ -591,7 +592,10 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       const n = this.tx(() => {
         const rows = this.stmt("SELECT * FROM devices WHERE state = 'enrolled' AND id > ? ORDER BY id LIMIT ?").all(after, want) as DeviceRow[];
         const snap = this.resources();
-        for (const row of rows) this.escalate(row, snap, groupsForDevice(toDevice(row), snap.groups, snap.profiles), now);
+        for (const row of rows) {
+          const device = toDevice(row);
+          this.escalate(row, device, snap, groupsForDevice(device, snap.groups, snap.profiles), now);
+        }
         if (rows.length) after = rows[rows.length - 1]!.id;
         return rows.length;
       });
