@@ -6,7 +6,6 @@ import type { DeviceFilter } from '../backends/backend.js';
 
 export const FILTER_FIELDS = ['id', 'name', 'serial', 'platform', 'ownership', 'owner', 'group', 'compliance', 'state', 'os', 'profile', 'model'] as const;
 const ORDERED_FIELDS = new Set(['os']);
-const OPS = ['!=', '<=', '>=', '=', '<', '>'] as const;
 
 /** Parses `FIELD OP VALUE`; throws UsageError naming the accepted fields and operators. */
 export function parseDeviceFilter(text: string): DeviceFilter {
@@ -43,5 +42,3 @@ export function ownerMatches(owner: string | undefined, pattern: string): boolea
   const re = new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
   return re.test(o);
 }
-
-export { OPS as FILTER_OPS };
