@@ -6,7 +6,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { BackendError } from '../errors.js';
 import { normalizeServerUrl } from '../backends/http/url.js';
-import { readErrorBody } from '../backends/http/errors.js';
+import { parseErrorBody } from '../backends/http/errors.js';
 import { DEFAULT_RETRY_POLICY, decideRetry, sleep as realSleep, type AttemptFailure, type RetryClass, type RetryPolicy } from '../backends/http/retry.js';
 import type { CheckInRequest, CheckInResponse, CommandResultReport, EnrollRequest, EnrollResponse } from './protocol.js';
 
@@ -152,13 +152,7 @@ export class AgentClient {
       if (failure.code === 'ECONNREFUSED' || failure.code === 'ENOTFOUND' || failure.code === 'EAI_AGAIN' || failure.code === 'EHOSTUNREACH' || failure.code === 'ENETUNREACH') unreachable.add(error);
       return error;
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(reply?.text ?? '');
-    } catch {
-      parsed = undefined;
-    }
-    const body = readErrorBody(parsed);
+    const body = parseErrorBody(reply?.text);
     const status = failure.status;
     const said = body?.message ?? `HTTP ${status}`;
     if (!body && status === 404) return garbage(this.server, what, 'no such route — is this an emmctl server?');

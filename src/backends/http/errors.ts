@@ -16,13 +16,24 @@ export interface ServerErrorBody {
   message: string;
 }
 
-export function readErrorBody(body: unknown): ServerErrorBody | undefined {
+function readErrorBody(body: unknown): ServerErrorBody | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
   const error = (body as { error?: unknown }).error;
   if (typeof error !== 'object' || error === null) return undefined;
   const { code, message } = error as { code?: unknown; message?: unknown };
   if (typeof code !== 'string' || typeof message !== 'string') return undefined;
   return { code, message };
+}
+
+/** readErrorBody on a response's text; undefined when the text is not JSON at all. */
+export function parseErrorBody(text: string | undefined): ServerErrorBody | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text ?? '');
+  } catch {
+    return undefined;
+  }
+  return readErrorBody(parsed);
 }
 
 const SERVER_HINT = 'start one with `emmctl server --listen HOST:PORT`, or point EMMCTL_SERVER (or --context) at a running one';

@@ -34,7 +34,7 @@ import type {
   PreregisteredDevice,
   ResourceChange,
 } from '../backend.js';
-import { protocolError, readErrorBody, redact, statusError, timeoutError, unreachableError, type RequestLine } from './errors.js';
+import { parseErrorBody, protocolError, redact, statusError, timeoutError, unreachableError, type RequestLine } from './errors.js';
 import { DEFAULT_RETRY_POLICY, decideRetry, sleep as realSleep, type AttemptFailure, type RetryClass, type RetryPolicy } from './retry.js';
 import { anyValue, listIn, object, page, type ShapeCheck } from './shape.js';
 import { displayUrl, normalizeServerUrl } from './url.js';
@@ -294,13 +294,7 @@ export class HttpBackend implements Backend {
   private async failureError(failure: AttemptFailure, line: RequestLine, response: AxiosResponse<string> | undefined, attempts: number, retryAfterMs?: number): Promise<BackendError> {
     if (failure.kind === 'timeout') return timeoutError(this.location, this.timeoutMs, line);
     if (failure.kind === 'network') return unreachableError(this.location, failure.code, line, attempts);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(response?.data ?? '');
-    } catch {
-      parsed = undefined;
-    }
-    const body = readErrorBody(parsed);
+    const body = parseErrorBody(response?.data);
     // A 404 without our error body is not our server (wrong URL, a proxy): say so rather than "not found".
     if (!body && failure.status === 404) {
       return protocolError(this.location, line, 404, `no such route — is ${this.location} an emmctl server (and not a path below one)?`);
