@@ -45,7 +45,7 @@ import type {
 } from '../model/policy.generated.js';
 import type { Actor, AgentApi, ApiRole, ApiTokenApi, ApiTokenInfo } from './api.js';
 import { compileFilters, decodeCursor, encodeCursor, globMatches, parseSort, versionKey } from './device-query.js';
-import { dueEscalations, effectiveConfiguration, evaluateCompliance, groupsForDevice, parseDuration, policiesForGroups } from '../compliance/index.js';
+import { dueEscalations, effectiveConfiguration, escalationKey, evaluateCompliance, groupsForDevice, parseDuration, policiesForGroups } from '../compliance/index.js';
 import { MIGRATIONS } from './migrations.js';
 import { hashSecret, newId, newSecret } from './secrets.js';
 
@@ -551,7 +551,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       this.stmt('UPDATE devices SET noncompliant_since = ? WHERE id = ?').run(at, row.id);
     }
     const since = row.noncompliant_since;
-    const fired = new Set((this.stmt('SELECT policy, step FROM escalations WHERE device_id = ? AND episode_start = ?').all(row.id, since) as Array<{ policy: string; step: number }>).map((e) => `${e.policy}#${e.step}`));
+    const fired = new Set((this.stmt('SELECT policy, step FROM escalations WHERE device_id = ? AND episode_start = ?').all(row.id, since) as Array<{ policy: string; step: number }>).map((e) => escalationKey(e.policy, e.step)));
     const due = dueEscalations({ policies, failures: result.failures, noncompliantSince: since, now, fired });
     for (const step of due) {
       this.stmt('INSERT OR IGNORE INTO escalations (device_id, policy, step, episode_start, fired_at) VALUES (?, ?, ?, ?, ?)').run(row.id, step.policy, step.index, since, at);
