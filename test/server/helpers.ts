@@ -1,4 +1,5 @@
 // A real `emmctl server` child process on 127.0.0.1:0 and small fetch helpers for its API.
+import { request, type ClientRequest } from 'node:http';
 
 export { createApiToken as createToken, killAll, startServerProcess, type ServerProcess } from '../helpers/server.js';
 
@@ -95,4 +96,26 @@ export const POSTURE = {
 
 export function checkIn(base: string, credential: string, posture: Record<string, unknown> = POSTURE): Promise<ApiResponse> {
   return call(base, 'POST', '/v1/agent/checkin', { device: credential, body: { posture } });
+}
+
+/**
+ * A POST /v1/devices/preregister for `serial` that is in flight on return: with Expect: 100-continue
+ * the server confirms it has the request before the body goes out, so there is no guessing about
+ * timing. The body is not sent; `req.end(body)` sends it.
+ */
+export async function inFlightPreregister(base: string, admin: string, serial: string): Promise<{ req: ClientRequest; body: string }> {
+  const { hostname, port } = new URL(base);
+  const body = JSON.stringify({ devices: [{ serial, platform: 'android' }] });
+  const req = request({
+    host: hostname,
+    port: Number(port),
+    method: 'POST',
+    path: '/v1/devices/preregister',
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' },
+  });
+  await new Promise<void>((resolve, reject) => {
+    req.once('continue', resolve);
+    req.once('error', reject);
+  });
+  return { req, body };
 }

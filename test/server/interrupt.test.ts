@@ -1,9 +1,8 @@
 // Ctrl-C on `emmctl server`: the first one shuts down gracefully (ctx.onInterrupt), a second one
 // while a request is still in flight quits at once with 130.
-import { request } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/cli.js';
-import { createApiToken, killAll, startServerProcess } from '../helpers/server.js';
+import { createToken, inFlightPreregister, killAll, startServerProcess } from './helpers.js';
 
 const dirs: Array<{ cleanup(): void }> = [];
 afterAll(() => {
@@ -15,21 +14,11 @@ describe('emmctl server and Ctrl-C', () => {
   it('waits for the in-flight request on the first Ctrl-C and quits with 130 on the second', async () => {
     const dir = tempDir('emmctl-server-int-');
     dirs.push(dir);
-    const admin = await createApiToken(dir.path, 'admin');
+    const admin = await createToken(dir.path, 'admin');
     const server = await startServerProcess(dir.path);
-    const { hostname, port } = new URL(server.url);
-    const body = JSON.stringify({ devices: [{ serial: 'NEVER-SENT', platform: 'android' }] });
-    // Expect: 100-continue: once the server answers "continue" the request is in flight, and it
-    // stays so because the body is never sent.
-    const req = request({
-      host: hostname,
-      port: Number(port),
-      method: 'POST',
-      path: '/v1/devices/preregister',
-      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' },
-    });
+    // The body is never sent: the request stays in flight.
+    const { req } = await inFlightPreregister(server.url, admin, 'NEVER-SENT');
     req.on('error', () => {});
-    await new Promise<void>((resolve) => req.once('continue', resolve));
 
     server.child.kill('SIGINT');
     await server.waitForStderr(/SIGINT: shutting down/);

@@ -1,10 +1,9 @@
 // The server process: restart on the same data dir keeps everything; SIGTERM lets an
 // in-flight request finish, refuses new connections, closes the store and exits 0.
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers/cli.js';
-import { call, checkIn, createToken, enroll, enrollmentToken, killAll, POSTURE, seedResources, startServerProcess } from './helpers.js';
+import { call, checkIn, createToken, enroll, enrollmentToken, inFlightPreregister, killAll, POSTURE, seedResources, startServerProcess } from './helpers.js';
 
 const dirs: Array<{ cleanup(): void }> = [];
 afterAll(() => {
@@ -105,18 +104,7 @@ describe('graceful shutdown', () => {
     dirs.push(dir);
     const admin = await createToken(dir.path, 'admin');
     const server = await startServerProcess(dir.path);
-    const { hostname, port } = new URL(server.url);
-    const body = JSON.stringify({ devices: [{ serial: 'IN-FLIGHT-1', platform: 'android' }] });
-
-    // Expect: 100-continue makes the server confirm it has the request before we send the body:
-    // from then on the request is in flight, with no guessing about timing.
-    const req = request({
-      host: hostname,
-      port: Number(port),
-      method: 'POST',
-      path: '/v1/devices/preregister',
-      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' },
-    });
+    const { req, body } = await inFlightPreregister(server.url, admin, 'IN-FLIGHT-1');
     const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
       req.on('response', (res) => {
         let text = '';
@@ -124,7 +112,6 @@ describe('graceful shutdown', () => {
       });
       req.on('error', reject);
     });
-    await new Promise<void>((resolve) => req.once('continue', resolve));
 
     server.child.kill('SIGTERM');
     await server.waitForStderr(/SIGTERM: shutting down/);
