@@ -392,14 +392,8 @@ export const OPENAPI_DOCUMENT = {
       post: {
         summary: 'Enroll a device with an enrollment token (no Authorization header; rate-limited per client address)',
         requestBody: { required: true, ...json(ref('EnrollRequest')) },
-        responses: {
-          '200': ok('Device id and credential (shown once)', ref('EnrollResponse')),
-          '400': AGENT_ERRORS['400'],
-          '401': err('Unknown, expired, revoked or used-up enrollment token'),
-          '413': AGENT_ERRORS['413'],
-          '415': AGENT_ERRORS['415'],
-          '429': AGENT_ERRORS['429'],
-        },
+        // The 401 keeps its place among AGENT_ERRORS' keys, only its description differs.
+        responses: { '200': ok('Device id and credential (shown once)', ref('EnrollResponse')), ...AGENT_ERRORS, '401': err('Unknown, expired, revoked or used-up enrollment token') },
       },
     },
     '/v1/agent/checkin': {
