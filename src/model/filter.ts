@@ -39,6 +39,21 @@ export function ownerMatches(owner: string | undefined, pattern: string): boolea
   const o = owner.toLowerCase();
   const p = pattern.toLowerCase();
   if (!p.includes('@') && !p.includes('*')) return o.endsWith(`@${p}`);
-  const re = new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
-  return re.test(o);
+  return globRegExp(p).test(o);
+}
+
+// A pattern (a filter, a group's owners) is matched once per device, up to 100k times per
+// listing: compile it once, not per device.
+const globCache = new Map<string, RegExp>();
+
+/** `*` matches any run of characters, everything else itself; anchored at both ends. */
+export function globRegExp(pattern: string, flags = ''): RegExp {
+  const key = `${flags}\0${pattern}`;
+  let re = globCache.get(key);
+  if (!re) {
+    if (globCache.size >= 1000) globCache.clear();
+    re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, flags);
+    globCache.set(key, re);
+  }
+  return re;
 }

@@ -3,6 +3,7 @@
 // store applies them while scanning in sort order.
 import { BackendError } from '../errors.js';
 import type { DeviceFilter } from '../backends/backend.js';
+import { globRegExp } from '../model/filter.js';
 import { versionSortKey } from '../compliance/index.js';
 
 /** Sort field → SQL key expression (matches an index in migrations.ts; NULLs sort as ''). */
@@ -128,6 +129,5 @@ function badOp(f: DeviceFilter): BackendError {
 /** Case-insensitive `*` glob, the same rule as owner patterns. */
 export function globMatches(value: string | null | undefined, pattern: string): boolean {
   if (value == null) return false;
-  const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i');
-  return re.test(value);
+  return globRegExp(pattern, 'i').test(value);
 }

@@ -192,19 +192,10 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
-      const regexCache = new Map<string, boolean>();
       db.function('emm_owner_matches', { deterministic: true }, (owner: unknown, pattern: unknown) =>
         ownerMatches(typeof owner === 'string' ? owner : undefined, String(pattern)) ? 1 : 0);
-      db.function('emm_glob', { deterministic: true }, (value: unknown, pattern: unknown) => {
-        const k = `${String(value)}\0${String(pattern)}`;
-        let hit = regexCache.get(k);
-        if (hit === undefined) {
-          hit = globMatches(typeof value === 'string' ? value : null, String(pattern));
-          if (regexCache.size > 10_000) regexCache.clear();
-          regexCache.set(k, hit);
-        }
-        return hit ? 1 : 0;
-      });
+      db.function('emm_glob', { deterministic: true }, (value: unknown, pattern: unknown) =>
+        globMatches(typeof value === 'string' ? value : null, String(pattern)) ? 1 : 0);
       migrate(db, path);
       for (const suffix of ['-wal', '-shm']) if (existsSync(path + suffix)) chmodSync(path + suffix, 0o600);
     } catch (error) {
