@@ -22,6 +22,15 @@ export function policyCacheDir(env: Record<string, string | undefined>): string 
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'emmctl', 'policies');
 }
 
+/**
+ * The cache plan, apply and validate share (one entry per policy set, whichever command wrote
+ * it), or undefined when EMMCTL_CACHE_DIR is empty. `salt`: the policy loader's build identity.
+ */
+export function openPolicyCache(env: Record<string, string | undefined>, salt: string): PolicyCache | undefined {
+  const dir = policyCacheDir(env);
+  return dir ? new PolicyCache(dir, salt) : undefined;
+}
+
 export interface CachedSet<W> {
   documents: Array<{ file: string; document: ResourceDocument }>;
   warnings: W[];

@@ -34,7 +34,8 @@ export async function loadDesired(ctx: CliContext, paths: string[]): Promise<Des
   }
   const policy = await import('../../policy/index.js');
   const cwd = process.cwd();
-  const cache = await openPolicyCache(ctx);
+  const { openPolicyCache } = await import('../../config/policy-cache.js');
+  const cache = openPolicyCache(ctx.io.env, policy.policyCacheSalt());
   const listed = policy.listPolicyFiles(paths, cwd);
   const hashBefore = cache && listed.problems.length === 0 ? cache.contentHash(cwd, listed.files) : undefined;
   if (cache && hashBefore) {
@@ -70,22 +71,6 @@ export async function loadDesired(ctx: CliContext, paths: string[]): Promise<Des
     documents: result.documents.map((d) => d.resolved ?? d.document),
     raw: result.documents.map((d) => d.document),
   };
-}
-
-async function openPolicyCache(ctx: CliContext) {
-  const { PolicyCache, policyCacheDir } = await import('../../config/policy-cache.js');
-  const dir = policyCacheDir(ctx.io.env);
-  if (!dir) return undefined;
-  // Another emmctl build may load differently: the bundle's own mtime changes with every build.
-  const { statSync } = await import('node:fs');
-  const { fileURLToPath } = await import('node:url');
-  let build = '';
-  try {
-    build = String(statSync(fileURLToPath(import.meta.url)).mtimeMs);
-  } catch {
-    return undefined;
-  }
-  return new PolicyCache(dir, `${typeof EMMCTL_VERSION === 'string' ? EMMCTL_VERSION : 'dev'}:${build}`);
 }
 
 /** The schema shipped with emmctl: found by walking up from the bundle (dist/ or dist/chunks/). */

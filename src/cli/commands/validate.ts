@@ -80,7 +80,8 @@ async function validateSet(
   opts: { envCheck: boolean; strict: boolean; useCache: boolean; stdin?: Buffer },
 ): Promise<Outcome> {
   const cwd = process.cwd();
-  const cache = opts.useCache ? await openCache(ctx, policy.policyCacheSalt()) : undefined;
+  const { openPolicyCache } = await import('../../config/policy-cache.js');
+  const cache = opts.useCache ? openPolicyCache(ctx.io.env, policy.policyCacheSalt()) : undefined;
   const hash = cache?.contentHash(cwd, files);
   if (cache && hash) {
     const hit = cache.get<Problem>(cwd, paths, hash);
@@ -96,12 +97,6 @@ async function validateSet(
     cache.set(cwd, paths, hash, { documents: result.documents.map((d) => ({ file: d.file, document: d.document })), warnings: problems });
   }
   return { ok: result.ok, problems, summary: { files: result.files.length, documents: result.documentCount } };
-}
-
-async function openCache(ctx: CliContext, salt: string) {
-  const { PolicyCache, policyCacheDir } = await import('../../config/policy-cache.js');
-  const dir = policyCacheDir(ctx.io.env);
-  return dir ? new PolicyCache(dir, `emmctl validate\0${salt}`) : undefined;
 }
 
 function validateFormat(output: string | undefined): ValidateFormat {
