@@ -4,6 +4,8 @@ import type { ApiRole } from '../store/api.js';
 import { HttpError, type RequestContext, type RouteAuth } from './router.js';
 
 const RANK: Record<ApiRole, number> = { viewer: 0, operator: 1, admin: 2 };
+/** Lowest first, as RANK orders them. */
+export const API_ROLES = Object.keys(RANK) as readonly ApiRole[];
 
 export function roleAtLeast(role: ApiRole, needed: ApiRole): boolean {
   return RANK[role] >= RANK[needed];

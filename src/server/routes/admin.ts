@@ -5,8 +5,8 @@ import { parseDeviceFilter } from '../../model/filter.js';
 import type { CommandStatus, CommandType } from '../../model/fleet.js';
 import { OWNERSHIPS, PLATFORMS } from '../../fleet/enrollment.js';
 import { RESOURCE_KINDS, type ResourceDocument, type ResourceKind } from '../../model/policy.generated.js';
-import type { Actor, ApiRole } from '../../store/api.js';
-import { requireRole } from '../auth.js';
+import type { Actor } from '../../store/api.js';
+import { API_ROLES, requireRole } from '../auth.js';
 import { badRequest, HttpError, type RequestContext, type Route } from '../router.js';
 import {
   checkQuery,
@@ -23,7 +23,6 @@ import {
 
 const COMMAND_TYPES: readonly CommandType[] = ['lock', 'reboot', 'wipe', 'retire'];
 const COMMAND_STATUSES: readonly CommandStatus[] = ['queued', 'sent', 'acknowledged', 'failed', 'expired', 'cancelled'];
-const ROLES: readonly ApiRole[] = ['viewer', 'operator', 'admin'];
 /** Commands that destroy data need more than the operator role. */
 const ADMIN_COMMANDS: ReadonlySet<CommandType> = new Set(['wipe', 'retire']);
 const MAX_TOKEN_SECONDS = 10 * 365 * 86400;
@@ -221,7 +220,7 @@ export const adminRoutes: Route[] = [
       const body = await ctx.body();
       const input = {
         name: requiredString(body, 'name'),
-        role: oneOf(requiredString(body, 'role'), ROLES, 'body.role')!,
+        role: oneOf(requiredString(body, 'role'), API_ROLES, 'body.role')!,
         expiresInSeconds: optionalInt(body, 'expiresInSeconds', 1, MAX_TOKEN_SECONDS),
       };
       return ctx.store.createApiToken(input, actor(ctx));
