@@ -91,6 +91,17 @@ export async function renderDocument(data: unknown, format: 'json' | 'yaml', out
   await writer.flush();
 }
 
+/**
+ * A show command's one record as data: the document for json/yaml, a one-row csv. False for
+ * table/wide, which each show command lays out itself (formatKeyValues).
+ */
+export async function renderRecordAsData<T>(record: T, opts: RenderOptions<T>): Promise<boolean> {
+  if (opts.format === 'json' || opts.format === 'yaml') await renderDocument(record, opts.format, opts.out);
+  else if (opts.format === 'csv') await renderRecords([record], opts);
+  else return false;
+  return true;
+}
+
 /** `key: value` lines under optional section titles, aligned — the table form of a show command. */
 export function formatKeyValues(rows: Array<[string, CellValue]>, colors: Colors, indent = ''): string {
   const width = Math.max(0, ...rows.map(([k]) => k.length));

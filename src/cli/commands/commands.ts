@@ -36,12 +36,8 @@ export const COMMAND_COLUMNS: Column<DeviceCommand>[] = [
 
 async function printOne(ctx: CliContext, command: Command, cmd: DeviceCommand): Promise<void> {
   const format = outputFormat(ctx, command);
-  const { renderDocument, renderRecords, formatKeyValues } = await import('../../output/render.js');
-  if (format === 'json' || format === 'yaml') return renderDocument(cmd, format, ctx.io.stdout);
-  if (format === 'csv') {
-    await renderRecords([cmd], { format, columns: COMMAND_COLUMNS, out: ctx.io.stdout, colors: ctx.out });
-    return;
-  }
+  const { renderRecordAsData, formatKeyValues } = await import('../../output/render.js');
+  if (await renderRecordAsData(cmd, { format, columns: COMMAND_COLUMNS, out: ctx.io.stdout, colors: ctx.out })) return;
   ctx.io.stdout.write(
     formatKeyValues([
       ['id', cmd.id],

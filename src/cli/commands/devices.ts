@@ -133,12 +133,8 @@ Next: \`emmctl lock ID --reason TEXT\`, \`emmctl commands list --device ID\`.`)
       const backend = await ctx.backend(command);
       const detail = await backend.getDevice(id);
       const format = outputFormat(ctx, command);
-      const { renderDocument, formatKeyValues, renderRecords } = await import('../../output/render.js');
-      if (format === 'json' || format === 'yaml') return renderDocument(detail, format, ctx.io.stdout);
-      if (format === 'csv') {
-        await renderRecords([detail], { format, columns: DEVICE_COLUMNS, out: ctx.io.stdout, colors: ctx.out });
-        return;
-      }
+      const { renderRecordAsData, formatKeyValues } = await import('../../output/render.js');
+      if (await renderRecordAsData(detail, { format, columns: DEVICE_COLUMNS, out: ctx.io.stdout, colors: ctx.out })) return;
       const { relativeTime } = await import('../../output/time.js');
       const c = ctx.out;
       const tty = Boolean(ctx.io.stdout.isTTY);

@@ -91,23 +91,21 @@ Next: \`emmctl enroll token list\`; revoke a leaked token with \`emmctl enroll t
       const url = enrollmentUrl(backend, created.secret);
       const record = { ...created.token, secret: created.secret, enrollmentUrl: url };
       const format = outputFormat(ctx, command);
-      const { renderDocument, formatKeyValues, renderRecords} = await import('../../output/render.js');
-      if (format === 'json' || format === 'yaml') await renderDocument(record, format, ctx.io.stdout);
-      else if (format === 'csv') {
-        await renderRecords([record], {
-          format,
-          out: ctx.io.stdout,
-          colors: ctx.out,
-          columns: [
-            { header: 'ID', value: (r) => r.id },
-            { header: 'PROFILE', value: (r) => r.profile },
-            { header: 'EXPIRES', value: (r) => r.expiresAt },
-            { header: 'MAX USES', value: (r) => r.maxUses },
-            { header: 'SECRET', value: (r) => r.secret },
-            { header: 'URL', value: (r) => r.enrollmentUrl },
-          ],
-        });
-      } else {
+      const { renderRecordAsData, formatKeyValues } = await import('../../output/render.js');
+      const asData = await renderRecordAsData(record, {
+        format,
+        out: ctx.io.stdout,
+        colors: ctx.out,
+        columns: [
+          { header: 'ID', value: (r) => r.id },
+          { header: 'PROFILE', value: (r) => r.profile },
+          { header: 'EXPIRES', value: (r) => r.expiresAt },
+          { header: 'MAX USES', value: (r) => r.maxUses },
+          { header: 'SECRET', value: (r) => r.secret },
+          { header: 'URL', value: (r) => r.enrollmentUrl },
+        ],
+      });
+      if (!asData) {
         ctx.io.stdout.write(formatKeyValues([
           ['token', created.secret],
           ['url', url],
