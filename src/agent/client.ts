@@ -36,6 +36,8 @@ interface Reply {
 export class AgentClient {
   readonly server: string;
   private readonly url: URL;
+  /** The server URL's path prefix, without a trailing slash ('' for none); routes are appended to it. */
+  private readonly prefix: string;
   private readonly agent: HttpAgent | HttpsAgent;
   private readonly send: typeof httpRequest;
   private readonly timeoutMs: number;
@@ -49,6 +51,7 @@ export class AgentClient {
   constructor(options: AgentClientOptions) {
     this.server = normalizeServerUrl(options.server);
     this.url = new URL(this.server);
+    this.prefix = this.url.pathname.replace(/\/$/, '');
     const https = this.url.protocol === 'https:';
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
     this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
@@ -125,7 +128,7 @@ export class AgentClient {
           protocol: this.url.protocol,
           hostname: this.url.hostname,
           port: this.url.port,
-          path: this.url.pathname.replace(/\/$/, '') + path,
+          path: this.prefix + path,
           method: 'POST',
           headers,
           agent: this.agent,
