@@ -46,6 +46,7 @@ import type {
 import type { Actor, AgentApi, ApiRole, ApiTokenApi, ApiTokenInfo } from './api.js';
 import { compileFilters, decodeCursor, encodeCursor, globMatches, parseSort, versionKey } from './device-query.js';
 import { dueEscalations, effectiveConfiguration, escalationKey, evaluateCompliance, groupsForDevice, parseDuration, policiesForGroups } from '../compliance/index.js';
+import type { ComplianceResult } from '../compliance/index.js';
 import { MIGRATIONS } from './migrations.js';
 import { hashSecret, newId, newSecret } from './secrets.js';
 
@@ -632,22 +633,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
   }
 
   listCompliance(query: DeviceQuery = {}): Page<DeviceCompliance> {
-    return this.scanDevices(query, (row, ctx) => {
-      const c = ctx.compliance();
-      return {
-        deviceId: row.id,
-        name: row.name,
-        ...(row.owner !== null ? { owner: row.owner } : {}),
-        platform: row.platform,
-        ...(row.os_version !== null ? { osVersion: row.os_version } : {}),
-        state: row.state,
-        status: c.status,
-        failures: c.failures,
-        policies: c.policies,
-        ...(row.last_check_in !== null ? { lastCheckIn: row.last_check_in } : {}),
-        ...(row.noncompliant_since !== null ? { noncompliantSince: row.noncompliant_since } : {}),
-      };
-    });
+    return this.scanDevices(query, (row, ctx) => toCompliance(row, ctx.compliance()));
   }
 
   getDevice(id: string): DeviceDetail {
@@ -662,10 +648,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     return {
       ...device,
       groups,
-      compliance: {
-        deviceId: row.id, name: row.name, owner: row.owner ?? undefined, platform: row.platform, osVersion: row.os_version ?? undefined, state: row.state,
-        status: c.status, failures: c.failures, policies: c.policies, lastCheckIn: row.last_check_in ?? undefined, noncompliantSince: row.noncompliant_since ?? undefined,
-      },
+      compliance: toCompliance(row, c),
       effectiveConfiguration: row.state === 'retired' || row.state === 'wiped' ? this.emptyConfig(snap) : this.configFor(snap, groups),
       commands,
     };
@@ -676,7 +659,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
    * filters are evaluated here while scanning, so a page may read more rows than it returns,
    * but never the whole table at once.
    */
-  private scanDevices<T>(query: DeviceQuery, map: (row: DeviceRow, ctx: { compliance(): ReturnType<typeof evaluateCompliance> }) => T): Page<T> {
+  private scanDevices<T>(query: DeviceQuery, map: (row: DeviceRow, ctx: { compliance(): ComplianceResult }) => T): Page<T> {
     const sort = parseSort(query.sort);
     const limit = Math.min(Math.max(1, Math.floor(query.limit ?? DEFAULT_PAGE)), MAX_PAGE);
     const filters = compileFilters(query.filters);
@@ -699,7 +682,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
         if (items.length === limit) return { items, nextCursor: encodeCursor(sort, after!.key, after!.id) };
         after = { key: row.sort_key ?? '', id: row.id };
         delete row.sort_key;
-        let evaluated: ReturnType<typeof evaluateCompliance> | undefined;
+        let evaluated: ComplianceResult | undefined;
         let groups: string[] | undefined;
         let parsed: Device | undefined;
         const device = () => (parsed ??= toDevice(row));
@@ -927,6 +910,22 @@ function toDevice(r: DeviceRow): Device {
   if (r.last_check_in !== null) d.lastCheckIn = r.last_check_in;
   if (r.posture !== null) d.posture = JSON.parse(r.posture) as Device['posture'];
   return d;
+}
+
+function toCompliance(r: DeviceRow, c: ComplianceResult): DeviceCompliance {
+  return {
+    deviceId: r.id,
+    name: r.name,
+    ...(r.owner !== null ? { owner: r.owner } : {}),
+    platform: r.platform,
+    ...(r.os_version !== null ? { osVersion: r.os_version } : {}),
+    state: r.state,
+    status: c.status,
+    failures: c.failures,
+    policies: c.policies,
+    ...(r.last_check_in !== null ? { lastCheckIn: r.last_check_in } : {}),
+    ...(r.noncompliant_since !== null ? { noncompliantSince: r.noncompliant_since } : {}),
+  };
 }
 
 function toCommand(r: CommandRow): DeviceCommand {
