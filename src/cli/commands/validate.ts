@@ -3,15 +3,15 @@
 import type { Command } from 'commander';
 import { UsageError, ValidationFailedError } from '../../errors.js';
 import type { CliContext } from '../context.js';
+import { DEFAULT_POLICY_PATH, policyPaths } from './plan.js';
 
-export const DEFAULT_POLICY_DIR = 'policies/';
 type ValidateFormat = 'text' | 'json' | 'github';
 
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('validate')
     .description('check policy files: YAML, the schema, names, group references, secrets (exit 3 when invalid)')
-    .argument('[path...]', 'files or folders (searched recursively for *.yaml, *.yml); - reads stdin', [DEFAULT_POLICY_DIR])
+    .argument('[path...]', 'files or folders (searched recursively for *.yaml, *.yml); - reads stdin', [DEFAULT_POLICY_PATH])
     .option('--env-check', 'also report ${env:NAME} secret references whose variable is unset or empty')
     .option('--strict', 'treat warnings (conflicting policies of equal priority) as errors')
     .option('--no-cache', 'parse every file even if it passed unchanged before (cache: EMMCTL_CACHE_DIR, empty to disable)')
@@ -28,7 +28,7 @@ Examples:
     .action(async (paths: string[], opts: { envCheck?: boolean; strict?: boolean; cache: boolean }, command: Command) => {
       const globals = ctx.globals(command);
       const format = validateFormat(globals.output);
-      const given = paths.length ? paths : [DEFAULT_POLICY_DIR];
+      const given = policyPaths(paths);
       if (given.filter((p) => p === '-').length > 1) throw new UsageError('`-` (stdin) may be given once');
       const policy = await import('../../policy/index.js');
 
@@ -37,7 +37,7 @@ Examples:
       const missing = listed.problems.filter((p) => p.rule === 'io/not-found' || p.rule === 'io/no-files' || p.rule === 'io/not-a-file');
       if (missing.length) {
         const m = missing[0]!;
-        throw new UsageError(`${m.file}: ${m.message}`, given.length === 1 && given[0] === DEFAULT_POLICY_DIR && paths.length <= 1
+        throw new UsageError(`${m.file}: ${m.message}`, given.length === 1 && given[0] === DEFAULT_POLICY_PATH && paths.length <= 1
           ? 'run `emmctl init` to scaffold a policy repo, or name the files to validate'
           : 'name policy files (*.yaml, *.yml), folders holding them, or - for stdin');
       }
