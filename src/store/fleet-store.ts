@@ -661,7 +661,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
    */
   private scanDevices<T>(query: DeviceQuery, map: (row: DeviceRow, ctx: { compliance(): ComplianceResult }) => T): Page<T> {
     const sort = parseSort(query.sort);
-    const limit = Math.min(Math.max(1, Math.floor(query.limit ?? DEFAULT_PAGE)), MAX_PAGE);
+    const limit = pageLimit(query.limit);
     const filters = compileFilters(query.filters);
     const snap = this.resources();
     const now = this.clock();
@@ -802,7 +802,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
 
   /** The cursor is the seq of the last row returned; in `desc` order the next page lies below it. */
   private seqPage<R extends { seq: number }, T>(table: string, where: string[], params: unknown[], query: { limit?: number; cursor?: string; order?: 'asc' | 'desc' }, map: (r: R) => T): Page<T> {
-    const limit = Math.min(Math.max(1, Math.floor(query.limit ?? DEFAULT_PAGE)), MAX_PAGE);
+    const limit = pageLimit(query.limit);
     const desc = query.order === 'desc';
     let after: number | undefined;
     if (query.cursor) {
@@ -884,6 +884,11 @@ function migrate(db: Database.Database, path: string): void {
       db.prepare('INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
     }).immediate();
   }
+}
+
+/** The page size asked for, as a whole number within 1..MAX_PAGE (DEFAULT_PAGE when not given). */
+function pageLimit(limit: number | undefined): number {
+  return Math.min(Math.max(1, Math.floor(limit ?? DEFAULT_PAGE)), MAX_PAGE);
 }
 
 function checkChangeShape(c: ResourceChange): void {
