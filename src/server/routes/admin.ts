@@ -1,13 +1,13 @@
 // The admin REST API: everything the Backend interface does, for API tokens by role.
 import type { DeviceFilter, DeviceQuery, PreregisteredDevice, ResourceChange } from '../../backends/backend.js';
-import { BackendError, UsageError } from '../../errors.js';
+import { BackendError } from '../../errors.js';
 import { parseDeviceFilter } from '../../model/filter.js';
 import type { CommandStatus, CommandType } from '../../model/fleet.js';
 import { OWNERSHIPS, PLATFORMS } from '../../fleet/enrollment.js';
 import { RESOURCE_KINDS, type ResourceDocument, type ResourceKind } from '../../model/policy.generated.js';
 import type { Actor } from '../../store/api.js';
 import { API_ROLES, requireRole } from '../auth.js';
-import { badRequest, HttpError, type RequestContext, type Route } from '../router.js';
+import { badRequest, type RequestContext, type Route } from '../router.js';
 import {
   checkQuery,
   isObject,
@@ -239,14 +239,8 @@ export const adminRoutes: Route[] = [
 
 function deviceQuery(q: URLSearchParams): DeviceQuery {
   checkQuery(q, ['filter', 'sort', 'limit', 'cursor']);
-  const filters: DeviceFilter[] = q.getAll('filter').map((text) => {
-    try {
-      return parseDeviceFilter(text);
-    } catch (error) {
-      if (error instanceof UsageError) throw new HttpError(400, 'invalid', error.message, {}, error.hint);
-      throw error;
-    }
-  });
+  // A bad filter throws UsageError, which the server answers as 400 invalid with its hint.
+  const filters: DeviceFilter[] = q.getAll('filter').map((text) => parseDeviceFilter(text));
   const sort = single(q, 'sort');
   if (sort !== undefined && !/^-?[A-Za-z]+$/.test(sort)) throw badRequest(`sort must be a field name with an optional - prefix (got "${sort}")`);
   return { filters, sort, limit: queryLimit(q), cursor: single(q, 'cursor') };
