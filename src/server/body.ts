@@ -151,18 +151,34 @@ export function locateJsonError(text: string): JsonErrorLocation {
     if (!m || m[0] === '-') fail(`unexpected ${describe(text, i)}`);
     i += m![0].length;
   };
+  /** Consumes the opening bracket; true when the container is empty (its closing bracket consumed too). */
+  const empty = (close: '}' | ']'): boolean => {
+    i++;
+    ws();
+    if (text[i] !== close) return false;
+    i++;
+    return true;
+  };
+  /** After a member: true when a ',' says another follows, false at the closing bracket. */
+  const more = (close: '}' | ']'): boolean => {
+    ws();
+    if (text[i] === ',') {
+      i++;
+      return true;
+    }
+    if (text[i] === close) {
+      i++;
+      return false;
+    }
+    return fail(`expected ',' or '${close}', found ${describe(text, i)}`);
+  };
   const value = (depth: number): void => {
     if (depth > 512) fail('nested too deeply');
     ws();
     const c = text[i];
     if (c === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
+      if (empty('}')) return;
+      do {
         ws();
         if (text[i] !== '"') fail(`expected a property name in double quotes, found ${describe(text, i)}`);
         string();
@@ -170,38 +186,14 @@ export function locateJsonError(text: string): JsonErrorLocation {
         if (text[i] !== ':') fail(`expected ':' after property name, found ${describe(text, i)}`);
         i++;
         value(depth + 1);
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return;
-        }
-        fail(`expected ',' or '}', found ${describe(text, i)}`);
-      }
+      } while (more('}'));
+      return;
     }
     if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value(depth + 1);
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return;
-        }
-        fail(`expected ',' or ']', found ${describe(text, i)}`);
-      }
+      if (empty(']')) return;
+      do value(depth + 1);
+      while (more(']'));
+      return;
     }
     if (c === '"') return string();
     if (c === 't') return literal('true');
