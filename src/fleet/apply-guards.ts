@@ -39,7 +39,9 @@ export async function orphanedDevices(backend: Pick<Backend, 'listCompliance'>, 
   if (deleted.size === 0) return { count: 0, examples: [] };
   let count = 0;
   const examples: string[] = [];
-  for await (const d of allPages<DeviceCompliance, DeviceQuery>((q) => backend.listCompliance(q), { limit: PAGE_SIZE })) {
+  // Only enrolled devices can be orphaned: the backend leaves the others out before evaluating them.
+  const query: DeviceQuery = { limit: PAGE_SIZE, filters: [{ field: 'state', op: '=', value: 'enrolled' }] };
+  for await (const d of allPages<DeviceCompliance, DeviceQuery>((q) => backend.listCompliance(q), query)) {
     if (!isOrphaned(d, deleted)) continue;
     count++;
     if (examples.length < 3) examples.push(d.name);
