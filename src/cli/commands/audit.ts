@@ -4,7 +4,7 @@ import type { AuditQuery } from '../../backends/backend.js';
 import type { AuditRecord } from '../../model/fleet.js';
 import type { Column } from '../../output/render.js';
 import type { CliContext } from '../context.js';
-import { outputFormat, PAGE_SIZE, positiveInt, take } from './devices.js';
+import { listRecords, outputFormat, positiveInt } from './devices.js';
 
 /** `reason=lost phone count=3` — the detail object in one table cell. */
 export function detailText(detail: Record<string, unknown> | undefined): string {
@@ -57,12 +57,11 @@ Next: \`emmctl commands show ID\` for a command's result.`)
       const { parseSince } = await import('../../output/time.js');
       const since = opts.since ? parseSince(opts.since, new Date()) : undefined;
       const backend = await ctx.backend(command);
-      const { allPages } = await import('../../backends/backend.js');
       const { renderRecords } = await import('../../output/render.js');
       // "The last N" reads newest first and turns the N around; only those N are held in memory.
       const latest = opts.limit !== undefined && since === undefined;
-      const query: AuditQuery = { since, actor: opts.actor, limit: Math.min(opts.limit ?? PAGE_SIZE, PAGE_SIZE), ...(latest ? { order: 'desc' } : {}) };
-      const records = take(allPages<AuditRecord, AuditQuery>((q) => backend.listAudit(q), query), opts.limit);
+      const query: AuditQuery = { since, actor: opts.actor, ...(latest ? { order: 'desc' } : {}) };
+      const records = await listRecords<AuditRecord, AuditQuery>((q) => backend.listAudit(q), query, opts.limit);
       const count = await renderRecords(latest ? await chronological(records) : records, {
         format: outputFormat(ctx, command),
         columns: AUDIT_COLUMNS,

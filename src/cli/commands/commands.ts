@@ -5,7 +5,7 @@ import type { CommandQuery } from '../../backends/backend.js';
 import type { CommandStatus, CommandType, DeviceCommand } from '../../model/fleet.js';
 import type { Column } from '../../output/render.js';
 import type { CliContext } from '../context.js';
-import { outputFormat, PAGE_SIZE, positiveInt, take } from './devices.js';
+import { listRecords, outputFormat, positiveInt } from './devices.js';
 
 const STATUSES: readonly CommandStatus[] = ['queued', 'sent', 'acknowledged', 'failed', 'expired', 'cancelled'];
 const TYPES: readonly CommandType[] = ['lock', 'reboot', 'wipe', 'retire'];
@@ -86,10 +86,9 @@ Examples:
 Next: \`emmctl commands show ID\`, \`emmctl commands cancel ID\`.`)
     .action(async (opts: { device?: string; status?: CommandStatus; type?: CommandType; limit?: number }, command: Command) => {
       const backend = await ctx.backend(command);
-      const { allPages } = await import('../../backends/backend.js');
       const { renderRecords } = await import('../../output/render.js');
-      const query: CommandQuery = { deviceId: opts.device, status: opts.status, type: opts.type, limit: Math.min(opts.limit ?? PAGE_SIZE, PAGE_SIZE) };
-      const count = await renderRecords(take(allPages<DeviceCommand, CommandQuery>((q) => backend.listCommands(q), query), opts.limit), {
+      const query: CommandQuery = { deviceId: opts.device, status: opts.status, type: opts.type };
+      const count = await renderRecords(await listRecords<DeviceCommand, CommandQuery>((q) => backend.listCommands(q), query, opts.limit), {
         format: outputFormat(ctx, command),
         columns: COMMAND_COLUMNS,
         out: ctx.io.stdout,

@@ -7,7 +7,7 @@ import type { ComplianceSummary } from '../../fleet/compliance-view.js';
 import type { ComplianceStatus, DeviceCompliance } from '../../model/fleet.js';
 import type { Column } from '../../output/render.js';
 import type { CliContext } from '../context.js';
-import { collect, outputFormat, PAGE_SIZE, parseFilters, positiveInt, statusColor, take } from './devices.js';
+import { collect, listRecords, outputFormat, parseFilters, positiveInt, statusColor } from './devices.js';
 
 export const COMPLIANCE_STATUSES: readonly ComplianceStatus[] = ['compliant', 'noncompliant', 'in-grace', 'unknown'];
 const GATE_STATUSES: readonly ComplianceStatus[] = ['noncompliant', 'unknown', 'in-grace'];
@@ -90,10 +90,9 @@ Next: \`emmctl devices show ID\` for one device's details, \`emmctl lock ID\` to
       const { withManagedDefault, emptySummary, addToSummary, gateFailures } = await import('../../fleet/compliance-view.js');
       const filters = withManagedDefault(await parseFilters(opts.filter));
       const backend = await ctx.backend(command);
-      const { allPages } = await import('../../backends/backend.js');
       const { renderRecords } = await import('../../output/render.js');
       const summary = emptySummary();
-      const records = take(allPages<DeviceCompliance, DeviceQuery>((q) => backend.listCompliance(q), { filters, sort: opts.sort, limit: Math.min(opts.limit ?? PAGE_SIZE, PAGE_SIZE) }), opts.limit);
+      const records = await listRecords<DeviceCompliance, DeviceQuery>((q) => backend.listCompliance(q), { filters, sort: opts.sort }, opts.limit);
       await renderRecords(records, {
         format: outputFormat(ctx, command),
         columns: COMPLIANCE_COLUMNS,

@@ -2,7 +2,7 @@
 // stream to the renderer, so a 100,000-device fleet prints with one page in memory.
 import { Command, InvalidArgumentError } from 'commander';
 import type { DeviceFilter, DeviceQuery } from '../../backends/backend.js';
-import type { Device } from '../../model/fleet.js';
+import type { Device, Page } from '../../model/fleet.js';
 import type { Column, RecordFormat } from '../../output/render.js';
 import type { CliContext } from '../context.js';
 
@@ -30,8 +30,21 @@ export function outputFormat(ctx: CliContext, command: Command): RecordFormat {
   return ctx.globals(command).output ?? 'table';
 }
 
+/**
+ * Every record a list query matches, page by page as the renderer reads them; with `limit`,
+ * pages no larger than needed and nothing fetched after the first `limit` records.
+ */
+export async function listRecords<T, Q extends { cursor?: string; limit?: number }>(
+  list: (query: Q) => Promise<Page<T>>,
+  query: Q,
+  limit: number | undefined,
+): Promise<AsyncIterable<T>> {
+  const { allPages } = await import('../../backends/backend.js');
+  return take(allPages(list, { ...query, limit: Math.min(limit ?? PAGE_SIZE, PAGE_SIZE) }), limit);
+}
+
 /** Stops a stream after `n` records (the rest is never fetched); without `n`, the stream itself. */
-export function take<T>(items: AsyncIterable<T>, n: number | undefined): AsyncIterable<T> {
+function take<T>(items: AsyncIterable<T>, n: number | undefined): AsyncIterable<T> {
   if (n === undefined) return items;
   return (async function* () {
     if (n <= 0) return;
@@ -103,10 +116,9 @@ Next: \`emmctl devices show ID\` for one device's posture, compliance and comman
     .action(async (opts: { filter: string[]; sort?: string; limit?: number }, command: Command) => {
       const filters = await parseFilters(opts.filter);
       const backend = await ctx.backend(command);
-      const { allPages } = await import('../../backends/backend.js');
       const { renderRecords } = await import('../../output/render.js');
-      const query: DeviceQuery = { filters, sort: opts.sort, limit: Math.min(opts.limit ?? PAGE_SIZE, PAGE_SIZE) };
-      const count = await renderRecords(take(allPages((q) => backend.listDevices(q), query), opts.limit), {
+      const query: DeviceQuery = { filters, sort: opts.sort };
+      const count = await renderRecords(await listRecords((q) => backend.listDevices(q), query, opts.limit), {
         format: outputFormat(ctx, command),
         columns: DEVICE_COLUMNS,
         out: ctx.io.stdout,
