@@ -3,10 +3,11 @@
 // CSV syntax stay with the caller (src/output/csv.ts), so this module works on parsed rows.
 import type { PreregisteredDevice } from '../backends/backend.js';
 import type { EnrollmentToken } from '../model/fleet.js';
+import { OWNERSHIPS, PLATFORMS } from '../model/fleet.js';
 import type { Ownership, Platform } from '../model/policy.generated.js';
 
-export const PLATFORMS: readonly Platform[] = ['android', 'ios', 'ipados', 'macos', 'windows'];
-export const OWNERSHIPS: readonly Ownership[] = ['corporate', 'personal'];
+// The server's and the simulator's import place for these lists (their home is src/model/fleet.ts).
+export { OWNERSHIPS, PLATFORMS };
 export const IMPORT_COLUMNS = ['serial', 'platform', 'owner', 'ownership', 'name', 'labels'] as const;
 
 /**

@@ -4,6 +4,9 @@
 import type { Ownership, Platform, ResourceDocument, ResourceKind } from './policy.generated.js';
 
 export type DeviceState = 'preregistered' | 'enrolled' | 'wiped' | 'retired';
+export const DEVICE_STATES: readonly DeviceState[] = ['preregistered', 'enrolled', 'wiped', 'retired'];
+export const PLATFORMS: readonly Platform[] = ['android', 'ios', 'ipados', 'macos', 'windows'];
+export const OWNERSHIPS: readonly Ownership[] = ['corporate', 'personal'];
 
 /** What a device reports about itself at check-in. */
 export interface Posture {
@@ -22,6 +25,7 @@ export interface Posture {
 }
 
 export type ComplianceStatus = 'compliant' | 'noncompliant' | 'in-grace' | 'unknown';
+export const COMPLIANCE_STATUSES: readonly ComplianceStatus[] = ['compliant', 'noncompliant', 'in-grace', 'unknown'];
 
 export interface RuleFailure {
   /** The compliance policy that holds the rule. */
@@ -67,6 +71,7 @@ export interface DeviceCompliance {
 }
 
 export type CommandType = 'lock' | 'reboot' | 'wipe' | 'retire';
+export const COMMAND_TYPES: readonly CommandType[] = ['lock', 'reboot', 'wipe', 'retire'];
 export type CommandStatus = 'queued' | 'sent' | 'acknowledged' | 'failed' | 'expired' | 'cancelled';
 export const FINAL_COMMAND_STATUSES: readonly CommandStatus[] = ['acknowledged', 'failed', 'expired', 'cancelled'];
 

@@ -3,6 +3,7 @@
 // store applies them while scanning in sort order.
 import { BackendError } from '../errors.js';
 import type { DeviceFilter } from '../backends/backend.js';
+import { COMPLIANCE_STATUSES, DEVICE_STATES } from '../model/fleet.js';
 import { globRegExp } from '../model/filter.js';
 import { versionSortKey } from '../compliance/index.js';
 
@@ -76,8 +77,6 @@ export interface CompiledFilters {
 
 const COLUMNS: Record<string, string> = { id: 'id', name: 'name', serial: 'serial', platform: 'platform', ownership: 'ownership', state: 'state', profile: 'profile', model: 'model' };
 const GLOBBABLE = new Set(['name', 'serial', 'model']);
-const STATUSES = ['compliant', 'noncompliant', 'in-grace', 'unknown'];
-const STATES = ['preregistered', 'enrolled', 'wiped', 'retired'];
 
 export function compileFilters(filters: DeviceFilter[] = []): CompiledFilters {
   const out: CompiledFilters = { where: [], params: [], group: [], compliance: [] };
@@ -88,7 +87,7 @@ export function compileFilters(filters: DeviceFilter[] = []): CompiledFilters {
       out.group.push(f);
     } else if (f.field === 'compliance') {
       if (f.op !== '=' && f.op !== '!=') throw badOp(f);
-      if (!STATUSES.includes(f.value)) throw new BackendError('invalid', `unknown compliance status "${f.value}"`, { hint: `one of: ${STATUSES.join(', ')}` });
+      if (!(COMPLIANCE_STATUSES as readonly string[]).includes(f.value)) throw new BackendError('invalid', `unknown compliance status "${f.value}"`, { hint: `one of: ${COMPLIANCE_STATUSES.join(', ')}` });
       out.compliance.push(f);
     } else if (f.field === 'os') {
       const key = versionKey(f.value)!;
@@ -107,7 +106,7 @@ export function compileFilters(filters: DeviceFilter[] = []): CompiledFilters {
       out.params.push(`$."${key}"`, f.value);
     } else if (COLUMNS[f.field]) {
       if (f.op !== '=' && f.op !== '!=') throw badOp(f);
-      if (f.field === 'state' && !STATES.includes(f.value)) throw new BackendError('invalid', `unknown device state "${f.value}"`, { hint: `one of: ${STATES.join(', ')}` });
+      if (f.field === 'state' && !(DEVICE_STATES as readonly string[]).includes(f.value)) throw new BackendError('invalid', `unknown device state "${f.value}"`, { hint: `one of: ${DEVICE_STATES.join(', ')}` });
       const col = COLUMNS[f.field];
       if (GLOBBABLE.has(f.field) && f.value.includes('*')) {
         out.where.push(`${neg ? 'NOT ' : ''}emm_glob(${col}, ?)`);

@@ -34,6 +34,7 @@ import type {
   Page,
   StoredResource,
 } from '../model/fleet.js';
+import { COMMAND_TYPES, PLATFORMS } from '../model/fleet.js';
 import type {
   CompliancePolicyDocument,
   EnrollmentProfileDocument,
@@ -52,8 +53,6 @@ import { hashSecret, newId, newSecret } from './secrets.js';
 
 export const DB_FILE = 'emmctl.db';
 const KINDS: readonly ResourceKind[] = ['Group', 'Policy', 'CompliancePolicy', 'EnrollmentProfile'];
-const COMMAND_TYPES: readonly CommandType[] = ['lock', 'reboot', 'wipe', 'retire'];
-const PLATFORMS: readonly Platform[] = ['android', 'ios', 'ipados', 'macos', 'windows'];
 const DEFAULT_TOKEN_TTL_MS = 7 * 86_400_000;
 /** A command no device picked up in this time is expired by reconcile(). */
 export const COMMAND_TTL_MS = 30 * 86_400_000;
