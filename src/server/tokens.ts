@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { CliContext } from '../cli/context.js';
+import type { Column } from '../output/render.js';
 import { defaultDataDir } from '../cli/target.js';
 import { UsageError } from '../errors.js';
 import type { Actor, ApiRole, ApiTokenInfo } from '../store/api.js';
@@ -50,30 +51,24 @@ export async function createToken(ctx: CliContext, command: Command, opts: { rol
 
 export async function listTokens(ctx: CliContext, command: Command): Promise<void> {
   const tokens = await withStore(ctx, command, (store) => store.listApiTokens());
-  const format = ctx.globals(command).output;
-  if (format === 'json') {
-    ctx.io.stdout.write(`${JSON.stringify(tokens, null, 2)}\n`);
-    return;
-  }
-  if (format === 'yaml') {
-    const { stringify } = await import('yaml');
-    ctx.io.stdout.write(stringify(tokens));
-    return;
-  }
-  if (!tokens.length) {
+  if (!tokens.length && ctx.globals(command).output === undefined) {
     ctx.info('no API tokens; create one with `emmctl server token create --role admin`');
     return;
   }
-  ctx.io.stdout.write(renderTokens(tokens, format === 'csv' ? ',' : undefined));
+  // The same renderers as every other listing: table/wide/json/yaml/csv mean one thing everywhere.
+  const { renderRecords } = await import('../output/render.js');
+  await renderRecords(tokens, { format: ctx.globals(command).output ?? 'table', columns: TOKEN_COLUMNS, out: ctx.io.stdout, colors: ctx.out });
 }
 
-export function renderTokens(tokens: ApiTokenInfo[], separator?: string): string {
-  const header = ['ID', 'NAME', 'ROLE', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'];
-  const rows = tokens.map((t) => [t.id, t.name, t.role, t.revoked ? 'revoked' : 'active', t.createdAt, t.expiresAt ?? '-', t.lastUsedAt ?? '-']);
-  if (separator) return [header, ...rows].map((r) => r.map((c) => (c.includes(separator) || c.includes('"') ? `"${c.replaceAll('"', '""')}"` : c)).join(separator)).join('\n') + '\n';
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
-}
+const TOKEN_COLUMNS: Column<ApiTokenInfo>[] = [
+  { header: 'ID', value: (t) => t.id, keep: true },
+  { header: 'NAME', value: (t) => t.name },
+  { header: 'ROLE', value: (t) => t.role, keep: true },
+  { header: 'STATUS', value: (t) => (t.revoked ? 'revoked' : 'active'), keep: true },
+  { header: 'CREATED', value: (t) => t.createdAt },
+  { header: 'EXPIRES', value: (t) => t.expiresAt ?? '-' },
+  { header: 'LAST USED', value: (t) => t.lastUsedAt ?? '-' },
+];
 
 export async function revokeToken(ctx: CliContext, command: Command, id: string): Promise<void> {
   const token = await withStore(ctx, command, (store) => store.revokeApiToken(id, localActor()));

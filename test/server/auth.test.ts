@@ -176,6 +176,14 @@ describe('emmctl server token (CLI, on the store)', () => {
     expect((await call(base, 'GET', '/v1/whoami', { token: tokens.viewer })).status).toBe(401);
     const table = await runCli(['server', 'token', 'list', '--data-dir', dir.path]);
     expect(table.stdout).toMatch(/viewer-test\s+viewer\s+revoked/);
+    // Every record format works here as in every other listing (yaml used to crash).
+    const yaml = await runCli(['server', 'token', 'list', '-o', 'yaml', '--data-dir', dir.path]);
+    expect(yaml.code, yaml.stderr).toBe(0);
+    expect(yaml.stdout).toMatch(new RegExp(`- id: ${viewer.id}\\n  name: viewer-test\\n  role: viewer\\n`));
+    const csv = await runCli(['server', 'token', 'list', '-o', 'csv', '--data-dir', dir.path]);
+    expect(csv.stdout.split('\r\n')[0]).toBe('ID,NAME,ROLE,STATUS,CREATED,EXPIRES,LAST USED');
+    expect(csv.stdout).toMatch(new RegExp(`${viewer.id},viewer-test,viewer,revoked,`));
+    for (const secret of Object.values(tokens)) expect(yaml.stdout + csv.stdout).not.toContain(secret);
   });
 
   it('rejects a bad role or duration with exit 2', async () => {
