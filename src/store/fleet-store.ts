@@ -757,16 +757,19 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     return this.seqPage<CommandRow, DeviceCommand>('commands', where, params, query, toCommand);
   }
 
-  getCommand(id: string): DeviceCommand {
+  private commandRow(id: string): CommandRow {
     const row = this.stmt('SELECT * FROM commands WHERE id = ?').get(id) as CommandRow | undefined;
     if (!row) throw new BackendError('not_found', `command ${id} does not exist`, { hint: 'list commands with `emmctl commands list`' });
-    return toCommand(row);
+    return row;
+  }
+
+  getCommand(id: string): DeviceCommand {
+    return toCommand(this.commandRow(id));
   }
 
   cancelCommand(id: string, actor: Actor): DeviceCommand {
     return this.tx(() => {
-      const row = this.stmt('SELECT * FROM commands WHERE id = ?').get(id) as CommandRow | undefined;
-      if (!row) throw new BackendError('not_found', `command ${id} does not exist`, { hint: 'list commands with `emmctl commands list`' });
+      const row = this.commandRow(id);
       if (row.status !== 'queued' && row.status !== 'sent') {
         throw new BackendError('conflict', `command ${id} is already ${row.status}; only queued or sent commands can be cancelled`);
       }
