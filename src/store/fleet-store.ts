@@ -680,7 +680,6 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       for (const row of rows) {
         if (items.length === limit) return { items, nextCursor: encodeCursor(sort, after!.key, after!.id) };
         after = { key: row.sort_key ?? '', id: row.id };
-        delete row.sort_key;
         let evaluated: ComplianceResult | undefined;
         let groups: string[] | undefined;
         let parsed: Device | undefined;
