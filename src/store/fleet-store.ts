@@ -488,15 +488,16 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       if (!row || !row.credential_hash || (row.state !== 'enrolled' && row.state !== 'retired')) {
         throw new BackendError('unauthorized', `device ${deviceId} is not enrolled`);
       }
+      const postureJson = JSON.stringify(posture);
       if (posture.osVersion === row.os_version) {
         // The usual check-in: same OS. Leaving os_key out of the SET spares the OS index a write.
         this.stmt('UPDATE devices SET posture = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ? WHERE id = ?').run(
-          JSON.stringify(posture), posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, deviceId);
+          postureJson, posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, deviceId);
       } else {
         this.stmt('UPDATE devices SET posture = ?, os_version = ?, os_key = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ? WHERE id = ?').run(
-          JSON.stringify(posture), posture.osVersion, versionKey(posture.osVersion), posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, deviceId);
+          postureJson, posture.osVersion, versionKey(posture.osVersion), posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, deviceId);
       }
-      row.posture = JSON.stringify(posture);
+      row.posture = postureJson;
       row.os_version = posture.osVersion;
       row.last_check_in = at;
       if (posture.model) row.model = posture.model;
