@@ -46,12 +46,17 @@ export function encodeCursor(sort: DeviceSort, key: string, id: string): string 
   return Buffer.from(JSON.stringify({ s: sort.spec, k: key, i: id } satisfies CursorData)).toString('base64url');
 }
 
+/** A cursor that is not one this store handed out (the device listings' and the seq-paged ones'). */
+export function invalidCursor(): BackendError {
+  return new BackendError('invalid', 'invalid paging cursor', { hint: 'pass back the nextCursor of the previous page unchanged' });
+}
+
 export function decodeCursor(cursor: string, sort: DeviceSort): { key: string; id: string } {
   let data: CursorData;
   try {
     data = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as CursorData;
   } catch {
-    throw new BackendError('invalid', 'invalid paging cursor', { hint: 'pass back the nextCursor of the previous page unchanged' });
+    throw invalidCursor();
   }
   if (typeof data?.k !== 'string' || typeof data.i !== 'string' || data.s !== sort.spec) {
     throw new BackendError('invalid', 'invalid paging cursor for this sort order', { hint: 'a cursor only continues the listing (same sort) that returned it' });

@@ -45,7 +45,7 @@ import type {
   ResourceKind,
 } from '../model/policy.generated.js';
 import type { Actor, AgentApi, ApiRole, ApiTokenApi, ApiTokenInfo } from './api.js';
-import { compileFilters, decodeCursor, encodeCursor, globMatches, parseSort, versionKey } from './device-query.js';
+import { compileFilters, decodeCursor, encodeCursor, globMatches, invalidCursor, parseSort, versionKey } from './device-query.js';
 import { dueEscalations, effectiveConfiguration, escalationKey, evaluateCompliance, groupsForDevice, parseDuration, policiesForGroups } from '../compliance/index.js';
 import type { ComplianceResult } from '../compliance/index.js';
 import { MIGRATIONS } from './migrations.js';
@@ -809,7 +809,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     let after: number | undefined;
     if (query.cursor) {
       after = Number(Buffer.from(query.cursor, 'base64url').toString('utf8'));
-      if (!Number.isInteger(after) || after < 0) throw new BackendError('invalid', 'invalid paging cursor', { hint: 'pass back the nextCursor of the previous page unchanged' });
+      if (!Number.isInteger(after) || after < 0) throw invalidCursor();
     }
     const conds = after === undefined ? where : [...where, desc ? 'seq < ?' : 'seq > ?'];
     const args = after === undefined ? params : [...params, after];
