@@ -6,10 +6,9 @@
 // It doubles as the load generator (bench/checkin.bench.mjs).
 import { join, resolve } from 'node:path';
 import { BackendError, EmmctlError, UsageError } from '../errors.js';
-import type { StoredResource } from '../model/fleet.js';
+import { PLATFORMS, type StoredResource } from '../model/fleet.js';
 import type { EnrollmentProfileDocument, Platform, Ownership } from '../model/policy.generated.js';
 import { normalizeServerUrl } from '../backends/http/url.js';
-import { PLATFORMS } from '../fleet/enrollment.js';
 import { AgentClient, isUnreachable } from './client.js';
 import { commandOutcome, simulatedDevice, type SimulatedDevice } from './fleet.js';
 import type { PendingCommand } from './protocol.js';

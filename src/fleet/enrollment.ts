@@ -7,7 +7,6 @@ import { OWNERSHIPS, PLATFORMS } from '../model/fleet.js';
 import type { Ownership, Platform } from '../model/policy.generated.js';
 
 // The server's and the simulator's import place for these lists (their home is src/model/fleet.ts).
-export { OWNERSHIPS, PLATFORMS };
 export const IMPORT_COLUMNS = ['serial', 'platform', 'owner', 'ownership', 'name', 'labels'] as const;
 
 /**

@@ -73,6 +73,7 @@ export interface DeviceCompliance {
 export type CommandType = 'lock' | 'reboot' | 'wipe' | 'retire';
 export const COMMAND_TYPES: readonly CommandType[] = ['lock', 'reboot', 'wipe', 'retire'];
 export type CommandStatus = 'queued' | 'sent' | 'acknowledged' | 'failed' | 'expired' | 'cancelled';
+export const COMMAND_STATUSES: readonly CommandStatus[] = ['queued', 'sent', 'acknowledged', 'failed', 'expired', 'cancelled'];
 export const FINAL_COMMAND_STATUSES: readonly CommandStatus[] = ['acknowledged', 'failed', 'expired', 'cancelled'];
 
 export interface DeviceCommand {

@@ -1,7 +1,8 @@
 // src/fleet/enrollment.ts: token states, enrollment URLs, and the import's row validation
 // (rows as src/output/csv.ts parses them: 1-based line, raw fields).
 import { describe, expect, it } from 'vitest';
-import { enrollmentUrl, type ImportRow, PLATFORMS, tokenState, validateImport } from '../../src/fleet/enrollment.js';
+import { enrollmentUrl, type ImportRow, tokenState, validateImport } from '../../src/fleet/enrollment.js';
+import { PLATFORMS } from '../../src/model/fleet.js';
 import type { EnrollmentToken } from '../../src/model/fleet.js';
 import { parseCsv } from '../../src/output/csv.js';
 import { runCli } from '../helpers/cli.js';

@@ -2,13 +2,11 @@
 // failed | expired | cancelled).
 import { Command, InvalidArgumentError } from 'commander';
 import type { CommandQuery } from '../../backends/backend.js';
-import type { CommandStatus, CommandType, DeviceCommand } from '../../model/fleet.js';
+import { COMMAND_STATUSES, COMMAND_TYPES, type CommandStatus, type CommandType, type DeviceCommand } from '../../model/fleet.js';
 import type { Column } from '../../output/render.js';
 import type { CliContext } from '../context.js';
 import { listRecords, outputFormat, positiveInt } from './devices.js';
 
-const STATUSES: readonly CommandStatus[] = ['queued', 'sent', 'acknowledged', 'failed', 'expired', 'cancelled'];
-const TYPES: readonly CommandType[] = ['lock', 'reboot', 'wipe', 'retire'];
 
 function oneOf<T extends string>(flag: string, allowed: readonly T[]) {
   return (value: string): T => {
@@ -71,8 +69,8 @@ Next: queue one with \`emmctl lock ID\`; see who asked with \`emmctl audit\`.`);
     .alias('ls')
     .description('list device commands')
     .option('--device <id>', 'only this device')
-    .option('--status <status>', `only this status: ${STATUSES.join(', ')}`, oneOf('--status', STATUSES))
-    .option('--type <type>', `only this type: ${TYPES.join(', ')}`, oneOf('--type', TYPES))
+    .option('--status <status>', `only this status: ${COMMAND_STATUSES.join(', ')}`, oneOf('--status', COMMAND_STATUSES))
+    .option('--type <type>', `only this type: ${COMMAND_TYPES.join(', ')}`, oneOf('--type', COMMAND_TYPES))
     .option('--limit <n>', 'print at most N commands', positiveInt('--limit'))
     .addHelpText('after', `
 Columns: ID, DEVICE, TYPE, STATUS, REQUESTED BY, CREATED, UPDATED; -o wide adds REASON, DETAIL, EXPIRES.

@@ -4,12 +4,11 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { DeviceQuery } from '../../backends/backend.js';
 import type { ComplianceSummary } from '../../fleet/compliance-view.js';
-import type { ComplianceStatus, DeviceCompliance } from '../../model/fleet.js';
+import { COMPLIANCE_STATUSES, type ComplianceStatus, type DeviceCompliance } from '../../model/fleet.js';
 import type { Column } from '../../output/render.js';
 import type { CliContext } from '../context.js';
 import { collect, listRecords, outputFormat, parseFilters, positiveInt, statusColor } from './devices.js';
 
-export const COMPLIANCE_STATUSES: readonly ComplianceStatus[] = ['compliant', 'noncompliant', 'in-grace', 'unknown'];
 const GATE_STATUSES: readonly ComplianceStatus[] = ['noncompliant', 'unknown', 'in-grace'];
 
 /** `noncompliant,unknown` → the statuses that fail the gate. Each status counts only itself. */

@@ -6,16 +6,12 @@
 // (`emmctl simulate` and local agents take the secret itself). Built by src/fleet/enrollment.ts,
 // with token states and the import's row validation.
 import { Command } from 'commander';
-import type { EnrollmentToken } from '../../model/fleet.js';
+import { PLATFORMS, type EnrollmentToken } from '../../model/fleet.js';
 import type { ImportDevice } from '../../fleet/enrollment.js';
-import type { Platform } from '../../model/policy.generated.js';
 import type { Column } from '../../output/render.js';
 import type { CliContext } from '../context.js';
 import { outputFormat, positiveInt } from './devices.js';
 
-// Only for the help text, built at start-up when src/fleet is not loaded;
-// test/fleet/enrollment.test.ts checks it names the platforms the import accepts.
-const HELP_PLATFORMS: readonly Platform[] = ['android', 'ios', 'ipados', 'macos', 'windows'];
 
 function tokenColumns(now: Date, tokenState: (t: EnrollmentToken, now: Date) => string): Column<EnrollmentToken>[] {
   return [
@@ -171,7 +167,7 @@ Examples:
     .option('--skip-invalid', 'import the valid rows and report the invalid ones (default: import nothing if any row is invalid)')
     .option('--dry-run', 'check the file; import nothing')
     .addHelpText('after', `
-serial and platform are required; platform is one of ${HELP_PLATFORMS.join(', ')}; ownership is
+serial and platform are required; platform is one of ${PLATFORMS.join(', ')}; ownership is
 corporate or personal. Every bad row is reported as FILE:LINE: message. Exit 1 when any row is
 invalid (nothing imported) unless --skip-invalid. A serial already known updates that device.
 

@@ -2,8 +2,7 @@
 import type { DeviceFilter, DeviceQuery, PreregisteredDevice, ResourceChange } from '../../backends/backend.js';
 import { BackendError } from '../../errors.js';
 import { parseDeviceFilter } from '../../model/filter.js';
-import type { CommandStatus, CommandType } from '../../model/fleet.js';
-import { OWNERSHIPS, PLATFORMS } from '../../fleet/enrollment.js';
+import { COMMAND_STATUSES, COMMAND_TYPES, OWNERSHIPS, PLATFORMS, type CommandType } from '../../model/fleet.js';
 import { RESOURCE_KINDS, type ResourceDocument, type ResourceKind } from '../../model/policy.generated.js';
 import type { Actor } from '../../store/api.js';
 import { API_ROLES, requireRole } from '../auth.js';
@@ -21,8 +20,6 @@ import {
   single,
 } from '../validate.js';
 
-const COMMAND_TYPES: readonly CommandType[] = ['lock', 'reboot', 'wipe', 'retire'];
-const COMMAND_STATUSES: readonly CommandStatus[] = ['queued', 'sent', 'acknowledged', 'failed', 'expired', 'cancelled'];
 /** Commands that destroy data need more than the operator role. */
 const ADMIN_COMMANDS: ReadonlySet<CommandType> = new Set(['wipe', 'retire']);
 const MAX_TOKEN_SECONDS = 10 * 365 * 86400;

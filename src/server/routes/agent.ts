@@ -1,8 +1,7 @@
 // The device agent API: enroll with an enrollment token, then check in and report command
 // results with the per-device credential. Check-in is the hot path: validate and hand over.
 import type { CheckInRequest, CommandResultReport, EnrollRequest } from '../../agent/protocol.js';
-import { OWNERSHIPS, PLATFORMS } from '../../fleet/enrollment.js';
-import type { Posture } from '../../model/fleet.js';
+import { OWNERSHIPS, PLATFORMS, type Posture } from '../../model/fleet.js';
 import { badRequest, NO_CONTENT, type Route } from '../router.js';
 import { isObject, oneOf, optionalString, requiredString } from '../validate.js';
 
