@@ -2,7 +2,8 @@
 // credential, and which configuration each applied last. Holds device credentials, so the file
 // is written owner-only (0600), atomically (temp file + rename) so a Ctrl-C mid-write never
 // leaves half a file.
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../atomic-file.js';
 import { dirname } from 'node:path';
 import { EmmctlError } from '../errors.js';
 
@@ -56,9 +57,5 @@ export function readState(path: string): StateFile {
 
 export function writeState(path: string, state: StateFile): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(state)}\n`, { mode: 0o600 });
-  // mode on writeFileSync applies only to new files; make sure a reused temp path is private too.
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+  writeFileAtomic(path, `${JSON.stringify(state)}\n`, { mode: 0o600 });
 }

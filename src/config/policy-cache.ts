@@ -7,7 +7,8 @@
 // missing secret) sends the caller to the full loader, which reports problems with
 // file:line:col.
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../atomic-file.js';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { ResourceDocument } from '../model/policy.generated.js';
@@ -77,15 +78,12 @@ export class PolicyCache {
 
   /** Best effort: a cache that cannot be written only costs speed. */
   set<W>(cwd: string, paths: readonly string[], contentHash: string, value: CachedSet<W>): void {
-    const path = this.entryPath(cwd, paths);
-    const tmp = `${path}.tmp-${process.pid}`;
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       chmodSync(this.dir, 0o700);
-      writeFileSync(tmp, JSON.stringify({ format: FORMAT, contentHash, ...value }), { mode: 0o600 });
-      renameSync(tmp, path);
+      writeFileAtomic(this.entryPath(cwd, paths), JSON.stringify({ format: FORMAT, contentHash, ...value }), { mode: 0o600 });
     } catch {
-      rmSync(tmp, { force: true });
+      // Nothing to undo: writeFileAtomic removed its temp file.
     }
   }
 }

@@ -19,7 +19,8 @@ Existing files are left alone (and nothing is written) unless --force is given.
 
 Next:  emmctl validate DIR`)
     .action(async (dir: string, opts: { force?: boolean }) => {
-      const { existsSync, mkdirSync, renameSync, statSync, writeFileSync } = await import('node:fs');
+      const { existsSync, mkdirSync, statSync } = await import('node:fs');
+      const { writeFileAtomic } = await import('../../atomic-file.js');
       const { dirname, join } = await import('node:path');
       const { scaffoldFiles } = await import('../../policy/scaffold.js');
       if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`${dir} exists and is not a folder`);
@@ -28,13 +29,11 @@ Next:  emmctl validate DIR`)
       if (clashes.length && !opts.force) {
         throw new UsageError(`${clashes.length === files.length ? 'all' : clashes.length} of the files to create already exist in ${dir}: ${clashes.map((f) => f.path).join(', ')}; nothing was written`, 'pass --force to overwrite them, or choose another folder');
       }
-      // Each file lands whole (temp file + rename), so an interrupted init never leaves half a file.
+      // Each file lands whole, so an interrupted init never leaves half a file.
       for (const f of files) {
         const target = join(dir, f.path);
         mkdirSync(dirname(target), { recursive: true });
-        const tmp = `${target}.tmp-${process.pid}`;
-        writeFileSync(tmp, f.content);
-        renameSync(tmp, target);
+        writeFileAtomic(target, f.content);
         ctx.info(`${clashes.includes(f) ? 'overwrote' : 'created'} ${join(dir, f.path)}`);
       }
       ctx.info(`\nNext: edit the files, then run  emmctl validate ${dir === '.' ? '' : dir}`.trimEnd());

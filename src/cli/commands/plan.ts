@@ -118,13 +118,10 @@ export function policyPaths(paths: string[]): string[] {
 
 /** Writes a file readable only by its owner, through a temp file so a reader never sees half of it. */
 export async function writePrivateFile(path: string, text: string): Promise<void> {
-  const { writeFileSync, renameSync, rmSync } = await import('node:fs');
-  const tmp = `${path}.tmp-${process.pid}`;
+  const { writeFileAtomic } = await import('../../atomic-file.js');
   try {
-    writeFileSync(tmp, text, { mode: 0o600 });
-    renameSync(tmp, path);
+    writeFileAtomic(path, text, { mode: 0o600 });
   } catch (error) {
-    rmSync(tmp, { force: true });
     throw new UsageError(`cannot write ${path}: ${(error as Error).message}`);
   }
 }
