@@ -3,11 +3,11 @@
 // bare `node -e 0` start-up, and a raw yaml + ajv parse-and-validate of the same files in a
 // fresh process (the floor for any command that reads them).
 // Targets: apply of 1,000 resources < 3 s, no-op re-plan < 1 s.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, ROOT, bareNodeStartup, median, report } from './lib.mjs';
+import { BIN, ROOT, bareNodeStartup, median, report, spawnListening } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const work = mkdtempSync(join(tmpdir(), 'emmctl-bench-apply-'));
@@ -98,16 +98,7 @@ async function startServer(dataDir) {
   const env = { ...baseEnv, EMMCTL_DATA_DIR: dataDir };
   const tok = spawnSync(process.execPath, [BIN, 'server', 'token', 'create', '--role', 'admin', '--name', 'bench'], { env, encoding: 'utf8' });
   if (tok.status !== 0) throw new Error(`token create failed: ${tok.stderr}`);
-  const child = spawn(process.execPath, [BIN, 'server', '--listen', '127.0.0.1:0', '--no-access-log', '--rate-limit', 'off'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  const url = await new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (d) => {
-      err += d;
-      const m = /listening on (\S+)/.exec(err);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
-  });
+  const { url, child } = await spawnListening([BIN, 'server', '--listen', '127.0.0.1:0', '--no-access-log', '--rate-limit', 'off'], { env });
   return { url, token: tok.stdout.trim().split('\n')[0], stop: () => new Promise((r) => { child.on('exit', r); child.kill('SIGTERM'); }) };
 }
 

@@ -6,11 +6,11 @@
 // the simulator over its check-in phase only (enrollment happens in a first pass, reported apart);
 // server and baseline passes alternate.
 // Env: BENCH_DEVICES (10000), BENCH_CONCURRENCY (64), BENCH_RUNS (5).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, ROOT, median, report } from './lib.mjs';
+import { BIN, ROOT, median, report, spawnListening } from './lib.mjs';
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 10_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -37,20 +37,12 @@ function emmctl(args, extraEnv = {}) {
   return r.stdout;
 }
 
-/** Starts a child that prints `listening on URL` on stderr; resolves with the URL. */
-function startChild(args) {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  let stderr = '';
-  return new Promise((resolve, reject) => {
-    child.stderr.setEncoding('utf8').on('data', (d) => {
-      stderr += d;
-      const m = /listening on (\S+)\n/.exec(stderr);
-      if (m) resolve({ url: m[1], child });
-    });
-    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}:\n${stderr}`)));
-  });
+/** A listening child server, killed when the benchmark exits. */
+async function startChild(args) {
+  const started = await spawnListening(args, { env });
+  children.add(started.child);
+  started.child.on('exit', () => children.delete(started.child));
+  return started;
 }
 
 // The baseline: node:http reading and parsing the JSON body, answering with JSON of the same shape.

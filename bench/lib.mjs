@@ -1,6 +1,6 @@
 // Shared helpers for benchmarks. Every figure is printed with a baseline measured in the
 // same run on the same machine, so results compare across machines as ratios.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -45,4 +45,21 @@ export function report({ name, value, unit, baseline, baselineName, ratio, targe
 
 function fmt(n) {
   return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
+}
+
+/**
+ * Starts `node ...args` (an `emmctl server`, or a bare baseline server) that prints
+ * `listening on URL` on stderr; resolves with the URL and the child once it does.
+ */
+export function spawnListening(args, { env = process.env, cwd = ROOT } = {}) {
+  const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    child.stderr.setEncoding('utf8').on('data', (d) => {
+      stderr += d;
+      const m = /listening on (\S+)\n/.exec(stderr);
+      if (m) resolve({ url: m[1], child });
+    });
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}:\n${stderr}`)));
+  });
 }
