@@ -13,6 +13,11 @@ export const ExitCode = {
   CHANGES: 4,
   /** `compliance --fail-on`: a device is in the named state. */
   NONCOMPLIANT: 5,
+  /**
+   * A write was sent but its answer was lost (timeout, dropped connection, gateway error): it may
+   * or may not have happened. Every such write carries an idempotency key, so running it again is safe.
+   */
+  OUTCOME_UNKNOWN: 7,
   /** Cancelled at a prompt or by Ctrl-C. */
   CANCELLED: 130,
 } as const;
@@ -54,6 +59,17 @@ export class CancelledError extends EmmctlError {
 export class ExitWith extends EmmctlError {
   constructor(exitCode: number, message = '') {
     super(message, { exitCode });
+  }
+}
+
+/**
+ * The request may have been carried out, or not: its response never arrived. Never reported as a
+ * failure (it may have worked) nor as success (it may not have); the message says what may have
+ * happened and that a re-run is safe.
+ */
+export class OutcomeUnknownError extends EmmctlError {
+  constructor(message: string, opts: { hint?: string; cause?: unknown } = {}) {
+    super(message, { exitCode: ExitCode.OUTCOME_UNKNOWN, hint: opts.hint, cause: opts.cause });
   }
 }
 
