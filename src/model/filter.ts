@@ -6,9 +6,20 @@ import type { DeviceFilter } from '../backends/backend.js';
 
 export const FILTER_FIELDS = ['id', 'name', 'serial', 'platform', 'ownership', 'owner', 'group', 'compliance', 'state', 'os', 'profile', 'model'] as const;
 const ORDERED_FIELDS = new Set(['os']);
+/**
+ * Longest filter value, in characters. Filters come from any token holder and are matched
+ * against every device of a listing, so their size is bounded before anything else looks at
+ * them; no device field is longer than this, so a longer value could match nothing anyway.
+ */
+export const MAX_FILTER_VALUE_LENGTH = 256;
+/** Longest field name (`label.KEY` included). */
+const MAX_FILTER_FIELD_LENGTH = 128;
+/** Longest whole filter text (field, operator, value and spaces). */
+export const MAX_FILTER_TEXT_LENGTH = MAX_FILTER_VALUE_LENGTH + MAX_FILTER_FIELD_LENGTH + 8;
 
 /** Parses `FIELD OP VALUE`; throws UsageError naming the accepted fields and operators. */
 export function parseDeviceFilter(text: string): DeviceFilter {
+  if (text.length > MAX_FILTER_TEXT_LENGTH) throw tooLong(text);
   const match = /^\s*([A-Za-z][A-Za-z0-9_.\/-]*)\s*(!=|<=|>=|=|<|>)\s*(.*?)\s*$/.exec(text);
   if (!match) {
     throw new UsageError(`invalid filter "${text}": expected FIELD=VALUE (or !=, <, <=, >, >=)`, `fields: ${FILTER_FIELDS.join(', ')}, label.KEY; e.g. --filter platform=android --filter os<14`);
@@ -20,6 +31,7 @@ export function parseDeviceFilter(text: string): DeviceFilter {
     throw new UsageError(`unknown filter field "${rawField}" in "${text}"`, `fields: ${FILTER_FIELDS.join(', ')}, label.KEY`);
   }
   if (value === '') throw new UsageError(`filter "${text}" has no value`);
+  if (value.length > MAX_FILTER_VALUE_LENGTH || rawField.length > MAX_FILTER_FIELD_LENGTH) throw tooLong(text);
   if ((op === '<' || op === '<=' || op === '>' || op === '>=') && !ORDERED_FIELDS.has(field)) {
     throw new UsageError(`filter "${text}": ${op} works only with os (a version); use = or != for ${field}`);
   }
@@ -27,6 +39,13 @@ export function parseDeviceFilter(text: string): DeviceFilter {
     throw new UsageError(`filter "${text}": "${value}" is not a version like 14 or 17.4.1`);
   }
   return { field, op, value };
+}
+
+function tooLong(text: string): UsageError {
+  return new UsageError(
+    `filter "${text.slice(0, 40)}…" is too long (${text.length} characters)`,
+    `a filter value is at most ${MAX_FILTER_VALUE_LENGTH} characters and a field name at most ${MAX_FILTER_FIELD_LENGTH}`,
+  );
 }
 
 export function formatDeviceFilter(filter: DeviceFilter): string {
@@ -38,22 +57,64 @@ export function ownerMatches(owner: string | undefined, pattern: string): boolea
   if (!owner) return false;
   const o = owner.toLowerCase();
   const p = pattern.toLowerCase();
-  if (!p.includes('@') && !p.includes('*')) return o.endsWith(`@${p}`);
-  return globRegExp(p).test(o);
+  if (!p.includes('@') && !hasWildcard(p)) return o.endsWith(`@${p}`);
+  return globMatch(o, p);
 }
 
-// A pattern (a filter, a group's owners) is matched once per device, up to 100k times per
-// listing: compile it once, not per device.
-const globCache = new Map<string, RegExp>();
+/** True when `pattern` holds a glob wildcard (`*` or `?`). */
+export function hasWildcard(pattern: string): boolean {
+  return pattern.includes('*') || pattern.includes('?');
+}
 
-/** `*` matches any run of characters, everything else itself; anchored at both ends. */
-export function globRegExp(pattern: string, flags = ''): RegExp {
-  const key = `${flags}\0${pattern}`;
-  let re = globCache.get(key);
-  if (!re) {
-    if (globCache.size >= 1000) globCache.clear();
-    re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, flags);
-    globCache.set(key, re);
+/**
+ * `*` matches any run of characters, `?` exactly one character, everything else itself;
+ * anchored at both ends, case-sensitive (callers lower-case both sides for case-insensitive).
+ *
+ * Filters are typed by any token holder, so this must not be a RegExp: `.*.*.*…!` backtracks
+ * exponentially. Greedy two-pointer match: on a mismatch, only the most recent `*` is retried
+ * one character further; earlier stars never need revisiting, because whatever the later
+ * segments need can always be absorbed by the latest star. No recursion, no allocation; each
+ * text position is retried at most once per pattern character, so the work is bounded by
+ * text length × pattern length and never grows with the number of stars.
+ */
+export function globMatch(text: string, pattern: string): boolean {
+  const tn = text.length;
+  const pn = pattern.length;
+  let t = 0;
+  let p = 0;
+  let star = -1; // index in pattern of the last `*` seen
+  let mark = 0; // text index that star currently ends at
+  while (t < tn) {
+    const pc = p < pn ? pattern.charCodeAt(p) : -1;
+    if (pc === STAR) {
+      while (p < pn && pattern.charCodeAt(p) === STAR) p++; // a run of stars is one star
+      if (p === pn) return true;
+      star = p;
+      mark = t;
+    } else if (pc === QUESTION || pc === text.charCodeAt(t)) {
+      // `?` takes a whole code point, so an emoji is one character, as people count them.
+      t += pc === QUESTION ? codePointWidth(text, t) : 1;
+      p++;
+    } else if (star >= 0) {
+      mark += codePointWidth(text, mark);
+      t = mark;
+      p = star;
+    } else {
+      return false;
+    }
   }
-  return re;
+  while (p < pn && pattern.charCodeAt(p) === STAR) p++;
+  return p === pn;
+}
+
+const STAR = 0x2a;
+const QUESTION = 0x3f;
+
+function codePointWidth(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+    const d = text.charCodeAt(i + 1);
+    if (d >= 0xdc00 && d <= 0xdfff) return 2;
+  }
+  return 1;
 }

@@ -1,5 +1,6 @@
 // The OpenAPI 3.1 description of every route, as data. test/server/openapi.test.ts checks it
 // against the router's table both ways (every route documented, every documented path routed).
+import { MAX_FILTER_TEXT_LENGTH, MAX_FILTER_VALUE_LENGTH } from '../model/filter.js';
 
 type Json = Record<string, unknown>;
 
@@ -36,7 +37,7 @@ const idParam = (what: string): Json => ({ name: 'id', in: 'path', required: tru
 const q = (name: string, description: string, schema: Json = { type: 'string' }): Json => ({ name, in: 'query', required: false, schema, description });
 const paging = [q('limit', 'Page size, 1–1000', { type: 'integer', minimum: 1, maximum: 1000 }), q('cursor', 'nextCursor of the previous page')];
 const deviceQuery = [
-  { name: 'filter', in: 'query', required: false, schema: { type: 'array', items: { type: 'string' } }, style: 'form', explode: true, description: 'FIELD OP VALUE, repeatable: platform=android, os<14, label.team=sales, compliance!=compliant, owner=*@example.com' },
+  { name: 'filter', in: 'query', required: false, schema: { type: 'array', items: { type: 'string', maxLength: MAX_FILTER_TEXT_LENGTH } }, style: 'form', explode: true, description: `FIELD OP VALUE, repeatable: platform=android, os<14, label.team=sales, compliance!=compliant, owner=*@example.com; globs * and ? on name, serial, model, owner, label.KEY; a value is at most ${MAX_FILTER_VALUE_LENGTH} characters` },
   q('sort', 'name, platform, owner, osVersion, lastCheckIn, enrolledAt, status; - prefix for descending'),
   ...paging,
 ];

@@ -4,7 +4,7 @@
 import { BackendError } from '../errors.js';
 import type { DeviceFilter } from '../backends/backend.js';
 import { COMPLIANCE_STATUSES, DEVICE_STATES } from '../model/fleet.js';
-import { globRegExp } from '../model/filter.js';
+import { globMatch, hasWildcard } from '../model/filter.js';
 import { versionSortKey } from '../compliance/index.js';
 
 /** Sort field → SQL key expression (matches an index in migrations.ts; NULLs sort as ''). */
@@ -107,13 +107,14 @@ export function compileFilters(filters: DeviceFilter[] = []): CompiledFilters {
       if (f.op !== '=' && f.op !== '!=') throw badOp(f);
       const key = f.field.slice('label.'.length);
       if (key.includes('"')) throw new BackendError('invalid', `invalid label key "${key}"`);
-      out.where.push(`json_extract(labels, ?) ${neg ? 'IS NOT' : '='} ?`);
+      if (hasWildcard(f.value)) out.where.push(`${neg ? 'NOT ' : ''}emm_glob(json_extract(labels, ?), ?)`);
+      else out.where.push(`json_extract(labels, ?) ${neg ? 'IS NOT' : '='} ?`);
       out.params.push(`$."${key}"`, f.value);
     } else if (COLUMNS[f.field]) {
       if (f.op !== '=' && f.op !== '!=') throw badOp(f);
       if (f.field === 'state' && !(DEVICE_STATES as readonly string[]).includes(f.value)) throw new BackendError('invalid', `unknown device state "${f.value}"`, { hint: `one of: ${DEVICE_STATES.join(', ')}` });
       const col = COLUMNS[f.field];
-      if (GLOBBABLE.has(f.field) && f.value.includes('*')) {
+      if (GLOBBABLE.has(f.field) && hasWildcard(f.value)) {
         out.where.push(`${neg ? 'NOT ' : ''}emm_glob(${col}, ?)`);
       } else {
         out.where.push(`${col} ${neg ? 'IS NOT' : '='} ?`);
@@ -130,8 +131,22 @@ function badOp(f: DeviceFilter): BackendError {
   return new BackendError('invalid', `filter ${f.field}${f.op}${f.value}: ${f.op} works only with os; use = or !=`);
 }
 
-/** Case-insensitive `*` glob, the same rule as owner patterns. */
+/**
+ * Case-insensitive glob (`*`, `?`), the same rule as owner patterns. Never SQLite's GLOB or LIKE:
+ * their wildcard sets (`[`, `%`, `_`) differ from ours and a filter must mean the same in every store.
+ */
 export function globMatches(value: string | null | undefined, pattern: string): boolean {
   if (value == null) return false;
-  return globRegExp(pattern, 'i').test(value);
+  return globMatch(value.toLowerCase(), lowered(pattern));
+}
+
+// The pattern is the same for every device of a listing: lower-case it once, not per row.
+let lastPattern = '';
+let lastLowered = '';
+function lowered(pattern: string): string {
+  if (pattern !== lastPattern) {
+    lastPattern = pattern;
+    lastLowered = pattern.toLowerCase();
+  }
+  return lastLowered;
 }
