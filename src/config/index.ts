@@ -1,7 +1,7 @@
 // Named contexts (which backend, where, with which credentials), kept with conf in the
 // per-user config dir or EMMCTL_CONFIG_DIR. The file holds API tokens in clear text, like gh and
 // kubectl without a keychain, so it and its directory are kept owner-only.
-import { chmodSync, existsSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EmmctlError, UsageError } from '../errors.js';
 
@@ -87,9 +87,24 @@ function tightenOwn(path: string, mode: number): void {
 
 export async function openConfig(env: Record<string, string | undefined>): Promise<ConfigStore> {
   const { default: Conf } = await import('conf');
-  let conf: InstanceType<typeof Conf<ConfigData>>;
+  const { writeFileAtomic } = await import('../atomic-file.js');
+  type ConfInstance = InstanceType<typeof Conf<ConfigData>>;
+  // conf's own writer resolves a symlinked config.json and writes its target, through a temp
+  // file opened without O_EXCL: a planted link would carry the tokens elsewhere. Its two file
+  // hooks are swapped for ours (exclusive random temp, rename over the link, owner-only).
+  const Base = Conf as unknown as new (options: object) => object;
+  class OwnerOnlyConf extends Base {
+    _ensureDirectory(): void {
+      mkdirSync(dirname((this as unknown as ConfInstance).path), { recursive: true, mode: 0o700 });
+    }
+    _write(value: unknown): void {
+      const self = this as unknown as { path: string; _serialize(v: unknown): string };
+      writeFileAtomic(self.path, self._serialize(value), { mode: 0o600 });
+    }
+  }
+  let conf: ConfInstance;
   try {
-    conf = new Conf<ConfigData>({
+    conf = new OwnerOnlyConf({
       projectName: 'emmctl',
       projectSuffix: '',
       configName: 'config',
@@ -98,7 +113,7 @@ export async function openConfig(env: Record<string, string | undefined>): Promi
       defaults: { contexts: {} },
       // Context names may contain dots; they are keys, not paths.
       accessPropertiesByDotNotation: false,
-    });
+    }) as unknown as ConfInstance;
   } catch (error) {
     throw new EmmctlError(`cannot read the emmctl config: ${(error as Error).message}`, {
       cause: error,

@@ -86,24 +86,20 @@ Next: emmctl validate DIR && emmctl plan DIR   # should report no changes`)
         if (resources.length === 0) ctx.warn(`${backend.location} has no resources to export`);
         else ctx.io.stdout.write(`${modeline('.')}${stream(KIND_ORDER.flatMap((k) => byKind.get(k) ?? []))}`);
       } else {
-        const { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } = await import('node:fs');
+        const { mkdirSync } = await import('node:fs');
+        const { checkInside, writeFilesAtomic } = await import('../../atomic-file.js');
         const files = KIND_ORDER.filter((k) => byKind.has(k)).map((k) => ({ kind: k, path: join(opts.dir!, FILE_FOR_KIND[k]) }));
-        const clashes = files.filter((f) => existsSync(f.path)).map((f) => f.path);
+        // A link at a target name (dangling or not) is refused even with --force: never write outside DIR.
+        const clashes = files.filter((f) => checkInside(opts.dir!, f.path)).map((f) => f.path);
         if (clashes.length && !opts.force) {
           throw new UsageError(`refusing to overwrite ${clashes.join(', ')}; nothing was written`, 'choose another --dir, or pass --force to overwrite');
         }
         mkdirSync(opts.dir, { recursive: true });
+        for (const f of files) checkInside(opts.dir, f.path);
         // Every file to a temp name first, then renamed: a failure leaves no half-exported dir.
-        const written: string[] = [];
         try {
-          for (const f of files) {
-            const tmp = `${f.path}.tmp-${process.pid}`;
-            writeFileSync(tmp, `${modeline(opts.dir)}${stream(byKind.get(f.kind)!)}`);
-            written.push(tmp);
-          }
-          for (const f of files) renameSync(`${f.path}.tmp-${process.pid}`, f.path);
+          writeFilesAtomic(files.map((f) => ({ path: f.path, data: `${modeline(opts.dir!)}${stream(byKind.get(f.kind)!)}` })));
         } catch (error) {
-          for (const tmp of written) rmSync(tmp, { force: true });
           throw new UsageError(`cannot write to ${opts.dir}: ${(error as Error).message}`);
         }
         if (resources.length === 0) ctx.warn(`${backend.location} has no resources; nothing was written`);

@@ -20,22 +20,21 @@ Existing files are left alone (and nothing is written) unless --force is given.
 Next:  emmctl validate DIR`)
     .action(async (dir: string, opts: { force?: boolean }) => {
       const { existsSync, mkdirSync, statSync } = await import('node:fs');
-      const { writeFileAtomic } = await import('../../atomic-file.js');
+      const { checkInside, writeFilesAtomic } = await import('../../atomic-file.js');
       const { dirname, join } = await import('node:path');
       const { scaffoldFiles } = await import('../../policy/scaffold.js');
       if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`${dir} exists and is not a folder`);
       const files = scaffoldFiles();
-      const clashes = files.filter((f) => existsSync(join(dir, f.path)));
+      // A link planted at a file name or at .github/ would carry the write outside DIR: refused, even with --force.
+      const clashes = files.filter((f) => checkInside(dir, join(dir, f.path)));
       if (clashes.length && !opts.force) {
         throw new UsageError(`${clashes.length === files.length ? 'all' : clashes.length} of the files to create already exist in ${dir}: ${clashes.map((f) => f.path).join(', ')}; nothing was written`, 'pass --force to overwrite them, or choose another folder');
       }
-      // Each file lands whole, so an interrupted init never leaves half a file.
-      for (const f of files) {
-        const target = join(dir, f.path);
-        mkdirSync(dirname(target), { recursive: true });
-        writeFileAtomic(target, f.content);
-        ctx.info(`${clashes.includes(f) ? 'overwrote' : 'created'} ${join(dir, f.path)}`);
-      }
+      for (const f of files) mkdirSync(dirname(join(dir, f.path)), { recursive: true });
+      for (const f of files) checkInside(dir, join(dir, f.path));
+      // All files or none, each whole: an interrupted init never leaves half a scaffold.
+      writeFilesAtomic(files.map((f) => ({ path: join(dir, f.path), data: f.content })));
+      for (const f of files) ctx.info(`${clashes.includes(f) ? 'overwrote' : 'created'} ${join(dir, f.path)}`);
       ctx.info(`\nNext: edit the files, then run  emmctl validate ${dir === '.' ? '' : dir}`.trimEnd());
     });
 }
