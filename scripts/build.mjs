@@ -3,7 +3,7 @@
 // and heavy modules (ajv, yaml, axios, better-sqlite3, prompts) load with the commands that use them.
 // dist/meta.json records which sources went into which chunk; test/startup.test.ts reads it.
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { generateValidatorCode } from './gen-validator.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -44,7 +44,8 @@ const result = await build({
   // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
   banner: { js: "import { createRequire as __emmctlCreateRequire } from 'node:module'; const require = __emmctlCreateRequire(import.meta.url);" },
   plugins: [schemaValidator],
-  define: { EMMCTL_VERSION: JSON.stringify(process.env.npm_package_version ?? '0.0.0-dev') },
+  // package.json's version however the build is started (npm run build or node scripts/build.mjs).
+  define: { EMMCTL_VERSION: JSON.stringify(JSON.parse(readFileSync(`${root}package.json`, 'utf8')).version) },
 });
 writeFileSync(`${root}${outdir}/meta.json`, JSON.stringify(result.metafile).replaceAll(`${outdir}/`, 'dist/'));
 publish(`${root}${outdir}`, `${root}dist`);

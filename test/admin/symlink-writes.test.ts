@@ -190,14 +190,18 @@ describe('init', () => {
     expect(readdirSync(dir)).toEqual(['.github']);
   });
 
-  it('a link at a scaffold file name is refused with --force as well', async () => {
-    const out = outside();
-    const dir = fresh();
-    symlinkSync(out.victim, join(dir, 'groups.yaml'));
-    const r = await runCli(['init', dir, '--force']);
-    expect(r.code).toBe(2);
-    out.untouched();
-    expect(readdirSync(dir)).toEqual(['groups.yaml']);
+  it('a link at the policies folder or at a scaffold file name is refused with --force as well', async () => {
+    for (const [link, to] of [['policies', 'dir'], ['policies/groups.yaml', 'victim']] as const) {
+      const out = outside();
+      const dir = fresh();
+      if (link.includes('/')) mkdirSync(join(dir, 'policies'));
+      symlinkSync(to === 'dir' ? out.dir : out.victim, join(dir, link));
+      const r = await runCli(['init', dir, '--force']);
+      expect(r.code, link).toBe(2);
+      expect(r.stderr).toMatch(/is a symbolic link/);
+      out.untouched();
+      expect(readdirSync(dir)).toEqual(['policies']);
+    }
   });
 });
 
