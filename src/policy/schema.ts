@@ -196,8 +196,11 @@ function translate(e: ErrorObject, root: unknown): Translated | undefined {
     }
     case 'minProperties':
       return { path, target: 'value', message: `${pathString(path) || 'document'} must not be empty` };
-    case 'not':
+    case 'maxProperties':
+      // GroupSpec says "match or devices, not both" as maxProperties 1 (a `not: {required}` fails ajv's strictRequired).
       if (at().ref === 'GroupSpec') return { path, target: 'key', message: 'a Group has either "match" or "devices", not both', rule: 'group-match-or-devices' };
+      return { path, target: 'value', message: `${pathString(path) || 'document'} may have at most ${String(p.limit)} field${p.limit === 1 ? '' : 's'}` };
+    case 'not':
       return { path, target: 'value', message: `${pathString(path)} is not allowed here` };
     default:
       return { path, target: 'value', message: `${pathString(path) || 'document'} ${e.message ?? 'is invalid'}` };

@@ -6,7 +6,8 @@ import { UsageError } from '../../errors.js';
 import type { StoredResource } from '../../model/fleet.js';
 import type { ResourceDocument, ResourceKind } from '../../model/policy.generated.js';
 import type { CliContext } from '../context.js';
-import { schemaPath } from './plan.js';
+
+const SCHEMA_FILE = 'emmctl.schema.json';
 
 const FILE_FOR_KIND: Record<ResourceKind, string> = {
   Group: 'groups.yaml',
@@ -39,7 +40,7 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('export')
     .description("write the backend's current resources as policy files (adopt an existing backend as code)")
-    .option('--dir <dir>', 'write one file per kind into DIR (default: a multi-document YAML stream on stdout)')
+    .option('--dir <dir>', 'write one file per kind into DIR, and the schema when none is near (default: a multi-document YAML stream on stdout)')
     .option('--force', 'overwrite files that already exist in DIR')
     .addHelpText('after', `
 Examples:
@@ -63,28 +64,33 @@ Next: emmctl validate DIR && emmctl plan DIR   # should report no changes`)
         list.push(exportDocument(r, secrets, secretEnvName, sensitiveLeaves));
         byKind.set(r.kind, list);
       }
-      const { relative, resolve, join } = await import('node:path');
-      const installed = await schemaPath();
-      const { existsSync: exists } = await import('node:fs');
-      const { dirname } = await import('node:path');
-      // A repo made by `emmctl init` keeps its own copy of the schema; prefer the nearest one.
-      const schemaFor = (dir: string): string | undefined => {
+      const { dirname, join, relative, resolve } = await import('node:path');
+      const { existsSync } = await import('node:fs');
+      const { schemaText } = await import('../../policy/schema-text.js');
+      const schema = schemaText();
+      const schemaUrl = (JSON.parse(schema) as { $id: string }).$id;
+      // A repo made by `emmctl init` keeps its own copy of the schema: use the nearest one, up to
+      // the repository root (a folder holding .git). Never the install folder: the path would
+      // break on another machine or after an upgrade.
+      const nearestSchema = (dir: string): string | undefined => {
         for (let d = resolve(dir), i = 0; i < 4; i++, d = dirname(d)) {
-          if (exists(join(d, 'emmctl.schema.json'))) return join(d, 'emmctl.schema.json');
+          if (existsSync(join(d, SCHEMA_FILE))) return join(d, SCHEMA_FILE);
+          if (existsSync(join(d, '.git')) || dirname(d) === d) break;
         }
-        return installed;
+        return undefined;
       };
-      const modeline = (dir: string) => {
-        const schema = schemaFor(dir);
-        if (!schema) return '';
-        const rel = relative(resolve(dir), schema);
-        return `# yaml-language-server: $schema=${rel.startsWith('.') || rel.startsWith('/') ? rel : `./${rel}`}\n`;
+      // yaml-language-server checks only the document that carries the modeline: every document gets one.
+      const stream = (docs: ResourceDocument[], target: string) => {
+        const line = `# yaml-language-server: $schema=${target}\n`;
+        return docs.map((d) => `${line}${stringify(d, { lineWidth: 0 })}`).join('---\n');
       };
-      const stream = (docs: ResourceDocument[]) => docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
 
       if (!opts.dir) {
+        // Where stdout lands is unknown, so no relative path can be right: the published schema.
         if (resources.length === 0) ctx.warn(`${backend.location} has no resources to export`);
-        else ctx.io.stdout.write(`${modeline('.')}${stream(KIND_ORDER.flatMap((k) => byKind.get(k) ?? []))}`);
+        else ctx.io.stdout.write(stream(KIND_ORDER.flatMap((k) => byKind.get(k) ?? []), schemaUrl));
+      } else if (resources.length === 0) {
+        ctx.warn(`${backend.location} has no resources; nothing was written`);
       } else {
         const { mkdirSync } = await import('node:fs');
         const { checkInside, writeFilesAtomic } = await import('../../atomic-file.js');
@@ -94,16 +100,23 @@ Next: emmctl validate DIR && emmctl plan DIR   # should report no changes`)
         if (clashes.length && !opts.force) {
           throw new UsageError(`refusing to overwrite ${clashes.join(', ')}; nothing was written`, 'choose another --dir, or pass --force to overwrite');
         }
+        const found = nearestSchema(opts.dir);
+        const schemaFile = found ?? join(opts.dir, SCHEMA_FILE);
+        if (!found) checkInside(opts.dir, schemaFile);
+        const rel = relative(resolve(opts.dir), resolve(schemaFile)).split('\\').join('/');
+        const target = rel.startsWith('.') ? rel : `./${rel}`;
         mkdirSync(opts.dir, { recursive: true });
         for (const f of files) checkInside(opts.dir, f.path);
+        const writes = files.map((f) => ({ path: f.path, data: stream(byKind.get(f.kind)!, target) }));
+        // No schema near DIR: write the one this emmctl validates with beside the files.
+        if (!found) writes.push({ path: schemaFile, data: schema });
         // Every file to a temp name first, then renamed: a failure leaves no half-exported dir.
         try {
-          writeFilesAtomic(files.map((f) => ({ path: f.path, data: `${modeline(opts.dir!)}${stream(byKind.get(f.kind)!)}` })));
+          writeFilesAtomic(writes);
         } catch (error) {
           throw new UsageError(`cannot write to ${opts.dir}: ${(error as Error).message}`);
         }
-        if (resources.length === 0) ctx.warn(`${backend.location} has no resources; nothing was written`);
-        else ctx.info(`Exported ${resources.length} resource${resources.length === 1 ? '' : 's'} to ${files.map((f) => f.path).join(', ')}.`);
+        ctx.info(`Exported ${resources.length} resource${resources.length === 1 ? '' : 's'} to ${writes.map((f) => f.path).join(', ')}.`);
       }
       if (secrets.length) {
         ctx.warn(`${secrets.length} secret field${secrets.length === 1 ? ' was' : 's were'} written as \${env:…} references; set ${secrets.map((s) => s.env).join(', ')} before planning`);

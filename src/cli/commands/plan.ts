@@ -73,20 +73,6 @@ export async function loadDesired(ctx: CliContext, paths: string[]): Promise<Des
   };
 }
 
-/** The schema shipped with emmctl: found by walking up from the bundle (dist/ or dist/chunks/). */
-export async function schemaPath(): Promise<string | undefined> {
-  const { existsSync } = await import('node:fs');
-  const { dirname, join } = await import('node:path');
-  const { fileURLToPath } = await import('node:url');
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'schema', 'emmctl.schema.json');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  return undefined;
-}
-
 export async function computeBackendPlan(backend: Backend, desired: ResourceDocument[], prune: boolean): Promise<Plan> {
   const { computePlan } = await import('../../plan/index.js');
   return computePlan(desired, await backend.listResources(), { prune });

@@ -9,7 +9,8 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText('after', `
 Examples:
   emmctl schema > emmctl.schema.json
-  # then, first line of a policy file:  # yaml-language-server: $schema=./emmctl.schema.json`)
+  # then, first line of every document (also after each ---):
+  # yaml-language-server: $schema=./emmctl.schema.json`)
     .action(async () => {
       const { schemaText } = await import('../../policy/schema-text.js');
       ctx.io.stdout.write(schemaText());
