@@ -13,6 +13,8 @@ export const ExitCode = {
   CHANGES: 4,
   /** `compliance --fail-on`: a device is in the named state. */
   NONCOMPLIANT: 5,
+  /** `apply --plan`: the saved plan was edited, was made for another backend, or its secrets changed. */
+  PLAN_REFUSED: 6,
   /**
    * A write was sent but its answer was lost (timeout, dropped connection, gateway error): it may
    * or may not have happened. Every such write carries an idempotency key, so running it again is safe.
@@ -70,6 +72,13 @@ export class ExitWith extends EmmctlError {
 export class OutcomeUnknownError extends EmmctlError {
   constructor(message: string, opts: { hint?: string; cause?: unknown } = {}) {
     super(message, { exitCode: ExitCode.OUTCOME_UNKNOWN, hint: opts.hint, cause: opts.cause });
+  }
+}
+
+/** `apply --plan` will not apply this plan file (edited, another backend, secrets changed). */
+export class PlanRefusedError extends EmmctlError {
+  constructor(message: string, hint?: string) {
+    super(message, { exitCode: ExitCode.PLAN_REFUSED, hint });
   }
 }
 

@@ -14,10 +14,30 @@ import type {
 } from '../model/fleet.js';
 import type { Ownership, Platform, ResourceDocument, ResourceKind } from '../model/policy.generated.js';
 
+/**
+ * A create or update sends the document as written (`${env:NAME}` references in place) and, in
+ * `secrets`, the resolved value for each reference by its dotted path. The backend keeps both and
+ * only ever gives the values to devices (src/model/secrets.ts).
+ */
 export type ResourceChange =
-  | { op: 'create'; kind: ResourceKind; name: string; document: ResourceDocument }
-  | { op: 'update'; kind: ResourceKind; name: string; document: ResourceDocument; expectedVersion: number }
+  | { op: 'create'; kind: ResourceKind; name: string; document: ResourceDocument; secrets?: Record<string, string> }
+  | { op: 'update'; kind: ResourceKind; name: string; document: ResourceDocument; expectedVersion: number; secrets?: Record<string, string> }
   | { op: 'delete'; kind: ResourceKind; name: string; expectedVersion: number };
+
+export interface ApplyOptions {
+  prune?: boolean;
+  /** Same key + same change set → the first result, never a second apply (the HTTP driver sends one per logical apply). */
+  idempotencyKey?: string;
+}
+
+/** Which store a backend is: a saved plan applies only to the one it was made for. */
+export interface BackendIdentity {
+  kind: string;
+  /** Absolute data dir, or the server URL. */
+  location: string;
+  /** Random id created with the store (meta table), the same however the store is reached. */
+  storeId: string;
+}
 
 export interface AppliedChange {
   op: ResourceChange['op'];
@@ -119,9 +139,10 @@ export interface Backend {
   /** Where it points: a data dir or a URL. */
   readonly location: string;
 
+  identity(): Promise<BackendIdentity>;
   listResources(kind?: ResourceKind): Promise<StoredResource[]>;
   /** Applies every change or none. A version mismatch throws BackendError('conflict'). */
-  applyChanges(changes: ResourceChange[], opts?: { prune?: boolean }): Promise<AppliedChange[]>;
+  applyChanges(changes: ResourceChange[], opts?: ApplyOptions): Promise<AppliedChange[]>;
 
   createEnrollmentToken(input: { profile: string; expiresInSeconds?: number; maxUses?: number }): Promise<CreatedEnrollmentToken>;
   listEnrollmentTokens(): Promise<EnrollmentToken[]>;

@@ -1,6 +1,7 @@
 // The fleet's runtime records: devices, their posture, commands, tokens, audit.
 // Shared by every layer (backends, server, agent, compliance, cli) so they agree on one shape;
 // the JSON the CLI prints with `-o json` is these records, so field names are stable camelCase.
+import type { SecretField } from './secrets.js';
 import type { Ownership, Platform, ResourceDocument, ResourceKind } from './policy.generated.js';
 
 export type DeviceState = 'preregistered' | 'enrolled' | 'wiped' | 'retired';
@@ -123,6 +124,8 @@ export interface StoredResource {
   /** Increases by one on every change; used for stale-plan checks. */
   version: number;
   updatedAt: string;
+  /** The document's secret fields: reference and digest, never the value (src/model/secrets.ts). */
+  secrets?: SecretField[];
 }
 
 export interface Page<T> {

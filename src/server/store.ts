@@ -4,6 +4,7 @@
 import type { AgentApi, ApiTokenApi, Actor } from '../store/api.js';
 import type {
   AppliedChange,
+  ApplyOptions,
   AuditQuery,
   CommandQuery,
   CreatedEnrollmentToken,
@@ -18,8 +19,9 @@ import type { AuditRecord, Device, DeviceCommand, DeviceCompliance, EnrollmentTo
 import type { ResourceKind } from '../model/policy.generated.js';
 
 export interface ServerStore extends AgentApi, ApiTokenApi {
+  storeId(): string;
   listResources(kind?: ResourceKind): StoredResource[];
-  applyChanges(changes: ResourceChange[], actor: Actor, opts?: { prune?: boolean }): AppliedChange[];
+  applyChanges(changes: ResourceChange[], actor: Actor, opts?: ApplyOptions): AppliedChange[];
   createEnrollmentToken(input: { profile: string; expiresInSeconds?: number; maxUses?: number }, actor: Actor): CreatedEnrollmentToken;
   listEnrollmentTokens(): EnrollmentToken[];
   revokeEnrollmentToken(id: string, actor: Actor): EnrollmentToken;

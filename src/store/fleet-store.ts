@@ -8,6 +8,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, sta
 import { join } from 'node:path';
 import type {
   AppliedChange,
+  ApplyOptions,
   AuditQuery,
   CommandQuery,
   CreatedEnrollmentToken,
@@ -48,6 +49,7 @@ import type { Actor, AgentApi, ApiRole, ApiTokenApi, ApiTokenInfo } from './api.
 import { compileFilters, decodeCursor, encodeCursor, globMatches, invalidCursor, parseSort, versionKey } from './device-query.js';
 import { dueEscalations, effectiveConfiguration, escalationKey, evaluateCompliance, groupsForDevice, parseDuration, policiesForGroups } from '../compliance/index.js';
 import type { ComplianceResult } from '../compliance/index.js';
+import { getPath, maskValue, replacePaths, secretDigest, secretRefPaths, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
 import { MIGRATIONS } from './migrations.js';
 import { hashSecret, newId, newSecret } from './secrets.js';
 
@@ -137,9 +139,13 @@ interface ResourceSnapshot {
   generation: string;
   groups: GroupDocument[];
   profiles: EnrollmentProfileDocument[];
+  /** With secret values in place: for devices only. */
   policies: PolicyDocument[];
+  /** With each secret's digest in place of its value: for config versions and admin views. */
+  digestPolicies: PolicyDocument[];
+  digests: Set<string>;
   compliance: CompliancePolicyDocument[];
-  configs: Map<string, EffectiveConfiguration>;
+  configs: Map<string, { device: EffectiveConfiguration; admin: EffectiveConfiguration }>;
 }
 
 /**
@@ -244,11 +250,24 @@ export class FleetStore implements AgentApi, ApiTokenApi {
 
   // ---- resources -------------------------------------------------------------------------
 
+  /** The random id this store was created with: the same whether reached by path or by server URL. */
+  storeId(): string {
+    return (this.stmt("SELECT value FROM meta WHERE key = 'store_id'").get() as { value: string }).value;
+  }
+
+  /** Documents as applied (secret references in place) with each secret's reference and digest, never its value. */
   listResources(kind?: ResourceKind): StoredResource[] {
     const rows = (kind
       ? this.stmt('SELECT * FROM resources WHERE kind = ? ORDER BY kind, name').all(kind)
-      : this.stmt('SELECT * FROM resources ORDER BY kind, name').all()) as Array<{ kind: ResourceKind; name: string; document: string; version: number; updated_at: string }>;
-    return rows.map((r) => ({ kind: r.kind, name: r.name, document: JSON.parse(r.document) as ResourceDocument, version: r.version, updatedAt: r.updated_at }));
+      : this.stmt('SELECT * FROM resources ORDER BY kind, name').all()) as Array<{ kind: ResourceKind; name: string; document: string; version: number; updated_at: string; secrets: string }>;
+    return rows.map((r) => {
+      const document = JSON.parse(r.document) as ResourceDocument;
+      const stored = JSON.parse(r.secrets) as StoredSecrets;
+      const resource: StoredResource = { kind: r.kind, name: r.name, document, version: r.version, updatedAt: r.updated_at };
+      const secrets = Object.entries(stored).map(([path, s]) => ({ path, ref: String(getPath(document, path) ?? SENSITIVE_MASK), digest: s.digest }));
+      if (secrets.length) resource.secrets = secrets;
+      return resource;
+    });
   }
 
   /**
@@ -256,9 +275,23 @@ export class FleetStore implements AgentApi, ApiTokenApi {
    * update/delete need its version to equal expectedVersion. After the whole set, every
    * reference (assign, a profile's group) must resolve, or nothing is applied.
    */
-  applyChanges(changes: ResourceChange[], actor: Actor, opts: { prune?: boolean } = {}): AppliedChange[] {
+  applyChanges(changes: ResourceChange[], actor: Actor, opts: ApplyOptions = {}): AppliedChange[] {
     for (const c of changes) checkChangeShape(c);
+    const key = opts.idempotencyKey;
+    if (key !== undefined && (typeof key !== 'string' || key === '')) throw new BackendError('invalid', 'the idempotency key must be a non-empty string');
+    // Secret values enter the fingerprint only hashed, like everything in the idempotency table.
+    const fingerprint = key === undefined ? '' : hashSecret(JSON.stringify({ apply: changes, prune: Boolean(opts.prune) }));
     return this.tx(() => {
+      if (key !== undefined) {
+        const seen = this.stmt('SELECT request_hash, result FROM idempotency WHERE key = ?').get(key) as { request_hash: string; result: string } | undefined;
+        if (seen) {
+          if (seen.request_hash !== fingerprint) {
+            throw new BackendError('conflict', `idempotency key "${key}" was already used for a different apply`, { hint: 'use a new key for a new request' });
+          }
+          // A retry of an apply that landed: its result, not a "stale plan" from the versions it bumped.
+          return JSON.parse(seen.result) as AppliedChange[];
+        }
+      }
       const at = this.now();
       const applied: AppliedChange[] = [];
       const get = this.stmt('SELECT version FROM resources WHERE kind = ? AND name = ?');
@@ -267,7 +300,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
         const ref = `${c.kind}/${c.name}`;
         if (c.op === 'create') {
           if (current) throw new BackendError('conflict', `${ref} already exists (version ${current.version}); cannot create it`, { hint: 'the backend changed since the plan was made: run plan again' });
-          this.stmt('INSERT INTO resources (kind, name, document, version, updated_at) VALUES (?, ?, ?, 1, ?)').run(c.kind, c.name, JSON.stringify(c.document), at);
+          this.stmt('INSERT INTO resources (kind, name, document, version, updated_at, secrets) VALUES (?, ?, ?, 1, ?, ?)').run(c.kind, c.name, JSON.stringify(c.document), at, storedSecrets(c));
           applied.push({ op: 'create', kind: c.kind, name: c.name, version: 1 });
         } else {
           if (!current) throw new BackendError('conflict', `${ref} does not exist (expected version ${c.expectedVersion}); cannot ${c.op} it`, { hint: 'the backend changed since the plan was made: run plan again' });
@@ -275,7 +308,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
             throw new BackendError('conflict', `${ref} changed since the plan was made: expected version ${c.expectedVersion}, found version ${current.version}`, { hint: 'run plan again to see the current state' });
           }
           if (c.op === 'update') {
-            this.stmt('UPDATE resources SET document = ?, version = version + 1, updated_at = ? WHERE kind = ? AND name = ?').run(JSON.stringify(c.document), at, c.kind, c.name);
+            this.stmt('UPDATE resources SET document = ?, secrets = ?, version = version + 1, updated_at = ? WHERE kind = ? AND name = ?').run(JSON.stringify(c.document), storedSecrets(c), at, c.kind, c.name);
             applied.push({ op: 'update', kind: c.kind, name: c.name, version: current.version + 1 });
           } else {
             this.stmt('DELETE FROM resources WHERE kind = ? AND name = ?').run(c.kind, c.name);
@@ -288,6 +321,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
         this.checkReferences();
         this.stmt("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'resource_generation'").run();
       }
+      if (key !== undefined) this.stmt('INSERT INTO idempotency (key, request_hash, result, created_at) VALUES (?, ?, ?, ?)').run(key, fingerprint, JSON.stringify(applied), at);
       return applied;
     });
   }
@@ -311,26 +345,45 @@ export class FleetStore implements AgentApi, ApiTokenApi {
   private resources(): ResourceSnapshot {
     const generation = (this.stmt("SELECT value FROM meta WHERE key = 'resource_generation'").get() as { value: string }).value;
     if (this.snapshot?.generation === generation) return this.snapshot;
-    const snap: ResourceSnapshot = { generation, groups: [], profiles: [], policies: [], compliance: [], configs: new Map() };
-    for (const r of this.stmt('SELECT document FROM resources ORDER BY kind, name').all() as Array<{ document: string }>) {
+    const snap: ResourceSnapshot = { generation, groups: [], profiles: [], policies: [], digestPolicies: [], digests: new Set(), compliance: [], configs: new Map() };
+    for (const r of this.stmt('SELECT document, secrets FROM resources ORDER BY kind, name').all() as Array<{ document: string; secrets: string }>) {
       const doc = JSON.parse(r.document) as ResourceDocument;
       if (doc.kind === 'Group') snap.groups.push(doc);
       else if (doc.kind === 'EnrollmentProfile') snap.profiles.push(doc);
-      else if (doc.kind === 'Policy') snap.policies.push(doc);
-      else snap.compliance.push(doc);
+      else if (doc.kind === 'Policy') {
+        const secrets = Object.entries(JSON.parse(r.secrets) as StoredSecrets);
+        snap.policies.push(replacePaths(doc, Object.fromEntries(secrets.map(([path, v]) => [path, v.value]))));
+        snap.digestPolicies.push(replacePaths(doc, Object.fromEntries(secrets.map(([path, v]) => [path, v.digest]))));
+        for (const [, v] of secrets) snap.digests.add(v.digest);
+      } else snap.compliance.push(doc);
     }
     this.snapshot = snap;
     return snap;
   }
 
-  private configFor(snap: ResourceSnapshot, groups: string[]): EffectiveConfiguration {
+  /**
+   * The device's configuration, and the same with every secret masked for admin views. The
+   * version hashes the settings with each secret's salted digest in place of its value, so a
+   * version shown to a viewer cannot be used to test guesses of a Wi-Fi key.
+   */
+  private configsFor(snap: ResourceSnapshot, groups: string[]): { device: EffectiveConfiguration; admin: EffectiveConfiguration } {
     const key = groups.join('\0');
-    let config = snap.configs.get(key);
-    if (!config) {
-      config = effectiveConfiguration(policiesForGroups(snap.policies, groups));
-      snap.configs.set(key, config);
+    let configs = snap.configs.get(key);
+    if (!configs) {
+      const resolved = effectiveConfiguration(policiesForGroups(snap.policies, groups));
+      const digested = effectiveConfiguration(policiesForGroups(snap.digestPolicies, groups));
+      const masked = maskValue(maskDigests(digested.settings, snap.digests)) as Record<string, unknown>;
+      configs = {
+        device: { ...resolved, version: digested.version },
+        admin: { version: digested.version, settings: masked, sources: digested.sources },
+      };
+      snap.configs.set(key, configs);
     }
-    return config;
+    return configs;
+  }
+
+  private configFor(snap: ResourceSnapshot, groups: string[]): EffectiveConfiguration {
+    return this.configsFor(snap, groups).device;
   }
 
   private emptyConfig(snap: ResourceSnapshot): EffectiveConfiguration {
@@ -649,7 +702,8 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       ...device,
       groups,
       compliance: toCompliance(row, c),
-      effectiveConfiguration: row.state === 'retired' || row.state === 'wiped' ? this.emptyConfig(snap) : this.configFor(snap, groups),
+      // Admin reads never carry secret values: only the device's own check-in does.
+      effectiveConfiguration: this.configsFor(snap, row.state === 'retired' || row.state === 'wiped' ? ['\0none'] : groups).admin,
       commands,
     };
   }
@@ -903,7 +957,54 @@ function checkChangeShape(c: ResourceChange): void {
     if (!doc || doc.kind !== c.kind || doc.metadata?.name !== c.name) {
       throw new BackendError('invalid', `the document for ${c.kind}/${c.name} has kind "${doc?.kind}" and name "${doc?.metadata?.name}"`);
     }
+    checkSecrets(c);
   }
+}
+
+/** Per secret path of a resource row: the value (for devices) and its digest (for admin reads). */
+type StoredSecrets = Record<string, { value: string; digest: string }>;
+
+/**
+ * A document carries its secrets as `${env:NAME}` references, each with its value in
+ * `secrets` under the reference's path. A value written into the document itself would come
+ * back on every admin read, so it is refused, as are values for paths holding no reference.
+ */
+function checkSecrets(c: Extract<ResourceChange, { document: ResourceDocument }>): void {
+  const id = `${c.kind}/${c.name}`;
+  const values = c.secrets ?? {};
+  if (values === null || typeof values !== 'object' || Array.isArray(values)) throw new BackendError('invalid', `secrets of ${id} must be an object of path → value`);
+  const refs = new Map(secretRefPaths(c.document).map((r) => [r.path, r.ref]));
+  for (const leaf of sensitiveLeaves(c.document)) {
+    if (typeof leaf.value === 'string' && !refs.has(leaf.path) && leaf.value !== '') {
+      throw new BackendError('invalid', `${id} ${leaf.path} holds a secret value; write a \${env:NAME} reference there and send the value in "secrets"`, {
+        hint: 'secret values are write-only: a document keeps the reference, the backend keeps the value apart',
+      });
+    }
+  }
+  for (const [path, ref] of refs) {
+    const v = (values as Record<string, unknown>)[path];
+    if (typeof v !== 'string' || v === '') throw new BackendError('invalid', `${id} ${path} references ${ref} but the change carries no value for it (secrets["${path}"])`);
+  }
+  for (const path of Object.keys(values)) {
+    if (!refs.has(path)) throw new BackendError('invalid', `secrets["${path}"] of ${id}: the document holds no \${env:NAME} reference at ${path}`);
+  }
+}
+
+function storedSecrets(c: Extract<ResourceChange, { document: ResourceDocument }>): string {
+  const out: StoredSecrets = {};
+  for (const { path } of secretRefPaths(c.document)) {
+    const value = c.secrets![path]!;
+    out[path] = { value, digest: secretDigest(value) };
+  }
+  return JSON.stringify(out);
+}
+
+/** Settings with every known secret digest replaced by the mask. */
+function maskDigests(value: unknown, digests: Set<string>): unknown {
+  if (typeof value === 'string') return digests.has(value) ? SENSITIVE_MASK : value;
+  if (Array.isArray(value)) return value.map((v) => maskDigests(v, digests));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskDigests(v, digests)]));
+  return value;
 }
 
 function toDevice(r: DeviceRow): Device {

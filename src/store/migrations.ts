@@ -3,6 +3,7 @@
 // above the last one here) is refused rather than guessed at.
 import type Database from 'better-sqlite3';
 import { versionSortKey } from '../compliance/index.js';
+import { replacePaths, secretDigest, SECRET_REF_PATTERN, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
 
 export interface Migration {
   version: number;
@@ -139,6 +140,30 @@ CREATE INDEX audit_by_actor ON audit (actor, seq);
       const update = db.prepare('UPDATE devices SET os_key = ? WHERE id = ?');
       for (const row of db.prepare('SELECT id, os_version FROM devices WHERE os_version IS NOT NULL').all() as Array<{ id: string; os_version: string }>) {
         update.run(versionSortKey(row.os_version), row.id);
+      }
+    },
+  },
+  {
+    version: 3,
+    name: 'store id; secret values kept beside the documents, never in them',
+    // The id tells one store from another, whatever path or URL reaches it (saved plans are bound to it).
+    sql: `
+INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', 'st_' || lower(hex(randomblob(12))));
+ALTER TABLE resources ADD COLUMN secrets TEXT NOT NULL DEFAULT '{}';
+`,
+    run(db) {
+      // Older stores kept resolved secret values inside the documents, where every admin read saw
+      // them. Move each into the secrets column; the document keeps "(sensitive)" (its reference
+      // was not recorded), which plan shows as a change until the next apply records it.
+      const update = db.prepare('UPDATE resources SET document = ?, secrets = ? WHERE kind = ? AND name = ?');
+      for (const row of db.prepare('SELECT kind, name, document FROM resources').all() as Array<{ kind: string; name: string; document: string }>) {
+        const doc = JSON.parse(row.document) as unknown;
+        const leaves = sensitiveLeaves(doc).filter((l) => typeof l.value === 'string' && !SECRET_REF_PATTERN.test(l.value));
+        if (leaves.length === 0) continue;
+        const secrets: Record<string, { value: string; digest: string }> = {};
+        for (const l of leaves) secrets[l.path] = { value: l.value as string, digest: secretDigest(l.value as string) };
+        const masked = replacePaths(doc, Object.fromEntries(leaves.map((l) => [l.path, SENSITIVE_MASK])));
+        update.run(JSON.stringify(masked), JSON.stringify(secrets), row.kind, row.name);
       }
     },
   },

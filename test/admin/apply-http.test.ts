@@ -2,7 +2,7 @@
 // through a context whose token came from stdin.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { policies, sandbox, SECRET, startServer, type RunningServer, type Sandbox } from '../plan/fixtures.js';
+import { policies, sandbox, startServer, type RunningServer, type Sandbox } from '../plan/fixtures.js';
 
 let sb: Sandbox;
 let server: RunningServer;
@@ -23,7 +23,7 @@ describe('plan and apply over HTTP', () => {
   it('plan → apply → plan reports no changes', async () => {
     const plan = await sb.cli(['plan', '-o', 'json']);
     expect(plan.code, plan.stderr).toBe(0);
-    expect(JSON.parse(plan.stdout).backend).toEqual({ kind: 'http', location: server.url });
+    expect(JSON.parse(plan.stdout).backend).toEqual({ kind: 'http', location: server.url, storeId: expect.stringMatching(/^st_[0-9a-f]{24}$/) });
     const apply = await sb.cli(['apply', '--yes']);
     expect(apply.code, apply.stderr).toBe(0);
     expect(apply.stdout).toContain('Apply complete: 5 created');
@@ -46,7 +46,7 @@ describe('plan and apply over HTTP', () => {
   it('exports what the server holds, and the export plans as no change', async () => {
     const r = await sb.cli(['export', '--dir', 'from-server']);
     expect(r.code, r.stderr).toBe(0);
-    const plan = await sb.cli(['plan', 'from-server', '--prune', '--detailed-exitcode'], { env: { POLICY_ANDROID_BASELINE_WIFI_0_PASSWORD: SECRET } });
+    const plan = await sb.cli(['plan', 'from-server', '--prune', '--detailed-exitcode']);
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
   });
 

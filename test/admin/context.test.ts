@@ -53,7 +53,7 @@ describe('emmctl context', () => {
     expect(JSON.parse(cur.stdout)).toEqual({ name: 'lab', backend: 'embedded', dataDir: join(sb.root, 'lab-store') });
     // Commands now run against the lab store.
     const plan = await sb.cli(['plan', '-o', 'json']);
-    expect(JSON.parse(plan.stdout).backend).toEqual({ kind: 'embedded', location: join(sb.root, 'lab-store') });
+    expect(JSON.parse(plan.stdout).backend).toMatchObject({ kind: 'embedded', location: join(sb.root, 'lab-store') });
     expect((await sb.cli(['context', 'rm', 'lab'])).code).toBe(0);
     expect((await sb.cli(['context', 'current'])).stdout).toBe('local\n');
     const again = await sb.cli(['context', 'rm', 'lab']);

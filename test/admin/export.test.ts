@@ -12,8 +12,8 @@ beforeEach(async () => {
 });
 afterEach(() => sb.cleanup());
 
-// export names the secret's variable after the resource and field.
-const EXPORTED_SECRET_ENV = { POLICY_ANDROID_BASELINE_WIFI_0_PASSWORD: SECRET };
+// export writes back the reference the secret was applied from; the sandbox sets CORP_WIFI_PSK.
+const EXPORTED_SECRET_ENV = {};
 
 describe('emmctl export', () => {
   it('round-trips: export --dir, then plan of that dir reports no changes', async () => {
@@ -24,8 +24,9 @@ describe('emmctl export', () => {
     const text = readFileSync(join(dir, 'policies.yaml'), 'utf8');
     expect(text.split('\n')[0]).toBe('# yaml-language-server: $schema=./emmctl.schema.json');
     expect(text).not.toContain(SECRET);
-    expect(text).toContain('password: ${env:POLICY_ANDROID_BASELINE_WIFI_0_PASSWORD}');
-    expect(r.stderr).toContain('POLICY_ANDROID_BASELINE_WIFI_0_PASSWORD');
+    expect(text).toContain('password: ${env:CORP_WIFI_PSK}');
+    expect(text).not.toContain('POLICY_ANDROID_BASELINE_WIFI_0_PASSWORD');
+    expect(r.stderr).not.toContain('POLICY_ANDROID_BASELINE_WIFI_0_PASSWORD');
     const valid = await sb.cli(['validate', 'exported', '--env-check'], { env: EXPORTED_SECRET_ENV });
     expect(valid.code, valid.stderr).toBe(0);
     const plan = await sb.cli(['plan', 'exported', '--prune', '--detailed-exitcode'], { env: EXPORTED_SECRET_ENV });

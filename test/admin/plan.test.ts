@@ -54,8 +54,8 @@ describe('emmctl plan', () => {
     const r = await sb.cli(['plan', '-o', 'json']);
     expect(r.code).toBe(0);
     const plan = JSON.parse(r.stdout);
-    expect(plan.format).toBe('emmctl.plan/v1');
-    expect(plan.backend).toEqual({ kind: 'embedded', location: sb.env.EMMCTL_DATA_DIR });
+    expect(plan.format).toBe('emmctl.plan/v2');
+    expect(plan.backend).toEqual({ kind: 'embedded', location: sb.env.EMMCTL_DATA_DIR, storeId: expect.stringMatching(/^st_[0-9a-f]{24}$/) });
     expect(plan.summary).toMatchObject({ create: 5, update: 0, delete: 0 });
     expect(plan.changes.map((c: { op: string; kind: string; name: string }) => `${c.op} ${c.kind}/${c.name}`)[0]).toBe('create Group/all-managed');
     expect(plan.desiredDigest).toMatch(/^sha256:[0-9a-f]{64}$/);

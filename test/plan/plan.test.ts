@@ -147,7 +147,7 @@ describe('saved plans', () => {
   it('round-trips and detects stale resources', () => {
     const plan = computePlan([policy('p1', 8), group('g1')], [stored(policy('p1', 6), 2), stored(group('gone'), 7)], { prune: true });
     const saved = toSavedPlan(plan, {
-      backend: { kind: 'embedded', location: '/tmp/x' },
+      backend: { kind: 'embedded', location: '/tmp/x', storeId: 'st_test' },
       prune: true,
       desiredDigest: digestDocuments([policy('p1', 8), group('g1')]),
       createdAt: new Date('2026-01-02T03:04:05Z'),
@@ -172,7 +172,7 @@ describe('saved plans', () => {
     expect(() => parseSavedPlan('nope')).toThrow(/not JSON/);
     expect(() => parseSavedPlan('{"format":"other"}')).toThrow(/expected "format"/);
     expect(() =>
-      parseSavedPlan(JSON.stringify({ format: 'emmctl.plan/v1', backend: { kind: 'embedded', location: 'x' }, changes: [{ op: 'update', kind: 'Policy', name: 'p', document: policy('p') }] })),
+      parseSavedPlan(JSON.stringify({ format: 'emmctl.plan/v2', digest: 'sha256:x', secrets: [], backend: { kind: 'embedded', location: 'x', storeId: 'st_x' }, changes: [{ op: 'update', kind: 'Policy', name: 'p', document: policy('p') }] })),
     ).toThrow(/changes\[0\]: missing expectedVersion/);
   });
 });

@@ -2,7 +2,8 @@
 // dir, no server needed. The store is synchronous; these methods are async only because the
 // interface is (other drivers talk over the network), so store errors arrive as rejections.
 import { userInfo } from 'node:os';
-import type { Backend, DeviceQuery, EnqueueRequest, PreregisteredDevice, ResourceChange, CommandQuery, AuditQuery } from '../backend.js';
+import { resolve } from 'node:path';
+import type { ApplyOptions, Backend, DeviceQuery, EnqueueRequest, PreregisteredDevice, ResourceChange, CommandQuery, AuditQuery } from '../backend.js';
 import type { BackendTarget } from '../index.js';
 import type { ResourceKind } from '../../model/policy.generated.js';
 import type { Actor } from '../../store/api.js';
@@ -31,10 +32,13 @@ export class EmbeddedBackend implements Backend {
     this.actor = actor;
   }
 
+  async identity() {
+    return { kind: this.kind, location: this.location, storeId: this.store.storeId() };
+  }
   async listResources(kind?: ResourceKind) {
     return this.store.listResources(kind);
   }
-  async applyChanges(changes: ResourceChange[], opts?: { prune?: boolean }) {
+  async applyChanges(changes: ResourceChange[], opts?: ApplyOptions) {
     return this.store.applyChanges(changes, this.actor, opts);
   }
   async createEnrollmentToken(input: { profile: string; expiresInSeconds?: number; maxUses?: number }) {
@@ -83,5 +87,6 @@ export async function openEmbeddedBackend(
   options: FleetStoreOptions = {},
 ): Promise<EmbeddedBackend> {
   const store = FleetStore.open(target.dataDir, options);
-  return new EmbeddedBackend(store, target.dataDir, { name: target.actor ?? localActorName(), source: 'local' });
+  // Absolute, so a saved plan names the same folder from wherever it is applied.
+  return new EmbeddedBackend(store, resolve(target.dataDir), { name: target.actor ?? localActorName(), source: 'local' });
 }

@@ -7,24 +7,27 @@
 // - GETs, revoke, cancel and preregister (an upsert by serial) are safe to replay;
 // - command enqueues carry an Idempotency-Key, one UUID per logical call reused on every attempt:
 //   the server answers a replay with the first result instead of queueing again;
-// - apply carries a key too, and is guarded by versions anyway: every change names the version it
-//   expects (create expects none), so a replay of an apply that already landed fails with
-//   'conflict' instead of applying twice; the error then says an earlier attempt may have landed;
+// - apply carries a key too: the server answers a replay of an apply that landed with its first
+//   result (and versions guard it anyway: every change names the version it expects);
+// - a keyed write whose last attempt may have reached the server (timeout, dropped connection,
+//   gateway error) ends in OutcomeUnknownError (exit 7): it may have happened, and we say so;
 // - creating enrollment or API tokens is not replay-safe: retried only when the server provably
 //   did not see it (connection refused, 429 from the rate limiter).
 import { randomUUID } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
-import { UsageError, type BackendError } from '../../errors.js';
+import { OutcomeUnknownError, UsageError, type BackendError } from '../../errors.js';
 import { formatDeviceFilter } from '../../model/filter.js';
 import type { AuditRecord, Device, DeviceCommand, DeviceCompliance, EnrollmentToken, Page, StoredResource } from '../../model/fleet.js';
 import type { ResourceKind } from '../../model/policy.generated.js';
 import type { ApiRole, ApiTokenInfo } from '../../store/api.js';
 import type {
   AppliedChange,
+  ApplyOptions,
   AuditQuery,
   Backend,
+  BackendIdentity,
   CommandQuery,
   CreatedEnrollmentToken,
   DeviceDetail,
@@ -68,6 +71,8 @@ interface Call {
   shape: ShapeCheck;
   /** Sent as Idempotency-Key on every attempt. */
   idempotencyKey?: string;
+  /** For writes: what to say when the last attempt may have landed but its answer was lost. */
+  unknownOutcome?: { message: string; hint: string };
 }
 
 export async function openHttpBackend(options: HttpBackendOptions): Promise<HttpBackend> {
@@ -116,6 +121,14 @@ export class HttpBackend implements Backend {
 
   // ---- resources ----
 
+  async identity(): Promise<BackendIdentity> {
+    const me = await this.whoami();
+    if (typeof me.storeId !== 'string' || me.storeId === '') {
+      throw redact(protocolError(this.location, { method: 'GET', path: '/v1/whoami', action: 'identify itself' }, 200, 'no storeId (an older emmctl server?)'), this.token);
+    }
+    return { kind: this.kind, location: this.location, storeId: me.storeId };
+  }
+
   async listResources(kind?: ResourceKind): Promise<StoredResource[]> {
     const query = new URLSearchParams();
     if (kind) query.set('kind', kind);
@@ -123,14 +136,18 @@ export class HttpBackend implements Backend {
     return r.items;
   }
 
-  async applyChanges(changes: ResourceChange[], opts: { prune?: boolean } = {}): Promise<AppliedChange[]> {
+  async applyChanges(changes: ResourceChange[], opts: ApplyOptions = {}): Promise<AppliedChange[]> {
     const prune = opts.prune || undefined;
     const r = await this.call<{ applied: AppliedChange[] }>({
       method: 'POST',
       path: '/v1/resources/apply',
       body: { changes, prune },
       retry: 'keyed',
-      idempotencyKey: randomUUID(),
+      idempotencyKey: opts.idempotencyKey || randomUUID(),
+      unknownOutcome: {
+        message: `the apply may have been applied on ${this.location}: the request was sent but no answer arrived`,
+        hint: 're-run `emmctl plan` to see what is left to change; applying again is safe (versions guard every change)',
+      },
       action: changes.some((c) => c.op === 'delete') ? 'apply changes that delete resources' : 'apply changes',
       shape: listIn('applied', object('op', 'kind', 'name')),
     });
@@ -205,7 +222,7 @@ export class HttpBackend implements Backend {
 
   // ---- beyond Backend: who am I, API tokens (server only) ----
 
-  whoami(): Promise<{ name: string; role: ApiRole } & Record<string, unknown>> {
+  whoami(): Promise<{ name: string; role: ApiRole; storeId?: string } & Record<string, unknown>> {
     return this.call({ method: 'GET', path: '/v1/whoami', retry: 'safe', action: 'identify itself', shape: object('role') });
   }
 
@@ -270,7 +287,12 @@ export class HttpBackend implements Backend {
         await this.sleep(decision.delayMs);
         continue;
       }
-      throw redact(await this.failureError(failure!, line, response, attempt, decision.retryAfterMs), this.token);
+      const error = redact(await this.failureError(failure!, line, response, attempt, decision.retryAfterMs), this.token);
+      if (c.unknownOutcome && mayHaveLanded(failure!)) {
+        const tried = attempt > 1 ? ` (${attempt} attempts; last: ${describeFailure(failure!)})` : ` (${describeFailure(failure!)})`;
+        throw new OutcomeUnknownError(`${c.unknownOutcome.message}${tried}`, c.unknownOutcome.hint, error);
+      }
+      throw error;
     }
   }
 
@@ -338,6 +360,15 @@ function classifyThrown(error: unknown): AttemptFailure {
   const code = (error as { code?: unknown } | undefined)?.code;
   return { kind: 'network', code: typeof code === 'string' ? code : 'ERR_NETWORK' };
 }
+
+/** Whether a failed attempt may still have been processed: the request may have reached the handler. */
+function mayHaveLanded(f: AttemptFailure): boolean {
+  if (f.kind === 'timeout') return true;
+  if (f.kind === 'network') return !NOT_SENT_CODES.has(f.code);
+  return f.status === 502 || f.status === 503 || f.status === 504;
+}
+/** The request provably never reached a server. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
 function describeFailure(f: AttemptFailure): string {
   return f.kind === 'timeout' ? 'timeout' : f.kind === 'network' ? f.code : String(f.status);

@@ -4,8 +4,10 @@
 // The guards (--max-deletes, orphaned devices) are src/fleet/apply-guards.ts.
 import type { Command } from 'commander';
 import type { AppliedChange, Backend } from '../../backends/backend.js';
-import { BackendError, CancelledError, EmmctlError, UsageError } from '../../errors.js';
-import type { Plan } from '../../plan/index.js';
+import { BackendError, CancelledError, EmmctlError, PlanRefusedError, UsageError, ValidationFailedError } from '../../errors.js';
+import type { StoredResource } from '../../model/fleet.js';
+import type { ResourceDocument } from '../../model/policy.generated.js';
+import type { Plan, PlannedChange, SavedPlan } from '../../plan/index.js';
 import type { CliContext } from '../context.js';
 import { computeBackendPlan, DEFAULT_POLICY_PATH, loadDesired, policyPaths, printPlan } from './plan.js';
 
@@ -28,6 +30,74 @@ function staleError(problems: string[]): EmmctlError {
   return new EmmctlError(`plan is stale: ${problems.join('; ')}; run emmctl plan again`, {
     hint: 'the backend changed since the plan was made; nothing was applied',
   });
+}
+
+const REPLAN_HINT = 'make a new plan with `emmctl plan --out FILE` and apply that; nothing was applied';
+
+/**
+ * Everything `apply --plan` checks before it trusts a saved plan, in this order: the seal (an
+ * edited plan is refused whatever was edited), the backend identity, the documents (the same
+ * validation as `validate`), then each secret against the digest of the value planned with.
+ * Returns the changes with secret values attached, ready for the stale check.
+ */
+async function checkSavedPlan(ctx: CliContext, file: string, saved: SavedPlan, backend: Backend): Promise<PlannedChange[]> {
+  const planModule = await import('../../plan/index.js');
+  if (planModule.planDigest(saved) !== saved.digest) {
+    throw new PlanRefusedError(`${file} was changed after it was made (its digest does not match its content); refusing to apply it`, REPLAN_HINT);
+  }
+  const here = await backend.identity();
+  if (saved.backend.kind !== here.kind || saved.backend.location !== here.location || saved.backend.storeId !== here.storeId) {
+    const show = (b: { kind: string; location: string; storeId: string }) => `${b.kind} ${b.location} (store ${b.storeId})`;
+    throw new PlanRefusedError(`${file} was made for ${show(saved.backend)}, not for ${show(here)}; refusing to apply it`, 'select that backend with --context or --data-dir, or make a new plan for this one; nothing was applied');
+  }
+  const documents = saved.changes.flatMap((c) => ('document' in c ? [c.document] : []));
+  await revalidate(ctx, file, documents, saved.changes, await backend.listResources());
+
+  const { getPath, verifySecretDigest } = await import('../../model/secrets.js');
+  const { resolveSecrets, pathString } = await import('../../policy/index.js');
+  const missing: string[] = [];
+  const changed: string[] = [];
+  const changes = saved.changes.map((c): PlannedChange => {
+    if (!('document' in c)) return c;
+    const r = resolveSecrets(c.document, ctx.io.env);
+    for (const m of r.missing) missing.push(`${c.kind}/${c.name} ${pathString(m.path)}: environment variable ${m.name} is not set`);
+    const secrets: Record<string, string> = {};
+    for (const s of saved.secrets.filter((x) => x.kind === c.kind && x.name === c.name)) {
+      const value = getPath(r.value, s.path);
+      if (typeof value !== 'string' || value === s.ref) continue;
+      if (!verifySecretDigest(value, s.digest)) changed.push(`${s.ref} (${c.kind}/${c.name} ${s.path})`);
+      secrets[s.path] = value;
+    }
+    return { ...c, ...(Object.keys(secrets).length ? { secrets } : {}) };
+  });
+  if (missing.length) throw new UsageError(`${file}: ${missing.join('; ')}`, 'set the variables the policy files reference, then apply again');
+  if (changed.length) {
+    throw new PlanRefusedError(`${file}: the value of ${changed.join(', ')} is not the one the plan was made with; refusing to apply it`, 'set the variable to the value planned with, or make a new plan with the current one; nothing was applied');
+  }
+  return changes;
+}
+
+/**
+ * The plan's documents go through the same loader and checks as `emmctl validate` (they are fed
+ * to it as a YAML stream of one JSON document per line), with the backend's remaining groups
+ * after them so references to groups the plan does not touch resolve.
+ */
+async function revalidate(ctx: CliContext, file: string, documents: ResourceDocument[], changes: PlannedChange[], current: StoredResource[]): Promise<void> {
+  const policy = await import('../../policy/index.js');
+  const touched = new Set(changes.map((c) => `${c.kind}/${c.name}`));
+  const groups = current.filter((r) => r.kind === 'Group' && !touched.has(`Group/${r.name}`)).map((r) => r.document);
+  const all = [...documents, ...groups];
+  const result = await policy.loadPolicySet(['-'], { stdin: all.map((d) => JSON.stringify(d)).join('\n---\n'), cwd: process.cwd() });
+  const ownProblems = (result.ok ? result.warnings : result.problems).filter((p) => Math.floor((p.line - 1) / 2) < documents.length);
+  const located = ownProblems.map((p) => {
+    const d = documents[Math.floor((p.line - 1) / 2)]!;
+    return { ...p, file: `${file} (${d.kind}/${d.metadata.name})`, line: 0, column: 0 };
+  });
+  const errors = located.filter((p) => p.severity === 'error');
+  if (!result.ok && errors.length > 0) {
+    ctx.io.stderr.write(policy.formatProblemsText(errors, ctx.err));
+    throw new ValidationFailedError(`${file} holds ${errors.length} invalid document${errors.length === 1 ? '' : 's'}; nothing was applied`);
+  }
 }
 
 async function printData(ctx: CliContext, format: 'json' | 'yaml', data: unknown): Promise<void> {
@@ -83,35 +153,26 @@ Next: emmctl plan (should report no changes), emmctl enroll token create --profi
         try {
           saved = planModule.parseSavedPlan(text);
         } catch (error) {
+          if (error instanceof planModule.PlanFormatError) throw new PlanRefusedError(`${opts.plan} ${error.message}`, REPLAN_HINT);
           throw new UsageError(`${opts.plan}: ${(error as Error).message}`, 'make one with `emmctl plan --out FILE`');
         }
         backend = await ctx.backend(command);
-        if (saved.backend.kind !== backend.kind || saved.backend.location !== backend.location) {
-          throw new UsageError(
-            `${opts.plan} was made for ${saved.backend.kind} ${saved.backend.location}, not ${backend.kind} ${backend.location}`,
-            'select that backend with --context, or make a new plan for this one',
-          );
-        }
-        // The file keeps ${env:…} references; resolve them now, from this environment.
-        const { resolveSecrets, pathString } = await import('../../policy/index.js');
-        const missing: string[] = [];
-        saved.changes = saved.changes.map((c) => {
-          if (!('document' in c)) return c;
-          const r = resolveSecrets(c.document, ctx.io.env);
-          for (const m of r.missing) missing.push(`${c.kind}/${c.name} ${pathString(m.path)}: environment variable ${m.name} is not set`);
-          return { ...c, document: r.value };
-        });
-        if (missing.length) throw new UsageError(`${opts.plan}: ${missing.join('; ')}`, 'set the variables the policy files reference, then apply again');
-        const stale = planModule.staleResources(saved.changes, await backend.listResources());
+        const changes = await checkSavedPlan(ctx, opts.plan, saved, backend);
+        const current = await backend.listResources();
+        const stale = planModule.staleResources(changes, current);
         if (stale.length) throw staleError(stale);
-        plan = saved;
+        // What is shown is diffed afresh from exactly the documents about to be applied.
+        const byKey = new Map(current.map((r) => [planModule.key(r.kind, r.name), r]));
+        const shown = changes.map((c) => ({ ...c, fields: planModule.changeFields('document' in c ? c.document : undefined, byKey.get(planModule.key(c.kind, c.name)), 'secrets' in c ? c.secrets : undefined) }));
+        const count = (op: string) => shown.filter((c) => c.op === op).length;
+        plan = { changes: shown, summary: { ...saved.summary, create: count('create'), update: count('update'), delete: count('delete') } };
         prune = saved.prune;
         digest = saved.desiredDigest;
       } else {
         const desired = await loadDesired(ctx, policyPaths(paths));
         backend = await ctx.backend(command);
-        plan = await computeBackendPlan(backend, desired.documents, prune);
-        digest = planModule.digestDocuments(desired.raw);
+        plan = await computeBackendPlan(backend, desired, prune);
+        digest = planModule.digestDocuments(desired.documents);
       }
 
       if (!planModule.hasChanges(plan)) {
@@ -146,7 +207,9 @@ Next: emmctl plan (should report no changes), emmctl enroll token create --profi
 
       let applied: AppliedChange[];
       try {
-        applied = await backend.applyChanges(planModule.planToChanges(plan), { prune });
+        // One key per apply, reused by the driver on every retry: a retry of an apply that landed gets its result.
+        const { randomUUID } = await import('node:crypto');
+        applied = await backend.applyChanges(planModule.planToChanges(plan), { prune, idempotencyKey: randomUUID() });
       } catch (error) {
         if (error instanceof BackendError && error.code === 'conflict') {
           // Someone changed the backend between our read and the write: say which resource.

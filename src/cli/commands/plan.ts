@@ -11,10 +11,22 @@ import type { CliContext } from '../context.js';
 export const DEFAULT_POLICY_PATH = 'policies/';
 
 export interface DesiredState {
-  /** Documents with `${env:…}` secrets resolved: what is compared and applied. */
+  /** The documents as written, `${env:…}` references in place: what is compared, applied and saved. */
   documents: ResourceDocument[];
-  /** The same documents as written, secret references unresolved: what a saved plan keeps. */
-  raw: ResourceDocument[];
+  /** The resolved value of each reference, per `Kind/name` and path: sent with the apply, never printed or saved. */
+  secrets: Map<string, Record<string, string>>;
+}
+
+/** Pairs each reference in the written documents with its value in the resolved ones. */
+export async function desiredState(raw: ResourceDocument[], resolved: ResourceDocument[]): Promise<DesiredState> {
+  const { getPath, secretRefPaths } = await import('../../model/secrets.js');
+  const secrets = new Map<string, Record<string, string>>();
+  raw.forEach((doc, i) => {
+    const refs = secretRefPaths(doc);
+    if (refs.length === 0) return;
+    secrets.set(`${doc.kind}/${doc.metadata.name}`, Object.fromEntries(refs.map((r) => [r.path, String(getPath(resolved[i], r.path))])));
+  });
+  return { documents: raw, secrets };
 }
 
 /**
@@ -51,7 +63,7 @@ export async function loadDesired(ctx: CliContext, paths: string[]): Promise<Des
       // Every secret resolved: the cached load stands. Otherwise the full load says where.
       if (documents.length === raw.length) {
         if (hit.warnings.length) ctx.io.stderr.write(policy.formatProblemsText(hit.warnings, ctx.err));
-        return { documents, raw };
+        return desiredState(raw, documents);
       }
     }
   }
@@ -67,15 +79,12 @@ export async function loadDesired(ctx: CliContext, paths: string[]): Promise<Des
   if (cache && hashBefore && cache.contentHash(cwd, result.files) === hashBefore) {
     cache.set(cwd, paths, hashBefore, { documents: result.documents.map((d) => ({ file: d.file, document: d.document })), warnings: result.warnings });
   }
-  return {
-    documents: result.documents.map((d) => d.resolved ?? d.document),
-    raw: result.documents.map((d) => d.document),
-  };
+  return desiredState(result.documents.map((d) => d.document), result.documents.map((d) => d.resolved ?? d.document));
 }
 
-export async function computeBackendPlan(backend: Backend, desired: ResourceDocument[], prune: boolean): Promise<Plan> {
+export async function computeBackendPlan(backend: Backend, desired: DesiredState, prune: boolean): Promise<Plan> {
   const { computePlan } = await import('../../plan/index.js');
-  return computePlan(desired, await backend.listResources(), { prune });
+  return computePlan(desired.documents, await backend.listResources(), { prune, secrets: desired.secrets });
 }
 
 /** The plan for people (stdout) or as data (-o json|yaml), secrets masked either way. */
@@ -84,9 +93,10 @@ export async function printPlan(
   format: string | undefined,
   data: { plan: Plan; backend: Backend; prune: boolean; digest: string },
 ): Promise<void> {
-  const { maskPlan, toSavedPlan } = await import('../../plan/index.js');
+  const { toSavedPlan } = await import('../../plan/index.js');
   if (format === 'json' || format === 'yaml') {
-    const doc = maskPlan(toSavedPlan(data.plan, { backend: data.backend, prune: data.prune, desiredDigest: data.digest, createdAt: new Date() }));
+    // The same document a saved plan holds (fields masked, references kept, no secret values).
+    const doc = toSavedPlan(data.plan, { backend: await data.backend.identity(), prune: data.prune, desiredDigest: data.digest, createdAt: new Date() });
     const { renderDocument } = await import('../../output/render.js');
     await renderDocument(doc, format, ctx.io.stdout);
     return;
@@ -133,16 +143,14 @@ Next: emmctl apply`)
       const globals = ctx.globals(command);
       const desired = await loadDesired(ctx, policyPaths(paths));
       const backend = await ctx.backend(command);
-      const plan = await computeBackendPlan(backend, desired.documents, Boolean(opts.prune));
+      const plan = await computeBackendPlan(backend, desired, Boolean(opts.prune));
       const { digestDocuments, hasChanges } = await import('../../plan/index.js');
-      const digest = digestDocuments(desired.raw);
+      const digest = digestDocuments(desired.documents);
       await printPlan(ctx, globals.output, { plan, backend, prune: Boolean(opts.prune), digest });
       if (opts.out) {
-        const { toSavedPlan, maskPlan } = await import('../../plan/index.js');
-        const rawByKey = new Map(desired.raw.map((d) => [`${d.kind}/${d.metadata.name}`, d]));
-        // Fields are masked and documents keep their references: a plan file holds no secret.
-        const saved = maskPlan(toSavedPlan(plan, { backend, prune: Boolean(opts.prune), desiredDigest: digest, createdAt: new Date() }));
-        saved.changes = saved.changes.map((c) => ('document' in c ? { ...c, document: rawByKey.get(`${c.kind}/${c.name}`)! } : c));
+        const { toSavedPlan } = await import('../../plan/index.js');
+        // Sealed and bound to this backend; secrets only as references and salted digests.
+        const saved = toSavedPlan(plan, { backend: await backend.identity(), prune: Boolean(opts.prune), desiredDigest: digest, createdAt: new Date() });
         await writePrivateFile(opts.out, `${JSON.stringify(saved, null, 2)}\n`);
         ctx.info(`Saved the plan to ${opts.out}. Apply exactly these changes with: emmctl apply --plan ${opts.out}`);
       } else if (hasChanges(plan) && globals.output !== 'json' && globals.output !== 'yaml') {

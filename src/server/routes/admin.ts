@@ -31,7 +31,8 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/v1/whoami',
     auth: 'viewer',
-    handler: (ctx) => ({ name: ctx.token!.name, role: ctx.token!.role }),
+    // storeId: which store this server serves, so a saved plan can tell it from another (src/plan).
+    handler: (ctx) => ({ name: ctx.token!.name, role: ctx.token!.role, storeId: ctx.store.storeId() }),
   },
   {
     method: 'GET',
@@ -53,7 +54,17 @@ export const adminRoutes: Route[] = [
       const prune = optionalBoolean(body, 'prune') ?? false;
       if (prune) requireRole(ctx, 'admin', 'apply with prune');
       if (changes.some((c) => c.op === 'delete')) requireRole(ctx, 'admin', 'deleting resources');
-      return { applied: ctx.store.applyChanges(changes, actor(ctx), { prune }) };
+      // Optional here (older clients): with it, a retried apply that already landed gets its first result.
+      const key = idempotencyKey(ctx);
+      const scoped = key === undefined ? undefined : `${ctx.token!.id}:${key}`;
+      try {
+        return { applied: ctx.store.applyChanges(changes, actor(ctx), { prune, idempotencyKey: scoped }) };
+      } catch (error) {
+        if (scoped && error instanceof BackendError && error.message.includes(scoped)) {
+          throw new BackendError(error.code, error.message.replaceAll(scoped, key!), { hint: error.hint });
+        }
+        throw error;
+      }
     },
   },
   {
@@ -234,6 +245,14 @@ export const adminRoutes: Route[] = [
   },
 ];
 
+function idempotencyKey(ctx: RequestContext): string | undefined {
+  const key = ctx.req.headers['idempotency-key'];
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || key.trim() === '') throw badRequest('Idempotency-Key must be a non-empty string');
+  if (key.length > 200) throw badRequest('Idempotency-Key is longer than 200 characters');
+  return key;
+}
+
 function deviceQuery(q: URLSearchParams): DeviceQuery {
   checkQuery(q, ['filter', 'sort', 'limit', 'cursor']);
   // A bad filter throws UsageError, which the server answers as 400 invalid with its hint.
@@ -259,10 +278,15 @@ function parseChange(value: unknown, i: number): ResourceChange {
   if (document.kind !== kind) throw badRequest(`${where}.document.kind is "${String(document.kind)}", but the change is for a ${kind}`);
   const meta = document.metadata;
   if (!isObject(meta) || meta.name !== name) throw badRequest(`${where}.document.metadata.name must be "${name}"`);
-  if (op === 'create') return { op, kind, name, document: document as unknown as ResourceDocument };
+  const secrets = value.secrets;
+  if (secrets !== undefined && (!isObject(secrets) || Object.values(secrets).some((v) => typeof v !== 'string'))) {
+    throw badRequest(`${where}.secrets must be an object of document path → secret value`);
+  }
+  const withSecrets = secrets === undefined ? {} : { secrets: secrets as Record<string, string> };
+  if (op === 'create') return { op, kind, name, document: document as unknown as ResourceDocument, ...withSecrets };
   const expectedVersion = optionalInt(value, 'expectedVersion', 0, undefined, where);
   if (expectedVersion === undefined) throw badRequest(`${where}.expectedVersion is required for an update`);
-  return { op, kind, name, document: document as unknown as ResourceDocument, expectedVersion };
+  return { op, kind, name, document: document as unknown as ResourceDocument, expectedVersion, ...withSecrets };
 }
 
 function parsePreregistered(value: unknown, i: number): PreregisteredDevice {
