@@ -87,7 +87,18 @@ export const OPENAPI_DOCUMENT = {
       StoredResource: {
         type: 'object',
         required: ['kind', 'name', 'document', 'version', 'updatedAt'],
-        properties: { kind: ref('ResourceKind'), name: { type: 'string' }, document: ref('ResourceDocument'), version: { type: 'integer' }, updatedAt: { type: 'string', format: 'date-time' } },
+        properties: {
+          kind: ref('ResourceKind'),
+          name: { type: 'string' },
+          document: { $ref: '#/components/schemas/ResourceDocument', description: 'As applied: secret fields hold their ${env:NAME} reference, never the value' },
+          version: { type: 'integer' },
+          updatedAt: { type: 'string', format: 'date-time' },
+          secrets: {
+            type: 'array',
+            description: 'Each secret field: its path, its reference and a salted scrypt digest of the value (never the value)',
+            items: { type: 'object', required: ['path', 'ref', 'digest'], properties: { path: { type: 'string' }, ref: { type: 'string' }, digest: { type: 'string' } } },
+          },
+        },
       },
       ResourceChange: {
         type: 'object',
@@ -98,6 +109,11 @@ export const OPENAPI_DOCUMENT = {
           name: { type: 'string' },
           document: ref('ResourceDocument'),
           expectedVersion: { type: 'integer', description: 'Required for update and delete; a mismatch is 409 conflict.' },
+          secrets: {
+            type: 'object',
+            additionalProperties: { type: 'string' },
+            description: 'The value of each ${env:NAME} reference in the document, by its path (spec.settings.wifi[0].password); kept apart and given only to devices',
+          },
         },
       },
       AppliedChange: {
@@ -312,14 +328,15 @@ export const OPENAPI_DOCUMENT = {
       get: { summary: 'This document (no auth)', responses: { '200': ok('OpenAPI 3.1 document', { type: 'object' }) } },
     },
     '/v1/whoami': {
-      get: op('The calling token', 'viewer', { responses: { '200': ok('Name and role', { type: 'object', required: ['name', 'role'], properties: { name: { type: 'string' }, role: ref('ApiRole') } }) } }),
+      get: op('The calling token, and the store this server serves', 'viewer', { responses: { '200': ok('Name, role and store id', { type: 'object', required: ['name', 'role', 'storeId'], properties: { name: { type: 'string' }, role: ref('ApiRole'), storeId: { type: 'string', description: 'Random id created with the store; saved plans are bound to it' } } }) } }),
     },
     '/v1/resources': {
       get: op('List stored resources', 'viewer', { parameters: [q('kind', 'Only this kind', ref('ResourceKind'))], responses: { '200': ok('Resources', list('StoredResource')) } }),
     },
     '/v1/resources/apply': {
       post: op('Apply an ordered change set atomically', 'operator', {
-        description: 'Needs the operator role; deletions and prune need admin. A stale expectedVersion is 409 conflict and nothing is applied.',
+        description: 'Needs the operator role; deletions and prune need admin. A stale expectedVersion is 409 conflict and nothing is applied. With an Idempotency-Key header, a retry of an apply that landed gets its first result.',
+        parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 } }],
         requestBody: { required: true, ...json({ type: 'object', required: ['changes'], properties: { changes: { type: 'array', items: ref('ResourceChange') }, prune: { type: 'boolean' } } }) },
         responses: { '200': ok('Applied changes', { type: 'object', required: ['applied'], properties: { applied: { type: 'array', items: ref('AppliedChange') } } }), '409': err('Stale version: the resource changed since the plan') },
       }),

@@ -56,7 +56,7 @@ describe('admin API authentication', () => {
     for (const role of ['admin', 'operator', 'viewer'] as const) {
       const r = await call(base, 'GET', '/v1/whoami', { token: tokens[role] });
       expect(r.status).toBe(200);
-      expect(r.body).toEqual({ name: `${role}-test`, role });
+      expect(r.body).toEqual({ name: `${role}-test`, role, storeId: expect.stringMatching(/^st_[0-9a-f]{24}$/) });
     }
   });
 });
@@ -113,7 +113,7 @@ describe('role boundaries', () => {
     expect(created.status).toBe(200);
     expect(created.body.token).toMatchObject({ name: 'ci-bot', role: 'viewer', revoked: false });
     const secret = created.body.secret as string;
-    expect((await call(base, 'GET', '/v1/whoami', { token: secret })).body).toEqual({ name: 'ci-bot', role: 'viewer' });
+    expect((await call(base, 'GET', '/v1/whoami', { token: secret })).body).toMatchObject({ name: 'ci-bot', role: 'viewer' });
     const list = await call(base, 'GET', '/v1/tokens', { token: tokens.admin });
     expect(list.body.items.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['admin-test', 'operator-test', 'viewer-test', 'ci-bot']));
     expect(JSON.stringify(list.body)).not.toContain(secret);
