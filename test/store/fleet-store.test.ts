@@ -5,10 +5,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { BackendError } from '../../src/errors.js';
 import { DB_FILE, FleetStore } from '../../src/store/fleet-store.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { tempDir } from '../helpers/cli.js';
 import { ADMIN, DAY, createAll, docs, enrollDevice, posture, testClock } from './fixtures.js';
 
 const cleanups: Array<() => void> = [];
+const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 afterEach(() => {
   while (cleanups.length) cleanups.pop()!();
 });
@@ -76,7 +78,7 @@ describe('opening and migrations', () => {
   it('creates an owner-only data dir and database, migrates, and keeps data across re-open', () => {
     const { store, dataDir } = seeded();
     const dev = enrollDevice(store);
-    expect(store.schemaVersion()).toBe(2);
+    expect(store.schemaVersion()).toBe(LATEST);
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     for (const f of [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`]) {
       expect(existsSync(join(dataDir, f)), f).toBe(true);
@@ -86,7 +88,7 @@ describe('opening and migrations', () => {
 
     const again = FleetStore.open(dataDir);
     cleanups.push(() => again.close());
-    expect(again.schemaVersion()).toBe(2);
+    expect(again.schemaVersion()).toBe(LATEST);
     expect(again.listResources().map((r) => `${r.kind}/${r.name}@${r.version}`)).toEqual([
       'CompliancePolicy/baseline@1', 'EnrollmentProfile/corp@1', 'Group/corp-android@1', 'Group/sales@1', 'Policy/android-baseline@1',
     ]);
@@ -94,7 +96,7 @@ describe('opening and migrations', () => {
     expect(again.authenticateDevice(dev.credential)).toBe(dev.deviceId);
     const db = new Database(join(dataDir, DB_FILE), { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.prepare('SELECT count(*) AS n FROM migrations').get()).toEqual({ n: 2 });
+    expect(db.prepare('SELECT count(*) AS n FROM migrations').get()).toEqual({ n: MIGRATIONS.length });
     db.close();
   });
 
@@ -106,12 +108,38 @@ describe('opening and migrations', () => {
     const db = new Database(join(dataDir, DB_FILE));
     db.prepare('DELETE FROM migrations WHERE version > 1').run();
     db.prepare("UPDATE devices SET os_key = '0000000009.0000000001.0000000000.0000000000'").run();
+    db.prepare('ALTER TABLE resources DROP COLUMN secrets').run();
+    db.prepare("DELETE FROM meta WHERE key = 'store_id'").run();
     db.close();
     const again = FleetStore.open(dataDir);
     cleanups.push(() => again.close());
-    expect(again.schemaVersion()).toBe(2);
+    expect(again.schemaVersion()).toBe(LATEST);
     expect(again.listDevices({ filters: [{ field: 'os', op: '<', value: '10' }] }).items.map((x) => x.id)).toEqual([d.deviceId]);
     expect(again.listDevices({ filters: [{ field: 'os', op: '=', value: '9.1.0' }] }).items.map((x) => x.id)).toEqual([d.deviceId]);
+  });
+
+  it('moves secret values an older store kept inside documents out of them (migration 3)', () => {
+    const { store, dataDir } = seeded();
+    const before = store.storeId();
+    store.close();
+    // Schema 2 stored the resolved value in the document, where every admin read returned it.
+    const db = new Database(join(dataDir, DB_FILE));
+    db.prepare('DELETE FROM migrations WHERE version > 2').run();
+    db.prepare('ALTER TABLE resources DROP COLUMN secrets').run();
+    const doc = docs().find((d) => d.kind === 'Policy')!;
+    const withPsk = { ...doc, spec: { ...doc.spec, settings: { wifi: [{ ssid: 'corp', security: 'wpa2-personal', password: 'old-store-psk' }] } } };
+    db.prepare("UPDATE resources SET document = ? WHERE kind = 'Policy'").run(JSON.stringify(withPsk));
+    db.close();
+    const again = FleetStore.open(dataDir);
+    cleanups.push(() => again.close());
+    expect(again.storeId()).toBe(before);
+    const listed = JSON.stringify(again.listResources());
+    expect(listed).not.toContain('old-store-psk');
+    expect(again.listResources('Policy')[0]!.secrets).toEqual([{ path: 'spec.settings.wifi[0].password', ref: '(sensitive)', digest: expect.stringMatching(/^scrypt1\$/) }]);
+    const d = enrollDevice(again);
+    expect(JSON.stringify(again.getDevice(d.deviceId))).not.toContain('old-store-psk');
+    const checkIn = again.checkIn(d.deviceId, { posture: posture() });
+    expect(checkIn.configuration.settings.wifi).toEqual([expect.objectContaining({ password: 'old-store-psk' })]);
   });
 
   it('refuses a store written by a newer schema', () => {
@@ -120,7 +148,7 @@ describe('opening and migrations', () => {
     const db = new Database(join(dataDir, DB_FILE));
     db.prepare("INSERT INTO migrations (version, name, applied_at) VALUES (99, 'future', 'x')").run();
     db.close();
-    expectBackendError(() => FleetStore.open(dataDir), 'unavailable', /schema version 99, newer than this emmctl understands \(2\)/);
+    expectBackendError(() => FleetStore.open(dataDir), 'unavailable', new RegExp(`schema version 99, newer than this emmctl understands \\(${LATEST}\\)`));
   });
 
   it('reports an unusable data dir clearly', () => {
