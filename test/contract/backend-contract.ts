@@ -158,6 +158,31 @@ export function backendContract(name: string, open: () => Promise<ContractFixtur
         expect(err.code).toBe('invalid');
         expect(err.message).toMatch(/order must be asc or desc/);
       });
+
+      it('names its store: a stable id created with the store', async () => {
+        const id = await fx.backend.identity();
+        expect(id).toEqual({ kind: fx.backend.kind, location: fx.backend.location, storeId: expect.stringMatching(/^st_[0-9a-f]{24}$/) });
+        expect(await fx.backend.identity()).toEqual(id);
+      });
+
+      it('keeps secret values apart: reads give the reference and a digest, a keyed retry gives the first result', async () => {
+        const doc: ResourceDocument = {
+          apiVersion: 'emmctl/v1', kind: 'Policy', metadata: { name: 'contract-wifi' },
+          spec: { assign: ['contract-android'], settings: { wifi: [{ ssid: 'c', security: 'wpa2-personal', password: '${env:CONTRACT_PSK}' }] } },
+        };
+        const change: ResourceChange = { op: 'create', kind: 'Policy', name: 'contract-wifi', document: doc, secrets: { 'spec.settings.wifi[0].password': 'contract-psk-value' } };
+        const first = await fx.backend.applyChanges([change], { idempotencyKey: 'contract-key-1' });
+        expect(await fx.backend.applyChanges([change], { idempotencyKey: 'contract-key-1' })).toEqual(first);
+        const stored = (await fx.backend.listResources('Policy')).find((r) => r.name === 'contract-wifi')!;
+        expect(JSON.stringify(stored)).not.toContain('contract-psk-value');
+        expect(stored.document).toEqual(doc);
+        expect(stored.secrets).toEqual([{ path: 'spec.settings.wifi[0].password', ref: '${env:CONTRACT_PSK}', digest: expect.stringMatching(/^scrypt1\$/) }]);
+        const missing = await rejection(fx.backend.applyChanges([{ op: 'update', kind: 'Policy', name: 'contract-wifi', document: doc, expectedVersion: 1 }]));
+        expect(missing.code).toBe('invalid');
+        expect(missing.message).toMatch(/carries no value/);
+        const [del] = await fx.backend.applyChanges([{ op: 'delete', kind: 'Policy', name: 'contract-wifi', expectedVersion: 1 }]);
+        expect(del!.op).toBe('delete');
+      });
     });
 
     describe('enrollment tokens and devices', () => {

@@ -145,8 +145,8 @@ export class HttpBackend implements Backend {
       retry: 'keyed',
       idempotencyKey: opts.idempotencyKey || randomUUID(),
       unknownOutcome: {
-        message: `the apply may have been applied on ${this.location}: the request was sent but no answer arrived`,
-        hint: 're-run `emmctl plan` to see what is left to change; applying again is safe (versions guard every change)',
+        message: `outcome unknown: the changes may have been applied on ${this.location}; re-run \`emmctl plan\` to see. The request was sent but no answer arrived`,
+        hint: '`emmctl plan` shows what is left to change; applying again is safe (every change is guarded by its version)',
       },
       action: changes.some((c) => c.op === 'delete') ? 'apply changes that delete resources' : 'apply changes',
       shape: listIn('applied', object('op', 'kind', 'name')),
