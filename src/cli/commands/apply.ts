@@ -115,7 +115,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('apply')
     .description('make the backend match the policy files (shows the plan, asks, applies all or nothing)')
     .argument('[paths...]', `policy files or directories (default ${DEFAULT_POLICY_PATH})`)
-    .option('--plan <file>', 'apply a plan saved by `emmctl plan --out FILE` (refused if the backend changed since)')
+    .option('--plan <file>', 'apply a plan saved by `emmctl plan --out FILE` (refused if edited, made for another store, its secrets changed, or the backend changed since)')
     .option('--prune', 'also delete resources no file declares')
     .option('--dry-run', 'show the plan and stop; change nothing')
     .option('-y, --yes', 'apply without asking (required when not on a terminal)')

@@ -16,7 +16,11 @@ const FILE_FOR_KIND: Record<ResourceKind, string> = {
   CompliancePolicy: 'compliance-policies.yaml',
 };
 
-/** A document in the conventional key order, secrets turned back into references. */
+/**
+ * A document in the conventional key order. The backend keeps each secret as the reference it was
+ * applied from, written back as is; only a store from before references were kept has
+ * `(sensitive)` there, and gets a reference named after where it sits.
+ */
 function exportDocument(r: StoredResource, secretNames: Array<{ ref: string; env: string }>, secretEnvName: (k: string, n: string, p: string) => string, sensitiveLeaves: (v: unknown) => Array<{ path: string; value: unknown }>): ResourceDocument {
   const doc = structuredClone(r.document) as unknown as Record<string, unknown>;
   for (const leaf of sensitiveLeaves(doc)) {
