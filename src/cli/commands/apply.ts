@@ -88,9 +88,10 @@ async function revalidate(ctx: CliContext, file: string, documents: ResourceDocu
   const groups = current.filter((r) => r.kind === 'Group' && !touched.has(`Group/${r.name}`)).map((r) => r.document);
   const all = [...documents, ...groups];
   const result = await policy.loadPolicySet(['-'], { stdin: all.map((d) => JSON.stringify(d)).join('\n---\n'), cwd: process.cwd() });
-  const ownProblems = (result.ok ? result.warnings : result.problems).filter((p) => Math.floor((p.line - 1) / 2) < documents.length);
+  const docIndex = (line: number) => Math.max(0, Math.floor((line - 1) / 2));
+  const ownProblems = (result.ok ? result.warnings : result.problems).filter((p) => docIndex(p.line) < documents.length);
   const located = ownProblems.map((p) => {
-    const d = documents[Math.floor((p.line - 1) / 2)]!;
+    const d = documents[docIndex(p.line)]!;
     return { ...p, file: `${file} (${d.kind}/${d.metadata.name})`, line: 0, column: 0 };
   });
   const errors = located.filter((p) => p.severity === 'error');
