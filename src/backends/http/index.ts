@@ -290,7 +290,7 @@ export class HttpBackend implements Backend {
       const error = redact(await this.failureError(failure!, line, response, attempt, decision.retryAfterMs), this.token);
       if (c.unknownOutcome && mayHaveLanded(failure!)) {
         const tried = attempt > 1 ? ` (${attempt} attempts; last: ${describeFailure(failure!)})` : ` (${describeFailure(failure!)})`;
-        throw new OutcomeUnknownError(`${c.unknownOutcome.message}${tried}`, c.unknownOutcome.hint, error);
+        throw new OutcomeUnknownError(`${c.unknownOutcome.message}${tried}`, { hint: c.unknownOutcome.hint, cause: error });
       }
       throw error;
     }
