@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import type { Backend } from '../backends/backend.js';
 import { colors, type Colors } from '../output/color.js';
+import { sanitizeMessage } from '../output/sanitize.js';
 import { canPrompt, type IOStreams } from './io.js';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'csv';
@@ -27,9 +28,14 @@ export interface CliContext {
   globals(command: Command): GlobalOptions;
   /** The backend selected by --context / EMMCTL_* / config, opened on first use and closed at exit. */
   backend(command: Command): Promise<Backend>;
-  /** Messages for people, on stderr. info is silenced by --quiet; warnings and errors are not. */
+  /**
+   * Messages for people, on stderr. info is silenced by --quiet; warnings and errors are not.
+   * Control characters in them show as escapes (src/output/sanitize.ts), whatever they quote.
+   */
   info(message: string): void;
   warn(message: string): void;
+  /** Text for people on stdout (a show command's layout, a plan), sanitised like messages. */
+  print(text: string): void;
   /** Registers cleanup run after the command finishes (close stores, servers). */
   onExit(fn: () => Promise<void> | void): void;
   runExitHooks(): Promise<void>;
@@ -71,7 +77,7 @@ export function createContext(io: IOStreams): CliContext {
         const { openBackend } = await import('../backends/index.js');
         const globals = ctx.globals(command);
         const target = await resolveTarget(globals, io.env);
-        if (target.kind === 'http' && globals.debug) target.debug = (line) => io.stderr.write(`${line}\n`);
+        if (target.kind === 'http' && globals.debug) target.debug = (line) => io.stderr.write(`${sanitizeMessage(line)}\n`);
         const backend = await openBackend(target);
         exitHooks.push(() => backend.close());
         return backend;
@@ -79,10 +85,13 @@ export function createContext(io: IOStreams): CliContext {
       return backendPromise;
     },
     info(message) {
-      if (!quiet) io.stderr.write(`${message}\n`);
+      if (!quiet) io.stderr.write(`${sanitizeMessage(message, { keepColor: io.colorStderr })}\n`);
     },
     warn(message) {
-      io.stderr.write(`${ctx.err.yellow('warning:')} ${message}\n`);
+      io.stderr.write(`${ctx.err.yellow('warning:')} ${sanitizeMessage(message, { keepColor: io.colorStderr })}\n`);
+    },
+    print(text) {
+      io.stdout.write(sanitizeMessage(text, { keepColor: io.colorStdout }));
     },
     onExit(fn) {
       exitHooks.push(fn);

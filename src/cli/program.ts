@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { ExitCode, UsageError } from '../errors.js';
 import type { CliContext } from './context.js';
 import { OUTPUT_FORMATS } from './context.js';
+import { sanitizeMessage } from '../output/sanitize.js';
 import * as apply from './commands/apply.js';
 import * as audit from './commands/audit.js';
 import * as commands from './commands/commands.js';
@@ -69,7 +70,7 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({
       writeOut: (s) => ctx.io.stdout.write(s),
-      writeErr: (s) => ctx.io.stderr.write(s),
+      writeErr: (s) => ctx.io.stderr.write(sanitizeMessage(s, { keepColor: ctx.io.colorStderr })),
       outputError: (s, write) => write(ctx.err.red(s)),
     })
     .addHelpText('after', `${EXIT_CODES_HELP}
@@ -87,7 +88,7 @@ Start with:  emmctl init my-policies && emmctl validate my-policies`);
 function applyInheritedSettings(command: Command, ctx: CliContext): void {
   command.exitOverride().showSuggestionAfterError(true).configureOutput({
     writeOut: (s) => ctx.io.stdout.write(s),
-    writeErr: (s) => ctx.io.stderr.write(s),
+    writeErr: (s) => ctx.io.stderr.write(sanitizeMessage(s, { keepColor: ctx.io.colorStderr })),
     outputError: (s, write) => write(ctx.err.red(s)),
   });
   for (const sub of command.commands) applyInheritedSettings(sub, ctx);

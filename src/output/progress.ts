@@ -1,6 +1,7 @@
 // A one-line progress indicator on stderr — only when stderr is a terminal, so piped and CI
 // output never carries spinner frames or carriage returns.
 import type { OutStream } from './render.js';
+import { sanitize } from './sanitize.js';
 
 export interface Progress {
   update(text: string): void;
@@ -20,13 +21,13 @@ export function createProgress(stream: OutStream, opts: { enabled?: boolean; int
   timer.unref();
   return {
     update(next) {
-      text = next;
+      text = sanitize(next); // one line: a newline or escape in it would break the redraw
       draw();
     },
     done(message) {
       clearInterval(timer);
       stream.write('\r\x1b[2K');
-      if (message) stream.write(`${message}\n`);
+      if (message) stream.write(`${sanitize(message)}\n`);
     },
   };
 }

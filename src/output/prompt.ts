@@ -3,6 +3,7 @@
 // @inquirer/prompts is imported only when a question is actually asked.
 import type { Readable, Writable } from 'node:stream';
 import { CancelledError, UsageError } from '../errors.js';
+import { sanitize } from './sanitize.js';
 
 export interface PromptIO {
   stdin: Readable;
@@ -15,16 +16,17 @@ export interface PromptIO {
 export async function confirm(io: PromptIO, message: string, flag: string, what: string): Promise<boolean> {
   if (!io.canPrompt) throw new UsageError(`${what} needs confirmation, and there is no terminal to ask on; nothing was done`, `pass ${flag} to confirm non-interactively`);
   const { confirm: ask } = await import('@inquirer/prompts');
-  return ask({ message, default: false }, { input: io.stdin, output: io.stderr, clearPromptOnDone: false });
+  return ask({ message: sanitize(message), default: false }, { input: io.stdin, output: io.stderr, clearPromptOnDone: false });
 }
 
 /**
  * The admin types `expected` (a device name, a count) to go ahead — a deliberate act, not a
- * reflexive `y`. Anything else cancels (exit 130); there is no second try.
+ * reflexive `y`. Anything else cancels (exit 130); there is no second try. The question is one line,
+ * control characters (newlines too) in the name shown as escapes; typing that visible form is accepted too.
  */
 export async function typedConfirmation(io: PromptIO, opts: { message: string; expected: string; flag: string; what: string }): Promise<void> {
   if (!io.canPrompt) throw new UsageError(`${opts.what} needs confirmation, and there is no terminal to ask on; nothing was done`, `pass ${opts.flag} to confirm non-interactively`);
   const { input } = await import('@inquirer/prompts');
-  const answer = await input({ message: opts.message }, { input: io.stdin, output: io.stderr, clearPromptOnDone: false });
-  if (answer.trim() !== opts.expected) throw new CancelledError(`confirmation did not match "${opts.expected}"; nothing was done`);
+  const answer = (await input({ message: sanitize(opts.message) }, { input: io.stdin, output: io.stderr, clearPromptOnDone: false })).trim();
+  if (answer !== opts.expected && answer !== sanitize(opts.expected)) throw new CancelledError(`confirmation did not match "${sanitize(opts.expected)}"; nothing was done`);
 }

@@ -7,9 +7,11 @@
 // that break `grep`/`awk`, and is a CommonJS dependency tree we would load on every listing.
 // Column alignment is a few lines of code; owning it lets us stream and fit the terminal.
 import type { Writable } from 'node:stream';
+import stringWidth from 'string-width';
 import { ExitCode, ExitWith } from '../errors.js';
 import { loadYaml } from '../policy/yaml-source.js';
 import type { Colors } from './color.js';
+import { sanitize } from './sanitize.js';
 import { relativeTime } from './time.js';
 
 export type RecordFormat = 'table' | 'wide' | 'json' | 'yaml' | 'csv';
@@ -25,6 +27,8 @@ export interface Column<T> {
   time?: true;
   /** Never shortened to fit the terminal (ids people copy, short status words). */
   keep?: true;
+  /** Free text (names, owners, reasons): shortened first when the row does not fit the terminal. */
+  flex?: true;
   /** Colour for the (already fitted) cell text; applied only when colours are on. */
   color?: (text: string, c: Colors, record: T) => string;
 }
@@ -104,11 +108,16 @@ export async function renderRecordAsData<T>(record: T, opts: RenderOptions<T>): 
 
 /** `key: value` lines under optional section titles, aligned — the table form of a show command. */
 export function formatKeyValues(rows: Array<[string, CellValue]>, colors: Colors, indent = ''): string {
-  const width = Math.max(0, ...rows.map(([k]) => k.length));
-  return rows
-    .filter(([, v]) => v !== undefined && v !== null && v !== '')
-    .map(([k, v]) => `${indent}${colors.dim(`${k}:`.padEnd(width + 1))} ${cellText(v)}\n`)
-    .join('');
+  const shown = rows.filter(([, v]) => v !== undefined && v !== null && v !== '').map(([k, v]) => [sanitize(k), cellText(v)] as const);
+  const width = Math.max(0, ...shown.map(([k]) => displayWidth(k)));
+  return shown.map(([k, v]) => `${indent}${colors.dim(`${k}:${' '.repeat(width - displayWidth(k))}`)} ${v}\n`).join('');
+}
+
+/** Rows of cells aligned in columns (terminal cells, values sanitised), each line indented: previews and short lists. */
+export function formatAligned(rows: CellValue[][], indent = '  '): string {
+  const cells = rows.map((row) => row.map(cellText));
+  const widths = columnWidths(cells);
+  return cells.map((row) => `${indent}${formatRow(row, widths, false, (t) => t)}\n`).join('');
 }
 
 async function writeJson<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter): Promise<number> {
@@ -159,7 +168,7 @@ async function writeTable<T>(records: AsyncIterable<T> | Iterable<T>, opts: Rend
   const cells = (record: T): string[] =>
     columns.map((c) => {
       const v = c.value(record);
-      return c.time && tty && typeof v === 'string' ? relativeTime(v, now) : cellText(v);
+      return c.time && tty && typeof v === 'string' ? sanitize(relativeTime(v, now)) : cellText(v);
     });
 
   const sizing = opts.sizingRows ?? 300;
@@ -175,7 +184,9 @@ async function writeTable<T>(records: AsyncIterable<T> | Iterable<T>, opts: Rend
   const headers = columns.map((c) => c.header);
   const natural = columnWidths([headers, ...buffered.map((b) => b.cells)]);
   const terminalWidth = opts.width ?? (tty ? opts.out.columns : undefined);
-  const widths = terminalWidth ? fitWidths(natural, headers.map((h, i) => (columns[i]!.keep ? natural[i]! : h.length)), terminalWidth) : natural;
+  const widths = terminalWidth
+    ? fitWidths(natural, headers.map((h, i) => (columns[i]!.keep ? natural[i]! : displayWidth(h))), terminalWidth, columns.map((c) => Boolean(c.flex)))
+    : natural;
   const fit = tty; // Off a terminal full values: a wider cell pushes the row instead of losing data.
 
   await w.write(`${formatRow(headers, widths, fit, (t) => opts.colors.bold(t))}\n`);
@@ -197,8 +208,8 @@ async function writeTable<T>(records: AsyncIterable<T> | Iterable<T>, opts: Rend
 
 function cellText(v: CellValue): string {
   if (v === undefined || v === null) return '';
-  // Tabs and newlines would break the row; a table cell is one line.
-  return String(v).replace(/[\t\r\n]+/g, ' ');
+  // A cell is one line of inert text: newlines, tabs and escape sequences show as escapes.
+  return sanitize(String(v));
 }
 
 export function columnWidths(rows: string[][]): number[] {
@@ -208,29 +219,42 @@ export function columnWidths(rows: string[][]): number[] {
 }
 
 /**
- * Shrinks the widest columns, one character at a time, until the row fits `total`.
- * A column never goes below `minWidths[i]` (its header, or its full width for `keep` columns) or 6
- * characters, so every column stays readable.
+ * Shrinks columns, one cell at a time, widest first, until the row fits `total` terminal cells:
+ * first the `flexible` ones (free text: names, owners, reasons), then, if that is not enough, the
+ * others. A column never goes below `minWidths[i]` (its header, or its full width for `keep`
+ * columns such as ids) or 6 cells, so every column stays readable and an id is never cut.
  */
-export function fitWidths(natural: number[], minWidths: number[], total: number): number[] {
+export function fitWidths(natural: number[], minWidths: number[], total: number, flexible: boolean[] = []): number[] {
   const widths = [...natural];
   const minimum = widths.map((w, i) => Math.min(w, Math.max(minWidths[i] ?? 0, 6)));
   let over = widths.reduce((a, b) => a + b, 0) + GAP * (widths.length - 1) - total;
-  while (over > 0) {
-    let widest = -1;
-    for (let i = 0; i < widths.length; i++) if (widths[i]! > minimum[i]! && (widest < 0 || widths[i]! > widths[widest]!)) widest = i;
-    if (widest < 0) break; // cannot fit: let the terminal wrap rather than drop whole columns
-    widths[widest]!--;
-    over--;
+  for (const phase of [(i: number) => Boolean(flexible[i]), () => true]) {
+    while (over > 0) {
+      let widest = -1;
+      for (let i = 0; i < widths.length; i++) if (phase(i) && widths[i]! > minimum[i]! && (widest < 0 || widths[i]! > widths[widest]!)) widest = i;
+      if (widest < 0) break; // this phase cannot shrink further (the last one: let the terminal wrap rather than drop columns)
+      widths[widest]!--;
+      over--;
+    }
   }
   return widths;
 }
 
-/** Cuts text to `width` characters, marking the cut with an ellipsis. */
+const graphemes = new Intl.Segmenter();
+
+/** Cuts text to `width` terminal cells, marking the cut with an ellipsis; never splits a character (or an emoji sequence). */
 export function truncate(text: string, width: number): string {
   if (displayWidth(text) <= width) return text;
   if (width <= 1) return ELLIPSIS.slice(0, width);
-  return `${[...text].slice(0, width - 1).join('')}${ELLIPSIS}`;
+  let out = '';
+  let used = 0;
+  for (const { segment } of graphemes.segment(text)) {
+    const w = displayWidth(segment);
+    if (used + w > width - 1) break;
+    out += segment;
+    used += w;
+  }
+  return `${out}${ELLIPSIS}`;
 }
 
 function formatRow(cells: string[], widths: number[], fit: boolean, paint: (text: string, index: number) => string): string {
@@ -244,11 +268,14 @@ function formatRow(cells: string[], widths: number[], fit: boolean, paint: (text
   return out.trimEnd();
 }
 
-function displayWidth(text: string): number {
-  // Code points, not UTF-16 units: names with emoji or accents line up in the common cases.
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * Terminal cells, not characters: CJK and emoji take 2, combining marks 0 (string-width, from the
+ * Unicode East Asian Width and emoji data). Printable ASCII, most cells, skips the lookup.
+ */
+export function displayWidth(text: string): number {
+  return PRINTABLE_ASCII.test(text) ? text.length : stringWidth(text);
 }
 
 function tapped<T>(records: AsyncIterable<T> | Iterable<T>, tap: (record: T) => void): AsyncIterable<T> | Iterable<T> {

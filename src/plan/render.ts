@@ -1,5 +1,6 @@
 // A plan as people read it (terraform-like). Secrets are masked here, whatever the caller passes.
 import type { Colors } from '../output/color.js';
+import { sanitize } from '../output/sanitize.js';
 import type { FieldChange } from './diff.js';
 import { maskValue } from './sensitive.js';
 import { summaryLine, type PlannedChange, type PlanSummary } from './index.js';
@@ -9,21 +10,24 @@ export interface RenderOptions {
   verbose?: boolean;
 }
 
+// Keys and values come from policy files and the backend: shown inert (JSON escapes C0 but not
+// C1, DEL or bidi controls).
 export function formatValue(value: unknown): string {
   if (value === undefined) return '(none)';
-  return JSON.stringify(value);
+  return sanitize(JSON.stringify(value));
 }
 
 function fieldLine(f: FieldChange, c: Colors): string {
+  const path = sanitize(f.path);
   const before = 'before' in f ? maskValue(f.before, f.path) : undefined;
   const after = 'after' in f ? maskValue(f.after, f.path) : undefined;
-  if (!('before' in f)) return `  ${c.green('+')} ${f.path}: ${formatValue(after)}`;
-  if (!('after' in f)) return `  ${c.red('-')} ${f.path}: ${formatValue(before)}`;
-  return `  ${c.yellow('~')} ${f.path}: ${formatValue(before)} → ${formatValue(after)}`;
+  if (!('before' in f)) return `  ${c.green('+')} ${path}: ${formatValue(after)}`;
+  if (!('after' in f)) return `  ${c.red('-')} ${path}: ${formatValue(before)}`;
+  return `  ${c.yellow('~')} ${path}: ${formatValue(before)} → ${formatValue(after)}`;
 }
 
 export function renderChange(change: PlannedChange, c: Colors, opts: RenderOptions = {}): string[] {
-  const id = `${change.kind}/${change.name}`;
+  const id = sanitize(`${change.kind}/${change.name}`);
   switch (change.op) {
     case 'create':
       return [`${c.green('+ create')} ${id}`, ...(opts.verbose ? change.fields.map((f) => fieldLine(f, c)) : [])];

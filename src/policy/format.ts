@@ -1,6 +1,7 @@
 // validate's output formats. Text groups problems per file for people; json is the stable
 // machine format; github emits workflow commands that annotate the pull request's diff.
 import type { Colors } from '../output/color.js';
+import { sanitize } from '../output/sanitize.js';
 import type { Problem } from './types.js';
 
 export interface Summary {
@@ -18,7 +19,9 @@ export function summaryLine(problems: readonly Problem[], s: Summary): string {
   return `${errors} error${errors === 1 ? '' : 's'}${warn} in ${filesWithErrors} file${filesWithErrors === 1 ? '' : 's'} (${scope} checked)`;
 }
 
-const where = (p: Problem) => (p.line > 0 ? `${p.file}:${p.line}:${p.column}` : p.file);
+// File names and messages (which quote YAML keys and values) are shown inert: text and github
+// output are read by people and by the Actions runner, json stays exact.
+const where = (p: Problem) => sanitize(p.line > 0 ? `${p.file}:${p.line}:${p.column}` : p.file);
 
 /** `file:line:col: error: message`, one block per file, a blank line between files. */
 export function formatProblemsText(problems: readonly Problem[], c: Colors): string {
@@ -28,7 +31,7 @@ export function formatProblemsText(problems: readonly Problem[], c: Colors): str
     if (current !== undefined && p.file !== current) out += '\n';
     current = p.file;
     const sev = p.severity === 'error' ? c.red('error:') : c.yellow('warning:');
-    out += `${c.bold(where(p))}: ${sev} ${p.message}${p.rule ? c.dim(` [${p.rule}]`) : ''}\n`;
+    out += `${c.bold(where(p))}: ${sev} ${sanitize(p.message)}${p.rule ? c.dim(` [${sanitize(p.rule)}]`) : ''}\n`;
   }
   return out;
 }
@@ -46,8 +49,11 @@ export function formatProblemsJson(problems: readonly Problem[], s: Summary): st
   }, null, 2)}\n`;
 }
 
-// Workflow command values: %, CR and LF escaped in the message; also , and : in properties.
-const escData = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+// Workflow command values, GitHub's rules: %, CR and LF escaped in the message; also , and : in
+// properties. So an annotation is always one line and starts with emmctl's own `::error`: a file
+// name or message holding a newline, `::` or `%0A` stays data. The log shows ANSI escapes, so
+// control characters are made visible first (sanitize escapes CR and LF as \r, \n too).
+const escData = (s: string) => sanitize(s).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 const escProp = (s: string) => escData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 
 export function formatProblemsGithub(problems: readonly Problem[]): string {

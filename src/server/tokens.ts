@@ -62,7 +62,7 @@ export async function listTokens(ctx: CliContext, command: Command): Promise<voi
 
 const TOKEN_COLUMNS: Column<ApiTokenInfo>[] = [
   { header: 'ID', value: (t) => t.id, keep: true },
-  { header: 'NAME', value: (t) => t.name },
+  { header: 'NAME', value: (t) => t.name, flex: true },
   { header: 'ROLE', value: (t) => t.role, keep: true },
   { header: 'STATUS', value: (t) => (t.revoked ? 'revoked' : 'active'), keep: true },
   { header: 'CREATED', value: (t) => t.createdAt },

@@ -223,8 +223,8 @@ Next: emmctl plan (should report no changes), emmctl enroll token create --profi
       if (asData) {
         await printData(ctx, globals.output as 'json' | 'yaml', { applied, summary: { create: count('create'), update: count('update'), delete: count('delete') } });
       } else {
-        ctx.io.stdout.write(`\n${applied.map(describeApplied).join('\n')}\n`);
-        ctx.io.stdout.write(`${ctx.out.bold(`Apply complete: ${count('create')} created, ${count('update')} updated, ${count('delete')} deleted.`)}\n`);
+        ctx.print(`\n${applied.map(describeApplied).join('\n')}\n`);
+        ctx.print(`${ctx.out.bold(`Apply complete: ${count('create')} created, ${count('update')} updated, ${count('delete')} deleted.`)}\n`);
       }
       const profiles = applied.filter((a) => a.kind === 'EnrollmentProfile' && a.op === 'create').map((a) => a.name);
       ctx.info(`Next: emmctl plan${paths.length ? ` ${paths.join(' ')}` : ''} (should report no changes)${profiles.length ? `, emmctl enroll token create --profile ${profiles[0]}` : ', emmctl compliance'}`);

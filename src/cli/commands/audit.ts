@@ -17,12 +17,12 @@ export function detailText(detail: Record<string, unknown> | undefined): string 
 
 export const AUDIT_COLUMNS: Column<AuditRecord>[] = [
   { header: 'TIME', value: (a) => a.at, time: true },
-  { header: 'ACTOR', value: (a) => a.actor },
+  { header: 'ACTOR', value: (a) => a.actor, flex: true },
   { header: 'ACTION', value: (a) => a.action },
-  { header: 'TARGET', value: (a) => a.target },
-  { header: 'DETAIL', value: (a) => detailText(a.detail) },
+  { header: 'TARGET', value: (a) => a.target, keep: true },
+  { header: 'DETAIL', value: (a) => detailText(a.detail), flex: true },
   { header: 'SOURCE', value: (a) => a.source, wide: true },
-  { header: 'ID', value: (a) => a.id, wide: true },
+  { header: 'ID', value: (a) => a.id, wide: true, keep: true },
 ];
 
 /** Newest-first records back into log order. */

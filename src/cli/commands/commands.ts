@@ -17,18 +17,18 @@ function oneOf<T extends string>(flag: string, allowed: readonly T[]) {
 
 export const COMMAND_COLUMNS: Column<DeviceCommand>[] = [
   { header: 'ID', value: (c) => c.id, keep: true },
-  { header: 'DEVICE', value: (c) => c.deviceId },
+  { header: 'DEVICE', value: (c) => c.deviceId, keep: true },
   { header: 'TYPE', value: (c) => c.type },
   {
     header: 'STATUS',
     value: (c) => c.status,
     color: (t, col, c) => (c.status === 'acknowledged' ? col.green(t) : ['failed', 'expired'].includes(c.status) ? col.red(t) : c.status === 'cancelled' ? col.dim(t) : col.yellow(t)),
   },
-  { header: 'REQUESTED BY', value: (c) => c.requestedBy },
+  { header: 'REQUESTED BY', value: (c) => c.requestedBy, flex: true },
   { header: 'CREATED', value: (c) => c.createdAt, time: true },
   { header: 'UPDATED', value: (c) => c.updatedAt, time: true },
-  { header: 'REASON', value: (c) => c.reason, wide: true },
-  { header: 'DETAIL', value: (c) => c.detail, wide: true },
+  { header: 'REASON', value: (c) => c.reason, wide: true, flex: true },
+  { header: 'DETAIL', value: (c) => c.detail, wide: true, flex: true },
   { header: 'EXPIRES', value: (c) => c.expiresAt, time: true, wide: true },
 ];
 

@@ -24,15 +24,16 @@ export function parseFailOn(value: string, previous: ComplianceStatus[] = []): C
 }
 
 export const COMPLIANCE_COLUMNS: Column<DeviceCompliance>[] = [
-  { header: 'DEVICE', value: (r) => r.name },
-  { header: 'ID', value: (r) => r.deviceId, wide: true },
-  { header: 'OWNER', value: (r) => r.owner },
+  // The id first, never cut: every follow-up command (devices show, lock) takes it.
+  { header: 'ID', value: (r) => r.deviceId, keep: true },
+  { header: 'DEVICE', value: (r) => r.name, flex: true },
+  { header: 'OWNER', value: (r) => r.owner, flex: true },
   { header: 'PLATFORM', value: (r) => r.platform },
   { header: 'OS', value: (r) => r.osVersion },
   { header: 'STATUS', value: (r) => r.status, keep: true, color: (t, c, r) => statusColor(r.status, c).replace(r.status, t) },
-  { header: 'FAILING RULES', value: (r) => uniqueRules(r) },
-  { header: 'EXPECTED VS ACTUAL', value: (r) => r.failures.map((f) => `${f.rule}: ${f.expected} vs ${f.actual}`).join('; '), wide: true },
-  { header: 'POLICIES', value: (r) => r.policies.join(','), wide: true },
+  { header: 'FAILING RULES', value: (r) => uniqueRules(r), flex: true },
+  { header: 'EXPECTED VS ACTUAL', value: (r) => r.failures.map((f) => `${f.rule}: ${f.expected} vs ${f.actual}`).join('; '), wide: true, flex: true },
+  { header: 'POLICIES', value: (r) => r.policies.join(','), wide: true, flex: true },
   { header: 'LAST SEEN', value: (r) => r.lastCheckIn, time: true },
 ];
 
@@ -65,7 +66,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--sort <field>', 'sort by name, platform, owner, osVersion, lastCheckIn, enrolledAt, state, id; prefix - for descending')
     .option('--limit <n>', 'print at most N devices (the summary and gate then cover those N)', positiveInt('--limit'))
     .addHelpText('after', `
-Columns: DEVICE, OWNER, PLATFORM, OS, STATUS, FAILING RULES, LAST SEEN; -o wide adds the device ID,
+Columns: ID, DEVICE, OWNER, PLATFORM, OS, STATUS, FAILING RULES, LAST SEEN; -o wide adds
 EXPECTED VS ACTUAL and POLICIES. The summary (counts and percentages per status and per
 compliance policy) goes to stderr, so stdout stays pure data.
 

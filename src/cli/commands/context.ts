@@ -99,7 +99,7 @@ Next: emmctl context use NAME`)
           { header: 'CURRENT', value: (r: R) => (r.current ? '*' : '') },
           { header: 'NAME', value: (r: R) => r.name },
           { header: 'BACKEND', value: (r: R) => r.backend },
-          { header: 'ENDPOINT', value: (r: R) => r.server ?? r.dataDir ?? '(default data dir)' },
+          { header: 'ENDPOINT', value: (r: R) => r.server ?? r.dataDir ?? '(default data dir)', flex: true },
           { header: 'TOKEN', value: (r: R) => r.token },
         ],
       });

@@ -35,7 +35,7 @@ const HELP_DEFAULT_MAX_DEVICES = 25;
 const RECORD_COLUMNS: Column<ActionRecord>[] = [
   { header: 'COMMAND', value: (r) => r.commandId ?? '-', keep: true },
   { header: 'DEVICE', value: (r) => r.deviceId, keep: true },
-  { header: 'NAME', value: (r) => r.name },
+  { header: 'NAME', value: (r) => r.name, flex: true },
   { header: 'TYPE', value: (r) => r.type },
   {
     header: 'OUTCOME',
@@ -47,8 +47,8 @@ const RECORD_COLUMNS: Column<ActionRecord>[] = [
     value: (r) => r.status,
     color: (t, c, r) => (r.status === 'acknowledged' ? c.green(t) : r.status && ['failed', 'expired', 'cancelled'].includes(r.status) ? c.red(t) : t),
   },
-  { header: 'MESSAGE', value: (r) => r.message },
-  { header: 'REASON', value: (r) => r.reason, wide: true },
+  { header: 'MESSAGE', value: (r) => r.message, flex: true },
+  { header: 'REASON', value: (r) => r.reason, wide: true, flex: true },
 ];
 
 interface ActionOptions {
@@ -193,10 +193,9 @@ async function runAction(ctx: CliContext, command: Command, spec: ActionSpec, id
 }
 
 async function describeTargets(devices: Device[]): Promise<string> {
-  const { columnWidths } = await import('../../output/render.js');
-  const rows = devices.map((d) => [d.id, d.name, d.platform, d.owner ?? '', d.state]);
-  const widths = columnWidths(rows);
-  return rows.map((r) => `  ${r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')}\n`).join('');
+  // Aligned in terminal cells, each name shown inert: one line per device whatever it is called.
+  const { formatAligned } = await import('../../output/render.js');
+  return formatAligned(devices.map((d) => [d.id, d.name, d.platform, d.owner ?? '', d.state]));
 }
 
 async function printRecords(ctx: CliContext, command: Command, records: ActionRecord[]): Promise<void> {

@@ -62,10 +62,10 @@ export function labelsText(labels: Record<string, string> | undefined): string {
 
 export const DEVICE_COLUMNS: Column<Device>[] = [
   { header: 'ID', value: (d) => d.id, keep: true },
-  { header: 'NAME', value: (d) => d.name },
+  { header: 'NAME', value: (d) => d.name, flex: true },
   { header: 'PLATFORM', value: (d) => d.platform },
   { header: 'OS', value: (d) => d.osVersion ?? d.posture?.osVersion },
-  { header: 'OWNER', value: (d) => d.owner },
+  { header: 'OWNER', value: (d) => d.owner, flex: true },
   { header: 'OWNERSHIP', value: (d) => d.ownership },
   {
     header: 'STATE',
@@ -75,9 +75,9 @@ export const DEVICE_COLUMNS: Column<Device>[] = [
   },
   { header: 'LAST SEEN', value: (d) => d.lastCheckIn, time: true },
   { header: 'SERIAL', value: (d) => d.serial, wide: true },
-  { header: 'MODEL', value: (d) => d.model ?? d.posture?.model, wide: true },
-  { header: 'LABELS', value: (d) => labelsText(d.labels), wide: true },
-  { header: 'PROFILE', value: (d) => d.profile, wide: true },
+  { header: 'MODEL', value: (d) => d.model ?? d.posture?.model, wide: true, flex: true },
+  { header: 'LABELS', value: (d) => labelsText(d.labels), wide: true, flex: true },
+  { header: 'PROFILE', value: (d) => d.profile, wide: true, flex: true },
 ];
 
 const FILTER_HELP = 'KEY=VALUE device filter, repeatable (all must match): platform, ownership, owner, group, label.KEY, compliance, state, os<VERSION, name, serial, profile, model';
@@ -148,6 +148,8 @@ Next: \`emmctl lock ID --reason TEXT\`, \`emmctl commands list --device ID\`.`)
       const { renderRecordAsData, formatKeyValues } = await import('../../output/render.js');
       if (await renderRecordAsData(detail, { format, columns: DEVICE_COLUMNS, out: ctx.io.stdout, colors: ctx.out })) return;
       const { relativeTime } = await import('../../output/time.js');
+      // Everything here but the layout comes from the device or the backend: shown inert.
+      const { sanitize: s } = await import('../../output/sanitize.js');
       const c = ctx.out;
       const tty = Boolean(ctx.io.stdout.isTTY);
       const now = new Date();
@@ -155,7 +157,7 @@ Next: \`emmctl lock ID --reason TEXT\`, \`emmctl commands list --device ID\`.`)
       const yesNo = (b: boolean | undefined) => (b === undefined ? undefined : b ? 'yes' : 'no');
       const p = detail.posture;
       const comp = detail.compliance;
-      let text = `${c.bold(detail.name)}  ${c.dim(detail.id)}\n`;
+      let text = `${c.bold(s(detail.name))}  ${c.dim(s(detail.id))}\n`;
       text += formatKeyValues([
         ['platform', detail.platform],
         ['os', detail.osVersion ?? p?.osVersion],
@@ -180,28 +182,28 @@ Next: \`emmctl lock ID --reason TEXT\`, \`emmctl commands list --device ID\`.`)
             ['config applied', p.appliedConfigVersion],
           ], c, '  ')
         : '  not reported yet (the device has not checked in)\n';
-      text += `\n${c.bold('Groups')}\n  ${detail.groups.length ? detail.groups.join(', ') : 'none'}\n`;
-      text += `\n${c.bold('Compliance')}: ${statusColor(comp.status, c)}`;
-      text += comp.policies.length ? c.dim(`  (policies: ${comp.policies.join(', ')})`) : c.dim('  (no compliance policy applies)');
+      text += `\n${c.bold('Groups')}\n  ${detail.groups.length ? s(detail.groups.join(', ')) : 'none'}\n`;
+      text += `\n${c.bold('Compliance')}: ${statusColor(s(comp.status), c)}`;
+      text += comp.policies.length ? c.dim(`  (policies: ${s(comp.policies.join(', '))})`) : c.dim('  (no compliance policy applies)');
       text += '\n';
-      for (const f of comp.failures) text += `  ✗ ${f.policy}/${f.rule}: expected ${f.expected}, actual ${f.actual}\n`;
-      if (comp.noncompliantSince) text += `  ${c.dim(`non-compliant since ${comp.noncompliantSince}`)}\n`;
+      for (const f of comp.failures) text += `  ✗ ${s(`${f.policy}/${f.rule}: expected ${f.expected}, actual ${f.actual}`)}\n`;
+      if (comp.noncompliantSince) text += `  ${c.dim(`non-compliant since ${s(comp.noncompliantSince)}`)}\n`;
       const cfg = detail.effectiveConfiguration;
       // The agent reports the version it last applied: tell whether the device has caught up.
       const applied = detail.posture?.appliedConfigVersion;
-      const sync = applied === cfg.version ? c.green('applied by the device') : applied ? c.yellow(`pending: the device runs ${applied}`) : c.yellow('pending: not applied yet');
-      text += `\n${c.bold('Effective configuration')} ${c.dim(`version ${cfg.version}`)}  ${sync}\n`;
+      const sync = applied === cfg.version ? c.green('applied by the device') : applied ? c.yellow(`pending: the device runs ${s(applied)}`) : c.yellow('pending: not applied yet');
+      text += `\n${c.bold('Effective configuration')} ${c.dim(`version ${s(cfg.version)}`)}  ${sync}\n`;
       const settings = Object.entries(cfg.settings);
       if (!settings.length) text += '  none\n';
       for (const [key, value] of settings) {
-        text += `  ${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}${cfg.sources[key] ? c.dim(`  ← ${cfg.sources[key]}`) : ''}\n`;
+        text += `  ${s(key)}: ${s(typeof value === 'string' ? value : JSON.stringify(value))}${cfg.sources[key] ? c.dim(`  ← ${s(cfg.sources[key])}`) : ''}\n`;
       }
       text += `\n${c.bold('Commands')}\n`;
       if (!detail.commands.length) text += '  none\n';
       for (const cmd of detail.commands) {
-        text += `  ${cmd.id}  ${cmd.type.padEnd(6)}  ${cmd.status.padEnd(12)}  ${tty ? relativeTime(cmd.createdAt, now) : cmd.createdAt}  ${cmd.requestedBy}${cmd.reason ? `  "${cmd.reason}"` : ''}${cmd.detail ? `  (${cmd.detail})` : ''}\n`;
+        text += `  ${s(`${cmd.id}  ${cmd.type.padEnd(6)}  ${cmd.status.padEnd(12)}  ${tty ? relativeTime(cmd.createdAt, now) : cmd.createdAt}  ${cmd.requestedBy}${cmd.reason ? `  "${cmd.reason}"` : ''}${cmd.detail ? `  (${cmd.detail})` : ''}`)}\n`;
       }
-      ctx.io.stdout.write(text);
+      ctx.print(text);
     });
 }
 

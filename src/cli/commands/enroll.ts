@@ -15,13 +15,13 @@ import { outputFormat, positiveInt } from './devices.js';
 
 function tokenColumns(now: Date, tokenState: (t: EnrollmentToken, now: Date) => string): Column<EnrollmentToken>[] {
   return [
-    { header: 'ID', value: (t) => t.id },
+    { header: 'ID', value: (t) => t.id, keep: true },
     { header: 'PROFILE', value: (t) => t.profile },
     { header: 'STATE', value: (t) => tokenState(t, now), color: (s, c, t) => (tokenState(t, now) === 'active' ? c.green(s) : c.dim(s)) },
     { header: 'USES', value: (t) => (t.maxUses ? `${t.uses}/${t.maxUses}` : String(t.uses)) },
     { header: 'EXPIRES', value: (t) => t.expiresAt, time: true },
     { header: 'CREATED', value: (t) => t.createdAt, time: true },
-    { header: 'CREATED BY', value: (t) => t.createdBy, wide: true },
+    { header: 'CREATED BY', value: (t) => t.createdBy, wide: true, flex: true },
   ];
 }
 
@@ -190,7 +190,8 @@ Next: \`emmctl devices list --filter state=preregistered\`.`)
         throw new EmmctlError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
       }
       const { devices, errors } = await parseImport(text, file);
-      for (const e of errors) ctx.io.stderr.write(`${e}\n`);
+      const { sanitize } = await import('../../output/sanitize.js');
+      for (const e of errors) ctx.io.stderr.write(`${sanitize(e)}\n`);
       if (errors.length && !opts.skipInvalid) {
         throw new EmmctlError(`${errors.length} problem${errors.length === 1 ? '' : 's'} in ${file}; nothing was imported`, {
           hint: 'fix the rows above, or pass --skip-invalid to import only the valid ones',

@@ -102,7 +102,7 @@ export async function printPlan(
     return;
   }
   const { renderPlan } = await import('../../plan/render.js');
-  ctx.io.stdout.write(renderPlan(data.plan, ctx.out));
+  ctx.print(renderPlan(data.plan, ctx.out));
   if (data.plan.unmanaged.length > 0) {
     ctx.info(`${data.plan.unmanaged.length} resource${data.plan.unmanaged.length === 1 ? '' : 's'} in ${data.backend.location} ${data.plan.unmanaged.length === 1 ? 'is' : 'are'} not in the policy files and stay${data.plan.unmanaged.length === 1 ? 's' : ''} (--prune would delete ${data.plan.unmanaged.length === 1 ? 'it' : 'them'}): ${data.plan.unmanaged.slice(0, 5).map((r) => `${r.kind}/${r.name}`).join(', ')}${data.plan.unmanaged.length > 5 ? ', …' : ''}`);
   }
