@@ -29,6 +29,8 @@ export interface Column<T> {
   keep?: true;
   /** Free text (names, owners, reasons): shortened first when the row does not fit the terminal. */
   flex?: true;
+  /** Left out of the table on a terminal too narrow to show free text readably (see layout()). */
+  optional?: true;
   /** Colour for the (already fitted) cell text; applied only when colours are on. */
   color?: (text: string, c: Colors, record: T) => string;
 }
@@ -184,14 +186,16 @@ async function writeTable<T>(records: AsyncIterable<T> | Iterable<T>, opts: Rend
   const headers = columns.map((c) => c.header);
   const natural = columnWidths([headers, ...buffered.map((b) => b.cells)]);
   const terminalWidth = opts.width ?? (tty ? opts.out.columns : undefined);
-  const widths = terminalWidth
-    ? fitWidths(natural, headers.map((h, i) => (columns[i]!.keep ? natural[i]! : displayWidth(h))), terminalWidth, columns.map((c) => Boolean(c.flex)))
-    : natural;
-  const fit = tty; // Off a terminal full values: a wider cell pushes the row instead of losing data.
+  const { shown, widths } = terminalWidth ? layout(columns, natural, terminalWidth, opts.format === 'wide') : { shown: columns.map((_, i) => i), widths: natural };
+  const fit = tty || opts.width !== undefined; // Off a terminal full values: a wider cell pushes the row instead of losing data.
 
-  await w.write(`${formatRow(headers, widths, fit, (t) => opts.colors.bold(t))}\n`);
+  const pick = (all: string[]) => shown.map((i) => all[i]!);
+  await w.write(`${formatRow(pick(headers), widths, fit, (t) => opts.colors.bold(t))}\n`);
   const line = (record: T, rowCells: string[]) =>
-    formatRow(rowCells, widths, fit, (t, i) => (columns[i]!.color ? columns[i]!.color!(t, opts.colors, record) : t));
+    formatRow(pick(rowCells), widths, fit, (t, k) => {
+      const column = columns[shown[k]!]!;
+      return column.color ? column.color(t, opts.colors, record) : t;
+    });
   let count = 0;
   for (const b of buffered) {
     await w.write(`${line(b.record, b.cells)}\n`);
@@ -204,6 +208,30 @@ async function writeTable<T>(records: AsyncIterable<T> | Iterable<T>, opts: Rend
     next = await iterator.next();
   }
   return count;
+}
+
+/** Free text narrower than this is hardly readable: optional columns make room first. */
+const READABLE_TEXT = 12;
+
+/**
+ * Which columns a terminal of `total` cells shows, and how wide. Ids (`keep`) are never cut;
+ * free text (`flex`) shrinks first; when free text would still be cut below READABLE_TEXT cells,
+ * `optional` columns are left out, rightmost first (not with -o wide, which asked for them all).
+ */
+function layout<T>(columns: Column<T>[], natural: number[], total: number, wide: boolean): { shown: number[]; widths: number[] } {
+  const shown = columns.map((_, i) => i);
+  for (;;) {
+    const widths = fitWidths(
+      shown.map((i) => natural[i]!),
+      shown.map((i) => (columns[i]!.keep ? natural[i]! : displayWidth(columns[i]!.header))),
+      total,
+      shown.map((i) => Boolean(columns[i]!.flex)),
+    );
+    const cramped = shown.some((i, k) => columns[i]!.flex && widths[k]! < Math.min(natural[i]!, READABLE_TEXT));
+    const drop = wide ? -1 : shown.findLastIndex((i) => columns[i]!.optional);
+    if (!cramped || drop < 0) return { shown, widths };
+    shown.splice(drop, 1);
+  }
 }
 
 function cellText(v: CellValue): string {

@@ -16,11 +16,11 @@ describe('compliance', () => {
     const r = await cli('compliance', '--sort', 'name');
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^DEVICE\s+OWNER\s+PLATFORM\s+OS\s+STATUS\s+FAILING RULES\s+LAST SEEN$/);
+    expect(lines[0]).toMatch(/^DEVICE\s+ID\s+OWNER\s+PLATFORM\s+OS\s+STATUS\s+FAILING RULES\s+LAST SEEN$/);
     expect(lines).toHaveLength(6);
-    expect(r.stdout).toMatch(/bo-galaxy\s+bo@example.com\s+android\s+12\s+noncompliant\s+minOsVersion\s+\d{4}-/);
-    expect(r.stdout).toMatch(/cy-pixel\s+cy@other.org\s+android\s+14\s+noncompliant\s+encryption\s+/);
-    expect(r.stdout).toMatch(/ana-pixel\s+ana@example.com\s+android\s+14\s+compliant\s+\d{4}-/);
+    expect(r.stdout).toMatch(/bo-galaxy\s+dev_\S+\s+bo@example.com\s+android\s+12\s+noncompliant\s+minOsVersion\s+\d{4}-/);
+    expect(r.stdout).toMatch(/cy-pixel\s+dev_\S+\s+cy@other.org\s+android\s+14\s+noncompliant\s+encryption\s+/);
+    expect(r.stdout).toMatch(/ana-pixel\s+dev_\S+\s+ana@example.com\s+android\s+14\s+compliant\s+\d{4}-/);
     expect(r.stdout).not.toMatch(/devices:/);
     expect(r.stderr).toContain('5 devices: compliant 2 (40.0%), noncompliant 3 (60.0%), in-grace 0 (0.0%), unknown 0 (0.0%)');
     expect(r.stderr).toMatch(/baseline: 5 devices — compliant 2 \(40\.0%\), noncompliant 3 \(60\.0%\)/);

@@ -88,7 +88,7 @@ describe('table', () => {
   it('keeps each cell on one line', async () => {
     const { text } = await render([{ id: 'x', name: 'two\nlines\tand tab' }], 'table');
     expect(text.split('\n')).toHaveLength(3);
-    expect(text).toContain('two lines and tab');
+    expect(text).toContain('two\\nlines\\tand tab');
   });
 
   it('streams rows after the sizing buffer with the widths from the buffer', async () => {
@@ -114,6 +114,19 @@ describe('fitWidths / truncate', () => {
   it('truncates with an ellipsis', () => {
     expect(truncate('abcdef', 4)).toBe('abc…');
     expect(truncate('abc', 4)).toBe('abc');
+  });
+  it('shrinks free text (flexible columns) before any other column', () => {
+    // 20 + 30 + 10 + gaps 4 = 64 cells into 50: only the flexible middle column gives.
+    expect(fitWidths([20, 30, 10], [2, 4, 6], 50, [false, true, false])).toEqual([20, 16, 10]);
+    // Free text at its minimum: then the others.
+    expect(fitWidths([20, 30, 10], [2, 4, 6], 30, [false, true, false])).toEqual([10, 6, 10]);
+  });
+  it('measures and cuts in terminal cells: CJK and emoji 2, combining marks 0, never half a character', () => {
+    expect(truncate('山田太郎のiPhone', 7)).toBe('山田太…');
+    expect(truncate('山田太郎のiPhone', 6)).toBe('山田…');
+    expect(truncate('📱📱📱', 4)).toBe('📱…');
+    expect(truncate('Zoe\u0308 tablet', 6)).toBe('Zoe\u0308 t…');
+    expect(truncate('👨‍👩‍👧 family', 4)).toBe('👨‍👩‍👧 …');
   });
 });
 

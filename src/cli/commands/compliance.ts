@@ -24,17 +24,17 @@ export function parseFailOn(value: string, previous: ComplianceStatus[] = []): C
 }
 
 export const COMPLIANCE_COLUMNS: Column<DeviceCompliance>[] = [
-  // The id first, never cut: every follow-up command (devices show, lock) takes it.
-  { header: 'ID', value: (r) => r.deviceId, keep: true },
   { header: 'DEVICE', value: (r) => r.name, flex: true },
-  { header: 'OWNER', value: (r) => r.owner, flex: true },
+  // Always shown and never cut: every follow-up command (devices show, lock) takes the id.
+  { header: 'ID', value: (r) => r.deviceId, keep: true },
+  { header: 'OWNER', value: (r) => r.owner, flex: true, optional: true },
   { header: 'PLATFORM', value: (r) => r.platform },
   { header: 'OS', value: (r) => r.osVersion },
   { header: 'STATUS', value: (r) => r.status, keep: true, color: (t, c, r) => statusColor(r.status, c).replace(r.status, t) },
   { header: 'FAILING RULES', value: (r) => uniqueRules(r), flex: true },
   { header: 'EXPECTED VS ACTUAL', value: (r) => r.failures.map((f) => `${f.rule}: ${f.expected} vs ${f.actual}`).join('; '), wide: true, flex: true },
   { header: 'POLICIES', value: (r) => r.policies.join(','), wide: true, flex: true },
-  { header: 'LAST SEEN', value: (r) => r.lastCheckIn, time: true },
+  { header: 'LAST SEEN', value: (r) => r.lastCheckIn, time: true, optional: true },
 ];
 
 function uniqueRules(r: DeviceCompliance): string {
@@ -66,7 +66,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--sort <field>', 'sort by name, platform, owner, osVersion, lastCheckIn, enrolledAt, state, id; prefix - for descending')
     .option('--limit <n>', 'print at most N devices (the summary and gate then cover those N)', positiveInt('--limit'))
     .addHelpText('after', `
-Columns: ID, DEVICE, OWNER, PLATFORM, OS, STATUS, FAILING RULES, LAST SEEN; -o wide adds
+Columns: DEVICE, ID, OWNER, PLATFORM, OS, STATUS, FAILING RULES, LAST SEEN; -o wide adds
 EXPECTED VS ACTUAL and POLICIES. The summary (counts and percentages per status and per
 compliance policy) goes to stderr, so stdout stays pure data.
 
