@@ -9,6 +9,20 @@ import { canPrompt, type IOStreams } from './io.js';
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'csv';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'csv'];
 
+// The -o formats a command prints, when not every record format (plan has no csv, schema is
+// a document): declared where the command is defined, checked before its action runs (program.ts).
+const declaredFormats = new WeakMap<Command, readonly string[]>();
+
+/** Declares the -o values `command` accepts; any other is a usage error (exit 2) before it runs. */
+export function acceptsOutput(command: Command, formats: readonly string[]): Command {
+  declaredFormats.set(command, formats);
+  return command;
+}
+
+export function acceptedOutput(command: Command): readonly string[] | undefined {
+  return declaredFormats.get(command);
+}
+
 export interface GlobalOptions {
   context?: string;
   dataDir?: string;

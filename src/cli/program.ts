@@ -4,7 +4,7 @@
 import { Command, Option } from 'commander';
 import { ExitCode, UsageError } from '../errors.js';
 import type { CliContext } from './context.js';
-import { OUTPUT_FORMATS } from './context.js';
+import { acceptedOutput, OUTPUT_FORMATS } from './context.js';
 import { sanitizeMessage } from '../output/sanitize.js';
 import * as apply from './commands/apply.js';
 import * as audit from './commands/audit.js';
@@ -22,6 +22,7 @@ import * as schema from './commands/schema.js';
 import * as server from './commands/server.js';
 import * as simulate from './commands/simulate.js';
 import * as validate from './commands/validate.js';
+import * as version from './commands/version.js';
 
 export interface CommandModule {
   register(program: Command, ctx: CliContext): void;
@@ -31,7 +32,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   validate, init, schema,
   plan, apply, exportCmd,
   enroll, devices, compliance, deviceActions, commands, audit,
-  context, server, simulate, completion,
+  context, server, simulate, completion, version,
 ];
 
 // `text` and `github` are formats for problem reports, not records: the one global -o accepts
@@ -62,7 +63,13 @@ export function buildProgram(ctx: CliContext): Command {
     .showSuggestionAfterError(true)
     .showHelpAfterError('(run with --help for usage)')
     .hook('preAction', (root, action) => {
+      // Global options (-q above all) take effect for every command, not only those that read them.
+      ctx.globals(action);
       const output = action.optsWithGlobals().output as string | undefined;
+      const accepted = acceptedOutput(action);
+      if (output && accepted && !accepted.includes(output)) {
+        throw new UsageError(`\`emmctl ${action.parent && action.parent !== root ? `${action.parent.name()} ` : ''}${action.name()}\` prints ${accepted.join(', ')}, not ${output}`, `use -o ${accepted.join(' or -o ')}`);
+      }
       if (output && (REPORT_FORMATS as readonly string[]).includes(output) && !(action.parent === root && REPORT_COMMANDS.has(action.name()))) {
         throw new UsageError(`-o ${output} is only for \`emmctl validate\`; this command prints ${OUTPUT_FORMATS.join(', ')}`);
       }
@@ -86,6 +93,8 @@ Start with:  emmctl init my-policies && emmctl validate my-policies`);
 }
 
 function applyInheritedSettings(command: Command, ctx: CliContext): void {
+  // Every command's help lists the global options (--context, -o, -q...) it also takes.
+  command.configureHelp({ showGlobalOptions: true });
   command.exitOverride().showSuggestionAfterError(true).configureOutput({
     writeOut: (s) => ctx.io.stdout.write(s),
     writeErr: (s) => ctx.io.stderr.write(sanitizeMessage(s, { keepColor: ctx.io.colorStderr })),

@@ -52,7 +52,7 @@ export function validateServerUrl(server: string): string {
   try {
     url = new URL(server);
   } catch {
-    throw new UsageError(`invalid server URL "${server}"`, 'give a full URL, e.g. https://emm.example.com or http://127.0.0.1:8080');
+    throw new UsageError(`invalid server URL "${server}"`, 'give a full URL, e.g. https://emm.example.com or http://127.0.0.1:8787');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`invalid server URL "${server}": must be http:// or https://`);
   if (url.username || url.password) throw new UsageError('the server URL must not carry credentials', 'pass the token with --token-stdin');

@@ -3,6 +3,8 @@
 // One parser for the CLI, the server and the store, so a filter means the same everywhere.
 import { UsageError } from '../errors.js';
 import type { DeviceFilter } from '../backends/backend.js';
+import { COMPLIANCE_STATUSES, DEVICE_STATES, OWNERSHIPS, PLATFORMS } from './fleet.js';
+import { didYouMean } from './suggest.js';
 
 export const FILTER_FIELDS = ['id', 'name', 'serial', 'platform', 'ownership', 'owner', 'group', 'compliance', 'state', 'os', 'profile', 'model'] as const;
 const ORDERED_FIELDS = new Set(['os']);
@@ -16,13 +18,15 @@ export const MAX_FILTER_VALUE_LENGTH = 256;
 const MAX_FILTER_FIELD_LENGTH = 128;
 /** Longest whole filter text (field, operator, value and spaces). */
 export const MAX_FILTER_TEXT_LENGTH = MAX_FILTER_VALUE_LENGTH + MAX_FILTER_FIELD_LENGTH + 8;
+// Fields with a closed set of values: a typo (`platform=andriod`) is an error, not an empty listing.
+const ENUM_VALUES: Record<string, readonly string[]> = { platform: PLATFORMS, ownership: OWNERSHIPS, compliance: COMPLIANCE_STATUSES, state: DEVICE_STATES };
 
 /** Parses `FIELD OP VALUE`; throws UsageError naming the accepted fields and operators. */
 export function parseDeviceFilter(text: string): DeviceFilter {
   if (text.length > MAX_FILTER_TEXT_LENGTH) throw tooLong(text);
   const match = /^\s*([A-Za-z][A-Za-z0-9_.\/-]*)\s*(!=|<=|>=|=|<|>)\s*(.*?)\s*$/.exec(text);
   if (!match) {
-    throw new UsageError(`invalid filter "${text}": expected FIELD=VALUE (or !=, <, <=, >, >=)`, `fields: ${FILTER_FIELDS.join(', ')}, label.KEY; e.g. --filter platform=android --filter os<14`);
+    throw new UsageError(`invalid filter "${text}": expected FIELD=VALUE (or !=, <, <=, >, >=)`, `fields: ${FILTER_FIELDS.join(', ')}, label.KEY; e.g. --filter platform=android --filter 'os<14'`);
   }
   const [, rawField, op, value] = match as unknown as [string, string, DeviceFilter['op'], string];
   const field = rawField === 'osVersion' ? 'os' : rawField;
@@ -37,6 +41,11 @@ export function parseDeviceFilter(text: string): DeviceFilter {
   }
   if (field === 'os' && !/^\d+(\.\d+){0,3}$/.test(value)) {
     throw new UsageError(`filter "${text}": "${value}" is not a version like 14 or 17.4.1`);
+  }
+  const allowed = ENUM_VALUES[field];
+  if (allowed && !allowed.includes(value)) {
+    const guess = didYouMean(value, allowed);
+    throw new UsageError(`filter "${text}": unknown ${field} "${value}"${guess ? ` (did you mean "${guess}"?)` : ''}`, `${field} is one of: ${allowed.join(', ')}`);
   }
   return { field, op, value };
 }
@@ -117,4 +126,15 @@ function codePointWidth(text: string, i: number): number {
     if (d >= 0xdc00 && d <= 0xdfff) return 2;
   }
   return 1;
+}
+
+/** What a device listing sorts by (`-` prefix: descending; `os` is osVersion); the store keys each one. */
+export const DEVICE_SORT_FIELDS: readonly string[] = ['name', 'platform', 'owner', 'osVersion', 'lastCheckIn', 'enrolledAt', 'state', 'id'];
+
+/** Checks a `--sort` value before any query runs, so a typo is a usage error (exit 2) with a suggestion. */
+export function checkDeviceSort(text: string): string {
+  const field = text.trim().replace(/^-/, '');
+  if (field === 'os' || DEVICE_SORT_FIELDS.includes(field)) return text.trim();
+  const guess = didYouMean(field, DEVICE_SORT_FIELDS);
+  throw new UsageError(`cannot sort devices by "${field}"${guess ? ` (did you mean "${guess}"?)` : ''}`, `sort by one of: ${DEVICE_SORT_FIELDS.join(', ')} (prefix - for descending)`);
 }

@@ -3,7 +3,7 @@
 // references, conflicting settings between policies of equal priority).
 import { conflictingSettings } from '../compliance/merge.js';
 import type { ComplianceAction, PolicyDocument, ResourceDocument } from '../model/policy.generated.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../model/suggest.js';
 import { pathString, type DocPath, type Problem, type Severity, type SourcePosition } from './types.js';
 
 export const BUILTIN_GROUP = 'all';

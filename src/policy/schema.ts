@@ -2,7 +2,7 @@
 // and the translation of ajv's errors into messages a person can act on, at the right key.
 import type { ErrorObject } from 'ajv';
 import schemaJson from '../../schema/emmctl.schema.json' with { type: 'json' };
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../model/suggest.js';
 import { pathString, type DocPath, type Problem, type SourcePosition } from './types.js';
 
 export type SchemaValidator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };

@@ -43,8 +43,11 @@ export async function createToken(ctx: CliContext, command: Command, opts: { rol
     store.createApiToken({ name, role: opts.role as ApiRole, expiresInSeconds }, localActor()),
   );
   const format = ctx.globals(command).output;
-  if (format === 'json') ctx.io.stdout.write(`${JSON.stringify({ token, secret }, null, 2)}\n`);
-  else ctx.io.stdout.write(`${secret}\n`);
+  // As data, one record (the token and its secret); as text, the bare secret, for `| emmctl context add --token-stdin`.
+  if (format === 'json' || format === 'yaml') {
+    const { renderDocument } = await import('../output/render.js');
+    await renderDocument({ token, secret }, format, ctx.io.stdout);
+  } else ctx.io.stdout.write(`${secret}\n`);
   ctx.info(`created API token ${token.id} "${token.name}" (${token.role}${token.expiresAt ? `, expires ${token.expiresAt}` : ', no expiry'})`);
   ctx.info('the secret is shown only this once; keep it in a secret store (EMMCTL_TOKEN for the CLI)');
 }

@@ -4,7 +4,7 @@
 import { BackendError } from '../errors.js';
 import type { DeviceFilter } from '../backends/backend.js';
 import { COMPLIANCE_STATUSES, DEVICE_STATES } from '../model/fleet.js';
-import { globMatch, hasWildcard } from '../model/filter.js';
+import { DEVICE_SORT_FIELDS, globMatch, hasWildcard } from '../model/filter.js';
 import { versionSortKey } from '../compliance/index.js';
 
 /** Sort field → SQL key expression (matches an index in migrations.ts; NULLs sort as ''). */
@@ -19,7 +19,7 @@ const SORT_KEYS: Record<string, string> = {
   state: 'state',
   id: 'id',
 };
-export const SORT_FIELDS = ['name', 'platform', 'owner', 'osVersion', 'lastCheckIn', 'enrolledAt', 'state', 'id'];
+export const SORT_FIELDS = DEVICE_SORT_FIELDS;
 
 export interface DeviceSort {
   spec: string;

@@ -4,7 +4,7 @@ import { durationMs, isRealDate } from '../../src/policy/checks.js';
 import { firstInvalidUtf8, formatBytes } from '../../src/policy/files.js';
 import { formatProblemsGithub, formatProblemsText, summaryLine } from '../../src/policy/format.js';
 import { loadPolicySet, pathString, resolveSecrets, findSecretRefs } from '../../src/policy/index.js';
-import { didYouMean, editDistance } from '../../src/policy/suggest.js';
+import { didYouMean, editDistance } from '../../src/model/suggest.js';
 import { colors } from '../../src/output/color.js';
 import type { Problem } from '../../src/policy/types.js';
 

@@ -194,7 +194,9 @@ Next: emmctl plan (should report no changes), emmctl enroll token create --profi
       }
       if (!opts.yes) {
         if (!ctx.canPrompt()) {
-          throw new UsageError('apply needs --yes when not run on a terminal; nothing was applied', 'review the plan with `emmctl plan`, then run `emmctl apply --yes`');
+          // The hint repeats what was asked (paths, --prune, --plan FILE), so running it applies the same thing.
+          const args = opts.plan ? `--plan ${opts.plan}` : `${paths.length ? `${paths.join(' ')} ` : ''}${prune ? '--prune ' : ''}`.trimEnd();
+          throw new UsageError('apply needs --yes when not run on a terminal; nothing was applied', `review the plan with \`emmctl plan${opts.plan ? '' : args ? ` ${args}` : ''}\`, then run \`emmctl apply${args ? ` ${args}` : ''} --yes\``);
         }
         const { confirm } = await import('../../output/prompt.js');
         const ok = await confirm(

@@ -7,7 +7,7 @@ import type { ComplianceSummary } from '../../fleet/compliance-view.js';
 import { COMPLIANCE_STATUSES, type ComplianceStatus, type DeviceCompliance } from '../../model/fleet.js';
 import type { Column } from '../../output/render.js';
 import type { CliContext } from '../context.js';
-import { collect, listRecords, outputFormat, parseFilters, positiveInt, statusColor } from './devices.js';
+import { collect, listRecords, outputFormat, parseFilters, parseSortFlag, positiveInt, statusColor } from './devices.js';
 
 const GATE_STATUSES: readonly ComplianceStatus[] = ['noncompliant', 'unknown', 'in-grace'];
 
@@ -89,10 +89,11 @@ Next: \`emmctl devices show ID\` for one device's details, \`emmctl lock ID\` to
     .action(async (opts: { filter: string[]; failOn?: ComplianceStatus[]; sort?: string; limit?: number }, command: Command) => {
       const { withManagedDefault, emptySummary, addToSummary, gateFailures } = await import('../../fleet/compliance-view.js');
       const filters = withManagedDefault(await parseFilters(opts.filter));
+      const sort = await parseSortFlag(opts.sort);
       const backend = await ctx.backend(command);
       const { renderRecords } = await import('../../output/render.js');
       const summary = emptySummary();
-      const records = await listRecords<DeviceCompliance, DeviceQuery>((q) => backend.listCompliance(q), { filters, sort: opts.sort }, opts.limit);
+      const records = await listRecords<DeviceCompliance, DeviceQuery>((q) => backend.listCompliance(q), { filters, sort }, opts.limit);
       await renderRecords(records, {
         format: outputFormat(ctx, command),
         columns: COMPLIANCE_COLUMNS,

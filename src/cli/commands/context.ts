@@ -39,7 +39,7 @@ EMMCTL_CONTEXT > the current context > local.`);
     .addHelpText('after', `
 The embedded variant takes the global --data-dir DIR instead of --server.
 Examples:
-  emmctl server token create --name ci --role admin | emmctl context add prod --server http://127.0.0.1:8080 --token-stdin
+  emmctl server token create --name ci --role admin | emmctl context add prod --server http://127.0.0.1:8787 --token-stdin
   emmctl context add lab --data-dir /srv/emm-lab
 
 Next: emmctl context use NAME`)

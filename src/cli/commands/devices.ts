@@ -20,6 +20,13 @@ export function positiveInt(flag: string) {
   };
 }
 
+/** `--sort` checked before the query (exit 2 on a typo); undefined keeps the backend's default. */
+export async function parseSortFlag(text: string | undefined): Promise<string | undefined> {
+  if (text === undefined) return undefined;
+  const { checkDeviceSort } = await import('../../model/filter.js');
+  return checkDeviceSort(text);
+}
+
 export async function parseFilters(texts: string[] | undefined): Promise<DeviceFilter[]> {
   if (!texts?.length) return [];
   const { parseDeviceFilter } = await import('../../model/filter.js');
@@ -88,7 +95,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('list and inspect enrolled and pre-registered devices')
     .addHelpText('after', `
 Examples:
-  $ emmctl devices list --filter platform=android --filter os<14
+  $ emmctl devices list --filter platform=android --filter 'os<14'
   $ emmctl devices list --filter compliance=noncompliant --sort -lastCheckIn -o wide
   $ emmctl devices show dev_0001 -o json
 
@@ -108,16 +115,17 @@ profile, model, osVersion, enrolledAt, lastCheckIn, posture).
 
 Examples:
   $ emmctl devices list
-  $ emmctl devices list --filter owner=*@example.com --filter label.team=sales
+  $ emmctl devices list --filter 'owner=*@example.com' --filter label.team=sales
   $ emmctl devices list --filter state=enrolled --sort -lastCheckIn --limit 20
   $ emmctl devices list -o csv > devices.csv
 
 Next: \`emmctl devices show ID\` for one device's posture, compliance and commands.`)
     .action(async (opts: { filter: string[]; sort?: string; limit?: number }, command: Command) => {
       const filters = await parseFilters(opts.filter);
+      const sort = await parseSortFlag(opts.sort);
       const backend = await ctx.backend(command);
       const { renderRecords } = await import('../../output/render.js');
-      const query: DeviceQuery = { filters, sort: opts.sort };
+      const query: DeviceQuery = { filters, sort };
       const count = await renderRecords(await listRecords((q) => backend.listDevices(q), query, opts.limit), {
         format: outputFormat(ctx, command),
         columns: DEVICE_COLUMNS,

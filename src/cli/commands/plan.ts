@@ -6,7 +6,7 @@ import type { Backend } from '../../backends/backend.js';
 import { ExitCode, ExitWith, UsageError, ValidationFailedError } from '../../errors.js';
 import type { ResourceDocument } from '../../model/policy.generated.js';
 import type { Plan } from '../../plan/index.js';
-import type { CliContext } from '../context.js';
+import { acceptsOutput, type CliContext } from '../context.js';
 
 export const DEFAULT_POLICY_PATH = 'policies/';
 
@@ -123,7 +123,7 @@ export async function writePrivateFile(path: string, text: string): Promise<void
 }
 
 export function register(program: Command, ctx: CliContext): void {
-  program
+  const command = program
     .command('plan')
     .description('show what apply would change: the policy files (desired) against the backend (current)')
     .argument('[paths...]', `policy files or directories (default ${DEFAULT_POLICY_PATH})`)
@@ -158,4 +158,6 @@ Next: emmctl apply`)
       }
       if (opts.detailedExitcode && hasChanges(plan)) throw new ExitWith(ExitCode.CHANGES);
     });
+  // A plan is a tree of changes, not rows: text for people, json or yaml for machines; no csv.
+  acceptsOutput(command, ['table', 'json', 'yaml']);
 }

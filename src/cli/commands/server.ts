@@ -1,7 +1,7 @@
 // `emmctl server`: serve the embedded store over HTTP (admin API + device agent API), and
 // `emmctl server token create|list|revoke` to manage API tokens directly on the store.
 import { Command, Option } from 'commander';
-import type { CliContext } from '../context.js';
+import { acceptsOutput, type CliContext } from '../context.js';
 
 interface ServeOptions {
   listen: string;
@@ -47,9 +47,9 @@ Then point the CLI at the server:
     });
 
   const token = server.command('token').description('Manage API tokens for the server (directly on the store; no server needed)');
-  token
+  const create = token
     .command('create')
-    .description('Create an API token and print its secret once on stdout')
+    .description('Create an API token and print its secret once on stdout (-o json|yaml: the token record with its secret)')
     .addOption(new Option('--role <role>', 'viewer (read), operator (also apply, lock, reboot), admin (also wipe, retire, prune, tokens)').choices(ROLES).makeOptionMandatory())
     .option('--name <name>', 'a name for the audit log (default: <role>-<random>)')
     .option('--expires <duration>', 'lifetime such as 90d, 12h, 2w (default: never)')
@@ -64,6 +64,7 @@ Next:  echo "$TOKEN" | emmctl context add prod --server URL --token-stdin`)
       const { createToken } = await import('../../server/tokens.js');
       await createToken(ctx, command, opts);
     });
+  acceptsOutput(create, ['table', 'json', 'yaml']);
   token
     .command('list')
     .description('List API tokens (never their secrets)')
