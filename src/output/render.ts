@@ -8,7 +8,7 @@
 // Column alignment is a few lines of code; owning it lets us stream and fit the terminal.
 import type { Writable } from 'node:stream';
 import stringWidth from 'string-width';
-import { ExitCode, ExitWith } from '../errors.js';
+import { EmmctlError, ExitCode, ExitWith } from '../errors.js';
 import { loadYaml } from '../policy/yaml-source.js';
 import type { Colors } from './color.js';
 import { sanitize } from './sanitize.js';
@@ -60,30 +60,46 @@ const ELLIPSIS = '…';
 /** Writes records in the chosen format; returns how many were written. */
 export async function renderRecords<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>): Promise<number> {
   const writer = new StreamWriter(opts.out);
-  let count = 0;
+  const written = { count: 0 };
   if (opts.tap) records = tapped(records, opts.tap);
   try {
     switch (opts.format) {
       case 'json':
-        count = await writeJson(records, opts, writer);
+        await writeJson(records, opts, writer, written);
         break;
       case 'yaml':
-        count = await writeYaml(records, opts, writer);
+        await writeYaml(records, opts, writer, written);
         break;
       case 'csv':
-        count = await writeCsv(records, opts, writer);
+        await writeCsv(records, opts, writer, written);
         break;
       default:
-        count = await writeTable(records, opts, writer);
+        await writeTable(records, opts, writer, written);
     }
     await writer.flush();
   } catch (error) {
     // The reader went away (`emmctl devices list | head`): stop quietly, as `ls | head` does,
     // and skip what the command would do after listing (a summary of a partial listing misleads).
     if (writer.closed) throw new ExitWith(ExitCode.OK);
-    throw error;
+    if (written.count === 0) throw error;
+    // The source failed mid-stream (a page that never came): what was printed is true but not
+    // all of it. Keep it, say so, exit non-zero; a JSON array stays unterminated so no parser
+    // takes it for the whole listing.
+    await writer.flush().catch(() => {});
+    throw incompleteListing(error, written.count, opts.format);
   }
-  return count;
+  return written.count;
+}
+
+function incompleteListing(error: unknown, count: number, format: RecordFormat): EmmctlError {
+  const cause = error instanceof Error ? error.message : String(error);
+  const data = format === 'json' ? '; the JSON array is left unterminated' : format === 'table' || format === 'wide' ? '' : ` (the ${format} above looks complete but is not)`;
+  const hint = error instanceof EmmctlError && error.hint ? `${error.hint}; ` : '';
+  return new EmmctlError(`the listing failed after ${count} record${count === 1 ? '' : 's'}, so the output is incomplete${data}: ${cause}`, {
+    exitCode: error instanceof EmmctlError && error.exitCode !== ExitCode.OK ? error.exitCode : ExitCode.ERROR,
+    hint: `${hint}nothing was changed; run the command again (with --limit or --filter for a shorter listing)`,
+    cause: error,
+  });
 }
 
 /** One record as pretty JSON or a YAML document (show commands). */
@@ -122,27 +138,28 @@ export function formatAligned(rows: CellValue[][], indent = '  '): string {
   return cells.map((row) => `${indent}${formatRow(row, widths, false, (t) => t)}\n`).join('');
 }
 
-async function writeJson<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter): Promise<number> {
-  // One record per line: valid JSON for jq, greppable, and never the whole array in memory.
-  let count = 0;
-  for await (const record of records) {
-    await w.write(`${count === 0 ? '[\n' : ',\n'}${JSON.stringify(opts.toData ? opts.toData(record) : record)}`);
-    count++;
-  }
-  await w.write(count === 0 ? '[]\n' : '\n]\n');
-  return count;
+/** How many records a writer has written so far (read when the source fails mid-stream). */
+interface Written {
+  count: number;
 }
 
-async function writeYaml<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter): Promise<number> {
+async function writeJson<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter, written: Written): Promise<void> {
+  // One record per line: valid JSON for jq, greppable, and never the whole array in memory.
+  for await (const record of records) {
+    await w.write(`${written.count === 0 ? '[\n' : ',\n'}${JSON.stringify(opts.toData ? opts.toData(record) : record)}`);
+    written.count++;
+  }
+  await w.write(written.count === 0 ? '[]\n' : '\n]\n');
+}
+
+async function writeYaml<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter, written: Written): Promise<void> {
   const { stringify } = await loadYaml();
   // A YAML sequence written item by item (`- ...` blocks concatenate into one list), the same shape as the JSON array.
-  let count = 0;
   for await (const record of records) {
     await w.write(stringify([opts.toData ? opts.toData(record) : record], { lineWidth: 0 }));
-    count++;
+    written.count++;
   }
-  if (count === 0) await w.write('[]\n');
-  return count;
+  if (written.count === 0) await w.write('[]\n');
 }
 
 /** RFC 4180: quote a field holding a comma, quote, CR or LF; double the quotes inside. */
@@ -151,19 +168,17 @@ export function csvField(value: CellValue): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-async function writeCsv<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter): Promise<number> {
+async function writeCsv<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter, written: Written): Promise<void> {
   // Every column (wide ones too) with raw values and ISO times: csv is for spreadsheets and scripts.
   const columns = opts.columns;
   await w.write(`${columns.map((c) => csvField(c.header)).join(',')}\r\n`);
-  let count = 0;
   for await (const record of records) {
     await w.write(`${columns.map((c) => csvField(c.value(record))).join(',')}\r\n`);
-    count++;
+    written.count++;
   }
-  return count;
 }
 
-async function writeTable<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter): Promise<number> {
+async function writeTable<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter, written: Written): Promise<void> {
   const columns = opts.columns.filter((c) => opts.format === 'wide' || !c.wide);
   const tty = Boolean(opts.out.isTTY);
   const now = opts.now ?? new Date();
@@ -176,12 +191,22 @@ async function writeTable<T>(records: AsyncIterable<T> | Iterable<T>, opts: Rend
   const sizing = opts.sizingRows ?? 300;
   const buffered: Array<{ record: T; cells: string[] }> = [];
   const iterator = (Symbol.asyncIterator in records ? (records as AsyncIterable<T>)[Symbol.asyncIterator]() : toAsync(records as Iterable<T>));
-  let next = await iterator.next();
-  while (!next.done && buffered.length < sizing) {
-    buffered.push({ record: next.value, cells: cells(next.value) });
+  let next: IteratorResult<T>;
+  // A source that fails while rows are buffered: print those rows, then fail (renderRecords says
+  // the output is incomplete), as when it fails later.
+  let failure: { error: unknown } | undefined;
+  try {
     next = await iterator.next();
+    while (!next.done && buffered.length < sizing) {
+      buffered.push({ record: next.value, cells: cells(next.value) });
+      next = await iterator.next();
+    }
+  } catch (error) {
+    if (buffered.length === 0) throw error;
+    failure = { error };
+    next = { done: true, value: undefined };
   }
-  if (buffered.length === 0) return 0;
+  if (buffered.length === 0) return;
 
   const headers = columns.map((c) => c.header);
   const natural = columnWidths([headers, ...buffered.map((b) => b.cells)]);
@@ -196,18 +221,17 @@ async function writeTable<T>(records: AsyncIterable<T> | Iterable<T>, opts: Rend
       const column = columns[shown[k]!]!;
       return column.color ? column.color(t, opts.colors, record) : t;
     });
-  let count = 0;
   for (const b of buffered) {
     await w.write(`${line(b.record, b.cells)}\n`);
-    count++;
+    written.count++;
   }
   buffered.length = 0;
+  if (failure) throw failure.error;
   while (!next.done) {
     await w.write(`${line(next.value, cells(next.value))}\n`);
-    count++;
+    written.count++;
     next = await iterator.next();
   }
-  return count;
 }
 
 /** Free text narrower than this is hardly readable: optional columns make room first. */
