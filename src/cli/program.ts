@@ -66,12 +66,12 @@ export function buildProgram(ctx: CliContext): Command {
       // Global options (-q above all) take effect for every command, not only those that read them.
       ctx.globals(action);
       const output = action.optsWithGlobals().output as string | undefined;
+      if (output && (REPORT_FORMATS as readonly string[]).includes(output) && !(action.parent === root && REPORT_COMMANDS.has(action.name()))) {
+        throw new UsageError(`-o ${output} is only for \`emmctl validate\`; this command prints ${OUTPUT_FORMATS.join(', ')}`);
+      }
       const accepted = acceptedOutput(action);
       if (output && accepted && !accepted.includes(output)) {
         throw new UsageError(`\`emmctl ${action.parent && action.parent !== root ? `${action.parent.name()} ` : ''}${action.name()}\` prints ${accepted.join(', ')}, not ${output}`, `use -o ${accepted.join(' or -o ')}`);
-      }
-      if (output && (REPORT_FORMATS as readonly string[]).includes(output) && !(action.parent === root && REPORT_COMMANDS.has(action.name()))) {
-        throw new UsageError(`-o ${output} is only for \`emmctl validate\`; this command prints ${OUTPUT_FORMATS.join(', ')}`);
       }
     })
     .exitOverride()

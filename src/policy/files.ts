@@ -111,6 +111,8 @@ export function readPolicyFile(file: string, cwd: string, maxBytes: number): Rea
 }
 
 function tooLarge(file: string, size: number, maxBytes: number): Problem {
+  // Stdin is read only up to just past the limit (validate -), so its size is unknown.
+  if (file === '-') return fileProblem(file, `stdin is larger than the limit of ${formatBytes(maxBytes)} (reading stopped there): split it into several files`, 'io/too-large');
   return fileProblem(file, `file is too large (${formatBytes(size)}; the limit is ${formatBytes(maxBytes)}): split it into several files`, 'io/too-large');
 }
 

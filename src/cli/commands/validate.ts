@@ -41,7 +41,7 @@ Examples:
           ? 'run `emmctl init` to scaffold a policy repo, or name the files to validate'
           : 'name policy files (*.yaml, *.yml), folders holding them, or - for stdin');
       }
-      const stdin = given.includes('-') ? await readAll(ctx.io.stdin) : undefined;
+      const stdin = given.includes('-') ? await readAtMost(ctx.io.stdin, policy.DEFAULT_MAX_FILE_BYTES + 1) : undefined;
       const outcome = await validateSet(ctx, policy, given, listed.files, { envCheck: Boolean(opts.envCheck), strict: Boolean(opts.strict), useCache: opts.cache, stdin });
       const { ok, problems, summary } = outcome;
       const { summaryLine } = await import('../../policy/format.js');
@@ -105,8 +105,19 @@ function validateFormat(output: string | undefined): ValidateFormat {
   throw new UsageError(`validate prints text, json or github, not ${output}`, 'use -o text, -o json or -o github');
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+/**
+ * Stdin up to `limit` bytes. Reading stops there (an endless or huge pipe is never buffered
+ * whole); one byte past the 1 MiB file limit is enough for the loader to report "over 1 MiB"
+ * exactly as it does for a file.
+ */
+async function readAtMost(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks);
+  let size = 0;
+  for await (const chunk of stream) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    chunks.push(buffer);
+    size += buffer.length;
+    if (size >= limit) break; // leaving the loop destroys the stream: the writer gets EPIPE
+  }
+  return Buffer.concat(chunks).subarray(0, limit);
 }
