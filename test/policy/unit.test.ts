@@ -82,12 +82,13 @@ describe('formats', () => {
   ];
   it('text groups per file, no colour when off', () => {
     expect(formatProblemsText(problems, colors(false))).toBe(
-      'a.yaml:3:5: error: bad: 100%\nreally [schema/enum]\n\nb.yaml: error: too large [io/too-large]\nb.yaml:2:1: warning: meh [policy-conflict]\n',
+      // A message is one line: a newline in it (quoted from a file) shows as \n.
+      'a.yaml:3:5: error: bad: 100%\\nreally [schema/enum]\n\nb.yaml: error: too large [io/too-large]\nb.yaml:2:1: warning: meh [policy-conflict]\n',
     );
   });
   it('github escapes data and properties', () => {
     expect(formatProblemsGithub(problems)).toBe(
-      '::error file=a.yaml,line=3,col=5,title=emmctl schema/enum::bad: 100%25%0Areally\n' +
+      '::error file=a.yaml,line=3,col=5,title=emmctl schema/enum::bad: 100%25\\nreally\n' +
         '::error file=b.yaml,title=emmctl io/too-large::too large\n' +
         '::warning file=b.yaml,line=2,col=1,title=emmctl policy-conflict::meh\n',
     );
