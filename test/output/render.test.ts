@@ -3,7 +3,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { colors } from '../../src/output/color.js';
 import { parseCsv } from '../../src/output/csv.js';
-import { csvField, fitWidths, renderRecords, truncate, type Column } from '../../src/output/render.js';
+import { csvField, displayWidth, fitWidths, renderRecords, truncate, type Column } from '../../src/output/render.js';
 import { parseDuration, parseSince, relativeTime } from '../../src/output/time.js';
 
 interface Row {
@@ -121,6 +121,18 @@ describe('fitWidths / truncate', () => {
     // Free text at its minimum: then the others.
     expect(fitWidths([20, 30, 10], [2, 4, 6], 30, [false, true, false])).toEqual([10, 6, 10]);
   });
+  it('the per-code-point fast path agrees with string-width on every code point', async () => {
+    const { default: stringWidth } = await import('string-width');
+    const differ: string[] = [];
+    for (let cp = 0x20; cp <= 0x3ffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const ch = String.fromCodePoint(cp);
+      if (displayWidth(ch) !== stringWidth(ch)) differ.push(cp.toString(16));
+    }
+    expect(differ).toEqual([]);
+    expect(displayWidth('山田太郎のiPhone')).toBe(stringWidth('山田太郎のiPhone'));
+    expect(displayWidth('Zoe\u0308 👨‍👩‍👧 🇯🇵')).toBe(stringWidth('Zoe\u0308 👨‍👩‍👧 🇯🇵'));
+  }, 60_000);
   it('measures and cuts in terminal cells: CJK and emoji 2, combining marks 0, never half a character', () => {
     expect(truncate('山田太郎のiPhone', 7)).toBe('山田太…');
     expect(truncate('山田太郎のiPhone', 6)).toBe('山田…');
