@@ -140,6 +140,8 @@ export interface Backend {
   readonly location: string;
 
   identity(): Promise<BackendIdentity>;
+  /** The store's seal over a saved plan's digest (a keyed hash only the store can make). */
+  sealPlan(digest: string): Promise<string>;
   listResources(kind?: ResourceKind): Promise<StoredResource[]>;
   /** Applies every change or none. A version mismatch throws BackendError('conflict'). */
   applyChanges(changes: ResourceChange[], opts?: ApplyOptions): Promise<AppliedChange[]>;

@@ -154,8 +154,9 @@ export function digestDocuments(documents: ResourceDocument[]): string {
 
 // ---- saved plans ---------------------------------------------------------------------------
 //
-// A plan file is sealed: `digest` is a sha256 over everything else in it, so an edited plan is
-// refused; it names the backend by identity (absolute data dir or URL, plus the store's own id),
+// A plan file is sealed: `digest` is a sha256 over everything else in it, and `seal` the store's
+// HMAC of that digest under a key only the store holds (Backend.sealPlan), so an edited plan is
+// refused even when its sha256 was recomputed; it names the backend by identity (absolute data dir or URL, plus the store's own id),
 // so it applies nowhere else; and it keeps each secret as its reference plus a salted scrypt
 // digest of the value used, so `apply --plan` notices when the environment now holds another value.
 
@@ -184,6 +185,8 @@ export interface SavedPlan {
   secrets: PlanSecret[];
   /** sha256 over the rest of the plan (see planDigest). */
   digest: string;
+  /** The backend's seal over `digest`; absent from `plan -o json`, which is not an appliable plan. */
+  seal?: string;
 }
 
 export function toSavedPlan(
@@ -213,7 +216,7 @@ export function toSavedPlan(
 
 /** The seal: sha256 over the plan without its `digest` member, in stable key order. */
 export function planDigest(plan: Omit<SavedPlan, 'digest'> | SavedPlan): string {
-  const { digest: _ignored, ...rest } = plan as SavedPlan;
+  const { digest: _ignored, seal: _seal, ...rest } = plan as SavedPlan;
   return `sha256:${createHash('sha256').update(stableStringify(rest)).digest('hex')}`;
 }
 
@@ -254,6 +257,7 @@ export function parseSavedPlan(text: string): SavedPlan {
   }
   if (p.format !== PLAN_FORMAT) throw new PlanFormatError(`was made by another emmctl version (format ${p.format}, this one reads ${PLAN_FORMAT})`);
   if (typeof p.digest !== 'string') throw new Error('plan file has no digest');
+  if (typeof p.seal !== 'string') throw new Error('plan file has no seal (save plans with `emmctl plan --out FILE`; `-o json` output cannot be applied)');
   if (!p.backend || typeof p.backend.kind !== 'string' || typeof p.backend.location !== 'string' || typeof p.backend.storeId !== 'string') throw new Error('plan file has no backend');
   if (!Array.isArray(p.changes)) throw new Error('plan file has no changes list');
   if (!Array.isArray(p.secrets)) throw new Error('plan file has no secrets list');

@@ -333,6 +333,13 @@ export const OPENAPI_DOCUMENT = {
     '/v1/resources': {
       get: op('List stored resources', 'viewer', { parameters: [q('kind', 'Only this kind', ref('ResourceKind'))], responses: { '200': ok('Resources', list('StoredResource')) } }),
     },
+    '/v1/plans/seal': {
+      post: op('Seal a saved plan digest with the store key', 'viewer', {
+        description: 'HMAC-SHA256 of the digest under a key that never leaves the store; `apply --plan` asks again and compares, so an edited plan or one made for another store is refused.',
+        requestBody: { required: true, ...json({ type: 'object', required: ['digest'], additionalProperties: false, properties: { digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } } }) },
+        responses: { '200': ok('The seal', { type: 'object', required: ['seal'], properties: { seal: { type: 'string' } } }) },
+      }),
+    },
     '/v1/resources/apply': {
       post: op('Apply an ordered change set atomically', 'operator', {
         description: 'Needs the operator role; deletions and prune need admin. A stale expectedVersion is 409 conflict and nothing is applied. With an Idempotency-Key header, a retry of an apply that landed gets its first result.',

@@ -20,6 +20,7 @@ import type { ResourceKind } from '../model/policy.generated.js';
 
 export interface ServerStore extends AgentApi, ApiTokenApi {
   storeId(): string;
+  sealPlan(digest: string): string;
   listResources(kind?: ResourceKind): StoredResource[];
   applyChanges(changes: ResourceChange[], actor: Actor, opts?: ApplyOptions): AppliedChange[];
   createEnrollmentToken(input: { profile: string; expiresInSeconds?: number; maxUses?: number }, actor: Actor): CreatedEnrollmentToken;

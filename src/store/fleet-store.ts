@@ -4,6 +4,7 @@
 // audit record inside that same transaction, so a crash never leaves an unaudited change.
 // The embedded Backend driver and the server are thin adapters over this class.
 import Database from 'better-sqlite3';
+import { createHmac } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
@@ -253,6 +254,17 @@ export class FleetStore implements AgentApi, ApiTokenApi {
   /** The random id this store was created with: the same whether reached by path or by server URL. */
   storeId(): string {
     return (this.stmt("SELECT value FROM meta WHERE key = 'store_id'").get() as { value: string }).value;
+  }
+
+  /**
+   * The seal of a saved plan: HMAC-SHA256 of its content digest under a key that never leaves
+   * this store. Only this store can seal or check one, so an edited plan cannot be re-sealed
+   * by recomputing a hash, and a plan made for another store does not verify here.
+   */
+  sealPlan(digest: string): string {
+    if (typeof digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(digest)) throw new BackendError('invalid', 'a plan digest is "sha256:" and 64 hex digits');
+    const key = (this.stmt("SELECT value FROM meta WHERE key = 'plan_key'").get() as { value: string }).value;
+    return `hmac-sha256:${createHmac('sha256', Buffer.from(key, 'hex')).update(digest).digest('hex')}`;
   }
 
   /** Documents as applied (secret references in place) with each secret's reference and digest, never its value. */

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { planDigest, type SavedPlan } from '../../src/plan/index.js';
+import { FleetStore } from '../../src/store/fleet-store.js';
 import { runCli } from '../helpers/cli.js';
 import { policies, sandbox, SECRET, type Sandbox } from '../plan/fixtures.js';
 
@@ -20,7 +21,17 @@ afterEach(() => sb.cleanup());
 const readPlan = (name: string) => JSON.parse(readFileSync(join(sb.root, name), 'utf8')) as SavedPlan;
 const writePlan = (name: string, plan: unknown) => writeFileSync(join(sb.root, name), JSON.stringify(plan));
 /** What someone who edits a plan and recomputes its sha256 would produce. */
-const reseal = (plan: SavedPlan): SavedPlan => ({ ...plan, digest: planDigest(plan) });
+const rehash = (plan: SavedPlan): SavedPlan => ({ ...plan, digest: planDigest(plan) });
+/** A plan edited by someone holding the store itself (its seal key): to reach the checks behind the seal. */
+function resealWithStore(plan: SavedPlan): SavedPlan {
+  const hashed = rehash(plan);
+  const store = FleetStore.open(sb.env.EMMCTL_DATA_DIR!);
+  try {
+    return { ...hashed, seal: store.sealPlan(hashed.digest) };
+  } finally {
+    store.close();
+  }
+}
 const editPolicy = (plan: SavedPlan, edit: (spec: Record<string, any>) => void): SavedPlan => {
   const copy = structuredClone(plan);
   const change = copy.changes.find((c) => c.kind === 'Policy' && 'document' in c)!;
@@ -42,6 +53,18 @@ describe('apply --plan', () => {
     expect(plan.backend).toEqual({ kind: 'embedded', location: sb.env.EMMCTL_DATA_DIR, storeId: expect.stringMatching(/^st_/) });
     expect(plan.secrets).toEqual([{ kind: 'Policy', name: 'android-baseline', path: 'spec.settings.wifi[0].password', ref: '${env:CORP_WIFI_PSK}', digest: expect.stringMatching(/^scrypt1\$/) }]);
     expect(plan.digest).toBe(planDigest(plan));
+    expect(plan.seal).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+  });
+
+  it('refuses an edited plan whose sha256 was recomputed: only the store can seal (exit 6)', async () => {
+    expect((await sb.cli(['plan', '--out', 'p.plan'])).code).toBe(0);
+    writePlan('p.plan', rehash(editPolicy(readPlan('p.plan'), (spec) => {
+      spec.settings.passcode.minLength = 4;
+    })));
+    const r = await sb.cli(['apply', '--plan', 'p.plan', '--yes']);
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stderr).toContain("p.plan does not carry this store's seal");
+    expect(await minLengthInStore()).toBe(6);
   });
 
   it('refuses an edited plan (exit 6) and applies nothing', async () => {
@@ -57,9 +80,9 @@ describe('apply --plan', () => {
     expect(await minLengthInStore()).toBe(6);
   });
 
-  it('re-validates the documents of a re-sealed plan (exit 3) and stores nothing', async () => {
+  it('re-validates the documents even of a plan re-sealed with the store key (exit 3) and stores nothing', async () => {
     expect((await sb.cli(['plan', '--out', 'p.plan'])).code).toBe(0);
-    writePlan('p.plan', reseal(editPolicy(readPlan('p.plan'), (spec) => {
+    writePlan('p.plan', resealWithStore(editPolicy(readPlan('p.plan'), (spec) => {
       spec.settings.passcode.minLength = 'six';
       spec.mtch = {};
     })));
@@ -76,7 +99,7 @@ describe('apply --plan', () => {
     const plan = readPlan('p.plan');
     expect(JSON.stringify(plan.changes)).toContain('"before":6,"after":8');
     // The recorded fields still say 6 → 8; the document now says 4.
-    writePlan('p.plan', reseal(editPolicy(plan, (spec) => {
+    writePlan('p.plan', resealWithStore(editPolicy(plan, (spec) => {
       spec.settings.passcode.minLength = 4;
     })));
     const r = await sb.cli(['apply', '--plan', 'p.plan', '--yes']);
@@ -114,7 +137,7 @@ describe('apply --plan', () => {
 
   it('refuses a plan file of the previous format (exit 6)', async () => {
     expect((await sb.cli(['plan', '--out', 'p.plan'])).code).toBe(0);
-    const { digest: _d, secrets: _s, ...old } = readPlan('p.plan');
+    const { digest: _d, secrets: _s, seal: _seal, ...old } = readPlan('p.plan');
     writePlan('p.plan', { ...old, format: 'emmctl.plan/v1' });
     const r = await sb.cli(['apply', '--plan', 'p.plan', '--yes']);
     expect(r.code).toBe(6);

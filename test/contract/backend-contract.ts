@@ -163,6 +163,12 @@ export function backendContract(name: string, open: () => Promise<ContractFixtur
         const id = await fx.backend.identity();
         expect(id).toEqual({ kind: fx.backend.kind, location: fx.backend.location, storeId: expect.stringMatching(/^st_[0-9a-f]{24}$/) });
         expect(await fx.backend.identity()).toEqual(id);
+        const digest = `sha256:${'ab'.repeat(32)}`;
+        const seal = await fx.backend.sealPlan(digest);
+        expect(seal).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+        expect(await fx.backend.sealPlan(digest)).toBe(seal);
+        expect(await fx.backend.sealPlan(`sha256:${'cd'.repeat(32)}`)).not.toBe(seal);
+        expect((await rejection(fx.backend.sealPlan('not-a-digest'))).code).toBe('invalid');
       });
 
       it('keeps secret values apart: reads give the reference and a digest, a keyed retry gives the first result', async () => {

@@ -152,7 +152,7 @@ describe('saved plans', () => {
       desiredDigest: digestDocuments([policy('p1', 8), group('g1')]),
       createdAt: new Date('2026-01-02T03:04:05Z'),
     });
-    const parsed = parseSavedPlan(JSON.stringify(saved));
+    const parsed = parseSavedPlan(JSON.stringify({ ...saved, seal: 'hmac-sha256:x' }));
     expect(parsed.createdAt).toBe('2026-01-02T03:04:05.000Z');
     expect(planToChanges(parsed)).toEqual(planToChanges(plan));
     expect(staleResources(parsed.changes, [stored(policy('p1', 6), 2), stored(group('gone'), 7)])).toEqual([]);
@@ -172,7 +172,7 @@ describe('saved plans', () => {
     expect(() => parseSavedPlan('nope')).toThrow(/not JSON/);
     expect(() => parseSavedPlan('{"format":"other"}')).toThrow(/expected "format"/);
     expect(() =>
-      parseSavedPlan(JSON.stringify({ format: 'emmctl.plan/v2', digest: 'sha256:x', secrets: [], backend: { kind: 'embedded', location: 'x', storeId: 'st_x' }, changes: [{ op: 'update', kind: 'Policy', name: 'p', document: policy('p') }] })),
+      parseSavedPlan(JSON.stringify({ format: 'emmctl.plan/v2', digest: 'sha256:x', seal: 'hmac-sha256:x', secrets: [], backend: { kind: 'embedded', location: 'x', storeId: 'st_x' }, changes: [{ op: 'update', kind: 'Policy', name: 'p', document: policy('p') }] })),
     ).toThrow(/changes\[0\]: missing expectedVersion/);
   });
 });

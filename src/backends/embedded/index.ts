@@ -35,6 +35,9 @@ export class EmbeddedBackend implements Backend {
   async identity() {
     return { kind: this.kind, location: this.location, storeId: this.store.storeId() };
   }
+  async sealPlan(digest: string) {
+    return this.store.sealPlan(digest);
+  }
   async listResources(kind?: ResourceKind) {
     return this.store.listResources(kind);
   }

@@ -129,6 +129,12 @@ export class HttpBackend implements Backend {
     return { kind: this.kind, location: this.location, storeId: me.storeId };
   }
 
+  async sealPlan(digest: string): Promise<string> {
+    // A pure function of the digest on the server: replaying it is harmless.
+    const r = await this.call<{ seal: string }>({ method: 'POST', path: '/v1/plans/seal', body: { digest }, retry: 'safe', action: 'seal plans', shape: object('seal') });
+    return r.seal;
+  }
+
   async listResources(kind?: ResourceKind): Promise<StoredResource[]> {
     const query = new URLSearchParams();
     if (kind) query.set('kind', kind);

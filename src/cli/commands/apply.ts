@@ -50,6 +50,10 @@ async function checkSavedPlan(ctx: CliContext, file: string, saved: SavedPlan, b
     const show = (b: { kind: string; location: string; storeId: string }) => `${b.kind} ${b.location} (store ${b.storeId})`;
     throw new PlanRefusedError(`${file} was made for ${show(saved.backend)}, not for ${show(here)}; refusing to apply it`, 'select that backend with --context or --data-dir, or make a new plan for this one; nothing was applied');
   }
+  // Only the store that sealed the plan can make the same seal: a recomputed sha256 does not pass.
+  if ((await backend.sealPlan(saved.digest)) !== saved.seal) {
+    throw new PlanRefusedError(`${file} does not carry this store's seal: it was edited after it was made; refusing to apply it`, REPLAN_HINT);
+  }
   const documents = saved.changes.flatMap((c) => ('document' in c ? [c.document] : []));
   await revalidate(ctx, file, documents, saved.changes, await backend.listResources());
 

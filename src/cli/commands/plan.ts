@@ -151,6 +151,7 @@ Next: emmctl apply`)
         const { toSavedPlan } = await import('../../plan/index.js');
         // Sealed and bound to this backend; secrets only as references and salted digests.
         const saved = toSavedPlan(plan, { backend: await backend.identity(), prune: Boolean(opts.prune), desiredDigest: digest, createdAt: new Date() });
+        saved.seal = await backend.sealPlan(saved.digest);
         await writePrivateFile(opts.out, `${JSON.stringify(saved, null, 2)}\n`);
         ctx.info(`Saved the plan to ${opts.out}. Apply exactly these changes with: emmctl apply --plan ${opts.out}`);
       } else if (hasChanges(plan) && globals.output !== 'json' && globals.output !== 'yaml') {

@@ -46,6 +46,19 @@ export const adminRoutes: Route[] = [
   },
   {
     method: 'POST',
+    path: '/v1/plans/seal',
+    // Viewers plan too; a seal only says "made against this store", applying still needs operator.
+    auth: 'viewer',
+    handler: async (ctx) => {
+      const body = await ctx.body();
+      if (!isObject(body)) throw badRequest('body must be an object');
+      const extra = Object.keys(body).filter((k) => k !== 'digest');
+      if (extra.length) throw badRequest(`unknown field body.${extra[0]} (expected only digest)`);
+      return { seal: ctx.store.sealPlan(requiredString(body, 'digest')) };
+    },
+  },
+  {
+    method: 'POST',
     path: '/v1/resources/apply',
     auth: 'operator',
     handler: async (ctx) => {
