@@ -52,6 +52,16 @@ describe('-o', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/`emmctl plan` prints table, json, yaml, not csv/);
   });
+
+  it('apply, export and the other fixed-form commands refuse an -o they cannot print (exit 2, nothing done)', async () => {
+    for (const [args, format] of [[['apply', '--yes'], 'csv'], [['apply', '--yes'], 'wide'], [['export'], 'json'], [['version'], 'csv'], [['server', 'token', 'create', '--role', 'viewer'], 'csv']] as const) {
+      const r = await sb.cli([...args, '-o', format]);
+      expect(r.code, `${args.join(' ')} -o ${format}: ${r.stderr}`).toBe(2);
+      expect(r.stdout).toBe('');
+    }
+    // Nothing was applied by the refused apply.
+    expect(JSON.parse((await sb.cli(['plan', '-o', 'json'])).stdout).summary.create).toBeGreaterThan(0);
+  });
 });
 
 describe('filter values and sort fields', () => {

@@ -8,7 +8,7 @@ import { BackendError, CancelledError, EmmctlError, PlanRefusedError, UsageError
 import type { StoredResource } from '../../model/fleet.js';
 import type { ResourceDocument } from '../../model/policy.generated.js';
 import type { Plan, PlannedChange, SavedPlan } from '../../plan/index.js';
-import type { CliContext } from '../context.js';
+import { acceptsOutput, type CliContext } from '../context.js';
 import { computeBackendPlan, DEFAULT_POLICY_PATH, loadDesired, policyPaths, printPlan } from './plan.js';
 
 interface ApplyOptions {
@@ -116,7 +116,7 @@ function describeApplied(a: AppliedChange): string {
 }
 
 export function register(program: Command, ctx: CliContext): void {
-  program
+  const cmd = program
     .command('apply')
     .description('make the backend match the policy files (shows the plan, asks, applies all or nothing)')
     .argument('[paths...]', `policy files or directories (default ${DEFAULT_POLICY_PATH})`)
@@ -235,4 +235,6 @@ Next: emmctl plan (should report no changes), emmctl enroll token create --profi
       const profiles = applied.filter((a) => a.kind === 'EnrollmentProfile' && a.op === 'create').map((a) => a.name);
       ctx.info(`Next: emmctl plan${paths.length ? ` ${paths.join(' ')}` : ''} (should report no changes)${profiles.length ? `, emmctl enroll token create --profile ${profiles[0]}` : ', emmctl compliance'}`);
     });
+  // The plan as text and the result as a record (json|yaml); no csv or wide form.
+  acceptsOutput(cmd, ['table', 'json', 'yaml']);
 }

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import type { StoredResource } from '../../model/fleet.js';
 import type { ResourceDocument, ResourceKind } from '../../model/policy.generated.js';
-import type { CliContext } from '../context.js';
+import { acceptsOutput, type CliContext } from '../context.js';
 
 const SCHEMA_FILE = 'emmctl.schema.json';
 
@@ -41,7 +41,7 @@ function setPath(root: Record<string, unknown>, path: string, value: unknown): v
 }
 
 export function register(program: Command, ctx: CliContext): void {
-  program
+  const cmd = program
     .command('export')
     .description("write the backend's current resources as policy files (adopt an existing backend as code)")
     .option('--dir <dir>', 'write one file per kind into DIR, and the schema when none is near (default: a multi-document YAML stream on stdout)')
@@ -127,4 +127,6 @@ Next: emmctl validate DIR && emmctl plan DIR   # should report no changes`)
       }
       if (opts.dir && resources.length) ctx.info(`Next: emmctl validate ${opts.dir} && emmctl plan ${opts.dir}   # should report no changes`);
     });
+  // Policy files are YAML, whatever -o says elsewhere.
+  acceptsOutput(cmd, ['yaml']);
 }
