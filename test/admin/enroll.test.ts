@@ -38,7 +38,9 @@ describe('enroll token', () => {
     expect(r.code, r.stderr).toBe(0);
     const t = JSON.parse(r.stdout);
     expect(t).toMatchObject({ profile: 'corp', uses: 0, revoked: false, secret: expect.any(String), enrollmentUrl: expect.stringMatching(/^emmctl:\/\/enroll\?token=/) });
-    expect(Date.parse(t.expiresAt) - Date.parse(t.createdAt)).toBe(7 * 86_400_000); // default --expires 7d
+    // No --expires/--max-uses: the profile's tokenTtl (2d) and maxUses (test/admin/enroll-defaults.test.ts has the rest).
+    expect(Date.parse(t.expiresAt) - Date.parse(t.createdAt)).toBe(2 * 86_400_000);
+    expect(t.maxUses).toBe(100000);
   });
 
   it('--qr off a terminal warns and still prints the token', async () => {

@@ -63,8 +63,8 @@ Examples:
     .command('create')
     .description('create an enrollment token for a profile; prints the secret (once) and the enrollment URL')
     .requiredOption('--profile <name>', 'EnrollmentProfile the devices enroll with (declared in your policy files)')
-    .option('--expires <duration>', 'valid for this long: 30m, 12h, 7d, 2w', '7d')
-    .option('--max-uses <n>', 'at most N devices may enroll with it', positiveInt('--max-uses'))
+    .option('--expires <duration>', "valid for this long: 30m, 12h, 7d, 2w (default: the profile's tokenTtl, else 7d)")
+    .option('--max-uses <n>', "at most N devices may enroll with it (default: the profile's maxUses, else unlimited)", positiveInt('--max-uses'))
     .option('--qr', 'also draw the enrollment URL as a QR code (on a terminal, on stderr)')
     .addHelpText('after', `
 The secret is printed once (stdout) and stored only as a hash: keep it now.
@@ -78,9 +78,10 @@ Examples:
   $ SECRET=$(emmctl enroll token create --profile corp-android -o json | jq -r .secret)
 
 Next: \`emmctl enroll token list\`; revoke a leaked token with \`emmctl enroll token revoke ID\`.`)
-    .action(async (opts: { profile: string; expires: string; maxUses?: number; qr?: boolean }, command: Command) => {
+    .action(async (opts: { profile: string; expires?: string; maxUses?: number; qr?: boolean }, command: Command) => {
       const { parseDuration } = await import('../../output/time.js');
-      const expiresInSeconds = parseDuration(opts.expires, '--expires');
+      // Unset flags stay unset: the backend takes the profile's tokenTtl and maxUses for them.
+      const expiresInSeconds = opts.expires === undefined ? undefined : parseDuration(opts.expires, '--expires');
       const backend = await ctx.backend(command);
       const created = await backend.createEnrollmentToken({ profile: opts.profile, expiresInSeconds, maxUses: opts.maxUses });
       const { enrollmentUrl } = await import('../../fleet/enrollment.js');
