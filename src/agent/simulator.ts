@@ -266,7 +266,9 @@ async function inProcessTokens(dataDir: string, toEnroll: SimulatedDevice[], rt:
     }
     // Company-owned devices arrive pre-registered from the purchase record, with their department
     // as a label (groups such as `department: finance` select on it); personal devices just enroll.
-    const preregister = toEnroll.filter((s) => s.ownership === 'corporate' && byDevice.has(s.index));
+    // Only a profile of the same ownership may claim a pre-registration, so the others just enroll too.
+    const ownershipOf = new Map(profiles.map((p) => [p.name, (p.document as EnrollmentProfileDocument).spec.ownership]));
+    const preregister = toEnroll.filter((s) => s.ownership === 'corporate' && ownershipOf.get(byDevice.get(s.index) ?? '') === s.ownership);
     if (preregister.length) {
       await admin.preregisterDevices(preregister.map((s) => ({ serial: s.serial, platform: s.platform, ownership: s.ownership, owner: s.owner, name: s.name, labels: { department: s.department } })));
     }
@@ -311,8 +313,9 @@ async function enrollAll(rt: Runtime, toEnroll: SimulatedDevice[], tokenFor: Tok
       fleet.devices[spec.index] = { serial: spec.serial, deviceId: r.deviceId, credential: r.credential, state: 'enrolled' };
       summary.enrolled++;
     } catch (error) {
-      if (error instanceof BackendError && error.code === 'invalid') {
-        // The token's profile does not take this platform: a property of the setup, not a failure.
+      if (error instanceof BackendError && (error.code === 'invalid' || error.code === 'conflict')) {
+        // The token's profile does not take this platform, or the serial belongs to a device
+        // enrolled before (a lost --state file): a property of the setup, not a failure.
         summary.notEnrolled++;
         reasons.set(error.message, (reasons.get(error.message) ?? 0) + 1);
       } else if (isUnreachable(error) || (error instanceof BackendError && error.code === 'unauthorized')) {

@@ -155,6 +155,11 @@ export interface Backend {
   /** Throws BackendError('not_found'). */
   getDevice(id: string): Promise<DeviceDetail>;
   listCompliance(query: DeviceQuery): Promise<Page<DeviceCompliance>>;
+  /**
+   * Opens an enrolled device to re-enrollment for a while (default 24h): the next enrollment with
+   * its serial takes the record over. Throws 'conflict' for a device that is not enrolled.
+   */
+  releaseDevice(id: string, opts?: { expiresInSeconds?: number }): Promise<Device>;
 
   enqueueCommands(request: EnqueueRequest): Promise<EnqueueResult>;
   listCommands(query: CommandQuery): Promise<Page<DeviceCommand>>;

@@ -53,6 +53,8 @@ export interface Device {
   enrolledAt?: string;
   lastCheckIn?: string;
   posture?: Posture;
+  /** An admin released this enrolled device for re-enrollment until then (`emmctl devices release`); past means the window closed. */
+  releasedUntil?: string;
 }
 
 export interface DeviceCompliance {

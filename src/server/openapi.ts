@@ -2,7 +2,12 @@
 // against the router's table both ways (every route documented, every documented path routed).
 import { MAX_FILTER_TEXT_LENGTH, MAX_FILTER_VALUE_LENGTH } from '../model/filter.js';
 
+import { DEVICE_LIMITS, LABEL_LIMITS } from '../agent/limits.js';
+import { MAX_RELEASE_SECONDS } from '../store/api.js';
+
 type Json = Record<string, unknown>;
+/** A string a device sends, with its bound (src/agent/limits.ts). */
+const text = (key: keyof typeof DEVICE_LIMITS, extra: Json = {}): Json => ({ type: 'string', maxLength: DEVICE_LIMITS[key], ...extra });
 
 const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: Json): Json => ({ content: { 'application/json': { schema } } });
@@ -140,12 +145,12 @@ export const OPENAPI_DOCUMENT = {
         type: 'object',
         required: ['serial', 'platform'],
         properties: {
-          serial: { type: 'string' },
+          serial: text('serial'),
           platform: ref('Platform'),
           ownership: ref('Ownership'),
-          owner: { type: 'string' },
-          name: { type: 'string' },
-          labels: STRING_MAP,
+          owner: text('owner'),
+          name: text('name'),
+          labels: { type: 'object', maxProperties: LABEL_LIMITS.count, propertyNames: { maxLength: LABEL_LIMITS.key }, additionalProperties: { type: 'string', maxLength: LABEL_LIMITS.value } },
         },
       },
       Platform: { enum: ['android', 'ios', 'ipados', 'macos', 'windows'] },
@@ -154,15 +159,15 @@ export const OPENAPI_DOCUMENT = {
         type: 'object',
         required: ['osVersion', 'encrypted', 'passcodeSet', 'compromised', 'installedApps'],
         properties: {
-          osVersion: { type: 'string' },
-          patchLevel: { type: 'string', description: 'YYYY-MM-DD' },
-          model: { type: 'string' },
-          serial: { type: 'string' },
+          osVersion: text('osVersion', { minLength: 1 }),
+          patchLevel: { type: 'string', description: 'YYYY-MM-DD', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
+          model: text('model'),
+          serial: text('serial'),
           encrypted: { type: 'boolean' },
           passcodeSet: { type: 'boolean' },
           compromised: { type: 'boolean' },
-          installedApps: { type: 'array', items: { type: 'string' } },
-          appliedConfigVersion: { type: 'string' },
+          installedApps: { type: 'array', maxItems: DEVICE_LIMITS.installedApps, items: text('appId') },
+          appliedConfigVersion: text('appliedConfigVersion'),
         },
       },
       Device: {
@@ -183,6 +188,7 @@ export const OPENAPI_DOCUMENT = {
           enrolledAt: { type: 'string', format: 'date-time' },
           lastCheckIn: { type: 'string', format: 'date-time' },
           posture: ref('Posture'),
+          releasedUntil: { type: 'string', format: 'date-time', description: 'End of the re-enrollment window an admin opened (POST /v1/devices/{id}/release); may lie in the past.' },
         },
       },
       DeviceDetail: {
@@ -286,14 +292,14 @@ export const OPENAPI_DOCUMENT = {
         type: 'object',
         required: ['token', 'platform', 'serial', 'osVersion'],
         properties: {
-          token: { type: 'string', description: 'The enrollment token secret.' },
+          token: text('token', { minLength: 1, description: 'The enrollment token secret.' }),
           platform: ref('Platform'),
-          serial: { type: 'string' },
-          name: { type: 'string' },
-          model: { type: 'string' },
-          owner: { type: 'string' },
+          serial: text('serial', { minLength: 1 }),
+          name: text('name'),
+          model: text('model'),
+          owner: text('owner'),
           ownership: ref('Ownership'),
-          osVersion: { type: 'string' },
+          osVersion: text('osVersion', { minLength: 1 }),
         },
       },
       EnrollResponse: {
@@ -373,6 +379,14 @@ export const OPENAPI_DOCUMENT = {
         responses: { '200': ok('The device', ref('DeviceDetail')), '404': err('No such device') },
       }),
     },
+    '/v1/devices/{id}/release': {
+      post: op('Release an enrolled device for re-enrollment', 'admin', {
+        description: 'Needs the admin role. Until the window ends (default 24 h), the next enrollment with the device\'s serial takes the record over: new credential, pending commands cancelled. Without a release, an enrollment with the serial of an enrolled device is 409.',
+        parameters: [idParam('Device')],
+        requestBody: { required: false, ...json({ type: 'object', properties: { expiresInSeconds: { type: 'integer', minimum: 1, maximum: MAX_RELEASE_SECONDS } } }) },
+        responses: { '200': ok('The device, with releasedUntil', ref('Device')), '404': err('No such device'), '409': err('The device is not enrolled (pre-registered, wiped and retired devices enroll without a release)') },
+      }),
+    },
     '/v1/compliance': {
       get: op('Compliance per device (filtered, sorted, paged)', 'viewer', { parameters: deviceQuery, responses: { '200': ok('A page of compliance rows', page('DeviceCompliance')) } }),
     },
@@ -418,7 +432,12 @@ export const OPENAPI_DOCUMENT = {
         summary: 'Enroll a device with an enrollment token (no Authorization header; rate-limited per client address)',
         requestBody: { required: true, ...json(ref('EnrollRequest')) },
         // The 401 keeps its place among AGENT_ERRORS' keys, only its description differs.
-        responses: { '200': ok('Device id and credential (shown once)', ref('EnrollResponse')), ...AGENT_ERRORS, '401': err('Unknown, expired, revoked or used-up enrollment token') },
+        responses: {
+          '200': ok('Device id and credential (shown once)', ref('EnrollResponse')),
+          ...AGENT_ERRORS,
+          '401': err('Unknown, expired, revoked or used-up enrollment token'),
+          '409': err('The serial belongs to an enrolled device (not released by an admin), or is pre-registered for another platform or ownership than the token\'s profile'),
+        },
       },
     },
     '/v1/agent/checkin': {
@@ -434,7 +453,7 @@ export const OPENAPI_DOCUMENT = {
         summary: 'Report the result of a command',
         security: device,
         parameters: [idParam('Command')],
-        requestBody: { required: true, ...json({ type: 'object', required: ['status'], properties: { status: { enum: ['acknowledged', 'failed'] }, detail: { type: 'string' } } }) },
+        requestBody: { required: true, ...json({ type: 'object', required: ['status'], properties: { status: { enum: ['acknowledged', 'failed'] }, detail: text('detail') } }) },
         responses: { '204': { description: 'Recorded (a repeated identical report is accepted)' }, '404': err('No such command for this device'), '409': err('The command is already final with another status'), ...AGENT_ERRORS },
       },
     },

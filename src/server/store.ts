@@ -30,6 +30,7 @@ export interface ServerStore extends AgentApi, ApiTokenApi {
   listDevices(query: DeviceQuery): Page<Device>;
   getDevice(id: string): DeviceDetail;
   listCompliance(query: DeviceQuery): Page<DeviceCompliance>;
+  releaseDevice(id: string, input: { expiresInSeconds?: number }, actor: Actor): Device;
   enqueueCommands(request: EnqueueRequest, actor: Actor): EnqueueResult;
   listCommands(query: CommandQuery): Page<DeviceCommand>;
   getCommand(id: string): DeviceCommand;

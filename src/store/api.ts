@@ -5,6 +5,10 @@ import type { CheckInRequest, CheckInResponse, CommandResultReport, EnrollReques
 
 export type ApiRole = 'admin' | 'operator' | 'viewer';
 
+/** How long `devices release` keeps a device open to re-enrollment, by default and at most. */
+export const DEFAULT_RELEASE_SECONDS = 86_400;
+export const MAX_RELEASE_SECONDS = 30 * 86_400;
+
 /** Who is acting, recorded in the audit log. */
 export interface Actor {
   /** `local:<os user>`, a token name, or `device:<id>`. */

@@ -46,12 +46,13 @@ import type {
   ResourceDocument,
   ResourceKind,
 } from '../model/policy.generated.js';
-import type { Actor, AgentApi, ApiRole, ApiTokenApi, ApiTokenInfo } from './api.js';
+import { DEFAULT_RELEASE_SECONDS, MAX_RELEASE_SECONDS, type Actor, type AgentApi, type ApiRole, type ApiTokenApi, type ApiTokenInfo } from './api.js';
 import { compileFilters, decodeCursor, encodeCursor, globMatches, invalidCursor, parseSort, versionKey } from './device-query.js';
 import { dueEscalations, effectiveConfiguration, escalationKey, evaluateCompliance, groupsForDevice, parseDuration, policiesForGroups } from '../compliance/index.js';
 import type { ComplianceResult } from '../compliance/index.js';
 import { getPath, maskValue, replacePaths, secretDigest, secretRefPaths, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
 import { MIGRATIONS } from './migrations.js';
+import { checkEnrollRequest, checkLength, DEVICE_LIMITS, LABEL_LIMITS, parsePosture } from '../agent/limits.js';
 import { hashSecret, newId, newSecret } from './secrets.js';
 
 export const DB_FILE = 'emmctl.db';
@@ -63,7 +64,7 @@ export const CHECK_IN_INTERVAL_SECONDS = 900;
 /** How long a retried request with the same idempotency key gets the stored result (then the key is forgotten). */
 export const IDEMPOTENCY_TTL_MS = 7 * 86_400_000;
 /** What listings read: everything but secrets and bookkeeping (less to copy out of SQLite per row). */
-const LISTING_COLUMNS = 'id, name, serial, platform, ownership, owner, labels, state, profile, model, os_version, posture, enrolled_at, last_check_in, noncompliant_since';
+const LISTING_COLUMNS = 'id, name, serial, platform, ownership, owner, labels, state, profile, model, os_version, posture, enrolled_at, last_check_in, noncompliant_since, released_until';
 const DEFAULT_PAGE = 100;
 const RECONCILE_PAGE = 500;
 const MAX_PAGE = 1000;
@@ -94,6 +95,7 @@ interface DeviceRow {
   noncompliant_since: string | null;
   credential_hash: string | null;
   applied_config_version: string | null;
+  released_until: string | null;
   sort_key?: string;
 }
 
@@ -459,6 +461,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     rows.forEach((r, i) => {
       if (!r.serial || typeof r.serial !== 'string') throw new BackendError('invalid', `row ${i + 1}: serial is required`);
       if (!PLATFORMS.includes(r.platform)) throw new BackendError('invalid', `row ${i + 1}: unknown platform "${r.platform}"`, { hint: `one of: ${PLATFORMS.join(', ')}` });
+      checkPreregistered(r, `row ${i + 1}:`);
     });
     return this.tx(() => {
       const at = this.now();
@@ -483,6 +486,13 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     });
   }
 
+  /**
+   * The enrollment rule (README "Enrollment"): a new serial gets a new record; an existing record
+   * is claimed only when it is wiped or retired, released by an admin (releaseDevice, until its
+   * window ends), or pre-registered with the platform and ownership of the token's profile.
+   * Anything else (above all a serial that belongs to an enrolled device) is refused with
+   * 'conflict' and audited: the record, its credential, commands and ownership stay as they are.
+   */
   enrollDevice(request: EnrollRequest, source: string): EnrollResponse {
     if (!request || typeof request.token !== 'string' || typeof request.serial !== 'string' || !request.serial || typeof request.osVersion !== 'string') {
       throw new BackendError('invalid', 'enrollment needs token, platform, serial and osVersion');
@@ -493,42 +503,88 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     for (const key of ['name', 'model', 'owner'] as const) {
       if (request[key] !== undefined && typeof request[key] !== 'string') throw new BackendError('invalid', `enrollment field ${key} must be a string`);
     }
-    return this.tx(() => {
+    checkEnrollRequest(request, 'enrollment');
+    const outcome = this.tx((): { response: EnrollResponse } | { refused: BackendError } => {
       const now = this.now();
       const token = this.stmt('SELECT * FROM enrollment_tokens WHERE secret_hash = ?').get(hashSecret(request.token)) as TokenRow | undefined;
       if (!token) throw new BackendError('unauthorized', 'unknown enrollment token');
       if (token.revoked) throw new BackendError('unauthorized', `enrollment token ${token.id} was revoked`);
       if (token.expires_at <= now) throw new BackendError('unauthorized', `enrollment token ${token.id} expired at ${token.expires_at}`, { hint: 'create a new token with `emmctl enroll token create`' });
-      if (token.max_uses !== null && token.uses >= token.max_uses) throw new BackendError('unauthorized', `enrollment token ${token.id} has been used ${token.uses} of ${token.max_uses} times`);
+      if (token.max_uses !== null && token.uses >= token.max_uses) throw new BackendError('unauthorized', usedUp(token));
       const profile = this.profile(token.profile);
       if (!profile) throw new BackendError('unauthorized', `enrollment token ${token.id} belongs to profile "${token.profile}", which no longer exists`);
       if (!profile.spec.platforms.includes(request.platform)) {
         throw new BackendError('invalid', `platform "${request.platform}" may not enroll with profile "${token.profile}" (allowed: ${profile.spec.platforms.join(', ')})`);
       }
       const credential = newSecret('device');
-      const existing = this.stmt('SELECT * FROM devices WHERE serial = ?').get(request.serial) as DeviceRow | undefined;
       const profileLabels = profile.spec.labels ?? {};
-      let id: string;
+      let existing = this.stmt('SELECT * FROM devices WHERE serial = ?').get(request.serial) as DeviceRow | undefined;
+      let id: string | undefined;
+      if (!existing) {
+        // The unique serial decides between two enrollments of one new serial, not the read above.
+        const candidate = newId('dev');
+        const inserted = this.stmt(`INSERT INTO devices (id, name, serial, platform, ownership, owner, labels, state, profile, model, os_version, os_key, enrolled_at, credential_hash, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'enrolled', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING`).run(
+          candidate, request.name ?? `${request.platform}-${request.serial}`, request.serial, request.platform, request.ownership ?? profile.spec.ownership,
+          request.owner ?? null, JSON.stringify(profileLabels), token.profile, request.model ?? null, request.osVersion, versionKey(request.osVersion), now, hashSecret(credential), now, now);
+        if (inserted.changes === 1) id = candidate;
+        else existing = this.stmt('SELECT * FROM devices WHERE serial = ?').get(request.serial) as DeviceRow;
+      }
       if (existing) {
-        // Same serial: the same physical device (re-enrolled after a wipe, or pre-registered). Keep one record.
+        const refusal = claimRefusal(existing, token.profile, profile, request.platform, now);
+        if (refusal) {
+          this.audit({ name: `enrollment-token:${token.id}`, source }, 'enroll.refused', `device/${existing.id}`, {
+            serial: request.serial, profile: token.profile, token: token.id, platform: request.platform, state: existing.state, reason: refusal.reason,
+          }, now);
+          return { refused: new BackendError('conflict', refusal.message, { hint: refusal.hint }) };
+        }
         id = existing.id;
         const labels = { ...profileLabels, ...(JSON.parse(existing.labels) as Record<string, string>) };
         const ownership = existing.state === 'preregistered' ? existing.ownership : request.ownership ?? profile.spec.ownership;
-        this.stmt(`UPDATE devices SET name = ?, platform = ?, ownership = ?, owner = ?, labels = ?, state = 'enrolled', profile = ?, model = ?,
-            os_version = ?, os_key = ?, enrolled_at = ?, credential_hash = ?, noncompliant_since = NULL, updated_at = ? WHERE id = ?`).run(
+        // Written only if the record is still what the rule was decided on (compare-and-set).
+        const claimed = this.stmt(`UPDATE devices SET name = ?, platform = ?, ownership = ?, owner = ?, labels = ?, state = 'enrolled', profile = ?, model = ?,
+            os_version = ?, os_key = ?, enrolled_at = ?, credential_hash = ?, noncompliant_since = NULL, released_until = NULL, updated_at = ?
+            WHERE id = ? AND state = ? AND credential_hash IS ? AND released_until IS ?`).run(
           request.name ?? existing.name, request.platform, ownership, existing.owner ?? request.owner ?? null, JSON.stringify(labels), token.profile,
-          request.model ?? existing.model, request.osVersion, versionKey(request.osVersion), now, hashSecret(credential), now, id);
+          request.model ?? existing.model, request.osVersion, versionKey(request.osVersion), now, hashSecret(credential), now,
+          id, existing.state, existing.credential_hash, existing.released_until);
+        if (claimed.changes !== 1) throw new BackendError('conflict', `device with serial "${request.serial}" changed while enrolling; nothing was changed`, { hint: 'enroll again' });
         this.stmt('DELETE FROM escalations WHERE device_id = ?').run(id);
-      } else {
-        id = newId('dev');
-        this.stmt(`INSERT INTO devices (id, name, serial, platform, ownership, owner, labels, state, profile, model, os_version, os_key, enrolled_at, credential_hash, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'enrolled', ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-          id, request.name ?? `${request.platform}-${request.serial}`, request.serial, request.platform, request.ownership ?? profile.spec.ownership,
-          request.owner ?? null, JSON.stringify(profileLabels), token.profile, request.model ?? null, request.osVersion, versionKey(request.osVersion), now, hashSecret(credential), now, now);
+        // A released device's queue was meant for its previous enrollment, not for whoever enrolls now.
+        this.stmt("UPDATE commands SET status = 'cancelled', detail = 'device enrolled again', updated_at = ? WHERE device_id = ? AND status IN ('queued', 'sent')").run(now, id);
       }
-      this.stmt('UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ?').run(token.id);
-      this.audit({ name: `device:${id}`, source }, 'enroll', `device/${id}`, { profile: token.profile, token: token.id, serial: request.serial, reenrolled: existing ? existing.state : undefined }, now);
-      return { deviceId: id, credential, checkInIntervalSeconds: CHECK_IN_INTERVAL_SECONDS };
+      const used = this.stmt('UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)').run(token.id);
+      if (used.changes !== 1) throw new BackendError('unauthorized', usedUp(token));
+      const reenrolled = existing ? (existing.state === 'enrolled' ? 'released' : existing.state) : undefined;
+      this.audit({ name: `device:${id}`, source }, 'enroll', `device/${id}`, { profile: token.profile, token: token.id, serial: request.serial, reenrolled }, now);
+      return { response: { deviceId: id!, credential, checkInIntervalSeconds: CHECK_IN_INTERVAL_SECONDS } };
+    });
+    if ('refused' in outcome) throw outcome.refused;
+    return outcome.response;
+  }
+
+  /**
+   * Lets the next enrollment with this device's serial take the record over, until the window
+   * ends: for a device that lost its credential (agent reinstalled, reset outside emmctl). Its
+   * current credential keeps working until then; the enrollment replaces it and cancels pending commands.
+   */
+  releaseDevice(id: string, input: { expiresInSeconds?: number }, actor: Actor): Device {
+    const seconds = input.expiresInSeconds ?? DEFAULT_RELEASE_SECONDS;
+    if (!(Number.isInteger(seconds) && seconds > 0 && seconds <= MAX_RELEASE_SECONDS)) {
+      throw new BackendError('invalid', `a release lasts from 1 second to ${MAX_RELEASE_SECONDS / 86_400} days`);
+    }
+    return this.tx(() => {
+      const row = this.deviceRow(id);
+      if (!row) throw new BackendError('not_found', `device ${id} does not exist`, { hint: 'list devices with `emmctl devices list`' });
+      if (row.state !== 'enrolled') {
+        throw new BackendError('conflict', `device ${id} is ${row.state}: ${row.state === 'preregistered' ? 'its first enrollment claims it' : 'it may enroll again'} without a release`);
+      }
+      const at = this.clock();
+      const until = new Date(at.getTime() + seconds * 1000).toISOString();
+      const changed = this.stmt("UPDATE devices SET released_until = ?, updated_at = ? WHERE id = ? AND state = 'enrolled'").run(until, at.toISOString(), id);
+      if (changed.changes !== 1) throw new BackendError('conflict', `device ${id} changed while releasing it; nothing was changed`);
+      this.audit(actor, 'device.release', `device/${id}`, { serial: row.serial ?? undefined, until }, at.toISOString());
+      return toDevice({ ...row, released_until: until });
     });
   }
 
@@ -541,11 +597,8 @@ export class FleetStore implements AgentApi, ApiTokenApi {
   // ---- agent: check-in, escalation, command results ----------------------------------------
 
   checkIn(deviceId: string, request: CheckInRequest): CheckInResponse {
-    const posture = request?.posture;
-    if (!posture || typeof posture.osVersion !== 'string' || !Array.isArray(posture.installedApps) || !posture.installedApps.every((a) => typeof a === 'string')
-      || typeof posture.encrypted !== 'boolean' || typeof posture.passcodeSet !== 'boolean' || typeof posture.compromised !== 'boolean') {
-      throw new BackendError('invalid', 'check-in needs a posture with osVersion, encrypted, passcodeSet, compromised and installedApps');
-    }
+    // What is stored is the checked copy: known fields only, each within its bound.
+    const posture = parsePosture(request?.posture, 'posture');
     return this.tx(() => {
       const now = this.clock();
       const at = now.toISOString();
@@ -665,6 +718,10 @@ export class FleetStore implements AgentApi, ApiTokenApi {
   reportCommandResult(deviceId: string, commandId: string, report: CommandResultReport, source = 'agent'): void {
     if (!report || (report.status !== 'acknowledged' && report.status !== 'failed')) {
       throw new BackendError('invalid', 'a command result needs status acknowledged or failed');
+    }
+    if (report.detail !== undefined && report.detail !== null) {
+      if (typeof report.detail !== 'string') throw new BackendError('invalid', 'a command result detail must be a string');
+      checkLength(report.detail, DEVICE_LIMITS.detail, 'detail');
     }
     this.tx(() => {
       const at = this.now();
@@ -1029,7 +1086,51 @@ function toDevice(r: DeviceRow): Device {
   if (r.enrolled_at !== null) d.enrolledAt = r.enrolled_at;
   if (r.last_check_in !== null) d.lastCheckIn = r.last_check_in;
   if (r.posture !== null) d.posture = JSON.parse(r.posture) as Device['posture'];
+  if (r.released_until !== null && r.state === 'enrolled') d.releasedUntil = r.released_until;
   return d;
+}
+
+/** A pre-registered serial is claimed by a device's enrollment, so its fields keep the device bounds. */
+function checkPreregistered(r: PreregisteredDevice, at: string): void {
+  for (const key of ['serial', 'name', 'owner'] as const) {
+    const value = r[key];
+    if (value !== undefined && value !== null && typeof value !== 'string') throw new BackendError('invalid', `${at} ${key} must be a string`);
+    if (typeof value === 'string') checkLength(value, DEVICE_LIMITS[key], `${at} ${key}`);
+  }
+  const labels = Object.entries(r.labels ?? {});
+  if (labels.length > LABEL_LIMITS.count) throw new BackendError('invalid', `${at} ${labels.length} labels, at most ${LABEL_LIMITS.count}`);
+  for (const [key, value] of labels) {
+    checkLength(key, LABEL_LIMITS.key, `${at} label key`);
+    if (typeof value !== 'string') throw new BackendError('invalid', `${at} label ${key} must be a string`);
+    checkLength(value, LABEL_LIMITS.value, `${at} label ${key}`);
+  }
+}
+
+function usedUp(t: TokenRow): string {
+  return `enrollment token ${t.id} has been used ${t.uses} of ${t.max_uses} times`;
+}
+
+/**
+ * Why an enrollment may not claim an existing record with the same serial (undefined: it may).
+ * The message goes to the enrolling party, a stranger: it names the rule, not the device.
+ */
+function claimRefusal(row: DeviceRow, profileName: string, profile: EnrollmentProfileDocument, platform: Platform, now: string): { reason: string; message: string; hint: string } | undefined {
+  if (row.state === 'wiped' || row.state === 'retired') return undefined;
+  if (row.state === 'enrolled') {
+    if (row.released_until !== null && row.released_until > now) return undefined;
+    return {
+      reason: row.released_until !== null ? 'release-expired' : 'enrolled',
+      message: `serial "${row.serial}" belongs to an enrolled device; an enrollment cannot take it over`,
+      hint: 'if this is that device after a reset, an admin releases it for re-enrollment (`emmctl devices release ID`) or wipes or retires it first',
+    };
+  }
+  const fits = row.platform === platform && profile.spec.platforms.includes(row.platform) && profile.spec.ownership === row.ownership;
+  if (fits) return undefined;
+  return {
+    reason: 'preregistered-mismatch',
+    message: `serial "${row.serial}" is pre-registered for another platform or ownership than enrollment profile "${profileName}" (${profile.spec.ownership}, ${profile.spec.platforms.join('/')}) gives`,
+    hint: 'enroll it with a token of a profile that matches its pre-registration (`emmctl devices list --filter state=preregistered -o wide`)',
+  };
 }
 
 function toCompliance(r: DeviceRow, c: ComplianceResult): DeviceCompliance {

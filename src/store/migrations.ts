@@ -173,4 +173,14 @@ ALTER TABLE resources ADD COLUMN secrets TEXT NOT NULL DEFAULT '{}';
     // Never leaves the store: saved plans are sealed with an HMAC under it (FleetStore.sealPlan).
     sql: "INSERT OR IGNORE INTO meta (key, value) VALUES ('plan_key', lower(hex(randomblob(32))));",
   },
+  {
+    version: 5,
+    name: 'devices.released_until: an admin opened a re-enrollment window for an enrolled device',
+    sql: '',
+    run(db) {
+      // Checked first so that replaying the migrations over a rewound store still works.
+      const columns = db.prepare('PRAGMA table_info(devices)').all() as Array<{ name: string }>;
+      if (!columns.some((c) => c.name === 'released_until')) db.exec('ALTER TABLE devices ADD COLUMN released_until TEXT');
+    },
+  },
 ];

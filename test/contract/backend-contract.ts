@@ -298,12 +298,23 @@ export function backendContract(name: string, open: () => Promise<ContractFixtur
         expect((await rejection(fx.backend.getDevice('dev_missing'))).code).toBe('not_found');
       });
 
-      it('re-enrolling a serial keeps one device', async () => {
-        const [again] = await seedDevices(fx, [{ serial: 'C-A2', platform: 'android', owner: 'bo@example.com', posture: { osVersion: '13' } }]);
-        expect(again!.deviceId).toBe(fleet[1]!.deviceId);
+      it('refuses to enroll an enrolled serial again (audited) until an admin releases the device', async () => {
+        const victim = fleet[1]!;
+        const { secret } = await fx.backend.createEnrollmentToken({ profile: 'contract-corp' });
+        const again = { token: secret, platform: 'android' as const, serial: 'C-A2', osVersion: '13' };
+        expect((await rejection(fx.agent.enroll(again))).code).toBe('conflict');
+        expect((await fx.agent.checkIn(victim.credential, { posture: contractPosture() })).deviceId).toBe(victim.deviceId);
+        const refused = (await fx.backend.listAudit({ order: 'desc', limit: 5 })).items.find((a) => a.action === 'enroll.refused');
+        expect(refused).toMatchObject({ target: `device/${victim.deviceId}`, detail: { serial: 'C-A2', reason: 'enrolled' } });
+
+        const released = await fx.backend.releaseDevice(victim.deviceId, { expiresInSeconds: 600 });
+        expect(released).toMatchObject({ id: victim.deviceId, state: 'enrolled', releasedUntil: expect.any(String) });
+        const taken = await fx.agent.enroll(again);
+        expect(taken.deviceId).toBe(victim.deviceId);
         expect((await fx.backend.listDevices({ filters: [f('serial', '=', 'C-A2')] })).items).toHaveLength(1);
-        expect((await rejection(fx.agent.checkIn(fleet[1]!.credential, { posture: contractPosture() }))).code).toBe('unauthorized');
-        fleet[1] = again!;
+        expect((await rejection(fx.agent.checkIn(victim.credential, { posture: contractPosture() }))).code).toBe('unauthorized');
+        fleet[1] = { ...victim, credential: taken.credential, checkIn: await fx.agent.checkIn(taken.credential, { posture: contractPosture({ osVersion: '13' }) }) };
+        expect((await rejection(fx.backend.releaseDevice('dev_missing'))).code).toBe('not_found');
       });
 
       it('pre-registers devices', async () => {

@@ -6,9 +6,11 @@ import Database from 'better-sqlite3';
 import { BackendError } from '../../src/errors.js';
 import { DB_FILE, FleetStore } from '../../src/store/fleet-store.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
+import type { ResourceDocument } from '../../src/model/policy.generated.js';
 import { tempDir } from '../helpers/cli.js';
 import { ADMIN, DAY, createAll, docs, enrollDevice, posture, testClock } from './fixtures.js';
 
+const BYOD: ResourceDocument = { apiVersion: 'emmctl/v1', kind: 'EnrollmentProfile', metadata: { name: 'byod' }, spec: { platforms: ['android'], ownership: 'personal' } };
 const cleanups: Array<() => void> = [];
 const LATEST = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 afterEach(() => {
@@ -254,14 +256,94 @@ describe('enrollment', () => {
     expect(store.getDevice(d.deviceId).posture?.encrypted).toBe(true);
   });
 
-  it('re-enrolling a serial reuses the device and replaces its credential', () => {
+  it('bounds every device-supplied field on the store path too, and stores only the posture fields it checked', () => {
     const { store } = seeded();
-    const a = enrollDevice(store, { serial: 'SAME-1' });
-    const b = enrollDevice(store, { serial: 'SAME-1' });
-    expect(b.deviceId).toBe(a.deviceId);
+    const { secret } = store.createEnrollmentToken({ profile: 'corp' }, ADMIN);
+    expectBackendError(() => store.enrollDevice({ token: secret, platform: 'android', serial: 'BIG-1', osVersion: '14', name: 'n'.repeat(1 << 20) }, 't'), 'invalid', /^enrollment\.name is too long: 1048576 characters, at most 128$/);
+    expectBackendError(() => store.enrollDevice({ token: secret, platform: 'android', serial: 's'.repeat(65), osVersion: '14' }, 't'), 'invalid', /^enrollment\.serial is too long/);
+    expect(store.listDevices({}).items).toEqual([]);
+    const d = enrollDevice(store, { token: secret });
+    expectBackendError(() => store.checkIn(d.deviceId, { posture: posture({ installedApps: Array.from({ length: 2001 }, (_, i) => `a${i}`) }) }), 'invalid', /^posture\.installedApps has 2001 entries/);
+    store.checkIn(d.deviceId, { posture: { ...posture(), junk: 'x'.repeat(100_000) } as never });
+    expect(store.getDevice(d.deviceId).posture).toEqual(posture());
+    expectBackendError(() => store.preregisterDevices([{ serial: 'P-1', platform: 'android', name: 'n'.repeat(129) }], ADMIN), 'invalid', /^row 1: name is too long/);
+    expectBackendError(() => store.preregisterDevices([{ serial: 'P-1', platform: 'android', labels: { k: 'v'.repeat(257) } }], ADMIN), 'invalid', /^row 1: label k is too long/);
+  });
+
+  it('never lets an enrollment take over an enrolled device: 409, audited, nothing changed', () => {
+    const { store } = seeded();
+    store.applyChanges(createAll([BYOD]), ADMIN);
+    const victim = enrollDevice(store, { serial: 'SAME-1' });
+    const lock = store.enqueueCommands({ deviceIds: [victim.deviceId], type: 'lock', idempotencyKey: 'k-victim' }, ADMIN).results[0]!.command!;
+    for (const profile of ['corp', 'byod']) {
+      const token = store.createEnrollmentToken({ profile }, ADMIN);
+      expectBackendError(() => store.enrollDevice({ token: token.secret, platform: 'android', serial: 'SAME-1', osVersion: '14', ownership: 'personal' }, '10.0.0.66'),
+        'conflict', /serial "SAME-1" belongs to an enrolled device/);
+      expect(store.listEnrollmentTokens().find((t) => t.id === token.token.id)!.uses).toBe(0);
+    }
+    expect(store.authenticateDevice(victim.credential)).toBe(victim.deviceId);
+    expect(store.getDevice(victim.deviceId)).toMatchObject({ ownership: 'corporate', profile: 'corp', state: 'enrolled' });
+    expect(store.checkIn(victim.deviceId, { posture: posture() }).commands.map((c) => c.id)).toEqual([lock.id]);
+    const refused = store.listAudit({}).items.filter((a) => a.action === 'enroll.refused');
+    expect(refused).toHaveLength(2);
+    expect(refused[1]).toMatchObject({ source: '10.0.0.66', target: `device/${victim.deviceId}`, detail: { serial: 'SAME-1', profile: 'byod', reason: 'enrolled', state: 'enrolled' } });
     expect(store.listDevices({ filters: [{ field: 'serial', op: '=', value: 'SAME-1' }] }).items).toHaveLength(1);
-    expect(store.authenticateDevice(a.credential)).toBeUndefined();
-    expect(store.authenticateDevice(b.credential)).toBe(a.deviceId);
+  });
+
+  it('a release lets the next enrollment take the device over within its window, cancelling its pending commands', () => {
+    const clock = testClock();
+    const { store } = seeded(clock);
+    const victim = enrollDevice(store, { serial: 'REL-1' });
+    const lock = store.enqueueCommands({ deviceIds: [victim.deviceId], type: 'lock', idempotencyKey: 'k-rel' }, ADMIN).results[0]!.command!;
+    const released = store.releaseDevice(victim.deviceId, { expiresInSeconds: 3600 }, ADMIN);
+    expect(released.releasedUntil).toBe(new Date(clock.now().getTime() + 3600_000).toISOString());
+    expect(store.authenticateDevice(victim.credential)).toBe(victim.deviceId); // still the device until someone enrolls
+    clock.advance(3601_000);
+    const token = store.createEnrollmentToken({ profile: 'corp' }, ADMIN).secret;
+    expectBackendError(() => store.enrollDevice({ token, platform: 'android', serial: 'REL-1', osVersion: '14' }, 't'), 'conflict', /belongs to an enrolled device/);
+    expect(store.listAudit({ order: 'desc', limit: 1 }).items[0]).toMatchObject({ action: 'enroll.refused', detail: { reason: 'release-expired' } });
+
+    store.releaseDevice(victim.deviceId, {}, ADMIN);
+    expect(store.listAudit({ order: 'desc', limit: 1 }).items[0]).toMatchObject({ action: 'device.release', actor: ADMIN.name, target: `device/${victim.deviceId}` });
+    const again = store.enrollDevice({ token, platform: 'android', serial: 'REL-1', osVersion: '14' }, 't');
+    expect(again.deviceId).toBe(victim.deviceId);
+    expect(store.authenticateDevice(victim.credential)).toBeUndefined();
+    expect(store.getCommand(lock.id)).toMatchObject({ status: 'cancelled', detail: 'device enrolled again' });
+    expect(store.getDevice(victim.deviceId).releasedUntil).toBeUndefined();
+    // The release is spent: a second enrollment is refused again.
+    expectBackendError(() => store.enrollDevice({ token, platform: 'android', serial: 'REL-1', osVersion: '14' }, 't'), 'conflict');
+    expect(store.listAudit({}).items.find((a) => a.action === 'enroll' && a.detail?.reenrolled === 'released')).toBeDefined();
+  });
+
+  it('only enrolled devices are released; wiped ones enroll again without a release', () => {
+    const { store } = seeded();
+    expectBackendError(() => store.releaseDevice('dev_nope', {}, ADMIN), 'not_found');
+    store.preregisterDevices([{ serial: 'PRE-R', platform: 'android' }], ADMIN);
+    const pre = store.listDevices({ filters: [{ field: 'serial', op: '=', value: 'PRE-R' }] }).items[0]!;
+    expectBackendError(() => store.releaseDevice(pre.id, {}, ADMIN), 'conflict', /preregistered/);
+    expectBackendError(() => store.releaseDevice(pre.id, { expiresInSeconds: 31 * 86_400 }, ADMIN), 'invalid', /30 days/);
+    const d = enrollDevice(store, { serial: 'WIPE-1' });
+    const wipe = store.enqueueCommands({ deviceIds: [d.deviceId], type: 'wipe', idempotencyKey: 'k-w' }, ADMIN).results[0]!.command!;
+    store.checkIn(d.deviceId, { posture: posture() });
+    store.reportCommandResult(d.deviceId, wipe.id, { status: 'acknowledged' });
+    expectBackendError(() => store.releaseDevice(d.deviceId, {}, ADMIN), 'conflict', /wiped/);
+    const again = enrollDevice(store, { serial: 'WIPE-1' });
+    expect(again.deviceId).toBe(d.deviceId);
+    expect(store.getDevice(d.deviceId).state).toBe('enrolled');
+  });
+
+  it('a pre-registered serial is claimed only with a profile of its platform and ownership', () => {
+    const { store } = seeded();
+    store.applyChanges(createAll([BYOD]), ADMIN);
+    store.preregisterDevices([{ serial: 'PRE-C', platform: 'android', ownership: 'corporate', labels: { team: 'sales' } }, { serial: 'PRE-I', platform: 'ios' }], ADMIN);
+    const byod = store.createEnrollmentToken({ profile: 'byod' }, ADMIN).secret;
+    expectBackendError(() => store.enrollDevice({ token: byod, platform: 'android', serial: 'PRE-C', osVersion: '14' }, 't'), 'conflict', /pre-registered for another platform or ownership/);
+    const corp = store.createEnrollmentToken({ profile: 'corp' }, ADMIN).secret;
+    // corp takes android and ios, but PRE-I was registered as an iPhone.
+    expectBackendError(() => store.enrollDevice({ token: corp, platform: 'android', serial: 'PRE-I', osVersion: '14' }, 't'), 'conflict', /pre-registered/);
+    expect(store.listAudit({}).items.filter((a) => a.action === 'enroll.refused').map((a) => a.detail?.reason)).toEqual(['preregistered-mismatch', 'preregistered-mismatch']);
+    const claimed = store.enrollDevice({ token: corp, platform: 'android', serial: 'PRE-C', osVersion: '14', ownership: 'personal' }, 't');
+    expect(store.getDevice(claimed.deviceId)).toMatchObject({ state: 'enrolled', ownership: 'corporate', labels: { team: 'sales' } });
   });
 
   it('a preregistered serial becomes enrolled, keeping its owner and labels', () => {
@@ -558,6 +640,28 @@ describe('device listing', () => {
     const cur = store.listDevices({ sort: 'name', limit: 1 }).nextCursor!;
     expectBackendError(() => store.listDevices({ sort: 'owner', cursor: cur }), 'invalid', /cursor/);
     expectBackendError(() => store.listDevices({ cursor: 'garbage!' }), 'invalid', /cursor/);
+  });
+
+  it('keeps cursors small whatever the sort key holds, and says so when a long key moved under a cursor', () => {
+    const { store, ids, dataDir } = fleet();
+    // A store written before the device field limits: long names and owners are already in it.
+    const db = new Database(join(dataDir, DB_FILE));
+    ids.forEach((id, i) => db.prepare('UPDATE devices SET name = ?, owner = ? WHERE id = ?').run(`${i}-${'n'.repeat(13_000)}`, `${'o'.repeat(5000)}${i}@example.com`, id));
+    for (const sort of ['name', '-name', 'owner', '-owner']) {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = store.listDevices({ sort, limit: 2, cursor });
+        seen.push(...page.items.map((d) => d.id));
+        cursor = page.nextCursor;
+        if (cursor) expect(cursor.length, sort).toBeLessThan(200);
+      } while (cursor);
+      expect(seen, sort).toEqual(store.listDevices({ sort, limit: 100 }).items.map((d) => d.id));
+    }
+    const first = store.listDevices({ sort: 'name', limit: 2 });
+    db.prepare('UPDATE devices SET name = ? WHERE id = ?').run(`1-${'m'.repeat(13_000)}`, first.items[1]!.id);
+    db.close();
+    expectBackendError(() => store.listDevices({ sort: 'name', limit: 2, cursor: first.nextCursor }), 'conflict', /changed since the page was listed/);
   });
 
   it('lists compliance with failures, policies and the episode start', () => {

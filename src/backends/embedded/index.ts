@@ -65,6 +65,9 @@ export class EmbeddedBackend implements Backend {
   async listCompliance(query: DeviceQuery) {
     return this.store.listCompliance(query);
   }
+  async releaseDevice(id: string, opts: { expiresInSeconds?: number } = {}) {
+    return this.store.releaseDevice(id, opts, this.actor);
+  }
   async enqueueCommands(request: EnqueueRequest) {
     return this.store.enqueueCommands(request, this.actor);
   }

@@ -193,6 +193,11 @@ export class HttpBackend implements Backend {
     return this.call({ method: 'GET', path: '/v1/compliance', query: deviceQuery(query), retry: 'safe', action: 'read compliance', shape: page(object('deviceId', 'status')) });
   }
 
+  releaseDevice(id: string, opts: { expiresInSeconds?: number } = {}): Promise<Device> {
+    // Safe to repeat: a second release only restarts the window.
+    return this.call({ method: 'POST', path: `/v1/devices/${seg(id)}/release`, body: opts, retry: 'safe', action: 'release devices for re-enrollment', shape: object('id', 'state') });
+  }
+
   // ---- commands ----
 
   enqueueCommands(request: EnqueueRequest): Promise<EnqueueResult> {

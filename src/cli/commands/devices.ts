@@ -1,4 +1,4 @@
-// `emmctl devices list|show`: the fleet as records. Listings page through the backend and
+// `emmctl devices list|show|release`: the fleet as records. Listings page through the backend and
 // stream to the renderer, so a 100,000-device fleet prints with one page in memory.
 import { Command, InvalidArgumentError } from 'commander';
 import type { DeviceFilter, DeviceQuery } from '../../backends/backend.js';
@@ -212,6 +212,35 @@ Next: \`emmctl lock ID --reason TEXT\`, \`emmctl commands list --device ID\`.`)
         text += `  ${s(`${cmd.id}  ${cmd.type.padEnd(6)}  ${cmd.status.padEnd(12)}  ${tty ? relativeTime(cmd.createdAt, now) : cmd.createdAt}  ${cmd.requestedBy}${cmd.reason ? `  "${cmd.reason}"` : ''}${cmd.detail ? `  (${cmd.detail})` : ''}`)}\n`;
       }
       ctx.print(text);
+    });
+
+  devices
+    .command('release')
+    .description('let an enrolled device enroll again (its serial is otherwise refused): for a device that lost its credential')
+    .argument('<id>', 'device id (see `emmctl devices list`)')
+    .option('--expires <duration>', 'the next enrollment may take the device over within this long: 30m, 12h, 7d (at most 30d)', '24h')
+    .addHelpText('after', `
+An enrollment with the serial of an enrolled device is refused (409, audited) unless an admin
+released it. Within the window, the next enrollment with that serial replaces the device's
+credential and cancels its pending commands; until then the current credential keeps working.
+Wiped and retired devices enroll again without a release. Against a server: the admin role.
+
+Examples:
+  $ emmctl devices release dev_0001
+  $ emmctl devices release dev_0001 --expires 2h -o json
+
+Next: re-enroll the device with a new token, then \`emmctl audit\` shows the release and the enrollment.`)
+    .action(async (id: string, opts: { expires: string }, command: Command) => {
+      const { parseDuration } = await import('../../output/time.js');
+      const expiresInSeconds = parseDuration(opts.expires, '--expires');
+      const backend = await ctx.backend(command);
+      const device = await backend.releaseDevice(id, { expiresInSeconds });
+      const { renderRecordAsData, formatKeyValues } = await import('../../output/render.js');
+      const columns = [...DEVICE_COLUMNS, { header: 'RELEASED UNTIL', value: (d: Device) => d.releasedUntil }];
+      if (!(await renderRecordAsData(device, { format: outputFormat(ctx, command), columns, out: ctx.io.stdout, colors: ctx.out }))) {
+        ctx.io.stdout.write(formatKeyValues([['id', device.id], ['name', device.name], ['serial', device.serial], ['released until', device.releasedUntil]], ctx.out));
+      }
+      ctx.info(`The next enrollment with serial ${device.serial ?? '(none)'} before ${device.releasedUntil} takes this device over (new credential, pending commands cancelled).`);
     });
 }
 

@@ -4,7 +4,7 @@ import { BackendError } from '../../errors.js';
 import { parseDeviceFilter } from '../../model/filter.js';
 import { COMMAND_STATUSES, COMMAND_TYPES, OWNERSHIPS, PLATFORMS, type CommandType } from '../../model/fleet.js';
 import { RESOURCE_KINDS, type ResourceDocument, type ResourceKind } from '../../model/policy.generated.js';
-import type { Actor } from '../../store/api.js';
+import { MAX_RELEASE_SECONDS, type Actor } from '../../store/api.js';
 import { API_ROLES, requireRole } from '../auth.js';
 import { badRequest, type RequestContext, type Route } from '../router.js';
 import {
@@ -135,6 +135,16 @@ export const adminRoutes: Route[] = [
     handler: (ctx) => {
       checkQuery(ctx.query, []);
       return ctx.store.getDevice(ctx.params.id!);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/devices/{id}/release',
+    auth: 'admin',
+    handler: async (ctx) => {
+      const body = await ctx.body();
+      const expiresInSeconds = optionalInt(body, 'expiresInSeconds', 1, MAX_RELEASE_SECONDS);
+      return ctx.store.releaseDevice(ctx.params.id!, { expiresInSeconds }, actor(ctx));
     },
   },
   {
