@@ -1,6 +1,7 @@
 // Device listing: sort keys, opaque cursors, and device filters turned into SQL. Filters that
 // need policy evaluation (group, compliance) cannot be SQL; they come back as `needs` and the
 // store applies them while scanning in sort order.
+import { createHash } from 'node:crypto';
 import { BackendError } from '../errors.js';
 import type { DeviceFilter } from '../backends/backend.js';
 import { COMPLIANCE_STATUSES, DEVICE_STATES } from '../model/fleet.js';
@@ -38,12 +39,27 @@ export function parseSort(sort: string | undefined): DeviceSort {
 
 interface CursorData {
   s: string;
-  k: string;
+  /** The last row's sort key, when it is short. */
+  k?: string;
+  /** Otherwise a digest of it: the key is read back from that row (see resolveCursor). */
+  h?: string;
   i: string;
 }
 
+/**
+ * Sort keys up to this many UTF-8 bytes travel in the cursor itself; longer ones (a name or
+ * owner stored before the device field limits, a long OS version key) as a 22-character digest.
+ * So a cursor is at most a few hundred bytes whatever the data, and fits any URL or header.
+ */
+const INLINE_KEY_BYTES = 96;
+
+function keyDigest(key: string): string {
+  return createHash('sha256').update(key).digest('base64url').slice(0, 22);
+}
+
 export function encodeCursor(sort: DeviceSort, key: string, id: string): string {
-  return Buffer.from(JSON.stringify({ s: sort.spec, k: key, i: id } satisfies CursorData)).toString('base64url');
+  const data: CursorData = Buffer.byteLength(key) <= INLINE_KEY_BYTES ? { s: sort.spec, k: key, i: id } : { s: sort.spec, h: keyDigest(key), i: id };
+  return Buffer.from(JSON.stringify(data)).toString('base64url');
 }
 
 /** A cursor that is not one this store handed out (the device listings' and the seq-paged ones'). */
@@ -51,17 +67,27 @@ export function invalidCursor(): BackendError {
   return new BackendError('invalid', 'invalid paging cursor', { hint: 'pass back the nextCursor of the previous page unchanged' });
 }
 
-export function decodeCursor(cursor: string, sort: DeviceSort): { key: string; id: string } {
+/**
+ * The position a cursor continues after. `currentKey` reads the sort key of a device now: a
+ * digest cursor needs it, and if that device's key changed since the page was served the
+ * position is gone, which is said rather than guessed.
+ */
+export function decodeCursor(cursor: string, sort: DeviceSort, currentKey: (id: string) => string | undefined): { key: string; id: string } {
   let data: CursorData;
   try {
     data = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as CursorData;
   } catch {
     throw invalidCursor();
   }
-  if (typeof data?.k !== 'string' || typeof data.i !== 'string' || data.s !== sort.spec) {
+  if (typeof data?.i !== 'string' || (typeof data.k !== 'string' && typeof data.h !== 'string') || data.s !== sort.spec) {
     throw new BackendError('invalid', 'invalid paging cursor for this sort order', { hint: 'a cursor only continues the listing (same sort) that returned it' });
   }
-  return { key: data.k, id: data.i };
+  if (typeof data.k === 'string') return { key: data.k, id: data.i };
+  const key = currentKey(data.i);
+  if (key === undefined || keyDigest(key) !== data.h) {
+    throw new BackendError('conflict', 'the device at this page boundary changed since the page was listed; cannot continue from it', { hint: 'list again from the start' });
+  }
+  return { key, id: data.i };
 }
 
 /**

@@ -793,7 +793,9 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     const cmp = sort.desc ? '<' : '>';
     const dir = sort.desc ? 'DESC' : 'ASC';
     const where = [...filters.where];
-    let after = query.cursor ? decodeCursor(query.cursor, sort) : undefined;
+    let after = query.cursor
+      ? decodeCursor(query.cursor, sort, (id) => (this.stmt(`SELECT ${sort.expr} AS k FROM devices WHERE id = ?`).get(id) as { k: string } | undefined)?.k)
+      : undefined;
     const sql = (withCursor: boolean) =>
       `SELECT ${LISTING_COLUMNS}, ${sort.expr} AS sort_key FROM devices WHERE ${[...where, ...(withCursor ? [`(${sort.expr}, id) ${cmp} (?, ?)`] : []), '1'].join(' AND ')} ORDER BY ${sort.expr} ${dir}, id ${dir} LIMIT ?`;
     const items: T[] = [];
