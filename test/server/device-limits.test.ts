@@ -115,7 +115,7 @@ describe('listing cursors', () => {
     const sizes: number[] = [];
     do {
       const r = await call(base, 'GET', `/v1/devices?sort=name&limit=${cursor ? 1000 : at + 1}${cursor ? `&cursor=${cursor}` : ''}`, { token: admin });
-      expect(r.status, JSON.stringify(r.body).slice(0, 300)).toBe(200);
+      expect(r.status, String(JSON.stringify(r.body)).slice(0, 300)).toBe(200);
       seen.push(...r.body.items.map((d: { id: string }) => d.id));
       cursor = r.body.nextCursor;
       if (cursor) sizes.push(cursor.length);

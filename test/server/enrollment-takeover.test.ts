@@ -113,6 +113,18 @@ describe('enrollment with the serial of an enrolled device', () => {
   });
 });
 
+describe('concurrent enrollments of one new serial', () => {
+  it('exactly one gets the device; the others are refused and audited', async () => {
+    const tokens = await Promise.all(['corp', 'byod', 'corp', 'byod', 'corp', 'byod', 'corp', 'byod'].map(tokenFor));
+    const answers = await Promise.all(tokens.map((token, i) => enroll({ token, serial: 'RACE-1', name: `racer-${i}` })));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409, 409, 409, 409, 409, 409, 409]);
+    const winner = answers.find((a) => a.status === 200)!.body;
+    expect((await call(base, 'GET', '/v1/devices?filter=serial%3DRACE-1', { token: operator })).body.items.map((d: { id: string }) => d.id)).toEqual([winner.deviceId]);
+    expect((await checkIn(base, winner.credential)).status).toBe(200);
+    expect((await audit()).filter((a) => a.action === 'enroll.refused' && a.target === `device/${winner.deviceId}`)).toHaveLength(7);
+  });
+});
+
 describe('enrollment with a pre-registered serial', () => {
   beforeAll(async () => {
     const r = await call(base, 'POST', '/v1/devices/preregister', { token: operator, body: { devices: [{ serial: 'PRE-1', platform: 'android', ownership: 'corporate', owner: 'bo@example.com' }] } });
