@@ -507,14 +507,26 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     const outcome = this.tx((): { response: EnrollResponse } | { refused: BackendError } => {
       const now = this.now();
       const token = this.stmt('SELECT * FROM enrollment_tokens WHERE secret_hash = ?').get(hashSecret(request.token)) as TokenRow | undefined;
+      // An unknown secret names nobody, so it is not audited (the per-address rate limit bounds it).
       if (!token) throw new BackendError('unauthorized', 'unknown enrollment token');
-      if (token.revoked) throw new BackendError('unauthorized', `enrollment token ${token.id} was revoked`);
-      if (token.expires_at <= now) throw new BackendError('unauthorized', `enrollment token ${token.id} expired at ${token.expires_at}`, { hint: 'create a new token with `emmctl enroll token create`' });
-      if (token.max_uses !== null && token.uses >= token.max_uses) throw new BackendError('unauthorized', usedUp(token));
+      const refuse = (error: BackendError, reason: string, target: string, detail: Record<string, unknown> = {}) => {
+        this.audit({ name: `enrollment-token:${token.id}`, source }, 'enroll.refused', target, {
+          serial: request.serial, profile: token.profile, token: token.id, platform: request.platform, reason, ...detail,
+        }, now);
+        return { refused: error };
+      };
+      const tokenTarget = `enrollment-token/${token.id}`;
+      if (token.revoked) return refuse(new BackendError('unauthorized', `enrollment token ${token.id} was revoked`), 'token-revoked', tokenTarget);
+      if (token.expires_at <= now) {
+        return refuse(new BackendError('unauthorized', `enrollment token ${token.id} expired at ${token.expires_at}`, { hint: 'create a new token with `emmctl enroll token create`' }), 'token-expired', tokenTarget);
+      }
+      if (token.max_uses !== null && token.uses >= token.max_uses) return refuse(new BackendError('unauthorized', usedUp(token)), 'token-used-up', tokenTarget);
       const profile = this.profile(token.profile);
-      if (!profile) throw new BackendError('unauthorized', `enrollment token ${token.id} belongs to profile "${token.profile}", which no longer exists`);
+      if (!profile) {
+        return refuse(new BackendError('unauthorized', `enrollment token ${token.id} belongs to profile "${token.profile}", which no longer exists`), 'profile-missing', tokenTarget);
+      }
       if (!profile.spec.platforms.includes(request.platform)) {
-        throw new BackendError('invalid', `platform "${request.platform}" may not enroll with profile "${token.profile}" (allowed: ${profile.spec.platforms.join(', ')})`);
+        return refuse(new BackendError('invalid', `platform "${request.platform}" may not enroll with profile "${token.profile}" (allowed: ${profile.spec.platforms.join(', ')})`), 'platform-not-allowed', tokenTarget);
       }
       const credential = newSecret('device');
       const profileLabels = profile.spec.labels ?? {};
@@ -532,12 +544,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       }
       if (existing) {
         const refusal = claimRefusal(existing, token.profile, profile, request.platform, now);
-        if (refusal) {
-          this.audit({ name: `enrollment-token:${token.id}`, source }, 'enroll.refused', `device/${existing.id}`, {
-            serial: request.serial, profile: token.profile, token: token.id, platform: request.platform, state: existing.state, reason: refusal.reason,
-          }, now);
-          return { refused: new BackendError('conflict', refusal.message, { hint: refusal.hint }) };
-        }
+        if (refusal) return refuse(new BackendError('conflict', refusal.message, { hint: refusal.hint }), refusal.reason, `device/${existing.id}`, { state: existing.state });
         id = existing.id;
         const labels = { ...profileLabels, ...(JSON.parse(existing.labels) as Record<string, string>) };
         const ownership = existing.state === 'preregistered' ? existing.ownership : request.ownership ?? profile.spec.ownership;

@@ -332,6 +332,21 @@ describe('enrollment', () => {
     expect(store.getDevice(d.deviceId).state).toBe('enrolled');
   });
 
+  it('audits enrollments refused for a known token (revoked, wrong platform), not for an unknown secret', () => {
+    const { store } = seeded();
+    const t = store.createEnrollmentToken({ profile: 'corp' }, ADMIN);
+    expectBackendError(() => store.enrollDevice({ token: t.secret, platform: 'windows', serial: 'W-1', osVersion: '10.0' }, '192.0.2.1'), 'invalid', /platform "windows" may not enroll/);
+    store.revokeEnrollmentToken(t.token.id, ADMIN);
+    expectBackendError(() => store.enrollDevice({ token: t.secret, platform: 'android', serial: 'W-2', osVersion: '14' }, '192.0.2.1'), 'unauthorized', /revoked/);
+    expectBackendError(() => store.enrollDevice({ token: 'emm_et_nope', platform: 'android', serial: 'W-3', osVersion: '14' }, '192.0.2.1'), 'unauthorized', /unknown enrollment token/);
+    const refused = store.listAudit({}).items.filter((a) => a.action === 'enroll.refused');
+    expect(refused.map((a) => [a.target, a.detail?.reason, a.detail?.serial])).toEqual([
+      [`enrollment-token/${t.token.id}`, 'platform-not-allowed', 'W-1'],
+      [`enrollment-token/${t.token.id}`, 'token-revoked', 'W-2'],
+    ]);
+    expect(store.listDevices({}).items).toEqual([]);
+  });
+
   it('a pre-registered serial is claimed only with a profile of its platform and ownership', () => {
     const { store } = seeded();
     store.applyChanges(createAll([BYOD]), ADMIN);
