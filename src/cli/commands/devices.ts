@@ -92,7 +92,7 @@ const FILTER_HELP = 'KEY=VALUE device filter, repeatable (all must match): platf
 export function register(program: Command, ctx: CliContext): void {
   const devices = program
     .command('devices')
-    .description('list and inspect enrolled and pre-registered devices')
+    .description('list, inspect and release (for re-enrollment) enrolled and pre-registered devices')
     .addHelpText('after', `
 Examples:
   $ emmctl devices list --filter platform=android --filter 'os<14'
