@@ -15,6 +15,8 @@ export interface ComplianceInput {
   now: Date;
   /** Start of the current non-compliance episode, if the device was already failing. */
   noncompliantSince?: string;
+  /** Policies known not to be evaluable (a stored document that fails the schema): name → why. */
+  unevaluable?: ReadonlyMap<string, string>;
 }
 
 export interface ComplianceResult {
@@ -24,6 +26,8 @@ export interface ComplianceResult {
   policies: string[];
   /** Some rule fails (status noncompliant or in-grace); the store starts/keeps an episode. */
   failing: boolean;
+  /** Why the status is `unknown` when policies are assigned but some cannot be evaluated. */
+  reason?: string;
 }
 
 /**
@@ -55,7 +59,15 @@ export function evaluateCompliance(input: ComplianceInput): ComplianceResult {
 
   const failures: RuleFailure[] = [];
   const ctx: RuleContext = { device, posture, now: now.getTime(), apps: undefined };
-  for (const p of policies) checkRules(p.metadata.name, p.spec.rules, ctx, failures);
+  // A policy that cannot be evaluated (stored before validation, or hand-edited) makes the status
+  // unknown with the reason, never an exception: a check-in must not fail because of stored data.
+  // The other policies still count, so their failures and escalation steps go on.
+  const reasons: string[] = [];
+  for (const p of policies) {
+    const why = input.unevaluable?.get(p.metadata.name) ?? evaluable(p, ctx, failures);
+    if (why !== undefined) reasons.push(`CompliancePolicy "${p.metadata.name}" cannot be evaluated: ${why}`);
+  }
+  if (reasons.length) return { status: 'unknown', failures, policies: names, failing: failures.length > 0, reason: reasons.join('; ') };
   if (failures.length === 0) return { status: 'compliant', failures, policies: names, failing: false };
 
   const since = input.noncompliantSince === undefined ? ctx.now : parseInstant(input.noncompliantSince, 'noncompliantSince');
@@ -77,6 +89,19 @@ export function gracePeriodMs(policies: readonly CompliancePolicyDocument[], fai
     if (grace === 0) break;
   }
   return grace === Infinity ? 0 : grace;
+}
+
+/** Runs the policy's rules into `out`; on failure leaves `out` as it was and says why. */
+function evaluable(p: CompliancePolicyDocument, ctx: RuleContext, out: RuleFailure[]): string | undefined {
+  const before = out.length;
+  try {
+    checkRules(p.metadata.name, p.spec.rules, ctx, out);
+    for (const a of p.spec.actions ?? []) parseDuration(a.after);
+    return undefined;
+  } catch (error) {
+    out.length = before;
+    return error instanceof Error ? error.message : String(error);
+  }
 }
 
 function firstMarkMs(p: CompliancePolicyDocument): number {

@@ -65,6 +65,8 @@ export interface DeviceCompliance {
   osVersion?: string;
   state: DeviceState;
   status: ComplianceStatus;
+  /** Why the status is unknown although policies apply (one of them cannot be evaluated). */
+  reason?: string;
   failures: RuleFailure[];
   /** Compliance policies that apply to the device. */
   policies: string[];

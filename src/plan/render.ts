@@ -8,6 +8,8 @@ import { summaryLine, type PlannedChange, type PlanSummary } from './index.js';
 export interface RenderOptions {
   /** Show every field of created and deleted resources, not only their names. */
   verbose?: boolean;
+  /** `Kind/name` → a note shown after the change's name, e.g. "needs the admin role". */
+  notes?: ReadonlyMap<string, string>;
 }
 
 // Keys and values come from policy files and the backend: shown inert (JSON escapes C0 but not
@@ -27,7 +29,8 @@ function fieldLine(f: FieldChange, c: Colors): string {
 }
 
 export function renderChange(change: PlannedChange, c: Colors, opts: RenderOptions = {}): string[] {
-  const id = sanitize(`${change.kind}/${change.name}`);
+  const note = opts.notes?.get(`${change.kind}/${change.name}`);
+  const id = `${sanitize(`${change.kind}/${change.name}`)}${note ? `  ${c.red(`(${note})`)}` : ''}`;
   switch (change.op) {
     case 'create':
       return [`${c.green('+ create')} ${id}`, ...(opts.verbose ? change.fields.map((f) => fieldLine(f, c)) : [])];

@@ -35,6 +35,7 @@ export { DEFAULT_MAX_FILE_BYTES, listPolicyFiles } from './files.js';
 export { findSecretRefs, resolveSecrets, SECRET_REF, type SecretRefUse } from './secrets.js';
 export { BUILTIN_GROUP, CHECK_RULES } from './checks.js';
 export { MAX_ALIAS_COUNT } from './yaml-source.js';
+export { checkDocuments, describeProblem, documentChecker, documentSetChecker, type DocumentCheck, type DocumentInput } from './documents.js';
 
 /**
  * For the salt of a cache of clean loads (src/config/policy-cache.ts): the bundle chunk's URL

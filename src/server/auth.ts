@@ -3,13 +3,11 @@
 import type { ApiRole } from '../store/api.js';
 import { HttpError, type RequestContext, type RouteAuth } from './router.js';
 
-const RANK: Record<ApiRole, number> = { viewer: 0, operator: 1, admin: 2 };
-/** Lowest first, as RANK orders them. */
-export const API_ROLES = Object.keys(RANK) as readonly ApiRole[];
+import { roleAtLeast } from '../fleet/change-roles.js';
 
-export function roleAtLeast(role: ApiRole, needed: ApiRole): boolean {
-  return RANK[role] >= RANK[needed];
-}
+export { roleAtLeast };
+/** Lowest first. */
+export const API_ROLES: readonly ApiRole[] = ['viewer', 'operator', 'admin'];
 
 /** `Scheme credentials` → [scheme lower-cased, credentials], or undefined. */
 export function parseAuthorization(header: string | undefined): [string, string] | undefined {

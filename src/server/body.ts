@@ -90,7 +90,25 @@ export function parseJsonObject(text: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new HttpError(400, 'invalid', 'request body must be a JSON object');
   }
+  // Everything after parsing (validation, the store's JSON.stringify) recurses: a body nested
+  // thousands deep would overflow the stack there and answer 500.
+  if (depthExceeds(value, MAX_JSON_DEPTH)) throw new HttpError(400, 'invalid', `request body is nested more than ${MAX_JSON_DEPTH} levels deep`);
   return value as Record<string, unknown>;
+}
+
+/** Deeper than any real request (a policy document inside a change is about 10 levels). */
+export const MAX_JSON_DEPTH = 64;
+
+/** Iterative, so the check itself cannot overflow the stack. */
+function depthExceeds(root: object, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 export interface JsonErrorLocation {

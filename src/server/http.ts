@@ -51,8 +51,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { host, port } = parseListen(options.listen ?? DEFAULT_LISTEN);
   const now = options.now ?? (() => new Date());
   const { openStore } = await import('./open-store.js');
-  const store = await openStore(options.dataDir, { now: options.now });
+  const { documentChecker } = await import('../policy/documents.js');
+  const store = await openStore(options.dataDir, { now: options.now, checkDocument: await documentChecker() });
   try {
+    await reportStoredDocuments(store, options.log);
     return await listen(store, host, port, options, now);
   } catch (error) {
     store.close();
@@ -150,7 +152,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
         sendJson(res, 200, result);
       }
     } catch (error) {
-      const { status, code, message, headers, hint } = toHttpError(error);
+      const { status, code, message, headers, hint, details } = toHttpError(error);
       errorCode = code;
       if (status >= 500 && log) {
         log(JSON.stringify({ time: new Date().toISOString(), level: 'error', method: ctx.method, path, message: errorText(error) }));
@@ -160,7 +162,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
         return;
       }
       if (closing) res.shouldKeepAlive = false;
-      sendJson(res, status, { error: hint ? { code, message, hint } : { code, message } }, headers);
+      sendJson(res, status, { error: { code, message, ...(hint ? { hint } : {}), ...details } }, headers);
     }
   }
 
@@ -217,6 +219,29 @@ async function listen(store: ServerStore, host: string, port: number, options: S
       return closed;
     },
   };
+}
+
+/**
+ * Documents stored before the server validated applies (or edited in the database) may fail
+ * today's checks: say which, once, at start. They stay stored; a CompliancePolicy among them
+ * evaluates as `unknown` with the reason until it is fixed with apply.
+ */
+async function reportStoredDocuments(store: ServerStore, log: ServerOptions['log']): Promise<void> {
+  const { checkDocuments, describeProblem } = await import('../policy/documents.js');
+  const stored = store.listResources();
+  const { problems } = await checkDocuments(stored.map((r) => ({ label: `${r.kind}/${r.name}`, value: r.document })));
+  const errors = problems.filter((p) => p.severity === 'error');
+  if (errors.length === 0) return;
+  const write = log === false ? undefined : (log ?? ((line: string) => process.stderr.write(`${line}\n`)));
+  const docs = new Set(errors.map((p) => p.file));
+  for (const p of errors) {
+    write?.(JSON.stringify({ time: new Date().toISOString(), level: 'warning', document: p.file, path: p.path, rule: p.rule, message: `stored ${p.file} does not validate: ${describeProblem(p)}` }));
+  }
+  write?.(JSON.stringify({
+    time: new Date().toISOString(),
+    level: 'warning',
+    message: `${docs.size} stored document${docs.size === 1 ? '' : 's'} no longer validate${docs.size === 1 ? 's' : ''} (${[...docs].join(', ')}); devices under such a CompliancePolicy show compliance "unknown". Fix the files and run emmctl apply.`,
+  }));
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

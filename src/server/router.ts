@@ -54,6 +54,8 @@ export class HttpError extends Error {
     readonly headers: Record<string, string> = {},
     /** What to do next, sent as error.hint. */
     readonly hint?: string,
+    /** More members of the error object, e.g. the policy problems of a 422. */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
   }

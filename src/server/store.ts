@@ -22,7 +22,8 @@ export interface ServerStore extends AgentApi, ApiTokenApi {
   storeId(): string;
   sealPlan(digest: string): string;
   listResources(kind?: ResourceKind): StoredResource[];
-  applyChanges(changes: ResourceChange[], actor: Actor, opts?: ApplyOptions): AppliedChange[];
+  /** `precheck` runs inside the store's transaction on the stored resources; throwing refuses the whole set. */
+  applyChanges(changes: ResourceChange[], actor: Actor, opts?: ApplyOptions & { precheck?: (current: StoredResource[]) => void }): AppliedChange[];
   createEnrollmentToken(input: { profile: string; expiresInSeconds?: number; maxUses?: number }, actor: Actor): CreatedEnrollmentToken;
   listEnrollmentTokens(): EnrollmentToken[];
   revokeEnrollmentToken(id: string, actor: Actor): EnrollmentToken;

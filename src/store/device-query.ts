@@ -32,7 +32,8 @@ export function parseSort(sort: string | undefined): DeviceSort {
   const spec = sort?.trim() || 'name';
   const desc = spec.startsWith('-');
   const field = desc ? spec.slice(1) : spec;
-  const expr = SORT_KEYS[field];
+  // Own keys only: `sort=constructor` must not find Object.prototype's members.
+  const expr = Object.prototype.hasOwnProperty.call(SORT_KEYS, field) ? SORT_KEYS[field] : undefined;
   if (!expr) throw new BackendError('invalid', `cannot sort devices by "${field}"`, { hint: `sort by one of: ${SORT_FIELDS.join(', ')} (prefix - for descending)` });
   return { spec: `${desc ? '-' : ''}${field === 'os' ? 'osVersion' : field}`, expr, desc };
 }
@@ -136,7 +137,7 @@ export function compileFilters(filters: DeviceFilter[] = []): CompiledFilters {
       if (hasWildcard(f.value)) out.where.push(`${neg ? 'NOT ' : ''}emm_glob(json_extract(labels, ?), ?)`);
       else out.where.push(`json_extract(labels, ?) ${neg ? 'IS NOT' : '='} ?`);
       out.params.push(`$."${key}"`, f.value);
-    } else if (COLUMNS[f.field]) {
+    } else if (Object.prototype.hasOwnProperty.call(COLUMNS, f.field)) {
       if (f.op !== '=' && f.op !== '!=') throw badOp(f);
       if (f.field === 'state' && !(DEVICE_STATES as readonly string[]).includes(f.value)) throw new BackendError('invalid', `unknown device state "${f.value}"`, { hint: `one of: ${DEVICE_STATES.join(', ')}` });
       const col = COLUMNS[f.field];

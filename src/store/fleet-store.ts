@@ -71,9 +71,19 @@ const MAX_PAGE = 1000;
 /** Writing last_used_at on every API call would turn reads into writes; once a minute is enough. */
 const TOKEN_TOUCH_MS = 60_000;
 
+export interface StoreApplyOptions extends ApplyOptions {
+  /** Runs inside the transaction on the stored resources before any change; throw to refuse (nothing applied). */
+  precheck?: (current: StoredResource[]) => void;
+}
+
 export interface FleetStoreOptions {
   /** Injectable clock for tests (escalation timing, token expiry). */
   now?: () => Date;
+  /**
+   * Why a stored document is unusable (it fails the policy schema), or undefined. The server
+   * passes the policy validator; a CompliancePolicy it rejects evaluates as `unknown` with the reason.
+   */
+  checkDocument?: (document: unknown) => string | undefined;
 }
 
 interface DeviceRow {
@@ -149,6 +159,8 @@ interface ResourceSnapshot {
   digests: Set<string>;
   compliance: CompliancePolicyDocument[];
   configs: Map<string, { device: EffectiveConfiguration; admin: EffectiveConfiguration }>;
+  /** CompliancePolicy name → why it cannot be evaluated (see FleetStoreOptions.checkDocument). */
+  unevaluable: Map<string, string>;
 }
 
 /**
@@ -169,13 +181,15 @@ export class FleetStore implements AgentApi, ApiTokenApi {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly clock: () => Date;
+  private readonly checkDocument?: (document: unknown) => string | undefined;
   private readonly statements = new Map<string, Database.Statement>();
   private snapshot?: ResourceSnapshot;
 
-  private constructor(db: Database.Database, path: string, clock: () => Date) {
+  private constructor(db: Database.Database, path: string, clock: () => Date, checkDocument?: (document: unknown) => string | undefined) {
     this.db = db;
     this.path = path;
     this.clock = clock;
+    this.checkDocument = checkDocument;
   }
 
   /** Opens (creating if needed) the store in dataDir: dir 0700, files 0600, schema migrated. */
@@ -212,7 +226,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       if (error instanceof BackendError) throw error;
       throw new BackendError('unavailable', `cannot open the store at ${path}: ${(error as Error).message}`, { cause: error });
     }
-    return new FleetStore(db, path, options.now ?? (() => new Date()));
+    return new FleetStore(db, path, options.now ?? (() => new Date()), options.checkDocument);
   }
 
   close(): void {
@@ -289,7 +303,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
    * update/delete need its version to equal expectedVersion. After the whole set, every
    * reference (assign, a profile's group) must resolve, or nothing is applied.
    */
-  applyChanges(changes: ResourceChange[], actor: Actor, opts: ApplyOptions = {}): AppliedChange[] {
+  applyChanges(changes: ResourceChange[], actor: Actor, opts: StoreApplyOptions = {}): AppliedChange[] {
     for (const c of changes) checkChangeShape(c);
     const key = opts.idempotencyKey;
     if (key !== undefined && (typeof key !== 'string' || key === '')) throw new BackendError('invalid', 'the idempotency key must be a non-empty string');
@@ -306,6 +320,8 @@ export class FleetStore implements AgentApi, ApiTokenApi {
           return JSON.parse(seen.result) as AppliedChange[];
         }
       }
+      // Inside the write lock: the checks see exactly the state the changes apply to.
+      opts.precheck?.(this.listResources());
       const at = this.now();
       const applied: AppliedChange[] = [];
       const get = this.stmt('SELECT version FROM resources WHERE kind = ? AND name = ?');
@@ -359,9 +375,13 @@ export class FleetStore implements AgentApi, ApiTokenApi {
   private resources(): ResourceSnapshot {
     const generation = (this.stmt("SELECT value FROM meta WHERE key = 'resource_generation'").get() as { value: string }).value;
     if (this.snapshot?.generation === generation) return this.snapshot;
-    const snap: ResourceSnapshot = { generation, groups: [], profiles: [], policies: [], digestPolicies: [], digests: new Set(), compliance: [], configs: new Map() };
+    const snap: ResourceSnapshot = { generation, groups: [], profiles: [], policies: [], digestPolicies: [], digests: new Set(), compliance: [], configs: new Map(), unevaluable: new Map() };
     for (const r of this.stmt('SELECT document, secrets FROM resources ORDER BY kind, name').all() as Array<{ document: string; secrets: string }>) {
       const doc = JSON.parse(r.document) as ResourceDocument;
+      if (doc.kind === 'CompliancePolicy') {
+        const why = this.checkDocument?.(doc);
+        if (why !== undefined) snap.unevaluable.set(doc.metadata.name, why);
+      }
       if (doc.kind === 'Group') snap.groups.push(doc);
       else if (doc.kind === 'EnrollmentProfile') snap.profiles.push(doc);
       else if (doc.kind === 'Policy') {
@@ -653,8 +673,10 @@ export class FleetStore implements AgentApi, ApiTokenApi {
   private escalate(row: DeviceRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date): void {
     if (row.state !== 'enrolled') return;
     const policies = policiesForGroups(snap.compliance, groups);
-    const result = evaluateCompliance({ device, policies, now, noncompliantSince: row.noncompliant_since ?? undefined });
+    const result = evaluateCompliance({ device, policies, now, noncompliantSince: row.noncompliant_since ?? undefined, unevaluable: snap.unevaluable });
     const at = now.toISOString();
+    // Nothing can be judged (a policy cannot be evaluated, the others pass): the episode stays as it is.
+    if (result.reason !== undefined && !result.failing) return;
     if (!result.failing) {
       if (row.noncompliant_since) {
         this.stmt('UPDATE devices SET noncompliant_since = NULL WHERE id = ?').run(row.id);
@@ -772,7 +794,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     const device = toDevice(row);
     const groups = groupsForDevice(device, snap.groups, snap.profiles);
     const policies = policiesForGroups(snap.compliance, groups);
-    const c = evaluateCompliance({ device, policies, now: this.clock(), noncompliantSince: row.noncompliant_since ?? undefined });
+    const c = evaluateCompliance({ device, policies, now: this.clock(), noncompliantSince: row.noncompliant_since ?? undefined, unevaluable: snap.unevaluable });
     const commands = (this.stmt('SELECT * FROM commands WHERE device_id = ? ORDER BY seq DESC LIMIT 50').all(id) as CommandRow[]).map(toCommand);
     return {
       ...device,
@@ -819,7 +841,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
         const device = () => (parsed ??= toDevice(row));
         const groupsOf = () => (groups ??= groupsForDevice(device(), snap.groups, snap.profiles));
         const ctx = {
-          compliance: () => (evaluated ??= evaluateCompliance({ device: device(), policies: policiesForGroups(snap.compliance, groupsOf()), now, noncompliantSince: row.noncompliant_since ?? undefined })),
+          compliance: () => (evaluated ??= evaluateCompliance({ device: device(), policies: policiesForGroups(snap.compliance, groupsOf()), now, noncompliantSince: row.noncompliant_since ?? undefined, unevaluable: snap.unevaluable })),
         };
         if (!filters.group.every((f) => groupsOf().includes(f.value) === (f.op === '='))) continue;
         if (!filters.compliance.every((f) => (ctx.compliance().status === f.value) === (f.op === '='))) continue;
@@ -1151,6 +1173,7 @@ function toCompliance(r: DeviceRow, c: ComplianceResult): DeviceCompliance {
     ...(r.os_version !== null ? { osVersion: r.os_version } : {}),
     state: r.state,
     status: c.status,
+    ...(c.reason !== undefined ? { reason: c.reason } : {}),
     failures: c.failures,
     policies: c.policies,
     ...(r.last_check_in !== null ? { lastCheckIn: r.last_check_in } : {}),

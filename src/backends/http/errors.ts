@@ -14,15 +14,17 @@ export interface RequestLine {
 export interface ServerErrorBody {
   code: string;
   message: string;
+  /** The resource a refused apply names (`Kind/name`), when the refusal is about one document. */
+  document?: string;
 }
 
 function readErrorBody(body: unknown): ServerErrorBody | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
   const error = (body as { error?: unknown }).error;
   if (typeof error !== 'object' || error === null) return undefined;
-  const { code, message } = error as { code?: unknown; message?: unknown };
+  const { code, message, document } = error as { code?: unknown; message?: unknown; document?: unknown };
   if (typeof code !== 'string' || typeof message !== 'string') return undefined;
-  return { code, message };
+  return typeof document === 'string' ? { code, message, document } : { code, message };
 }
 
 /** readErrorBody on a response's text; undefined when the text is not JSON at all. */
@@ -88,6 +90,8 @@ export function statusError(c: StatusContext): BackendError {
         ? make('unauthorized', `token rejected by ${server}${said ? ` (${said})` : ''}`, 'create one with `emmctl server token create --role admin --name NAME` on the server host, then set EMMCTL_TOKEN')
         : make('unauthorized', `${server} needs an API token and none is configured`, 'create one with `emmctl server token create --role admin --name NAME` on the server host, then set EMMCTL_TOKEN');
     case 403:
+      // A refusal about one document (a step that queues retire) says which: the role alone does not explain it.
+      if (c.role && body?.document) return make('forbidden', `your token's role ${c.role} cannot ${req.action}: ${said}`, REQUIRED_ROLE_HINT);
       return make('forbidden', c.role ? `your token's role ${c.role} cannot ${req.action}` : `your token cannot ${req.action}${said ? ` (${said})` : ''}`, REQUIRED_ROLE_HINT);
     case 404:
       return make('not_found', said ?? `not found: ${at}`);
@@ -99,6 +103,8 @@ export function statusError(c: StatusContext): BackendError {
           ? 'the connection dropped and the request was sent again: the first attempt may already have been applied — run `emmctl plan` to see what is left'
           : 'the backend changed since you last read it; run `emmctl plan` again',
       );
+    case 422:
+      return make('invalid', `${server} rejected ${at}: ${said ?? 'the documents do not validate'}`, 'run `emmctl validate` on the policy files');
     case 413:
       return make('invalid', `${server} refused ${at}: request body too large${said ? ` (${said})` : ''}`, 'send fewer changes or devices per request');
     case 415:

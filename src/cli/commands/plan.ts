@@ -91,7 +91,7 @@ export async function computeBackendPlan(backend: Backend, desired: DesiredState
 export async function printPlan(
   ctx: CliContext,
   format: string | undefined,
-  data: { plan: Plan; backend: Backend; prune: boolean; digest: string },
+  data: { plan: Plan; backend: Backend; prune: boolean; digest: string; notes?: ReadonlyMap<string, string> },
 ): Promise<void> {
   const { toSavedPlan } = await import('../../plan/index.js');
   if (format === 'json' || format === 'yaml') {
@@ -102,10 +102,29 @@ export async function printPlan(
     return;
   }
   const { renderPlan } = await import('../../plan/render.js');
-  ctx.print(renderPlan(data.plan, ctx.out));
+  ctx.print(renderPlan(data.plan, ctx.out, { notes: data.notes }));
   if (data.plan.unmanaged.length > 0) {
     ctx.info(`${data.plan.unmanaged.length} resource${data.plan.unmanaged.length === 1 ? '' : 's'} in ${data.backend.location} ${data.plan.unmanaged.length === 1 ? 'is' : 'are'} not in the policy files and stay${data.plan.unmanaged.length === 1 ? 's' : ''} (--prune would delete ${data.plan.unmanaged.length === 1 ? 'it' : 'them'}): ${data.plan.unmanaged.slice(0, 5).map((r) => `${r.kind}/${r.name}`).join(', ')}${data.plan.unmanaged.length > 5 ? ', …' : ''}`);
   }
+}
+
+/**
+ * Over a server, the changes this token's role cannot apply: a change whose effect can queue a
+ * command needs the role that command needs (src/fleet/change-roles.ts; the server enforces the
+ * same rule). Said before apply, so an operator learns it from plan, not from a 403.
+ */
+export async function roleNotes(ctx: CliContext, backend: Backend, plan: Plan): Promise<Map<string, string>> {
+  const notes = new Map<string, string>();
+  const whoami = (backend as Partial<{ whoami(): Promise<{ name: string; role: import('../../store/api.js').ApiRole }> }>).whoami;
+  if (typeof whoami !== 'function' || !plan.changes.some((c) => c.op !== 'delete')) return notes;
+  const me = await whoami.call(backend);
+  const { roleNeeds, roleAtLeast } = await import('../../fleet/change-roles.js');
+  for (const need of roleNeeds(plan.changes, await backend.listResources())) {
+    if (roleAtLeast(me.role, need.role) || notes.has(need.ref)) continue;
+    notes.set(need.ref, `needs the ${need.role} role`);
+    ctx.warn(`${need.ref} needs the ${need.role} role: ${need.reason}; your token "${me.name}" is ${me.role}, so the server will refuse this apply (403) — ask an admin to apply it`);
+  }
+  return notes;
 }
 
 export function policyPaths(paths: string[]): string[] {
@@ -146,7 +165,8 @@ Next: emmctl apply`)
       const plan = await computeBackendPlan(backend, desired, Boolean(opts.prune));
       const { digestDocuments, hasChanges } = await import('../../plan/index.js');
       const digest = digestDocuments(desired.documents);
-      await printPlan(ctx, globals.output, { plan, backend, prune: Boolean(opts.prune), digest });
+      const notes = await roleNotes(ctx, backend, plan);
+      await printPlan(ctx, globals.output, { plan, backend, prune: Boolean(opts.prune), digest, notes });
       if (opts.out) {
         const { toSavedPlan } = await import('../../plan/index.js');
         // Sealed and bound to this backend; secrets only as references and salted digests.

@@ -2,11 +2,14 @@
 import type { DeviceFilter, DeviceQuery, PreregisteredDevice, ResourceChange } from '../../backends/backend.js';
 import { BackendError } from '../../errors.js';
 import { parseDeviceFilter } from '../../model/filter.js';
-import { COMMAND_STATUSES, COMMAND_TYPES, OWNERSHIPS, PLATFORMS, type CommandType } from '../../model/fleet.js';
+import { COMMAND_STATUSES, COMMAND_TYPES, OWNERSHIPS, PLATFORMS } from '../../model/fleet.js';
 import { RESOURCE_KINDS, type ResourceDocument, type ResourceKind } from '../../model/policy.generated.js';
 import { MAX_RELEASE_SECONDS, type Actor } from '../../store/api.js';
+import { COMMAND_ROLES, roleNeeds, unmetNeed } from '../../fleet/change-roles.js';
+import type { StoredResource } from '../../model/fleet.js';
 import { API_ROLES, requireRole } from '../auth.js';
-import { badRequest, type RequestContext, type Route } from '../router.js';
+import { badRequest, HttpError, type RequestContext, type Route } from '../router.js';
+import { checkBody, MAX_TOKEN_SECONDS, type RequestShape } from '../shapes.js';
 import {
   checkQuery,
   isObject,
@@ -20,11 +23,14 @@ import {
   single,
 } from '../validate.js';
 
-/** Commands that destroy data need more than the operator role. */
-const ADMIN_COMMANDS: ReadonlySet<CommandType> = new Set(['wipe', 'retire']);
-const MAX_TOKEN_SECONDS = 10 * 365 * 86400;
-
 const actor = (ctx: RequestContext): Actor => ctx.actor!;
+
+/** The body, checked against its shape (unknown fields, types, limits) before any field is read. */
+async function body(ctx: RequestContext, shape: RequestShape): Promise<Record<string, unknown>> {
+  const value = await ctx.body();
+  checkBody(shape, value);
+  return value;
+}
 
 export const adminRoutes: Route[] = [
   {
@@ -50,11 +56,7 @@ export const adminRoutes: Route[] = [
     // Viewers plan too; a seal only says "made against this store", applying still needs operator.
     auth: 'viewer',
     handler: async (ctx) => {
-      const body = await ctx.body();
-      if (!isObject(body)) throw badRequest('body must be an object');
-      const extra = Object.keys(body).filter((k) => k !== 'digest');
-      if (extra.length) throw badRequest(`unknown field body.${extra[0]} (expected only digest)`);
-      return { seal: ctx.store.sealPlan(requiredString(body, 'digest')) };
+      return { seal: ctx.store.sealPlan(requiredString(await body(ctx, 'SealPlanRequest'), 'digest')) };
     },
   },
   {
@@ -62,16 +64,30 @@ export const adminRoutes: Route[] = [
     path: '/v1/resources/apply',
     auth: 'operator',
     handler: async (ctx) => {
-      const body = await ctx.body();
-      const changes = requiredArray(body, 'changes').map((c, i) => parseChange(c, i));
-      const prune = optionalBoolean(body, 'prune') ?? false;
+      const input = await body(ctx, 'ApplyRequest');
+      const changes = requiredArray(input, 'changes').map((c, i) => parseChange(c, i));
+      const prune = optionalBoolean(input, 'prune') ?? false;
       if (prune) requireRole(ctx, 'admin', 'apply with prune');
       if (changes.some((c) => c.op === 'delete')) requireRole(ctx, 'admin', 'deleting resources');
+      const { documentSetChecker } = await import('../../policy/documents.js');
+      const checkSet = await documentSetChecker();
+      // Inside the store's transaction, on exactly the state the changes apply to.
+      const precheck = (current: StoredResource[]) => {
+        checkChangeDocuments(checkSet, changes, current);
+        const unmet = unmetNeed(roleNeeds(changes, current), ctx.token!.role);
+        if (unmet) {
+          throw new HttpError(403, 'forbidden', `${unmet.ref} (changes[${unmet.change}]) needs the ${unmet.role} role: ${unmet.reason}; token "${ctx.token!.name}" is ${ctx.token!.role}, so nothing was applied`, {}, undefined, {
+            document: unmet.ref,
+            change: unmet.change,
+            role: unmet.role,
+          });
+        }
+      };
       // Optional here (older clients): with it, a retried apply that already landed gets its first result.
       const key = idempotencyKey(ctx);
       const scoped = key === undefined ? undefined : `${ctx.token!.id}:${key}`;
       try {
-        return { applied: ctx.store.applyChanges(changes, actor(ctx), { prune, idempotencyKey: scoped }) };
+        return { applied: ctx.store.applyChanges(changes, actor(ctx), { prune, idempotencyKey: scoped, precheck }) };
       } catch (error) {
         if (scoped && error instanceof BackendError && error.message.includes(scoped)) {
           throw new BackendError(error.code, error.message.replaceAll(scoped, key!), { hint: error.hint });
@@ -85,11 +101,11 @@ export const adminRoutes: Route[] = [
     path: '/v1/enrollment-tokens',
     auth: 'operator',
     handler: async (ctx) => {
-      const body = await ctx.body();
+      const fields = await body(ctx, 'CreateEnrollmentTokenRequest');
       const input = {
-        profile: requiredString(body, 'profile'),
-        expiresInSeconds: optionalInt(body, 'expiresInSeconds', 1, MAX_TOKEN_SECONDS),
-        maxUses: optionalInt(body, 'maxUses', 1),
+        profile: requiredString(fields, 'profile'),
+        expiresInSeconds: optionalInt(fields, 'expiresInSeconds', 1, MAX_TOKEN_SECONDS),
+        maxUses: optionalInt(fields, 'maxUses', 1),
       };
       return ctx.store.createEnrollmentToken(input, actor(ctx));
     },
@@ -108,7 +124,7 @@ export const adminRoutes: Route[] = [
     path: '/v1/enrollment-tokens/{id}/revoke',
     auth: 'operator',
     handler: async (ctx) => {
-      await ctx.body();
+      await body(ctx, 'EmptyRequest');
       return ctx.store.revokeEnrollmentToken(ctx.params.id!, actor(ctx));
     },
   },
@@ -117,8 +133,7 @@ export const adminRoutes: Route[] = [
     path: '/v1/devices/preregister',
     auth: 'operator',
     handler: async (ctx) => {
-      const body = await ctx.body();
-      const rows = requiredArray(body, 'devices').map((d, i) => parsePreregistered(d, i));
+      const rows = requiredArray(await body(ctx, 'PreregisterRequest'), 'devices').map((d, i) => parsePreregistered(d, i));
       return ctx.store.preregisterDevices(rows, actor(ctx));
     },
   },
@@ -142,8 +157,7 @@ export const adminRoutes: Route[] = [
     path: '/v1/devices/{id}/release',
     auth: 'admin',
     handler: async (ctx) => {
-      const body = await ctx.body();
-      const expiresInSeconds = optionalInt(body, 'expiresInSeconds', 1, MAX_RELEASE_SECONDS);
+      const expiresInSeconds = optionalInt(await body(ctx, 'ReleaseDeviceRequest'), 'expiresInSeconds', 1, MAX_RELEASE_SECONDS);
       return ctx.store.releaseDevice(ctx.params.id!, { expiresInSeconds }, actor(ctx));
     },
   },
@@ -163,15 +177,15 @@ export const adminRoutes: Route[] = [
         throw badRequest('POST /v1/commands needs an Idempotency-Key header (any unique string, reused when retrying the same request)');
       }
       if (key.length > 200) throw badRequest('Idempotency-Key is longer than 200 characters');
-      const body = await ctx.body();
-      const deviceIds = requiredArray(body, 'deviceIds').map((id, i) => {
+      const input = await body(ctx, 'EnqueueRequest');
+      const deviceIds = requiredArray(input, 'deviceIds').map((id, i) => {
         if (typeof id !== 'string' || id === '') throw badRequest(`body.deviceIds[${i}] must be a device id`);
         return id;
       });
       if (deviceIds.length === 0) throw badRequest('body.deviceIds is empty');
-      const type = oneOf(requiredString(body, 'type'), COMMAND_TYPES, 'body.type')!;
-      if (ADMIN_COMMANDS.has(type)) requireRole(ctx, 'admin', `a ${type} command`);
-      const reason = optionalString(body, 'reason');
+      const type = oneOf(requiredString(input, 'type'), COMMAND_TYPES, 'body.type')!;
+      requireRole(ctx, COMMAND_ROLES[type], `a ${type} command`);
+      const reason = optionalString(input, 'reason');
       // Keys are scoped per API token: two clients that happen to pick the same key never see each other's result.
       const scoped = `${ctx.token!.id}:${key}`;
       try {
@@ -214,7 +228,7 @@ export const adminRoutes: Route[] = [
     path: '/v1/commands/{id}/cancel',
     auth: 'operator',
     handler: async (ctx) => {
-      await ctx.body();
+      await body(ctx, 'EmptyRequest');
       return ctx.store.cancelCommand(ctx.params.id!, actor(ctx));
     },
   },
@@ -248,11 +262,11 @@ export const adminRoutes: Route[] = [
     path: '/v1/tokens',
     auth: 'admin',
     handler: async (ctx) => {
-      const body = await ctx.body();
+      const fields = await body(ctx, 'CreateApiTokenRequest');
       const input = {
-        name: requiredString(body, 'name'),
-        role: oneOf(requiredString(body, 'role'), API_ROLES, 'body.role')!,
-        expiresInSeconds: optionalInt(body, 'expiresInSeconds', 1, MAX_TOKEN_SECONDS),
+        name: requiredString(fields, 'name'),
+        role: oneOf(requiredString(fields, 'role'), API_ROLES, 'body.role')!,
+        expiresInSeconds: optionalInt(fields, 'expiresInSeconds', 1, MAX_TOKEN_SECONDS),
       };
       return ctx.store.createApiToken(input, actor(ctx));
     },
@@ -262,7 +276,7 @@ export const adminRoutes: Route[] = [
     path: '/v1/tokens/{id}/revoke',
     auth: 'admin',
     handler: async (ctx) => {
-      await ctx.body();
+      await body(ctx, 'EmptyRequest');
       return ctx.store.revokeApiToken(ctx.params.id!, actor(ctx));
     },
   },
@@ -327,4 +341,31 @@ function parsePreregistered(value: unknown, i: number): PreregisteredDevice {
     name: optionalString(value, 'name', where),
     labels: labels as Record<string, string> | undefined,
   };
+}
+
+type SetChecker = Awaited<ReturnType<typeof import('../../policy/documents.js').documentSetChecker>>;
+
+/**
+ * The documents of the change set, checked as `emmctl validate` checks files: each on its own,
+ * then together with the stored documents the set leaves in place. Errors → 422 with the
+ * problem records (path, rule, message); warnings do not block, as in `validate`.
+ */
+function checkChangeDocuments(checkSet: SetChecker, changes: readonly ResourceChange[], current: readonly StoredResource[]): void {
+  const touched = new Set(changes.map((c) => `${c.kind}/${c.name}`));
+  const documents = changes.flatMap((c, i) => (c.op === 'delete' ? [] : [{ label: `changes[${i}]`, value: c.document }]));
+  const context = current.filter((r) => !touched.has(`${r.kind}/${r.name}`)).map((r) => ({ label: `${r.kind}/${r.name}`, value: r.document }));
+  const errors = checkSet(documents, context).problems.filter((p) => p.severity === 'error');
+  if (errors.length === 0) return;
+  const refOf = new Map(changes.map((c, i) => [`changes[${i}]`, `${c.kind}/${c.name}`]));
+  const problems = errors.map((p) => ({ document: refOf.get(p.file) ?? p.file, ...(refOf.has(p.file) ? { change: Number(p.file.slice(8, -1)) } : {}), path: p.path, rule: p.rule, message: p.message, severity: p.severity }));
+  const first = problems[0]!;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length === 2 ? '' : 's'})` : '';
+  throw new HttpError(
+    422,
+    'invalid',
+    `${first.document}: ${first.path ? `${first.path}: ` : ''}${first.message} [${first.rule}]${more}; nothing was applied`,
+    {},
+    'run `emmctl validate` on the policy files: it reports the same problems with file and line',
+    { problems },
+  );
 }

@@ -4,6 +4,7 @@ import type { CheckInRequest, CommandResultReport, EnrollRequest } from '../../a
 import { checkEnrollRequest, checkLength, DEVICE_LIMITS, parsePosture } from '../../agent/limits.js';
 import { OWNERSHIPS, PLATFORMS } from '../../model/fleet.js';
 import { NO_CONTENT, type Route } from '../router.js';
+import { checkBody } from '../shapes.js';
 import { oneOf, optionalString, requiredString } from '../validate.js';
 
 export const agentRoutes: Route[] = [
@@ -14,6 +15,7 @@ export const agentRoutes: Route[] = [
     limitByIp: true,
     handler: async (ctx) => {
       const body = await ctx.body();
+      checkBody('EnrollRequest', body);
       const request: EnrollRequest = {
         token: requiredString(body, 'token'),
         platform: oneOf(requiredString(body, 'platform'), PLATFORMS, 'body.platform')!,
@@ -36,6 +38,7 @@ export const agentRoutes: Route[] = [
     auth: 'device',
     handler: async (ctx) => {
       const body = await ctx.body();
+      checkBody('CheckInRequest', body);
       const request: CheckInRequest = { posture: parsePosture(body.posture, 'body.posture') };
       return ctx.store.checkIn(ctx.deviceId!, request);
     },
@@ -46,6 +49,7 @@ export const agentRoutes: Route[] = [
     auth: 'device',
     handler: async (ctx) => {
       const body = await ctx.body();
+      checkBody('CommandResultReport', body);
       const report: CommandResultReport = {
         status: oneOf(requiredString(body, 'status'), ['acknowledged', 'failed'] as const, 'body.status')!,
         detail: optionalString(body, 'detail'),

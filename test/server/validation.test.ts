@@ -1,0 +1,284 @@
+// The server is a trust boundary: every document it stores passes the same checks as
+// `emmctl validate`, every body fits its declared shape, hostile bodies and query strings are
+// 400s, stored data that fails today's checks never breaks a check-in, and a change whose
+// effect can queue a command needs that command's role.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir } from '../helpers/cli.js';
+import { FleetStore } from '../../src/store/fleet-store.js';
+import { call, checkIn, createToken, enroll, enrollmentToken, killAll, POSTURE, PROFILE, seedResources, startServerProcess, type ServerProcess } from './helpers.js';
+
+const dir = tempDir('emmctl-server-validation-');
+let server: ServerProcess;
+let base: string;
+let admin: string;
+let operator: string;
+
+beforeAll(async () => {
+  admin = await createToken(dir.path, 'admin');
+  operator = await createToken(dir.path, 'operator', 'op');
+  server = await startServerProcess(dir.path);
+  base = server.url;
+  await seedResources(base, admin);
+});
+
+afterAll(async () => {
+  if (server) await server.stop();
+  killAll();
+  dir.cleanup();
+});
+
+const doc = (kind: string, name: string, spec: unknown) => ({ apiVersion: 'emmctl/v1', kind, metadata: { name }, spec });
+const create = (d: { kind: string; metadata: { name: string } }) => ({ op: 'create', kind: d.kind, name: d.metadata.name, document: d });
+const apply = (token: string, ...docs: Array<{ kind: string; metadata: { name: string } }>) =>
+  call(base, 'POST', '/v1/resources/apply', { token, body: { changes: docs.map(create) } });
+const names = async () => ((await call(base, 'GET', '/v1/resources', { token: admin })).body.items as Array<{ kind: string; name: string }>).map((r) => `${r.kind}/${r.name}`);
+
+/** The five documents the issue found stored: each fails the schema in its own way. */
+const BAD = {
+  'spec.mtch': doc('Group', 'typo-group', { mtch: { platforms: ['android'] } }),
+  'minLength: "six"': doc('Policy', 'six-policy', { assign: ['all'], settings: { passcode: { required: true, minLength: 'six' } } }),
+  'encryption: maybe': doc('CompliancePolicy', 'maybe-compliance', { assign: ['all'], rules: { encryption: 'maybe' } }),
+  'after: "soon"': doc('CompliancePolicy', 'soon-compliance', { assign: ['all'], rules: { encryption: 'required' }, actions: [{ after: 'soon', do: 'lock' }] }),
+  'do: explode': doc('CompliancePolicy', 'explode-compliance', { assign: ['all'], rules: { encryption: 'required' }, actions: [{ after: '1d', do: 'explode' }] }),
+};
+
+describe('documents sent to /v1/resources/apply', () => {
+  for (const [label, bad] of Object.entries(BAD)) {
+    it(`refuses ${label} with the problem record emmctl validate gives, and stores nothing`, async () => {
+      // Sent raw, as any HTTP client could: no CLI validation in front of the server.
+      const raw = JSON.stringify({ changes: [create(bad)] });
+      const r = await call(base, 'POST', '/v1/resources/apply', { token: admin, raw });
+      expect(r.status).toBe(422);
+      expect(r.body.error.code).toBe('invalid');
+      expect(r.body.error.message).toContain(`${bad.kind}/${bad.metadata.name}`);
+      expect(r.body.error.message).toContain('nothing was applied');
+      const problems = r.body.error.problems as Array<{ document: string; change: number; path: string; rule: string; message: string }>;
+      expect(problems.length).toBeGreaterThan(0);
+      expect(problems[0]).toMatchObject({ document: `${bad.kind}/${bad.metadata.name}`, change: 0 });
+
+      // The same records (path, rule, message) as `emmctl validate -o json` on the same document.
+      const file = join(dir.path, `${bad.metadata.name}.yaml`);
+      writeFileSync(file, JSON.stringify(bad));
+      const v = await runCli(['validate', '-o', 'json', file]);
+      expect(v.code).toBe(3);
+      const expected = (JSON.parse(v.stdout).problems as Array<{ path: string; rule: string; message: string }>).map(({ path, rule, message }) => ({ path, rule, message }));
+      expect(problems.map(({ path, rule, message }) => ({ path, rule, message }))).toEqual(expected);
+
+      expect(await names()).not.toContain(`${bad.kind}/${bad.metadata.name}`);
+    });
+  }
+
+  it('checks the documents as a set with the stored ones: an unknown group is a 422 naming it', async () => {
+    const r = await apply(admin, doc('CompliancePolicy', 'orphan', { assign: ['no-such-group'], rules: { encryption: 'required' } }));
+    expect(r.status).toBe(422);
+    expect(r.body.error.problems).toEqual([expect.objectContaining({ document: 'CompliancePolicy/orphan', path: 'spec.assign[0]', rule: 'unknown-group' })]);
+    // The stored group is part of the set: assigning it is fine.
+    const ok = await apply(admin, doc('CompliancePolicy', 'assigned', { assign: ['all-android'], rules: { encryption: 'required' } }));
+    expect(ok.status).toBe(200);
+  });
+
+  it('refuses the whole change set when one document is bad', async () => {
+    const good = doc('Group', 'good-group', { match: { platforms: ['ios'] } });
+    const r = await apply(admin, good, BAD['do: explode']);
+    expect(r.status).toBe(422);
+    expect(r.body.error.problems[0]).toMatchObject({ change: 1 });
+    expect(await names()).not.toContain('Group/good-group');
+  });
+});
+
+describe('request bodies', () => {
+  const cases: Array<[string, string, unknown, RegExp]> = [
+    ['POST', '/v1/tokens', { name: 'x', role: 'viewer', expires: '1d' }, /unknown field "expires" in body \(did you mean "expiresInSeconds"\?\)/],
+    ['POST', '/v1/enrollment-tokens', { profile: PROFILE.metadata.name, ttl: 60 }, /unknown field "ttl" in body/],
+    ['POST', '/v1/resources/apply', { changes: [], dryRun: true }, /unknown field "dryRun" in body/],
+    ['POST', '/v1/resources/apply', { changes: [{ op: 'delete', kind: 'Group', name: 'g', expectedVersion: 1, force: true }] }, /unknown field "force" in body\.changes\[0\]/],
+    ['POST', '/v1/devices/preregister', { devices: [{ serial: 'S1', platform: 'android', colour: 'red' }] }, /unknown field "colour" in body\.devices\[0\]/],
+    ['POST', '/v1/tokens/x/revoke', { now: true }, /unknown field "now" in body; it takes no fields/],
+    ['POST', '/v1/enrollment-tokens/x/revoke', { reason: 'x' }, /unknown field "reason" in body/],
+    ['POST', '/v1/commands/x/cancel', { force: true }, /unknown field "force" in body/],
+  ];
+  for (const [method, path, body, message] of cases) {
+    it(`${method} ${path} refuses ${JSON.stringify(body).slice(0, 60)} with 400`, async () => {
+      const r = await call(base, method, path, { token: admin, body });
+      expect(r.status).toBe(400);
+      expect(r.body.error.message).toMatch(message);
+    });
+  }
+
+  it('POST /v1/commands refuses an unknown field before queueing anything', async () => {
+    const r = await call(base, 'POST', '/v1/commands', { token: admin, body: { deviceIds: ['d1'], type: 'lock', urgent: true }, headers: { 'idempotency-key': 'k-unknown' } });
+    expect(r.status).toBe(400);
+    expect(r.body.error.message).toMatch(/unknown field "urgent"/);
+  });
+
+  it('agent routes refuse unknown fields too, at every level', async () => {
+    const et = await enrollmentToken(base, admin);
+    const enrollBad = await call(base, 'POST', '/v1/agent/enroll', { body: { token: et.secret, platform: 'android', serial: 'S-unknown', osVersion: '14', imei: '1' } });
+    expect(enrollBad.status).toBe(400);
+    expect(enrollBad.body.error.message).toMatch(/unknown field "imei" in body/);
+    const dev = await enroll(base, et.secret);
+    const posture = await checkIn(base, dev.credential, { ...POSTURE, jailbreak: false });
+    expect(posture.status).toBe(400);
+    expect(posture.body.error.message).toMatch(/unknown field "jailbreak" in body\.posture/);
+    const top = await call(base, 'POST', '/v1/agent/checkin', { device: dev.credential, body: { posture: POSTURE, battery: 80 } });
+    expect(top.status).toBe(400);
+    const result = await call(base, 'POST', '/v1/agent/commands/x/result', { device: dev.credential, body: { status: 'failed', code: 3 } });
+    expect(result.status).toBe(400);
+    expect(result.body.error.message).toMatch(/unknown field "code"/);
+  });
+
+  it('enforces the limits the OpenAPI document declares', async () => {
+    const long = await call(base, 'POST', '/v1/tokens', { token: admin, body: { name: 'n'.repeat(129), role: 'viewer' } });
+    expect(long.status).toBe(400);
+    expect(long.body.error.message).toMatch(/^body\.name is too long: 129 characters, at most 128$/);
+    const ttl = await call(base, 'POST', '/v1/enrollment-tokens', { token: admin, body: { profile: PROFILE.metadata.name, expiresInSeconds: 0 } });
+    expect(ttl.status).toBe(400);
+    const kind = await call(base, 'POST', '/v1/resources/apply', { token: admin, body: { changes: [{ op: 'create', kind: 'Group', name: 'x'.repeat(64), document: {} }] } });
+    expect(kind.status).toBe(400);
+    expect(kind.body.error.message).toMatch(/^body\.changes\[0\]\.name is too long: 64 characters, at most 63$/);
+  });
+});
+
+describe('hostile input is a 400, never a 500', () => {
+  const deep = (n: number, inner: string) => '['.repeat(n) + inner + ']'.repeat(n);
+
+  it('refuses a body nested 5,000 deep on every kind of route', async () => {
+    const apply = await call(base, 'POST', '/v1/resources/apply', { token: admin, raw: `{"changes":${deep(5000, '')}}` });
+    expect(apply.status).toBe(400);
+    expect(apply.body.error.message).toMatch(/nested more than 64 levels/);
+    const inDocument = `{"changes":[{"op":"create","kind":"Group","name":"g","document":{"kind":"Group","metadata":{"name":"g"},"spec":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}}]}`;
+    expect((await call(base, 'POST', '/v1/resources/apply', { token: admin, raw: inDocument })).status).toBe(400);
+    expect((await call(base, 'POST', '/v1/agent/enroll', { raw: `{"token":${deep(5000, '1')}}` })).status).toBe(400);
+    expect((await call(base, 'POST', '/v1/tokens', { token: admin, raw: `{"name":${deep(5000, '1')}}` })).status).toBe(400);
+  });
+
+  it('treats prototype keys in query strings as the unknown values they are', async () => {
+    for (const key of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
+      for (const path of ['/v1/devices', '/v1/compliance']) {
+        const r = await call(base, 'GET', `${path}?sort=${key}`, { token: admin });
+        expect(r.status, `${path}?sort=${key}`).toBe(400);
+        const desc = await call(base, 'GET', `${path}?sort=-${key}`, { token: admin });
+        expect(desc.status, `${path}?sort=-${key}`).toBe(400);
+      }
+      expect((await call(base, 'GET', `/v1/resources?kind=${key}`, { token: admin })).status).toBe(400);
+      expect((await call(base, 'GET', `/v1/commands?status=${key}`, { token: admin })).status).toBe(400);
+      expect((await call(base, 'GET', `/v1/devices?filter=${key}%3Dx`, { token: admin })).status).toBe(400);
+      expect((await call(base, 'GET', `/v1/devices?filter=label.${key}%3Dx`, { token: admin })).status).toBe(200);
+    }
+  });
+
+  it('treats prototype keys in bodies as unknown fields or bad values', async () => {
+    const proto = await call(base, 'POST', '/v1/tokens', { token: admin, raw: '{"name":"p","role":"viewer","__proto__":{"expiresInSeconds":5}}' });
+    expect(proto.status).toBe(400);
+    expect(proto.body.error.message).toMatch(/unknown field "__proto__"/);
+    const ctor = await call(base, 'POST', '/v1/tokens', { token: admin, body: { name: 'p', role: 'constructor' } });
+    expect(ctor.status).toBe(400);
+    const change = await call(base, 'POST', '/v1/resources/apply', { token: admin, body: { changes: [{ op: 'constructor', kind: 'toString', name: 'x' }] } });
+    expect(change.status).toBe(400);
+    const docProto = await apply(admin, { ...doc('Group', 'proto-group', { match: { platforms: ['ios'] } }), constructor: { x: 1 } } as never);
+    expect(docProto.status).toBe(422);
+    const cmd = await call(base, 'POST', '/v1/commands', { token: admin, body: { deviceIds: ['d'], type: 'constructor' }, headers: { 'idempotency-key': 'k-proto' } });
+    expect(cmd.status).toBe(400);
+  });
+});
+
+describe('a command-queueing step needs the command\'s role (applied by an operator)', () => {
+  const retirePolicy = doc('CompliancePolicy', 'fleet-retire', { assign: ['all'], rules: { encryption: 'required' }, actions: [{ after: '0d', do: 'retire' }] });
+
+  it('refuses {after: 0d, do: retire} from an operator with 403 naming the document and step; nothing stored, no retire queued', async () => {
+    const et = await enrollmentToken(base, admin);
+    const dev = await enroll(base, et.secret);
+    const r = await apply(operator, retirePolicy);
+    expect(r.status).toBe(403);
+    expect(r.body.error.code).toBe('forbidden');
+    expect(r.body.error.message).toContain('CompliancePolicy/fleet-retire');
+    expect(r.body.error.message).toContain('spec.actions[0] {after: 0d, do: retire} queues retire commands, which need the admin role');
+    expect(r.body.error.message).toContain('token "op" is operator');
+    expect(r.body.error.document).toBe('CompliancePolicy/fleet-retire');
+    expect(await names()).not.toContain('CompliancePolicy/fleet-retire');
+    // An unencrypted check-in would fire the step at once if it had been stored.
+    expect((await checkIn(base, dev.credential, { ...POSTURE, encrypted: false })).status).toBe(200);
+    const queued = await call(base, 'GET', `/v1/commands?deviceId=${dev.deviceId}&type=retire`, { token: admin });
+    expect(queued.body.items).toEqual([]);
+  });
+
+  it('lets an operator apply a lock step (a lock needs the operator role) and an admin the retire step', async () => {
+    const lock = await apply(operator, doc('CompliancePolicy', 'fleet-lock', { assign: ['all-android'], rules: { passcode: 'required' }, actions: [{ after: '3d', do: 'lock' }] }));
+    expect(lock.status).toBe(200);
+    const et = await enrollmentToken(base, admin);
+    const dev = await enroll(base, et.secret);
+    expect((await apply(admin, retirePolicy)).status).toBe(200);
+    expect((await checkIn(base, dev.credential, { ...POSTURE, encrypted: false })).status).toBe(200);
+    const queued = await call(base, 'GET', `/v1/commands?deviceId=${dev.deviceId}&type=retire`, { token: admin });
+    expect(queued.body.items).toHaveLength(1);
+  });
+
+  it('refuses an operator\'s change to a group that a retire step reaches, and an update of such a policy', async () => {
+    const group = doc('Group', 'retire-scope', { match: { platforms: ['windows'] } });
+    const scoped = doc('CompliancePolicy', 'scoped-retire', { assign: ['retire-scope'], rules: { encryption: 'required' }, actions: [{ after: '30d', do: 'retire' }] });
+    expect((await apply(admin, group, scoped)).status).toBe(200);
+    const current = (await call(base, 'GET', '/v1/resources?kind=Group', { token: admin })).body.items.find((r: { name: string }) => r.name === 'retire-scope');
+    const widen = await call(base, 'POST', '/v1/resources/apply', {
+      token: operator,
+      body: { changes: [{ op: 'update', kind: 'Group', name: 'retire-scope', expectedVersion: current.version, document: doc('Group', 'retire-scope', { match: { ownership: 'corporate' } }) }] },
+    });
+    expect(widen.status).toBe(403);
+    expect(widen.body.error.message).toMatch(/^Group\/retire-scope \(changes\[0\]\) needs the admin role: it chooses the devices of CompliancePolicy\/scoped-retire/);
+    const stored = (await call(base, 'GET', '/v1/resources?kind=CompliancePolicy', { token: admin })).body.items.find((r: { name: string }) => r.name === 'scoped-retire');
+    const edit = await call(base, 'POST', '/v1/resources/apply', {
+      token: operator,
+      body: { changes: [{ op: 'update', kind: 'CompliancePolicy', name: 'scoped-retire', expectedVersion: stored.version, document: { ...scoped, spec: { ...scoped.spec, rules: { passcode: 'required' } } } }] },
+    });
+    expect(edit.status).toBe(403);
+  });
+});
+
+describe('stored documents that fail today\'s checks', () => {
+  const old = tempDir('emmctl-server-stored-');
+  let oldServer: ServerProcess | undefined;
+  afterAll(async () => {
+    if (oldServer) await oldServer.stop();
+    old.cleanup();
+  });
+
+  it('are reported at start, and check-ins still succeed (compliance unknown with the reason), delivering queued locks', async () => {
+    const adminOld = await createToken(old.path, 'admin');
+    // Documents stored before the server validated: written through the store itself, as an older server did.
+    const store = FleetStore.open(old.path);
+    const actor = { name: 'old-server', source: 'test' };
+    store.applyChanges([
+      { op: 'create', kind: 'Group', name: 'all-android', document: doc('Group', 'all-android', { match: { platforms: ['android'] } }) as never },
+      { op: 'create', kind: 'EnrollmentProfile', name: PROFILE.metadata.name, document: PROFILE as never },
+      ...Object.values(BAD).map((d) => ({ op: 'create' as const, kind: d.kind as never, name: d.metadata.name, document: d as never })),
+    ], actor);
+    store.close();
+
+    oldServer = await startServerProcess(old.path);
+    const err = oldServer.stderr();
+    for (const bad of Object.values(BAD)) expect(err).toContain(`stored ${bad.kind}/${bad.metadata.name} does not validate`);
+    expect(err).toMatch(/5 stored documents no longer validate/);
+
+    const et = await enrollmentToken(oldServer.url, adminOld);
+    const dev = await enroll(oldServer.url, et.secret);
+    const lock = await call(oldServer.url, 'POST', '/v1/commands', { token: adminOld, body: { deviceIds: [dev.deviceId], type: 'lock' }, headers: { 'idempotency-key': 'k-lock-old' } });
+    expect(lock.status).toBe(200);
+    for (const posture of [POSTURE, { ...POSTURE, encrypted: false }]) {
+      const r = await checkIn(oldServer.url, dev.credential, posture);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.commands.map((c: { type: string }) => c.type)).toEqual(['lock']);
+    }
+    const shown = await call(oldServer.url, 'GET', `/v1/devices/${dev.deviceId}`, { token: adminOld });
+    expect(shown.status).toBe(200);
+    expect(shown.body.compliance.status).toBe('unknown');
+    expect(shown.body.compliance.reason).toMatch(/CompliancePolicy "explode-compliance" cannot be evaluated: spec\.actions\[0\]\.do: invalid do "explode"/);
+    expect(shown.body.compliance.reason).toMatch(/CompliancePolicy "maybe-compliance" cannot be evaluated/);
+    const listed = await call(oldServer.url, 'GET', '/v1/compliance?filter=compliance%3Dunknown', { token: adminOld });
+    expect(listed.status).toBe(200);
+    expect(listed.body.items.map((d: { deviceId: string }) => d.deviceId)).toContain(dev.deviceId);
+    // No step of a policy that cannot be evaluated fires.
+    const cmds = await call(oldServer.url, 'GET', `/v1/commands?deviceId=${dev.deviceId}`, { token: adminOld });
+    expect(cmds.body.items.map((c: { type: string }) => c.type)).toEqual(['lock']);
+  });
+});
