@@ -1,8 +1,9 @@
 // The checks `validate` runs on files, for documents that arrive without one (the server's
 // apply, the store's documents at start-up): the same compiled schema, the same per-document
 // and cross-document checks, the same problem records. Positions are 0: there is no source text.
+// Such documents have their secrets resolved, so SecretRef fields take any string here.
 import { checkDocument, checkDocumentSet, type CheckedDocument } from './checks.js';
-import { schemaProblems, schemaValidator } from './schema.js';
+import { schemaAtPath, schemaProblems, schemaValidator } from './schema.js';
 import type { Problem } from './types.js';
 import type { ResourceDocument } from '../model/policy.generated.js';
 
@@ -10,6 +11,21 @@ export interface DocumentInput {
   /** Names the document in the problems' `file` field, e.g. `changes[2]` or `CompliancePolicy/baseline`. */
   label: string;
   value: unknown;
+}
+
+/**
+ * Documents that left their files carry secret values where the files hold `${env:NAME}`
+ * (plan/apply resolves them). The schema's SecretRef fields are checked as references in
+ * files; here any string in such a field stands for a resolved reference.
+ */
+function withSecretsAsReferences(doc: unknown): unknown {
+  const walk = (v: unknown, path: Array<string | number>): unknown => {
+    if (typeof v === 'string') return path.length && schemaAtPath(doc, path).ref === 'SecretRef' ? '${env:RESOLVED_SECRET}' : v;
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, [...path, i]));
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, [...path, k])]));
+    return v;
+  };
+  return walk(doc, []);
 }
 
 export interface DocumentCheck {
@@ -36,18 +52,20 @@ function checkDocumentsWith(validate: Awaited<ReturnType<typeof schemaValidator>
   const checked: CheckedDocument[] = [];
   const valid = documents.map((d) => {
     const locate = () => ({ file: d.label, line: 0, column: 0 });
-    if (!validate(d.value)) {
-      problems.push(...schemaProblems(validate.errors ?? [], d.value, locate));
+    const value = withSecretsAsReferences(d.value);
+    if (!validate(value)) {
+      problems.push(...schemaProblems(validate.errors ?? [], value, locate));
       return false;
     }
-    const c: CheckedDocument = { document: d.value as ResourceDocument, file: d.label, locate };
+    const c: CheckedDocument = { document: value as ResourceDocument, file: d.label, locate };
     const own = checkDocument(c);
     problems.push(...own);
     checked.push(c);
     return !own.some((p) => p.severity === 'error');
   });
   for (const d of context) {
-    if (validate(d.value)) checked.push({ document: d.value as ResourceDocument, file: d.label, locate: () => ({ file: d.label, line: 0, column: 0 }) });
+    const value = withSecretsAsReferences(d.value);
+    if (validate(value)) checked.push({ document: value as ResourceDocument, file: d.label, locate: () => ({ file: d.label, line: 0, column: 0 }) });
   }
   if (asSet) problems.push(...checkDocumentSet(checked));
   return { problems, valid };

@@ -229,9 +229,45 @@ describe('a command-queueing step needs the command\'s role (applied by an opera
     const stored = (await call(base, 'GET', '/v1/resources?kind=CompliancePolicy', { token: admin })).body.items.find((r: { name: string }) => r.name === 'scoped-retire');
     const edit = await call(base, 'POST', '/v1/resources/apply', {
       token: operator,
-      body: { changes: [{ op: 'update', kind: 'CompliancePolicy', name: 'scoped-retire', expectedVersion: stored.version, document: { ...scoped, spec: { ...scoped.spec, rules: { passcode: 'required' } } } }] },
+      body: { changes: [{ op: 'update', kind: 'CompliancePolicy', name: 'scoped-retire', expectedVersion: stored.version, document: { ...scoped, spec: { ...(scoped.spec as object), rules: { passcode: 'required' } } } }] },
     });
     expect(edit.status).toBe(403);
+  });
+});
+
+describe('plan over HTTP tells an operator before apply', () => {
+  it('marks a change that needs the admin role, and apply is then refused naming it', async () => {
+    const files = tempDir('emmctl-plan-role-');
+    try {
+      writeFileSync(join(files.path, 'retire.yaml'), [
+        'apiVersion: emmctl/v1',
+        'kind: CompliancePolicy',
+        'metadata: { name: plan-retire }',
+        'spec:',
+        '  assign: [all]',
+        '  rules: { passcode: required }',
+        '  actions:',
+        '    - { after: 0d, do: markNoncompliant }',
+        '    - { after: 30d, do: retire }',
+        '',
+      ].join('\n'));
+      const env = (token: string) => ({ EMMCTL_SERVER: base, EMMCTL_TOKEN: token });
+      const plan = await runCli(['plan', 'retire.yaml'], { cwd: files.path, env: env(operator) });
+      expect(plan.code, plan.stderr).toBe(0);
+      expect(plan.stdout).toMatch(/\+ create CompliancePolicy\/plan-retire {2}\(needs the admin role\)/);
+      expect(plan.stderr).toContain('warning: CompliancePolicy/plan-retire needs the admin role: its step spec.actions[1] {after: 30d, do: retire} queues retire commands');
+      expect(plan.stderr).toContain('your token "op" is operator');
+      const applied = await runCli(['apply', 'retire.yaml', '--yes'], { cwd: files.path, env: env(operator) });
+      expect(applied.code).not.toBe(0);
+      expect(applied.stderr).toContain('CompliancePolicy/plan-retire (changes[0]) needs the admin role');
+      expect(await names()).not.toContain('CompliancePolicy/plan-retire');
+      const asAdmin = await runCli(['plan', 'retire.yaml'], { cwd: files.path, env: env(admin) });
+      expect(asAdmin.code, asAdmin.stderr).toBe(0);
+      expect(asAdmin.stdout).not.toContain('needs the admin role');
+      expect(asAdmin.stderr).not.toContain('warning');
+    } finally {
+      files.cleanup();
+    }
   });
 });
 
