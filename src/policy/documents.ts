@@ -1,9 +1,10 @@
 // The checks `validate` runs on files, for documents that arrive without one (the server's
 // apply, the store's documents at start-up): the same compiled schema, the same per-document
 // and cross-document checks, the same problem records. Positions are 0: there is no source text.
-// Such documents have their secrets resolved, so SecretRef fields take any string here.
+// Secret fields hold their `${env:NAME}` reference there too (the values travel apart), so a
+// document carrying a secret value is refused as a file carrying one is.
 import { checkDocument, checkDocumentSet, type CheckedDocument } from './checks.js';
-import { schemaAtPath, schemaProblems, schemaValidator } from './schema.js';
+import { schemaProblems, schemaValidator } from './schema.js';
 import type { Problem } from './types.js';
 import type { ResourceDocument } from '../model/policy.generated.js';
 
@@ -11,21 +12,6 @@ export interface DocumentInput {
   /** Names the document in the problems' `file` field, e.g. `changes[2]` or `CompliancePolicy/baseline`. */
   label: string;
   value: unknown;
-}
-
-/**
- * Documents that left their files carry secret values where the files hold `${env:NAME}`
- * (plan/apply resolves them). The schema's SecretRef fields are checked as references in
- * files; here any string in such a field stands for a resolved reference.
- */
-function withSecretsAsReferences(doc: unknown): unknown {
-  const walk = (v: unknown, path: Array<string | number>): unknown => {
-    if (typeof v === 'string') return path.length && schemaAtPath(doc, path).ref === 'SecretRef' ? '${env:RESOLVED_SECRET}' : v;
-    if (Array.isArray(v)) return v.map((x, i) => walk(x, [...path, i]));
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, [...path, k])]));
-    return v;
-  };
-  return walk(doc, []);
 }
 
 export interface DocumentCheck {
@@ -52,7 +38,7 @@ function checkDocumentsWith(validate: Awaited<ReturnType<typeof schemaValidator>
   const checked: CheckedDocument[] = [];
   const valid = documents.map((d) => {
     const locate = () => ({ file: d.label, line: 0, column: 0 });
-    const value = withSecretsAsReferences(d.value);
+    const value = d.value;
     if (!validate(value)) {
       problems.push(...schemaProblems(validate.errors ?? [], value, locate));
       return false;
@@ -64,7 +50,7 @@ function checkDocumentsWith(validate: Awaited<ReturnType<typeof schemaValidator>
     return !own.some((p) => p.severity === 'error');
   });
   for (const d of context) {
-    const value = withSecretsAsReferences(d.value);
+    const value = d.value;
     if (validate(value)) checked.push({ document: value as ResourceDocument, file: d.label, locate: () => ({ file: d.label, line: 0, column: 0 }) });
   }
   if (asSet) problems.push(...checkDocumentSet(checked));

@@ -1,13 +1,16 @@
 // The OpenAPI 3.1 description of every route, as data. test/server/openapi.test.ts checks it
 // against the router's table both ways (every route documented, every documented path routed).
+// Component schemas come from their sources, never from a copy kept here: request bodies from
+// src/server/shapes.ts (what the server enforces) and policy documents from
+// schema/emmctl.schema.json (what `emmctl validate` enforces), its $defs hoisted into components.
+// Response shapes are described here; the store's records are their source.
+import schemaJson from '../../schema/emmctl.schema.json' with { type: 'json' };
 import { MAX_FILTER_TEXT_LENGTH, MAX_FILTER_VALUE_LENGTH } from '../model/filter.js';
-
-import { DEVICE_LIMITS, LABEL_LIMITS } from '../agent/limits.js';
-import { MAX_RELEASE_SECONDS } from '../store/api.js';
+import { COMMAND_STATUSES, COMPLIANCE_STATUSES, DEVICE_STATES } from '../model/fleet.js';
+import { MAX_JSON_DEPTH } from './body.js';
+import { REQUEST_SHAPES, type RequestShape } from './shapes.js';
 
 type Json = Record<string, unknown>;
-/** A string a device sends, with its bound (src/agent/limits.ts). */
-const text = (key: keyof typeof DEVICE_LIMITS, extra: Json = {}): Json => ({ type: 'string', maxLength: DEVICE_LIMITS[key], ...extra });
 
 const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: Json): Json => ({ content: { 'application/json': { schema } } });
@@ -19,44 +22,519 @@ const page = (item: string): Json => ({
 });
 const list = (item: string): Json => ({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref(item) } } });
 const err = (description: string): Json => ({ description, ...json(ref('Error')) });
+const retryable = (description: string): Json => ({ description, headers: { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } } }, ...json(ref('Error')) });
 
-const ADMIN_ERRORS = {
-  '400': err('Invalid request (bad JSON with its position, bad field, bad filter)'),
-  '401': err('Missing, invalid, expired or revoked API token'),
-  '403': err('The token\'s role is too low'),
-  '415': err('Body is not application/json'),
+// ---- policy documents: the policy schema's $defs, hoisted -------------------------------------
+
+interface PolicySchema {
+  required: string[];
+  properties: Record<string, Json>;
+  allOf: Array<{ if?: { properties?: { kind?: { const?: string } } }; then?: { $ref?: string } }>;
+  $defs: Record<string, Json>;
+}
+const policySchema = schemaJson as unknown as PolicySchema;
+
+/** A deep copy with `#/$defs/X` references pointing at `#/components/schemas/X`. */
+function hoisted<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value).replaceAll('"#/$defs/', '"#/components/schemas/')) as T;
+}
+
+/**
+ * One schema per kind (the top level's if/then dispatch on `kind`, made explicit so generators
+ * see a union), under the name of the kind's $def, and ResourceDocument as their union.
+ */
+function policySchemas(): Record<string, Json> {
+  const defs = hoisted(policySchema.$defs);
+  const top = hoisted(policySchema.properties);
+  const kinds: string[] = [];
+  for (const branch of policySchema.allOf) {
+    const kind = branch.if?.properties?.kind?.const;
+    const name = branch.then?.$ref?.split('/').pop();
+    if (!kind || !name || !defs[name]) continue;
+    const def = defs[name] as { description?: string; properties?: { spec?: Json } };
+    defs[name] = {
+      title: name,
+      ...(def.description ? { description: def.description } : {}),
+      type: 'object',
+      required: policySchema.required,
+      additionalProperties: false,
+      properties: { ...top, kind: { type: 'string', const: kind, description: (top.kind as Json | undefined)?.description }, spec: def.properties?.spec ?? top.spec },
+    };
+    kinds.push(name);
+  }
+  defs.ResourceDocument = { description: 'A policy-as-code document, as in the policy files (schema/emmctl.schema.json).', oneOf: kinds.map(ref) };
+  return defs;
+}
+
+/** Only what the document references, so every component is used. */
+function reachable(schemas: Record<string, Json>, roots: Json): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) return value.forEach(visit);
+    if (value === null || typeof value !== 'object') return;
+    for (const [k, v] of Object.entries(value)) {
+      if (k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/')) {
+        const name = v.slice('#/components/schemas/'.length);
+        if (!(name in out) && schemas[name]) {
+          out[name] = schemas[name]!;
+          visit(schemas[name]);
+        }
+      } else visit(v);
+    }
+  };
+  visit(roots);
+  return out;
+}
+
+/** A request shape and a policy $def with one name must be one thing (Platform, Ownership). */
+function merged(policy: Record<string, Json>, requests: Record<string, Json>): Record<string, Json> {
+  const out: Record<string, Json> = { ...policy };
+  for (const [name, shape] of Object.entries(requests)) {
+    const other = policy[name];
+    if (other && JSON.stringify([...((other.enum as string[]) ?? [])].sort()) !== JSON.stringify([...((shape.enum as string[]) ?? [])].sort())) {
+      throw new Error(`OpenAPI: request shape ${name} differs from the policy schema's ${name}`);
+    }
+    out[name] = other ? { ...shape, ...(other.description ? { description: other.description } : {}) } : shape;
+  }
+  return out;
+}
+
+// ---- operations ---------------------------------------------------------------------------------
+
+type Access = 'public' | 'device' | 'viewer' | 'operator' | 'admin';
+
+interface OperationSpec {
+  id: string;
+  summary: string;
+  description?: string;
+  parameters?: Json[];
+  body?: RequestShape;
+  /** For bodies that may be left out (revoke, cancel). */
+  bodyOptional?: boolean;
+  responses: Record<string, Json>;
+}
+
+const ERR = {
+  '400': err(`Invalid request: bad JSON (with its position), a body nested deeper than ${MAX_JSON_DEPTH} levels, an unknown or malformed field, a value over its limit, an unknown query parameter or filter`),
+  '401admin': err('Missing, invalid, expired or revoked API token'),
+  '401device': err('Missing or unknown device credential (agent routes never take API tokens)'),
+  '403': err('The token\'s role is too low for this request'),
   '413': err('Body larger than 1 MiB'),
-  '429': { description: 'Rate limited; see Retry-After (seconds)', headers: { 'Retry-After': { schema: { type: 'integer' } } }, ...json(ref('Error')) },
-};
-const AGENT_ERRORS = {
-  '400': ADMIN_ERRORS['400'],
-  '401': err('Missing or unknown device credential (agent routes never take API tokens)'),
-  '413': ADMIN_ERRORS['413'],
-  '415': ADMIN_ERRORS['415'],
-  '429': ADMIN_ERRORS['429'],
+  '415': err('Body is not application/json'),
+  '429': retryable('Rate limited; see Retry-After (seconds)'),
+  '503': retryable('The store is busy; retry after Retry-After seconds'),
 };
 
-const bearer = [{ apiToken: [] }];
-const device = [{ deviceCredential: [] }];
+function op(access: Access, spec: OperationSpec): Json {
+  const security = access === 'public' ? [] : access === 'device' ? [{ deviceCredential: [] }] : [{ apiToken: [] }];
+  const hasBody = spec.body !== undefined;
+  const errors: Record<string, Json> = { '400': ERR['400'] };
+  if (access === 'device') errors['401'] = ERR['401device'];
+  else if (access !== 'public') errors['401'] = ERR['401admin'];
+  if (access === 'operator' || access === 'admin') errors['403'] = ERR['403'];
+  if (hasBody) Object.assign(errors, { '413': ERR['413'], '415': ERR['415'] });
+  if (access !== 'public') Object.assign(errors, { '429': ERR['429'], '503': ERR['503'] });
+  const roleNote = access === 'viewer' || access === 'operator' || access === 'admin' ? `Needs the ${access} role or higher.` : undefined;
+  return {
+    operationId: spec.id,
+    summary: spec.summary,
+    ...(spec.description || roleNote ? { description: [roleNote, spec.description].filter(Boolean).join(' ') } : {}),
+    security,
+    ...(spec.parameters ? { parameters: spec.parameters } : {}),
+    ...(hasBody ? { requestBody: { required: !spec.bodyOptional, ...json(ref(spec.body!)) } } : {}),
+    responses: { ...spec.responses, ...errors, ...Object.fromEntries(Object.entries(spec.responses).filter(([k]) => k in errors)) },
+  };
+}
+
 const idParam = (what: string): Json => ({ name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: `${what} id` });
 const q = (name: string, description: string, schema: Json = { type: 'string' }): Json => ({ name, in: 'query', required: false, schema, description });
 const paging = [q('limit', 'Page size, 1–1000', { type: 'integer', minimum: 1, maximum: 1000 }), q('cursor', 'nextCursor of the previous page')];
 const deviceQuery = [
   { name: 'filter', in: 'query', required: false, schema: { type: 'array', items: { type: 'string', maxLength: MAX_FILTER_TEXT_LENGTH } }, style: 'form', explode: true, description: `FIELD OP VALUE, repeatable: platform=android, os<14, label.team=sales, compliance!=compliant, owner=*@example.com; globs * and ? on name, serial, model, owner, label.KEY; a value is at most ${MAX_FILTER_VALUE_LENGTH} characters` },
-  q('sort', 'name, platform, owner, osVersion, lastCheckIn, enrolledAt, status; - prefix for descending'),
+  q('sort', 'name, platform, owner, osVersion, lastCheckIn, enrolledAt, state, id; - prefix for descending'),
   ...paging,
 ];
 
-function op(summary: string, role: string | undefined, extra: Json, errors: Json = ADMIN_ERRORS): Json {
-  return {
-    summary,
-    ...(role ? { description: `Needs the ${role} role or higher.`, security: bearer } : {}),
-    ...extra,
-    responses: { ...(extra.responses as Json), ...errors },
-  };
-}
-
 const STRING_MAP = { type: 'object', additionalProperties: { type: 'string' } };
+
+const RESPONSE_SCHEMAS: Record<string, Json> = {
+  Error: {
+    type: 'object',
+    required: ['error'],
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        properties: {
+          code: { type: 'string', enum: ['invalid', 'unauthorized', 'forbidden', 'not_found', 'conflict', 'rate_limited', 'unavailable'] },
+          message: { type: 'string' },
+          hint: { type: 'string', description: 'What to do next, when the server knows.' },
+          problems: { type: 'array', items: ref('Problem'), description: '422 from apply: every problem of the documents, as `emmctl validate` reports them.' },
+          document: { type: 'string', description: '403 from apply: the document (Kind/name) whose change needs a higher role.' },
+          change: { type: 'integer', description: '403 from apply: its index in changes.' },
+          role: { type: 'string', description: '403 from apply: the role the change needs.' },
+        },
+      },
+    },
+  },
+  Problem: {
+    type: 'object',
+    required: ['document', 'path', 'rule', 'message', 'severity'],
+    properties: {
+      document: { type: 'string', description: 'Kind/name of the document (the changed one, or a stored one the change affects).' },
+      change: { type: 'integer', description: 'Index in changes, when the problem is in a changed document.' },
+      path: { type: 'string', description: 'Dotted path in the document, e.g. spec.rules.encryption.' },
+      rule: { type: 'string', description: 'Stable rule id, e.g. schema/enum, unknown-group.' },
+      message: { type: 'string' },
+      severity: { type: 'string', enum: ['error', 'warning'] },
+    },
+  },
+  StoredResource: {
+    type: 'object',
+    required: ['kind', 'name', 'document', 'version', 'updatedAt'],
+    properties: {
+      kind: ref('ResourceKind'),
+      name: { type: 'string' },
+      document: { $ref: '#/components/schemas/ResourceDocument', description: 'As applied: secret fields hold their ${env:NAME} reference, never the value' },
+      version: { type: 'integer' },
+      updatedAt: { type: 'string', format: 'date-time' },
+      secrets: {
+        type: 'array',
+        description: 'Each secret field: its path, its reference and a salted scrypt digest of the value (never the value)',
+        items: { type: 'object', required: ['path', 'ref', 'digest'], properties: { path: { type: 'string' }, ref: { type: 'string' }, digest: { type: 'string' } } },
+      },
+    },
+  },
+  AppliedChange: {
+    type: 'object',
+    required: ['op', 'kind', 'name', 'version'],
+    properties: { op: { type: 'string', enum: ['create', 'update', 'delete'] }, kind: ref('ResourceKind'), name: { type: 'string' }, version: { type: ['integer', 'null'] } },
+  },
+  EnrollmentToken: {
+    type: 'object',
+    required: ['id', 'profile', 'createdAt', 'expiresAt', 'uses', 'revoked', 'createdBy'],
+    properties: {
+      id: { type: 'string' },
+      profile: { type: 'string' },
+      createdAt: { type: 'string', format: 'date-time' },
+      expiresAt: { type: 'string', format: 'date-time' },
+      maxUses: { type: 'integer' },
+      uses: { type: 'integer' },
+      revoked: { type: 'boolean' },
+      createdBy: { type: 'string' },
+    },
+  },
+  CreatedEnrollmentToken: { type: 'object', required: ['token', 'secret'], properties: { token: ref('EnrollmentToken'), secret: { type: 'string', description: 'Shown once.' } } },
+  Device: {
+    type: 'object',
+    required: ['id', 'name', 'platform', 'ownership', 'labels', 'state'],
+    properties: {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      serial: { type: 'string' },
+      platform: ref('Platform'),
+      ownership: ref('Ownership'),
+      owner: { type: 'string' },
+      labels: STRING_MAP,
+      state: { type: 'string', enum: DEVICE_STATES },
+      profile: { type: 'string' },
+      model: { type: 'string' },
+      osVersion: { type: 'string' },
+      enrolledAt: { type: 'string', format: 'date-time' },
+      lastCheckIn: { type: 'string', format: 'date-time' },
+      posture: ref('Posture'),
+      releasedUntil: { type: 'string', format: 'date-time', description: 'End of the re-enrollment window an admin opened (POST /v1/devices/{id}/release); may lie in the past.' },
+    },
+  },
+  DeviceDetail: {
+    allOf: [
+      ref('Device'),
+      {
+        type: 'object',
+        required: ['groups', 'compliance', 'effectiveConfiguration', 'commands'],
+        properties: {
+          groups: { type: 'array', items: { type: 'string' } },
+          compliance: ref('DeviceCompliance'),
+          effectiveConfiguration: {
+            type: 'object',
+            required: ['version', 'settings', 'sources'],
+            properties: { version: { type: 'string' }, settings: { type: 'object' }, sources: STRING_MAP },
+          },
+          commands: { type: 'array', items: ref('DeviceCommand') },
+        },
+      },
+    ],
+  },
+  DeviceCompliance: {
+    type: 'object',
+    required: ['deviceId', 'name', 'platform', 'state', 'status', 'failures', 'policies'],
+    properties: {
+      deviceId: { type: 'string' },
+      name: { type: 'string' },
+      owner: { type: 'string' },
+      platform: ref('Platform'),
+      osVersion: { type: 'string' },
+      state: { type: 'string', enum: DEVICE_STATES },
+      status: { type: 'string', enum: COMPLIANCE_STATUSES },
+      reason: { type: 'string', description: 'Why the status is unknown although policies apply: one of them cannot be evaluated.' },
+      failures: {
+        type: 'array',
+        items: { type: 'object', required: ['policy', 'rule', 'expected', 'actual'], properties: { policy: { type: 'string' }, rule: { type: 'string' }, expected: { type: 'string' }, actual: { type: 'string' } } },
+      },
+      policies: { type: 'array', items: { type: 'string' } },
+      lastCheckIn: { type: 'string', format: 'date-time' },
+      noncompliantSince: { type: 'string', format: 'date-time' },
+    },
+  },
+  DeviceCommand: {
+    type: 'object',
+    required: ['id', 'deviceId', 'type', 'status', 'requestedBy', 'createdAt', 'updatedAt'],
+    properties: {
+      id: { type: 'string' },
+      deviceId: { type: 'string' },
+      type: ref('CommandType'),
+      status: { type: 'string', enum: COMMAND_STATUSES },
+      reason: { type: 'string' },
+      requestedBy: { type: 'string' },
+      createdAt: { type: 'string', format: 'date-time' },
+      updatedAt: { type: 'string', format: 'date-time' },
+      detail: { type: 'string' },
+      expiresAt: { type: 'string', format: 'date-time' },
+    },
+  },
+  EnqueueResult: {
+    type: 'object',
+    required: ['results'],
+    properties: {
+      results: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['deviceId', 'outcome'],
+          properties: { deviceId: { type: 'string' }, outcome: { type: 'string', enum: ['queued', 'pending', 'skipped'] }, command: ref('DeviceCommand'), message: { type: 'string' } },
+        },
+      },
+    },
+  },
+  AuditRecord: {
+    type: 'object',
+    required: ['id', 'at', 'actor', 'source', 'action', 'target'],
+    properties: {
+      id: { type: 'string' },
+      at: { type: 'string', format: 'date-time' },
+      actor: { type: 'string' },
+      source: { type: 'string' },
+      action: { type: 'string' },
+      target: { type: 'string' },
+      detail: { type: 'object' },
+    },
+  },
+  ApiToken: {
+    type: 'object',
+    required: ['id', 'name', 'role', 'createdAt', 'revoked'],
+    properties: {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      role: ref('ApiRole'),
+      createdAt: { type: 'string', format: 'date-time' },
+      expiresAt: { type: 'string', format: 'date-time' },
+      lastUsedAt: { type: 'string', format: 'date-time' },
+      revoked: { type: 'boolean' },
+    },
+  },
+  EnrollResponse: {
+    type: 'object',
+    required: ['deviceId', 'credential', 'checkInIntervalSeconds'],
+    properties: { deviceId: { type: 'string' }, credential: { type: 'string', description: 'Shown once.' }, checkInIntervalSeconds: { type: 'integer' } },
+  },
+  CheckInResponse: {
+    type: 'object',
+    required: ['deviceId', 'configuration', 'commands', 'checkInIntervalSeconds'],
+    properties: {
+      deviceId: { type: 'string' },
+      configuration: { type: 'object', required: ['version', 'settings'], properties: { version: { type: 'string' }, settings: { type: 'object' } } },
+      commands: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['id', 'type', 'createdAt'],
+          properties: { id: { type: 'string' }, type: ref('CommandType'), reason: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' } },
+        },
+      },
+      checkInIntervalSeconds: { type: 'integer' },
+    },
+  },
+};
+
+const PATHS = {
+  '/healthz': {
+    get: op('public', { id: 'getHealth', summary: 'Liveness (no auth)', responses: { '200': ok('The server is up', { type: 'object', required: ['status'], properties: { status: { type: 'string', const: 'ok' } } }) } }),
+  },
+  '/v1/openapi.json': {
+    get: op('public', { id: 'getOpenApi', summary: 'This document (no auth)', responses: { '200': ok('OpenAPI 3.1 document', { type: 'object' }) } }),
+  },
+  '/v1/whoami': {
+    get: op('viewer', {
+      id: 'whoami',
+      summary: 'The calling token, and the store this server serves',
+      responses: { '200': ok('Name, role and store id', { type: 'object', required: ['name', 'role', 'storeId'], properties: { name: { type: 'string' }, role: ref('ApiRole'), storeId: { type: 'string', description: 'Random id created with the store; saved plans are bound to it' } } }) },
+    }),
+  },
+  '/v1/plans/seal': {
+    post: op('viewer', {
+      id: 'sealPlan',
+      summary: 'Seal a saved plan digest with the store key',
+      description: 'HMAC-SHA256 of the digest under a key that never leaves the store; `apply --plan` asks again and compares, so an edited plan or one made for another store is refused.',
+      body: 'SealPlanRequest',
+      responses: { '200': ok('The seal', { type: 'object', required: ['seal'], properties: { seal: { type: 'string' } } }) },
+    }),
+  },
+  '/v1/resources': {
+    get: op('viewer', { id: 'listResources', summary: 'List stored resources', parameters: [q('kind', 'Only this kind', ref('ResourceKind'))], responses: { '200': ok('Resources', list('StoredResource')) } }),
+  },
+  '/v1/resources/apply': {
+    post: op('operator', {
+      id: 'applyResources',
+      summary: 'Apply an ordered change set atomically',
+      description:
+        'Deletions and prune need admin; a change whose effect can queue a command needs the role of that command (a CompliancePolicy with a retire step, or a Group or EnrollmentProfile such a policy reaches: admin). Every document is checked as `emmctl validate` checks files. Nothing is applied unless every change is.',
+      parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 }, description: 'With it, a retry of an apply that landed gets its first result.' }],
+      body: 'ApplyRequest',
+      responses: {
+        '200': ok('Applied changes', { type: 'object', required: ['applied'], properties: { applied: { type: 'array', items: ref('AppliedChange') } } }),
+        '403': err('The token\'s role is too low: for prune or a deletion, or for a change whose effect can queue a command that needs a higher role (error.document names it)'),
+        '409': err('Stale version: the resource changed since the plan; or the Idempotency-Key was used for a different apply'),
+        '422': err('A document fails the policy checks: error.problems lists each (path, rule, message)'),
+      },
+    }),
+  },
+  '/v1/enrollment-tokens': {
+    get: op('viewer', { id: 'listEnrollmentTokens', summary: 'List enrollment tokens', responses: { '200': ok('Tokens (no secrets)', list('EnrollmentToken')) } }),
+    post: op('operator', {
+      id: 'createEnrollmentToken',
+      summary: 'Create an enrollment token',
+      body: 'CreateEnrollmentTokenRequest',
+      responses: { '200': ok('The token and its secret (shown once)', ref('CreatedEnrollmentToken')), '404': err('No such enrollment profile') },
+    }),
+  },
+  '/v1/enrollment-tokens/{id}/revoke': {
+    post: op('operator', { id: 'revokeEnrollmentToken', summary: 'Revoke an enrollment token', parameters: [idParam('Enrollment token')], body: 'EmptyRequest', bodyOptional: true, responses: { '200': ok('The revoked token', ref('EnrollmentToken')), '404': err('No such token') } }),
+  },
+  '/v1/devices/preregister': {
+    post: op('operator', {
+      id: 'preregisterDevices',
+      summary: 'Pre-register devices by serial',
+      body: 'PreregisterRequest',
+      responses: { '200': ok('Counts', { type: 'object', required: ['created', 'updated'], properties: { created: { type: 'integer' }, updated: { type: 'integer' } } }) },
+    }),
+  },
+  '/v1/devices': {
+    get: op('viewer', { id: 'listDevices', summary: 'List devices (filtered, sorted, paged)', parameters: deviceQuery, responses: { '200': ok('A page of devices', page('Device')) } }),
+  },
+  '/v1/devices/{id}': {
+    get: op('viewer', {
+      id: 'getDevice',
+      summary: 'One device with groups, compliance, effective configuration and commands',
+      parameters: [idParam('Device')],
+      responses: { '200': ok('The device', ref('DeviceDetail')), '404': err('No such device') },
+    }),
+  },
+  '/v1/devices/{id}/release': {
+    post: op('admin', {
+      id: 'releaseDevice',
+      summary: 'Release an enrolled device for re-enrollment',
+      description: 'Until the window ends (default 24 h), the next enrollment with the device\'s serial takes the record over: new credential, pending commands cancelled. Without a release, an enrollment with the serial of an enrolled device is 409.',
+      parameters: [idParam('Device')],
+      body: 'ReleaseDeviceRequest',
+      bodyOptional: true,
+      responses: { '200': ok('The device, with releasedUntil', ref('Device')), '404': err('No such device'), '409': err('The device is not enrolled (pre-registered, wiped and retired devices enroll without a release)') },
+    }),
+  },
+  '/v1/compliance': {
+    get: op('viewer', { id: 'listCompliance', summary: 'Compliance per device (filtered, sorted, paged)', parameters: deviceQuery, responses: { '200': ok('A page of compliance rows', page('DeviceCompliance')) } }),
+  },
+  '/v1/commands': {
+    get: op('viewer', {
+      id: 'listCommands',
+      summary: 'List commands',
+      parameters: [q('deviceId', 'Only this device'), q('status', 'Only this status', { type: 'string', enum: COMMAND_STATUSES }), q('type', 'Only this type', ref('CommandType')), ...paging],
+      responses: { '200': ok('A page of commands', page('DeviceCommand')) },
+    }),
+    post: op('operator', {
+      id: 'enqueueCommands',
+      summary: 'Queue a command for devices',
+      description: 'lock and reboot need the operator role; wipe and retire need admin. The Idempotency-Key header is required: the same key returns the first result instead of queueing again.',
+      parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 1, maxLength: 200 }, description: 'Any unique string, reused when retrying the same request.' }],
+      body: 'EnqueueRequest',
+      responses: { '200': ok('One outcome per device', ref('EnqueueResult')), '404': err('A device id that does not exist'), '409': err('The Idempotency-Key was used for a different request') },
+    }),
+  },
+  '/v1/commands/{id}': {
+    get: op('viewer', { id: 'getCommand', summary: 'One command', parameters: [idParam('Command')], responses: { '200': ok('The command', ref('DeviceCommand')), '404': err('No such command') } }),
+  },
+  '/v1/commands/{id}/cancel': {
+    post: op('operator', {
+      id: 'cancelCommand',
+      summary: 'Cancel a queued or sent command',
+      parameters: [idParam('Command')],
+      body: 'EmptyRequest',
+      bodyOptional: true,
+      responses: { '200': ok('The cancelled command', ref('DeviceCommand')), '404': err('No such command'), '409': err('The command is already final') },
+    }),
+  },
+  '/v1/audit': {
+    get: op('viewer', {
+      id: 'listAudit',
+      summary: 'Read the audit log',
+      parameters: [q('since', 'ISO-8601 time; records at or after it', { type: 'string', format: 'date-time' }), q('actor', 'Only this actor'), q('order', 'asc (default): oldest first; desc: newest first', { type: 'string', enum: ['asc', 'desc'] }), ...paging],
+      responses: { '200': ok('A page of audit records', page('AuditRecord')) },
+    }),
+  },
+  '/v1/tokens': {
+    get: op('admin', { id: 'listApiTokens', summary: 'List API tokens', responses: { '200': ok('Tokens (no secrets)', list('ApiToken')) } }),
+    post: op('admin', {
+      id: 'createApiToken',
+      summary: 'Create an API token',
+      body: 'CreateApiTokenRequest',
+      responses: { '200': ok('The token and its secret (shown once)', { type: 'object', required: ['token', 'secret'], properties: { token: ref('ApiToken'), secret: { type: 'string' } } }) },
+    }),
+  },
+  '/v1/tokens/{id}/revoke': {
+    post: op('admin', { id: 'revokeApiToken', summary: 'Revoke an API token', parameters: [idParam('API token')], body: 'EmptyRequest', bodyOptional: true, responses: { '200': ok('The revoked token', ref('ApiToken')), '404': err('No such token') } }),
+  },
+  '/v1/agent/enroll': {
+    post: {
+      ...op('public', {
+        id: 'enrollDevice',
+        summary: 'Enroll a device with an enrollment token (no Authorization header; rate-limited per client address)',
+        body: 'EnrollRequest',
+        responses: {
+          '200': ok('Device id and credential (shown once)', ref('EnrollResponse')),
+          '401': err('Unknown, expired, revoked or used-up enrollment token'),
+          '409': err('The serial belongs to an enrolled device (not released by an admin), or is pre-registered for another platform or ownership than the token\'s profile'),
+          '429': ERR['429'],
+          '503': ERR['503'],
+        },
+      }),
+    },
+  },
+  '/v1/agent/checkin': {
+    post: op('device', { id: 'checkIn', summary: 'Report posture; receive the effective configuration and pending commands (now marked sent)', body: 'CheckInRequest', responses: { '200': ok('Configuration and commands', ref('CheckInResponse')) } }),
+  },
+  '/v1/agent/commands/{id}/result': {
+    post: op('device', {
+      id: 'reportCommandResult',
+      summary: 'Report the result of a command',
+      parameters: [idParam('Command')],
+      body: 'CommandResultReport',
+      responses: { '204': { description: 'Recorded (a repeated identical report is accepted)' }, '404': err('No such command for this device'), '409': err('The command is already final with another status') },
+    }),
+  },
+};
+
+const policyDefs = policySchemas();
+const ALL_SCHEMAS = { ...merged(policyDefs, REQUEST_SHAPES as unknown as Record<string, Json>), ...RESPONSE_SCHEMAS };
+const SCHEMAS = reachable(ALL_SCHEMAS, PATHS);
 
 export const OPENAPI_DOCUMENT = {
   openapi: '3.1.0',
@@ -65,397 +543,15 @@ export const OPENAPI_DOCUMENT = {
     version: '1',
     description:
       'Admin REST API (API tokens: Authorization: Bearer <token>; roles viewer < operator < admin) and device agent API (Authorization: Device <credential>) over the emmctl store. JSON only. Errors are {"error":{"code","message"}}.',
+    license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
   },
+  servers: [{ url: 'http://127.0.0.1:8787', description: 'emmctl server on its default --listen address; use the address your server listens on' }],
   components: {
     securitySchemes: {
       apiToken: { type: 'http', scheme: 'bearer', description: 'An API token from `emmctl server token create` or POST /v1/tokens.' },
       deviceCredential: { type: 'apiKey', in: 'header', name: 'Authorization', description: '`Device <credential>`, issued once at enrollment.' },
     },
-    schemas: {
-      Error: {
-        type: 'object',
-        required: ['error'],
-        properties: {
-          error: {
-            type: 'object',
-            required: ['code', 'message'],
-            properties: {
-              code: { enum: ['invalid', 'unauthorized', 'forbidden', 'not_found', 'conflict', 'rate_limited', 'unavailable'] },
-              message: { type: 'string' },
-              hint: { type: 'string', description: 'What to do next, when the server knows.' },
-            },
-          },
-        },
-      },
-      ResourceDocument: { type: 'object', description: 'A policy-as-code document (see schema/emmctl.schema.json)', required: ['apiVersion', 'kind', 'metadata', 'spec'] },
-      ResourceKind: { enum: ['Group', 'Policy', 'CompliancePolicy', 'EnrollmentProfile'] },
-      StoredResource: {
-        type: 'object',
-        required: ['kind', 'name', 'document', 'version', 'updatedAt'],
-        properties: {
-          kind: ref('ResourceKind'),
-          name: { type: 'string' },
-          document: { $ref: '#/components/schemas/ResourceDocument', description: 'As applied: secret fields hold their ${env:NAME} reference, never the value' },
-          version: { type: 'integer' },
-          updatedAt: { type: 'string', format: 'date-time' },
-          secrets: {
-            type: 'array',
-            description: 'Each secret field: its path, its reference and a salted scrypt digest of the value (never the value)',
-            items: { type: 'object', required: ['path', 'ref', 'digest'], properties: { path: { type: 'string' }, ref: { type: 'string' }, digest: { type: 'string' } } },
-          },
-        },
-      },
-      ResourceChange: {
-        type: 'object',
-        required: ['op', 'kind', 'name'],
-        properties: {
-          op: { enum: ['create', 'update', 'delete'] },
-          kind: ref('ResourceKind'),
-          name: { type: 'string' },
-          document: ref('ResourceDocument'),
-          expectedVersion: { type: 'integer', description: 'Required for update and delete; a mismatch is 409 conflict.' },
-          secrets: {
-            type: 'object',
-            additionalProperties: { type: 'string' },
-            description: 'The value of each ${env:NAME} reference in the document, by its path (spec.settings.wifi[0].password); kept apart and given only to devices',
-          },
-        },
-      },
-      AppliedChange: {
-        type: 'object',
-        required: ['op', 'kind', 'name', 'version'],
-        properties: { op: { enum: ['create', 'update', 'delete'] }, kind: ref('ResourceKind'), name: { type: 'string' }, version: { type: ['integer', 'null'] } },
-      },
-      EnrollmentToken: {
-        type: 'object',
-        required: ['id', 'profile', 'createdAt', 'expiresAt', 'uses', 'revoked', 'createdBy'],
-        properties: {
-          id: { type: 'string' },
-          profile: { type: 'string' },
-          createdAt: { type: 'string', format: 'date-time' },
-          expiresAt: { type: 'string', format: 'date-time' },
-          maxUses: { type: 'integer' },
-          uses: { type: 'integer' },
-          revoked: { type: 'boolean' },
-          createdBy: { type: 'string' },
-        },
-      },
-      CreatedEnrollmentToken: { type: 'object', required: ['token', 'secret'], properties: { token: ref('EnrollmentToken'), secret: { type: 'string', description: 'Shown once.' } } },
-      PreregisteredDevice: {
-        type: 'object',
-        required: ['serial', 'platform'],
-        properties: {
-          serial: text('serial'),
-          platform: ref('Platform'),
-          ownership: ref('Ownership'),
-          owner: text('owner'),
-          name: text('name'),
-          labels: { type: 'object', maxProperties: LABEL_LIMITS.count, propertyNames: { maxLength: LABEL_LIMITS.key }, additionalProperties: { type: 'string', maxLength: LABEL_LIMITS.value } },
-        },
-      },
-      Platform: { enum: ['android', 'ios', 'ipados', 'macos', 'windows'] },
-      Ownership: { enum: ['corporate', 'personal'] },
-      Posture: {
-        type: 'object',
-        required: ['osVersion', 'encrypted', 'passcodeSet', 'compromised', 'installedApps'],
-        properties: {
-          osVersion: text('osVersion', { minLength: 1 }),
-          patchLevel: { type: 'string', description: 'YYYY-MM-DD', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
-          model: text('model'),
-          serial: text('serial'),
-          encrypted: { type: 'boolean' },
-          passcodeSet: { type: 'boolean' },
-          compromised: { type: 'boolean' },
-          installedApps: { type: 'array', maxItems: DEVICE_LIMITS.installedApps, items: text('appId') },
-          appliedConfigVersion: text('appliedConfigVersion'),
-        },
-      },
-      Device: {
-        type: 'object',
-        required: ['id', 'name', 'platform', 'ownership', 'labels', 'state'],
-        properties: {
-          id: { type: 'string' },
-          name: { type: 'string' },
-          serial: { type: 'string' },
-          platform: ref('Platform'),
-          ownership: ref('Ownership'),
-          owner: { type: 'string' },
-          labels: STRING_MAP,
-          state: { enum: ['preregistered', 'enrolled', 'wiped', 'retired'] },
-          profile: { type: 'string' },
-          model: { type: 'string' },
-          osVersion: { type: 'string' },
-          enrolledAt: { type: 'string', format: 'date-time' },
-          lastCheckIn: { type: 'string', format: 'date-time' },
-          posture: ref('Posture'),
-          releasedUntil: { type: 'string', format: 'date-time', description: 'End of the re-enrollment window an admin opened (POST /v1/devices/{id}/release); may lie in the past.' },
-        },
-      },
-      DeviceDetail: {
-        allOf: [
-          ref('Device'),
-          {
-            type: 'object',
-            required: ['groups', 'compliance', 'effectiveConfiguration', 'commands'],
-            properties: {
-              groups: { type: 'array', items: { type: 'string' } },
-              compliance: ref('DeviceCompliance'),
-              effectiveConfiguration: {
-                type: 'object',
-                required: ['version', 'settings', 'sources'],
-                properties: { version: { type: 'string' }, settings: { type: 'object' }, sources: STRING_MAP },
-              },
-              commands: { type: 'array', items: ref('DeviceCommand') },
-            },
-          },
-        ],
-      },
-      DeviceCompliance: {
-        type: 'object',
-        required: ['deviceId', 'name', 'platform', 'state', 'status', 'failures', 'policies'],
-        properties: {
-          deviceId: { type: 'string' },
-          name: { type: 'string' },
-          owner: { type: 'string' },
-          platform: ref('Platform'),
-          osVersion: { type: 'string' },
-          state: { type: 'string' },
-          status: { enum: ['compliant', 'noncompliant', 'in-grace', 'unknown'] },
-          failures: {
-            type: 'array',
-            items: { type: 'object', required: ['policy', 'rule', 'expected', 'actual'], properties: { policy: { type: 'string' }, rule: { type: 'string' }, expected: { type: 'string' }, actual: { type: 'string' } } },
-          },
-          policies: { type: 'array', items: { type: 'string' } },
-          lastCheckIn: { type: 'string', format: 'date-time' },
-          noncompliantSince: { type: 'string', format: 'date-time' },
-        },
-      },
-      CommandType: { enum: ['lock', 'reboot', 'wipe', 'retire'] },
-      DeviceCommand: {
-        type: 'object',
-        required: ['id', 'deviceId', 'type', 'status', 'requestedBy', 'createdAt', 'updatedAt'],
-        properties: {
-          id: { type: 'string' },
-          deviceId: { type: 'string' },
-          type: ref('CommandType'),
-          status: { enum: ['queued', 'sent', 'acknowledged', 'failed', 'expired', 'cancelled'] },
-          reason: { type: 'string' },
-          requestedBy: { type: 'string' },
-          createdAt: { type: 'string', format: 'date-time' },
-          updatedAt: { type: 'string', format: 'date-time' },
-          detail: { type: 'string' },
-          expiresAt: { type: 'string', format: 'date-time' },
-        },
-      },
-      EnqueueResult: {
-        type: 'object',
-        required: ['results'],
-        properties: {
-          results: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['deviceId', 'outcome'],
-              properties: { deviceId: { type: 'string' }, outcome: { enum: ['queued', 'pending', 'skipped'] }, command: ref('DeviceCommand'), message: { type: 'string' } },
-            },
-          },
-        },
-      },
-      AuditRecord: {
-        type: 'object',
-        required: ['id', 'at', 'actor', 'source', 'action', 'target'],
-        properties: {
-          id: { type: 'string' },
-          at: { type: 'string', format: 'date-time' },
-          actor: { type: 'string' },
-          source: { type: 'string' },
-          action: { type: 'string' },
-          target: { type: 'string' },
-          detail: { type: 'object' },
-        },
-      },
-      ApiRole: { enum: ['viewer', 'operator', 'admin'] },
-      ApiToken: {
-        type: 'object',
-        required: ['id', 'name', 'role', 'createdAt', 'revoked'],
-        properties: {
-          id: { type: 'string' },
-          name: { type: 'string' },
-          role: ref('ApiRole'),
-          createdAt: { type: 'string', format: 'date-time' },
-          expiresAt: { type: 'string', format: 'date-time' },
-          lastUsedAt: { type: 'string', format: 'date-time' },
-          revoked: { type: 'boolean' },
-        },
-      },
-      EnrollRequest: {
-        type: 'object',
-        required: ['token', 'platform', 'serial', 'osVersion'],
-        properties: {
-          token: text('token', { minLength: 1, description: 'The enrollment token secret.' }),
-          platform: ref('Platform'),
-          serial: text('serial', { minLength: 1 }),
-          name: text('name'),
-          model: text('model'),
-          owner: text('owner'),
-          ownership: ref('Ownership'),
-          osVersion: text('osVersion', { minLength: 1 }),
-        },
-      },
-      EnrollResponse: {
-        type: 'object',
-        required: ['deviceId', 'credential', 'checkInIntervalSeconds'],
-        properties: { deviceId: { type: 'string' }, credential: { type: 'string', description: 'Shown once.' }, checkInIntervalSeconds: { type: 'integer' } },
-      },
-      CheckInResponse: {
-        type: 'object',
-        required: ['deviceId', 'configuration', 'commands', 'checkInIntervalSeconds'],
-        properties: {
-          deviceId: { type: 'string' },
-          configuration: { type: 'object', required: ['version', 'settings'], properties: { version: { type: 'string' }, settings: { type: 'object' } } },
-          commands: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['id', 'type', 'createdAt'],
-              properties: { id: { type: 'string' }, type: ref('CommandType'), reason: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' } },
-            },
-          },
-          checkInIntervalSeconds: { type: 'integer' },
-        },
-      },
-    },
+    schemas: SCHEMAS,
   },
-  paths: {
-    '/healthz': {
-      get: { summary: 'Liveness (no auth)', responses: { '200': ok('The server is up', { type: 'object', properties: { status: { const: 'ok' } } }) } },
-    },
-    '/v1/openapi.json': {
-      get: { summary: 'This document (no auth)', responses: { '200': ok('OpenAPI 3.1 document', { type: 'object' }) } },
-    },
-    '/v1/whoami': {
-      get: op('The calling token, and the store this server serves', 'viewer', { responses: { '200': ok('Name, role and store id', { type: 'object', required: ['name', 'role', 'storeId'], properties: { name: { type: 'string' }, role: ref('ApiRole'), storeId: { type: 'string', description: 'Random id created with the store; saved plans are bound to it' } } }) } }),
-    },
-    '/v1/resources': {
-      get: op('List stored resources', 'viewer', { parameters: [q('kind', 'Only this kind', ref('ResourceKind'))], responses: { '200': ok('Resources', list('StoredResource')) } }),
-    },
-    '/v1/plans/seal': {
-      post: op('Seal a saved plan digest with the store key', 'viewer', {
-        description: 'HMAC-SHA256 of the digest under a key that never leaves the store; `apply --plan` asks again and compares, so an edited plan or one made for another store is refused.',
-        requestBody: { required: true, ...json({ type: 'object', required: ['digest'], additionalProperties: false, properties: { digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } } }) },
-        responses: { '200': ok('The seal', { type: 'object', required: ['seal'], properties: { seal: { type: 'string' } } }) },
-      }),
-    },
-    '/v1/resources/apply': {
-      post: op('Apply an ordered change set atomically', 'operator', {
-        description: 'Needs the operator role; deletions and prune need admin. A stale expectedVersion is 409 conflict and nothing is applied. With an Idempotency-Key header, a retry of an apply that landed gets its first result.',
-        parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 } }],
-        requestBody: { required: true, ...json({ type: 'object', required: ['changes'], properties: { changes: { type: 'array', items: ref('ResourceChange') }, prune: { type: 'boolean' } } }) },
-        responses: { '200': ok('Applied changes', { type: 'object', required: ['applied'], properties: { applied: { type: 'array', items: ref('AppliedChange') } } }), '409': err('Stale version: the resource changed since the plan') },
-      }),
-    },
-    '/v1/enrollment-tokens': {
-      get: op('List enrollment tokens', 'viewer', { responses: { '200': ok('Tokens (no secrets)', list('EnrollmentToken')) } }),
-      post: op('Create an enrollment token', 'operator', {
-        requestBody: { required: true, ...json({ type: 'object', required: ['profile'], properties: { profile: { type: 'string' }, expiresInSeconds: { type: 'integer', minimum: 1 }, maxUses: { type: 'integer', minimum: 1 } } }) },
-        responses: { '200': ok('The token and its secret (shown once)', ref('CreatedEnrollmentToken')), '404': err('No such enrollment profile') },
-      }),
-    },
-    '/v1/enrollment-tokens/{id}/revoke': {
-      post: op('Revoke an enrollment token', 'operator', { parameters: [idParam('Enrollment token')], responses: { '200': ok('The revoked token', ref('EnrollmentToken')), '404': err('No such token') } }),
-    },
-    '/v1/devices/preregister': {
-      post: op('Pre-register devices by serial', 'operator', {
-        requestBody: { required: true, ...json({ type: 'object', required: ['devices'], properties: { devices: { type: 'array', items: ref('PreregisteredDevice') } } }) },
-        responses: { '200': ok('Counts', { type: 'object', required: ['created', 'updated'], properties: { created: { type: 'integer' }, updated: { type: 'integer' } } }) },
-      }),
-    },
-    '/v1/devices': {
-      get: op('List devices (filtered, sorted, paged)', 'viewer', { parameters: deviceQuery, responses: { '200': ok('A page of devices', page('Device')) } }),
-    },
-    '/v1/devices/{id}': {
-      get: op('One device with groups, compliance, effective configuration and commands', 'viewer', {
-        parameters: [idParam('Device')],
-        responses: { '200': ok('The device', ref('DeviceDetail')), '404': err('No such device') },
-      }),
-    },
-    '/v1/devices/{id}/release': {
-      post: op('Release an enrolled device for re-enrollment', 'admin', {
-        description: 'Needs the admin role. Until the window ends (default 24 h), the next enrollment with the device\'s serial takes the record over: new credential, pending commands cancelled. Without a release, an enrollment with the serial of an enrolled device is 409.',
-        parameters: [idParam('Device')],
-        requestBody: { required: false, ...json({ type: 'object', properties: { expiresInSeconds: { type: 'integer', minimum: 1, maximum: MAX_RELEASE_SECONDS } } }) },
-        responses: { '200': ok('The device, with releasedUntil', ref('Device')), '404': err('No such device'), '409': err('The device is not enrolled (pre-registered, wiped and retired devices enroll without a release)') },
-      }),
-    },
-    '/v1/compliance': {
-      get: op('Compliance per device (filtered, sorted, paged)', 'viewer', { parameters: deviceQuery, responses: { '200': ok('A page of compliance rows', page('DeviceCompliance')) } }),
-    },
-    '/v1/commands': {
-      get: op('List commands', 'viewer', {
-        parameters: [q('deviceId', 'Only this device'), q('status', 'Only this status'), q('type', 'Only this type', ref('CommandType')), ...paging],
-        responses: { '200': ok('A page of commands', page('DeviceCommand')) },
-      }),
-      post: op('Queue a command for devices', 'operator', {
-        description: 'lock and reboot need the operator role; wipe and retire need admin. The Idempotency-Key header is required: the same key returns the first result instead of queueing again.',
-        parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', maxLength: 200 } }],
-        requestBody: { required: true, ...json({ type: 'object', required: ['deviceIds', 'type'], properties: { deviceIds: { type: 'array', items: { type: 'string' }, minItems: 1 }, type: ref('CommandType'), reason: { type: 'string' } } }) },
-        responses: { '200': ok('One outcome per device', ref('EnqueueResult')) },
-      }),
-    },
-    '/v1/commands/{id}': {
-      get: op('One command', 'viewer', { parameters: [idParam('Command')], responses: { '200': ok('The command', ref('DeviceCommand')), '404': err('No such command') } }),
-    },
-    '/v1/commands/{id}/cancel': {
-      post: op('Cancel a queued or sent command', 'operator', {
-        parameters: [idParam('Command')],
-        responses: { '200': ok('The cancelled command', ref('DeviceCommand')), '404': err('No such command'), '409': err('The command is already final') },
-      }),
-    },
-    '/v1/audit': {
-      get: op('Read the audit log', 'viewer', {
-        parameters: [q('since', 'ISO-8601 time; records at or after it', { type: 'string', format: 'date-time' }), q('actor', 'Only this actor'), q('order', 'asc (default): oldest first; desc: newest first', { type: 'string', enum: ['asc', 'desc'] }), ...paging],
-        responses: { '200': ok('A page of audit records', page('AuditRecord')) },
-      }),
-    },
-    '/v1/tokens': {
-      get: op('List API tokens', 'admin', { responses: { '200': ok('Tokens (no secrets)', list('ApiToken')) } }),
-      post: op('Create an API token', 'admin', {
-        requestBody: { required: true, ...json({ type: 'object', required: ['name', 'role'], properties: { name: { type: 'string' }, role: ref('ApiRole'), expiresInSeconds: { type: 'integer', minimum: 1 } } }) },
-        responses: { '200': ok('The token and its secret (shown once)', { type: 'object', required: ['token', 'secret'], properties: { token: ref('ApiToken'), secret: { type: 'string' } } }) },
-      }),
-    },
-    '/v1/tokens/{id}/revoke': {
-      post: op('Revoke an API token', 'admin', { parameters: [idParam('API token')], responses: { '200': ok('The revoked token', ref('ApiToken')), '404': err('No such token') } }),
-    },
-    '/v1/agent/enroll': {
-      post: {
-        summary: 'Enroll a device with an enrollment token (no Authorization header; rate-limited per client address)',
-        requestBody: { required: true, ...json(ref('EnrollRequest')) },
-        // The 401 keeps its place among AGENT_ERRORS' keys, only its description differs.
-        responses: {
-          '200': ok('Device id and credential (shown once)', ref('EnrollResponse')),
-          ...AGENT_ERRORS,
-          '401': err('Unknown, expired, revoked or used-up enrollment token'),
-          '409': err('The serial belongs to an enrolled device (not released by an admin), or is pre-registered for another platform or ownership than the token\'s profile'),
-        },
-      },
-    },
-    '/v1/agent/checkin': {
-      post: {
-        summary: 'Report posture; receive the effective configuration and pending commands (now marked sent)',
-        security: device,
-        requestBody: { required: true, ...json({ type: 'object', required: ['posture'], properties: { posture: ref('Posture') } }) },
-        responses: { '200': ok('Configuration and commands', ref('CheckInResponse')), ...AGENT_ERRORS },
-      },
-    },
-    '/v1/agent/commands/{id}/result': {
-      post: {
-        summary: 'Report the result of a command',
-        security: device,
-        parameters: [idParam('Command')],
-        requestBody: { required: true, ...json({ type: 'object', required: ['status'], properties: { status: { enum: ['acknowledged', 'failed'] }, detail: text('detail') } }) },
-        responses: { '204': { description: 'Recorded (a repeated identical report is accepted)' }, '404': err('No such command for this device'), '409': err('The command is already final with another status'), ...AGENT_ERRORS },
-      },
-    },
-  },
-} as const;
+  paths: PATHS,
+};

@@ -17,6 +17,8 @@ export interface Shape {
   properties?: Record<string, Shape>;
   required?: readonly string[];
   additionalProperties?: false | Shape;
+  maxProperties?: number;
+  propertyNames?: Shape;
   items?: Shape;
   enum?: readonly string[];
   minLength?: number;
@@ -58,6 +60,11 @@ export const REQUEST_SHAPES = {
       name: RESOURCE_NAME,
       document: { ...ref('ResourceDocument'), description: 'For create and update: the whole document, checked as `emmctl validate` checks it (422 with its problems when it fails).' },
       expectedVersion: { type: 'integer', minimum: 0, description: 'Required for update and delete; a mismatch is 409 conflict.' },
+      secrets: {
+        type: 'object',
+        additionalProperties: { type: 'string' },
+        description: 'The value of each ${env:NAME} reference in the document, by its path (spec.settings.wifi[0].password); kept apart and given only to devices',
+      },
     },
     ['op', 'kind', 'name'],
   ),
@@ -73,13 +80,13 @@ export const REQUEST_SHAPES = {
       ownership: ref('Ownership'),
       owner: str(DEVICE_LIMITS.owner, undefined, 0),
       name: str(DEVICE_LIMITS.name, undefined, 0),
-      labels: { type: 'object', additionalProperties: str(LABEL_LIMITS.value, undefined, 0) },
+      labels: { type: 'object', maxProperties: LABEL_LIMITS.count, propertyNames: { type: 'string', maxLength: LABEL_LIMITS.key }, additionalProperties: str(LABEL_LIMITS.value, undefined, 0) },
     },
     ['serial', 'platform'],
   ),
   PreregisterRequest: obj({ devices: { type: 'array', items: ref('PreregisteredDevice'), maxItems: 10_000 } }, ['devices']),
   EnqueueRequest: obj({ deviceIds: { type: 'array', items: str(128), minItems: 1 }, type: ref('CommandType'), reason: str(1000, undefined, 0) }, ['deviceIds', 'type']),
-  SealPlanRequest: obj({ digest: str(128, 'The digest of the saved plan (its `digest` field).') }, ['digest']),
+  SealPlanRequest: obj({ digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$', description: 'The digest of the saved plan (its `digest` field).' } }, ['digest']),
   ReleaseDeviceRequest: obj({ expiresInSeconds: { type: 'integer', minimum: 1, maximum: MAX_RELEASE_SECONDS, description: 'How long the release lasts (default: the server\'s).' } }),
   CreateApiTokenRequest: obj({ name: str(128), role: ref('ApiRole'), expiresInSeconds: { type: 'integer', minimum: 1, maximum: MAX_TOKEN_SECONDS } }, ['name', 'role']),
   EnrollRequest: obj(
@@ -118,7 +125,7 @@ export type RequestShape = keyof typeof REQUEST_SHAPES;
 const SHAPES: Record<string, Shape> = REQUEST_SHAPES;
 /** Shapes that other validators own (the policy schema): checkBody only asks for an object. */
 const EXTERNAL = new Set(['ResourceDocument']);
-const KNOWN_KEYWORDS = new Set(['type', 'description', 'properties', 'required', 'additionalProperties', 'items', 'enum', 'minLength', 'maxLength', 'pattern', 'minimum', 'maximum', 'minItems', 'maxItems', '$ref']);
+const KNOWN_KEYWORDS = new Set(['type', 'description', 'properties', 'required', 'additionalProperties', 'maxProperties', 'propertyNames', 'items', 'enum', 'minLength', 'maxLength', 'pattern', 'minimum', 'maximum', 'minItems', 'maxItems', '$ref']);
 const patterns = new Map<string, RegExp>();
 
 // A keyword the checker does not know would be documented and silently not enforced.
@@ -129,6 +136,7 @@ const patterns = new Map<string, RegExp>();
   for (const [k, s] of Object.entries(shape.properties ?? {})) audit(s, `${at}.${k}`);
   if (shape.items) audit(shape.items, `${at}[]`);
   if (shape.additionalProperties) audit(shape.additionalProperties, `${at}.*`);
+  if (shape.propertyNames) audit(shape.propertyNames, `${at}{}`);
 })({ properties: SHAPES }, 'shapes');
 
 /** Throws a 400 naming the first field that does not fit the shape (unknown fields included). */
@@ -152,6 +160,9 @@ function check(shape: Shape, value: unknown, where: string): void {
     case 'object': {
       if (!isPlainObject(value)) throw badRequest(`${where} must be an object`);
       const props = shape.properties ?? {};
+      const keys = Object.keys(value);
+      if (shape.maxProperties !== undefined && keys.length > shape.maxProperties) throw badRequest(`${where} has ${keys.length} entries, at most ${shape.maxProperties}`);
+      if (shape.propertyNames) for (const key of keys) check(shape.propertyNames, key, `${where} key ${JSON.stringify(key.slice(0, 64))}`);
       for (const key of Object.keys(value)) {
         const v = value[key];
         if (own(props, key)) {
