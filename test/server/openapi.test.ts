@@ -4,14 +4,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/cli.js';
 import { OPENAPI_DOCUMENT } from '../../src/server/openapi.js';
 import { ROUTES } from '../../src/server/routes/index.js';
-import { call, killAll, startServerProcess, type ServerProcess } from './helpers.js';
+import { call, createToken, enroll, enrollmentToken, killAll, seedResources, startServerProcess, type ServerProcess } from './helpers.js';
 
 const dir = tempDir('emmctl-server-openapi-');
 let server: ServerProcess;
+let admin: string;
+let viewer: string;
 
 beforeAll(async () => {
-  server = await startServerProcess(dir.path);
-});
+  admin = await createToken(dir.path, 'admin');
+  viewer = await createToken(dir.path, 'viewer');
+  // The probes below send a dozen agent calls with one device credential: no 429s for them.
+  server = await startServerProcess(dir.path, ['--device-rate-limit', 'off']);
+}, 60_000);
 afterAll(async () => {
   if (server) await server.stop();
   killAll();
@@ -70,4 +75,41 @@ describe('OpenAPI document', () => {
       if (r.status === 404) expect(r.body.error.message, entry).not.toMatch(/^no route/);
     }
   });
+
+  it('declares every status the live server answers, for hostile and mistaken requests alike', async () => {
+    await seedResources(server.url, admin);
+    const device = await enroll(server.url, (await enrollmentToken(server.url, admin)).secret);
+    const paths = OPENAPI_DOCUMENT.paths as unknown as Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    const undeclared: string[] = [];
+    const probe = async (method: string, template: string, path: string, opts: Parameters<typeof call>[3] = {}) => {
+      const r = await call(server.url, method, path, opts);
+      if (!(String(r.status) in paths[template]![method.toLowerCase()]!.responses)) undeclared.push(`${method} ${template} answered ${r.status}: ${JSON.stringify(r.body).slice(0, 120)}`);
+    };
+    for (const entry of documented) {
+      const [method, template] = entry.split(' ') as [string, string];
+      const path = template.replace(/\{[^}]+\}/g, 'no-such-id');
+      const post = method === 'POST';
+      const agent = template.startsWith('/v1/agent/');
+      const auth = agent ? { device: device.credential } : { token: admin };
+      await probe(method, template, path, post ? { body: {} } : {});
+      await probe(method, template, path, { ...auth, ...(post ? { body: {} } : {}) });
+      await probe(method, template, path, { token: viewer, ...(post ? { body: {} } : {}) });
+      await probe(method, template, `${path}?bogus=1`, { ...auth, ...(post ? { body: {} } : {}) });
+      if (post) {
+        await probe(method, template, path, { ...auth, body: { bogus: 1 } });
+        await probe(method, template, path, { ...auth, raw: 'x=1', headers: { 'content-type': 'text/plain' } });
+        await probe(method, template, path, { ...auth, raw: '{"a":' });
+        await probe(method, template, path, { ...auth, raw: JSON.stringify({ pad: 'x'.repeat(1024 * 1024) }) });
+      }
+    }
+    const key = { 'idempotency-key': 'openapi-probe' };
+    await probe('POST', '/v1/commands', '/v1/commands', { token: admin, headers: key, body: { deviceIds: ['no-such-device'], type: 'lock' } });
+    await probe('POST', '/v1/commands', '/v1/commands', { token: admin, headers: key, body: { deviceIds: [device.deviceId], type: 'lock' } });
+    await probe('POST', '/v1/commands', '/v1/commands', { token: admin, headers: key, body: { deviceIds: [device.deviceId], type: 'reboot' } });
+    const bad = { apiVersion: 'emmctl/v1', kind: 'Group', metadata: { name: 'g' }, spec: { mtch: {} } };
+    await probe('POST', '/v1/resources/apply', '/v1/resources/apply', { token: admin, body: { changes: [{ op: 'create', kind: 'Group', name: 'g', document: bad }] } });
+    await probe('POST', '/v1/resources/apply', '/v1/resources/apply', { token: admin, body: { changes: [{ op: 'delete', kind: 'Group', name: 'all-android', expectedVersion: 99 }] } });
+    await probe('POST', '/v1/enrollment-tokens', '/v1/enrollment-tokens', { token: admin, body: { profile: 'no-such-profile' } });
+    expect(undeclared).toEqual([]);
+  }, 60_000);
 });
