@@ -8,13 +8,19 @@ import { BackendError, EmmctlError } from '../errors.js';
 import type { CommandStatus, CommandType, Device, DeviceCommand } from '../model/fleet.js';
 import { FINAL_COMMAND_STATUSES } from '../model/fleet.js';
 
-/** Targets allowed per invocation unless --max-devices says otherwise (and wipe/retire without --yes: 1). */
+/** Targets allowed per invocation unless --max-devices says otherwise (a destructive action off the prompt: 1). */
 export const DEFAULT_MAX_DEVICES = 25;
 
-/** The guard's limit: an explicit --max-devices, else 1 for an unconfirmed destructive action, else 25. */
-export function maxDevicesFor(spec: { destructive: boolean }, opts: { maxDevices?: number; yes?: boolean }): number {
+/**
+ * The guard's limit. A destructive action of more than one device needs the count confirmed:
+ * typed at the prompt on a terminal, or given as --max-devices N (N at least the count). --yes
+ * skips the prompt, so it can never raise the limit: it confirms one device, no more.
+ * Reversible actions are bounded by the default alone.
+ */
+export function maxDevicesFor(spec: { destructive: boolean }, opts: { maxDevices?: number; yes?: boolean; canPrompt?: boolean }): number {
   if (opts.maxDevices !== undefined) return opts.maxDevices;
-  return spec.destructive && !opts.yes ? 1 : DEFAULT_MAX_DEVICES;
+  const typedCount = !opts.yes && opts.canPrompt === true;
+  return spec.destructive && !typedCount ? 1 : DEFAULT_MAX_DEVICES;
 }
 
 export interface ActionRecord {

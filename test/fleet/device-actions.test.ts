@@ -21,13 +21,15 @@ describe('maxDevicesFor', () => {
   const destructive = { destructive: true };
   const reversible = { destructive: false };
 
-  it('limits an unconfirmed destructive action to one device', () => {
+  it('limits a destructive action off the prompt to one device, --yes included', () => {
     expect(maxDevicesFor(destructive, {})).toBe(1);
     expect(maxDevicesFor(destructive, { yes: false })).toBe(1);
+    expect(maxDevicesFor(destructive, { yes: true })).toBe(1);
+    expect(maxDevicesFor(destructive, { yes: true, canPrompt: true })).toBe(1);
   });
 
-  it('allows the default with --yes, and always for reversible actions', () => {
-    expect(maxDevicesFor(destructive, { yes: true })).toBe(DEFAULT_MAX_DEVICES);
+  it('allows the default when the count is typed at the prompt, and always for reversible actions', () => {
+    expect(maxDevicesFor(destructive, { canPrompt: true })).toBe(DEFAULT_MAX_DEVICES);
     expect(maxDevicesFor(reversible, {})).toBe(DEFAULT_MAX_DEVICES);
     expect(maxDevicesFor(reversible, { yes: true })).toBe(DEFAULT_MAX_DEVICES);
     expect(DEFAULT_MAX_DEVICES).toBe(25);

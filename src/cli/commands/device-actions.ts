@@ -5,7 +5,10 @@
 //   or the device count (several); without a terminal they need --yes (else exit 2, nothing queued).
 // - lock and reboot are reversible: on a terminal a yes/no question (skipped by --yes); off a
 //   terminal they proceed without --yes, bounded by --max-devices like every action.
-// - --max-devices: default 1 for wipe/retire without --yes, 25 otherwise; more targets are refused.
+// - --max-devices: more targets are refused. wipe/retire of several devices needs the count
+//   confirmed, typed at the prompt or as --max-devices N (N >= count); --yes never raises the limit
+//   (it confirms one device). Default 25 for lock/reboot and for a wipe/retire confirmed at the prompt.
+// - --dry-run is never refused by the guard: it lists every target and says what a real run needs.
 // - One idempotency key per invocation, so a retried request never queues twice; a device that
 //   already has the same command pending is reported `already pending`, not queued again.
 import { Command } from 'commander';
@@ -66,7 +69,8 @@ export function register(program: Command, ctx: CliContext): void {
     const confirmText = spec.destructive
       ? `On a terminal you confirm by typing the device name (one device) or the number of devices;
 without a terminal --yes is required (exit 2 otherwise, nothing is queued).
---max-devices defaults to 1 without --yes and 25 with it.`
+More than one device off the prompt (no terminal, or --yes) needs --max-devices N with N at
+least the number of devices: --yes alone confirms one device. --dry-run lists every target.`
       : `On a terminal you confirm with y/N (--yes skips it); off a terminal it proceeds, bounded
 by --max-devices (default 25).`;
     program
@@ -77,7 +81,7 @@ by --max-devices (default 25).`;
       .option('--reason <text>', 'why; kept with the command and in the audit log')
       .option('--dry-run', 'show what would be queued; queue nothing')
       .option('-y, --yes', 'do not ask for confirmation (required off a terminal for wipe/retire)')
-      .option('--max-devices <n>', `refuse if more devices match (default ${spec.destructive ? '1, or 25 with --yes' : String(HELP_DEFAULT_MAX_DEVICES)})`, positiveInt('--max-devices'))
+      .option('--max-devices <n>', `refuse if more devices match (default ${spec.destructive ? `1, or ${HELP_DEFAULT_MAX_DEVICES} when the count is typed at the prompt` : String(HELP_DEFAULT_MAX_DEVICES)})`, positiveInt('--max-devices'))
       .option('--wait', 'follow the commands until each is acknowledged, failed, expired or cancelled; exit 1 unless all acknowledged')
       .option('--timeout <duration>', 'with --wait: give up after this long (30s, 5m, 1h)', '5m')
       .addHelpText('after', `
@@ -91,6 +95,7 @@ Examples:
   $ emmctl ${spec.type} dev_0001 --reason "reported lost by owner"
   $ emmctl ${spec.type} --filter label.lost=true --dry-run
   $ emmctl ${spec.type} dev_0001 dev_0002 --yes --max-devices 2 --reason "offboarding"
+  $ emmctl ${spec.type} --filter 'os<14' --dry-run
   $ emmctl ${spec.type} dev_0001 --yes --wait --timeout 10m
 
 Next: \`emmctl commands list --device ID\` to follow it, \`emmctl audit\` to see who asked.`)
@@ -107,20 +112,22 @@ async function runAction(ctx: CliContext, command: Command, spec: ActionSpec, id
   const { parseDuration } = await import('../../output/time.js');
   const timeoutSeconds = parseDuration(opts.timeout, '--timeout');
   const { maxDevicesFor, resolveTargets, dryRunRecords, toRecords, waitForCommands } = await import('../../fleet/device-actions.js');
-  const max = maxDevicesFor(spec, opts);
+  const max = maxDevicesFor(spec, { ...opts, canPrompt: ctx.canPrompt() });
   const backend = await ctx.backend(command);
 
-  const { devices, total } = await resolveTargets(backend, ids, filters, max, PAGE_SIZE);
+  // A dry run lists every target, however many: the guard is about queueing, not looking.
+  const { devices, total } = await resolveTargets(backend, ids, filters, opts.dryRun ? Number.POSITIVE_INFINITY : max, PAGE_SIZE);
   if (total === 0) {
     const { formatDeviceFilter } = await import('../../model/filter.js');
     throw new EmmctlError(`no device matches ${filters.map((f) => `--filter ${formatDeviceFilter(f)}`).join(' ')}; nothing to ${spec.type}`, {
       hint: 'check the filter with: emmctl devices list --filter ...',
     });
   }
-  if (total > max) {
+  const needs = total > max ? guardHint(spec, opts, total, ctx.canPrompt()) : undefined;
+  if (needs && !opts.dryRun) {
     throw new UsageError(
       `${spec.type} would target ${total} devices, more than --max-devices ${max}; nothing was queued`,
-      `check the targets with --dry-run or \`emmctl devices list\`; if you mean it, pass --max-devices ${total}${spec.destructive && !opts.yes ? ' (and --yes)' : ''}`,
+      `check the targets with --dry-run or \`emmctl devices list\`; if you mean it, ${needs}`,
     );
   }
 
@@ -131,6 +138,7 @@ async function runAction(ctx: CliContext, command: Command, spec: ActionSpec, id
     const records = await dryRunRecords(backend, devices, spec.type, opts.reason);
     await printRecords(ctx, command, records);
     ctx.info('Dry run: nothing was queued.');
+    if (needs) ctx.warn(`a real run would be refused: ${total} devices is more than --max-devices ${max}; to go ahead, ${needs}`);
     return;
   }
 
@@ -190,6 +198,14 @@ async function runAction(ctx: CliContext, command: Command, spec: ActionSpec, id
     throw new ExitWith(ExitCode.ERROR, `${bad.length} of ${records.filter((r) => r.commandId).length} commands did not succeed (${bad.map((r) => `${r.deviceId}: ${r.status}`).join(', ')})`);
   }
   ctx.info(records.some((r) => r.commandId) ? 'All commands acknowledged.' : 'Nothing was queued; nothing to wait for.');
+}
+
+/** What lifts the guard for this count: a real --max-devices, plus --yes off a terminal for a destructive action. */
+function guardHint(spec: ActionSpec, opts: ActionOptions, total: number, canPrompt: boolean): string {
+  const flags = `--max-devices ${total}`;
+  if (!spec.destructive) return `pass ${flags}`;
+  if (opts.yes) return canPrompt ? `pass ${flags}, or leave out --yes and type the count at the prompt` : `pass ${flags} with --yes`;
+  return canPrompt ? `pass ${flags}` : `pass ${flags} --yes (no terminal to type the count at)`;
 }
 
 async function describeTargets(devices: Device[]): Promise<string> {
