@@ -2,8 +2,9 @@
 // credential, and which configuration each applied last. Holds device credentials, so the file
 // is written owner-only (0600), atomically (temp file + rename) so a Ctrl-C mid-write never
 // leaves half a file.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../atomic-file.js';
+import { makeDirs } from '../make-dirs.js';
 import { dirname } from 'node:path';
 import { EmmctlError } from '../errors.js';
 
@@ -56,6 +57,6 @@ export function readState(path: string): StateFile {
 }
 
 export function writeState(path: string, state: StateFile): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  makeDirs(dirname(path), 0o700);
   writeFileAtomic(path, `${JSON.stringify(state)}\n`, { mode: 0o600 });
 }

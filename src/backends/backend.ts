@@ -13,6 +13,7 @@ import type {
   StoredResource,
 } from '../model/fleet.js';
 import type { Ownership, Platform, ResourceDocument, ResourceKind } from '../model/policy.generated.js';
+import type { ApiRole, ApiTokenInfo } from '../store/api.js';
 
 /**
  * A create or update sends the document as written (`${env:NAME}` references in place) and, in
@@ -138,6 +139,8 @@ export interface Backend {
   readonly kind: string;
   /** Where it points: a data dir or a URL. */
   readonly location: string;
+  /** Something the user should know before reading from it (e.g. a store that does not exist yet), shown as a warning. */
+  readonly notice?: string;
 
   identity(): Promise<BackendIdentity>;
   /** The store's seal over a saved plan's digest (a keyed hash only the store can make). */
@@ -169,6 +172,22 @@ export interface Backend {
   listAudit(query: AuditQuery): Promise<Page<AuditRecord>>;
 
   close(): Promise<void>;
+}
+
+/**
+ * API tokens of an emmctl store (server tokens), for drivers that have them: the embedded store
+ * directly, `emmctl server` through its admin routes. Other backends have their own credentials.
+ */
+export interface ApiTokenAdmin {
+  /** The secret comes back once; only its hash is stored. */
+  createApiToken(input: { name: string; role: ApiRole; expiresInSeconds?: number }): Promise<{ token: ApiTokenInfo; secret: string }>;
+  listApiTokens(): Promise<ApiTokenInfo[]>;
+  revokeApiToken(id: string): Promise<ApiTokenInfo>;
+}
+
+export function hasApiTokens(backend: Backend): backend is Backend & ApiTokenAdmin {
+  const b = backend as Partial<ApiTokenAdmin>;
+  return typeof b.createApiToken === 'function' && typeof b.listApiTokens === 'function' && typeof b.revokeApiToken === 'function';
 }
 
 /** Walks every page of a paged listing, one page in memory at a time. */

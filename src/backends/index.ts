@@ -3,7 +3,7 @@
 import type { Backend } from './backend.js';
 
 export type BackendTarget =
-  | { kind: 'embedded'; dataDir: string; actor?: string }
+  | { kind: 'embedded'; dataDir: string; actor?: string; /** When the dir holds no store (default create; see FleetStoreOptions.ifMissing). */ ifMissing?: 'create' | 'fail' | 'empty' }
   | { kind: 'http'; server: string; token?: string; timeoutMs?: number; /** One line per request (method, path, status, time; never secrets), for --debug. */ debug?: (line: string) => void };
 
 export async function openBackend(target: BackendTarget): Promise<Backend> {

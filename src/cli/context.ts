@@ -40,8 +40,13 @@ export interface CliContext {
   canPrompt(): boolean;
   /** Global options merged with the command's own (commander's optsWithGlobals). */
   globals(command: Command): GlobalOptions;
-  /** The backend selected by --context / EMMCTL_* / config, opened on first use and closed at exit. */
-  backend(command: Command): Promise<Backend>;
+  /**
+   * The backend selected by --context / EMMCTL_* / config, opened on first use and closed at exit.
+   * An embedded store is created only with `{ ifMissing: 'create' }` (apply, the bootstrap API
+   * token); plan previews one with 'empty'; every other command gets "no emmctl store at DIR"
+   * (exit 2) for a dir without one.
+   */
+  backend(command: Command, opts?: { ifMissing?: 'create' | 'fail' | 'empty' }): Promise<Backend>;
   /**
    * Messages for people, on stderr. info is silenced by --quiet; warnings and errors are not.
    * Control characters in them show as escapes (src/output/sanitize.ts), whatever they quote.
@@ -85,15 +90,17 @@ export function createContext(io: IOStreams): CliContext {
         quiet,
       };
     },
-    backend(command) {
+    backend(command, opts = {}) {
       backendPromise ??= (async () => {
         const { resolveTarget } = await import('./target.js');
         const { openBackend } = await import('../backends/index.js');
         const globals = ctx.globals(command);
         const target = await resolveTarget(globals, io.env);
+        if (target.kind === 'embedded') target.ifMissing = opts.ifMissing ?? 'fail';
         if (target.kind === 'http' && globals.debug) target.debug = (line) => io.stderr.write(`${sanitizeMessage(line)}\n`);
         const backend = await openBackend(target);
         exitHooks.push(() => backend.close());
+        if (backend.notice) ctx.warn(backend.notice);
         return backend;
       })();
       return backendPromise;

@@ -1,9 +1,11 @@
 // Named contexts (which backend, where, with which credentials), kept with conf in the
 // per-user config dir or EMMCTL_CONFIG_DIR. The file holds API tokens in clear text, like gh and
 // kubectl without a keychain, so it and its directory are kept owner-only.
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, existsSync, statSync } from 'node:fs';
+import { homedir, platform } from 'node:os';
+import { dirname, join } from 'node:path';
 import { EmmctlError, UsageError } from '../errors.js';
+import { makeDirs } from '../make-dirs.js';
 
 export const LOCAL_CONTEXT = 'local';
 const NAME_PATTERN = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
@@ -85,6 +87,20 @@ function tightenOwn(path: string, mode: number): void {
   }
 }
 
+/** Where conf would put it by default (env-paths' config dir for "emmctl"), or EMMCTL_CONFIG_DIR. */
+export function configDir(env: Record<string, string | undefined>): string {
+  if (env.EMMCTL_CONFIG_DIR) return env.EMMCTL_CONFIG_DIR;
+  const home = homedir();
+  switch (platform()) {
+    case 'darwin':
+      return join(home, 'Library', 'Preferences', 'emmctl');
+    case 'win32':
+      return join(env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'emmctl', 'Config');
+    default:
+      return join(env.XDG_CONFIG_HOME ?? join(home, '.config'), 'emmctl');
+  }
+}
+
 export async function openConfig(env: Record<string, string | undefined>): Promise<ConfigStore> {
   const { default: Conf } = await import('conf');
   const { writeFileAtomic } = await import('../atomic-file.js');
@@ -92,15 +108,26 @@ export async function openConfig(env: Record<string, string | undefined>): Promi
   // conf's own writer resolves a symlinked config.json and writes its target, through a temp
   // file opened without O_EXCL: a planted link would carry the tokens elsewhere. Its two file
   // hooks are swapped for ours (exclusive random temp, rename over the link, owner-only).
+  // Its mkdir is Node's recursive one, which never returns on a path under /proc (make-dirs.ts).
   const Base = Conf as unknown as new (options: object) => object;
   class OwnerOnlyConf extends Base {
     _ensureDirectory(): void {
-      mkdirSync(dirname((this as unknown as ConfInstance).path), { recursive: true, mode: 0o700 });
+      makeDirs(dirname((this as unknown as ConfInstance).path), 0o700);
     }
     _write(value: unknown): void {
       const self = this as unknown as { path: string; _serialize(v: unknown): string };
       writeFileAtomic(self.path, self._serialize(value), { mode: 0o600 });
     }
+  }
+  const dir = configDir(env);
+  try {
+    // Made here, so a bad path fails at once with a message that names it.
+    makeDirs(dir, 0o700);
+  } catch (error) {
+    throw new EmmctlError(`cannot create the emmctl config dir ${dir}: ${(error as Error).message}`, {
+      cause: error,
+      hint: 'set EMMCTL_CONFIG_DIR to a writable folder',
+    });
   }
   let conf: ConfInstance;
   try {
@@ -108,7 +135,7 @@ export async function openConfig(env: Record<string, string | undefined>): Promi
       projectName: 'emmctl',
       projectSuffix: '',
       configName: 'config',
-      ...(env.EMMCTL_CONFIG_DIR ? { cwd: env.EMMCTL_CONFIG_DIR } : {}),
+      cwd: dir,
       configFileMode: 0o600,
       defaults: { contexts: {} },
       // Context names may contain dots; they are keys, not paths.

@@ -7,8 +7,9 @@
 // missing secret) sends the caller to the full loader, which reports problems with
 // file:line:col.
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../atomic-file.js';
+import { makeDirs } from '../make-dirs.js';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { ResourceDocument } from '../model/policy.generated.js';
@@ -79,7 +80,7 @@ export class PolicyCache {
   /** Best effort: a cache that cannot be written only costs speed. */
   set<W>(cwd: string, paths: readonly string[], contentHash: string, value: CachedSet<W>): void {
     try {
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      makeDirs(this.dir, 0o700);
       chmodSync(this.dir, 0o700);
       writeFileAtomic(this.entryPath(cwd, paths), JSON.stringify({ format: FORMAT, contentHash, ...value }), { mode: 0o600 });
     } catch {

@@ -1,35 +1,30 @@
-// `emmctl server token create|list|revoke`: API tokens managed directly on the store, so the
-// first admin token exists before any server runs.
+// `emmctl server token create|list|revoke`: API tokens of the backend the command targets, chosen
+// like every other command's (--data-dir, --context, EMMCTL_SERVER, ...). On an embedded store
+// they are managed directly, so the first admin token exists before any server runs; against a
+// server they go through its admin routes (admin role), so the token is one that server accepts.
 import { randomBytes } from 'node:crypto';
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
+import type { ApiTokenAdmin, Backend } from '../backends/backend.js';
 import type { CliContext } from '../cli/context.js';
 import type { Column } from '../output/render.js';
-import { defaultDataDir } from '../cli/target.js';
 import { UsageError } from '../errors.js';
-import type { Actor, ApiRole, ApiTokenInfo } from '../store/api.js';
-import type { ServerStore } from './store.js';
+import type { ApiRole, ApiTokenInfo } from '../store/api.js';
 import { parseDurationSeconds } from '../model/duration.js';
 
-async function withStore<T>(ctx: CliContext, command: Command, fn: (store: ServerStore) => T): Promise<T> {
-  const dataDir = ctx.globals(command).dataDir ?? defaultDataDir(ctx.io.env);
-  const { openStore } = await import('./open-store.js');
-  const store = await openStore(dataDir);
-  try {
-    return fn(store);
-  } finally {
-    store.close();
+/**
+ * The target's token API. Only `create` may start a new embedded store (the bootstrap token);
+ * list and revoke on a dir without a store say "no emmctl store at DIR".
+ */
+async function tokenBackend(ctx: CliContext, command: Command, create = false): Promise<Backend & ApiTokenAdmin> {
+  const { hasApiTokens } = await import('../backends/backend.js');
+  const backend = await ctx.backend(command, { ifMissing: create ? 'create' : 'fail' });
+  if (!hasApiTokens(backend)) {
+    throw new UsageError(
+      `${backend.kind} backend ${backend.location} has no emmctl API tokens`,
+      'manage them on the emmctl store itself with --data-dir DIR, or against an emmctl server with --context NAME or EMMCTL_SERVER',
+    );
   }
-}
-
-function localActor(): Actor {
-  let user = 'unknown';
-  try {
-    user = userInfo().username;
-  } catch {
-    // No passwd entry (containers): keep "unknown".
-  }
-  return { name: `local:${user}`, source: 'local', role: 'admin' };
+  return backend;
 }
 
 export async function createToken(ctx: CliContext, command: Command, opts: { role: string; name?: string; expires?: string }): Promise<void> {
@@ -39,21 +34,20 @@ export async function createToken(ctx: CliContext, command: Command, opts: { rol
     if (!expiresInSeconds) throw new UsageError(`invalid --expires "${opts.expires}": expected a duration such as 90d, 12h, 2w or 1d12h`);
   }
   const name = opts.name ?? `${opts.role}-${randomBytes(3).toString('hex')}`;
-  const { token, secret } = await withStore(ctx, command, (store) =>
-    store.createApiToken({ name, role: opts.role as ApiRole, expiresInSeconds }, localActor()),
-  );
+  const backend = await tokenBackend(ctx, command, true);
+  const { token, secret } = await backend.createApiToken({ name, role: opts.role as ApiRole, expiresInSeconds });
   const format = ctx.globals(command).output;
   // As data, one record (the token and its secret); as text, the bare secret, for `| emmctl context add --token-stdin`.
   if (format === 'json' || format === 'yaml') {
     const { renderDocument } = await import('../output/render.js');
     await renderDocument({ token, secret }, format, ctx.io.stdout);
   } else ctx.io.stdout.write(`${secret}\n`);
-  ctx.info(`created API token ${token.id} "${token.name}" (${token.role}${token.expiresAt ? `, expires ${token.expiresAt}` : ', no expiry'})`);
+  ctx.info(`created API token ${token.id} "${token.name}" (${token.role}${token.expiresAt ? `, expires ${token.expiresAt}` : ', no expiry'}) for ${backend.location}`);
   ctx.info('the secret is shown only this once; keep it in a secret store (EMMCTL_TOKEN for the CLI)');
 }
 
 export async function listTokens(ctx: CliContext, command: Command): Promise<void> {
-  const tokens = await withStore(ctx, command, (store) => store.listApiTokens());
+  const tokens = await (await tokenBackend(ctx, command)).listApiTokens();
   if (!tokens.length && ctx.globals(command).output === undefined) {
     ctx.info('no API tokens; create one with `emmctl server token create --role admin`');
     return;
@@ -74,7 +68,7 @@ const TOKEN_COLUMNS: Column<ApiTokenInfo>[] = [
 ];
 
 export async function revokeToken(ctx: CliContext, command: Command, id: string): Promise<void> {
-  const token = await withStore(ctx, command, (store) => store.revokeApiToken(id, localActor()));
+  const token = await (await tokenBackend(ctx, command)).revokeApiToken(id);
   if (ctx.globals(command).output === 'json') ctx.io.stdout.write(`${JSON.stringify(token, null, 2)}\n`);
   ctx.info(`revoked API token ${token.id} "${token.name}"`);
 }

@@ -5,8 +5,8 @@
 // The embedded Backend driver and the server are thin adapters over this class.
 import Database from 'better-sqlite3';
 import { createHmac } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type {
   AppliedChange,
   ApplyOptions,
@@ -22,7 +22,8 @@ import type {
   ResourceChange,
 } from '../backends/backend.js';
 import type { CheckInRequest, CheckInResponse, CommandResultReport, EnrollRequest, EnrollResponse, PendingCommand } from '../agent/protocol.js';
-import { BackendError } from '../errors.js';
+import { BackendError, UsageError } from '../errors.js';
+import { makeDirs } from '../make-dirs.js';
 import { ownerMatches } from '../model/filter.js';
 import type {
   AuditRecord,
@@ -84,6 +85,39 @@ export interface FleetStoreOptions {
    * passes the policy validator; a CompliancePolicy it rejects evaluates as `unknown` with the reason.
    */
   checkDocument?: (document: unknown) => string | undefined;
+  /**
+   * When dataDir holds no store: `create` it (the default); `fail` with "no emmctl store at DIR"
+   * (commands that only read or act on what is there: a mistyped --data-dir says so instead of
+   * making an empty store); or open an `empty` one in memory, writing nothing to dataDir (a plan
+   * previews what apply, which creates it, would do).
+   */
+  ifMissing?: IfMissing;
+}
+
+export type IfMissing = 'create' | 'fail' | 'empty';
+
+/** The refusal when a command that must not create a store finds none. */
+export function noStoreError(dataDir: string, why?: string): UsageError {
+  return new UsageError(
+    `no emmctl store at ${resolve(dataDir)}${why ? ` (${why})` : ''}`,
+    'check --data-dir, EMMCTL_DATA_DIR or the context (`emmctl context current`); a new store is made by `emmctl apply` (or `emmctl server`, `emmctl server token create`)',
+  );
+}
+
+/** Why dataDir holds no store, or undefined when it may (a permission problem is left for the open to report). */
+function missingStore(dataDir: string, path: string): string | undefined {
+  const code = (error: unknown) => (error as NodeJS.ErrnoException).code;
+  try {
+    if (!statSync(dataDir).isDirectory()) return 'not a directory';
+  } catch (error) {
+    return code(error) === 'ENOENT' ? 'no such directory' : code(error) === 'ENOTDIR' ? 'not a directory' : undefined;
+  }
+  try {
+    statSync(path);
+    return undefined;
+  } catch (error) {
+    return code(error) === 'ENOENT' ? `no ${DB_FILE} in it` : undefined;
+  }
 }
 
 interface DeviceRow {
@@ -192,24 +226,41 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     this.checkDocument = checkDocument;
   }
 
-  /** Opens (creating if needed) the store in dataDir: dir 0700, files 0600, schema migrated. */
+  /**
+   * Opens the store in dataDir, creating it unless options.create is false (then a missing store
+   * is a UsageError "no emmctl store at DIR"): dir 0700, files 0600, schema migrated.
+   */
   static open(dataDir: string, options: FleetStoreOptions = {}): FleetStore {
     const path = join(dataDir, DB_FILE);
+    const create = (options.ifMissing ?? 'create') === 'create';
     let db: Database.Database;
+    if (!create) {
+      const why = missingStore(dataDir, path);
+      if (why && options.ifMissing !== 'empty') throw noStoreError(dataDir, why);
+      if (why) {
+        db = new Database(':memory:');
+        return FleetStore.prepare(db, path, options, true);
+      }
+    }
     try {
-      if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      if (!existsSync(dataDir)) makeDirs(dataDir, 0o700);
       else tightenOwnDir(dataDir);
       // Create the file ourselves so it is owner-only from its first byte (SQLite would use the umask);
       // SQLite gives the -wal and -shm files the database file's permissions.
-      if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+      if (create && !existsSync(path)) closeSync(openSync(path, 'a', 0o600));
       chmodSync(path, 0o600);
-      db = new Database(path);
+      // fileMustExist: a store removed between the check above and here is not silently re-created.
+      db = new Database(path, { fileMustExist: !create });
     } catch (error) {
       throw new BackendError('unavailable', `cannot open the store at ${path}: ${(error as Error).message}`, {
         hint: 'check that the data dir (--data-dir or EMMCTL_DATA_DIR) is writable by you',
         cause: error,
       });
     }
+    return FleetStore.prepare(db, path, options, false);
+  }
+
+  private static prepare(db: Database.Database, path: string, options: FleetStoreOptions, inMemory: boolean): FleetStore {
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
@@ -220,14 +271,19 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       db.function('emm_glob', { deterministic: true }, (value: unknown, pattern: unknown) =>
         globMatches(typeof value === 'string' ? value : null, String(pattern)) ? 1 : 0);
       migrate(db, path);
-      for (const suffix of ['-wal', '-shm']) if (existsSync(path + suffix)) chmodSync(path + suffix, 0o600);
+      if (!inMemory) for (const suffix of ['-wal', '-shm']) if (existsSync(path + suffix)) chmodSync(path + suffix, 0o600);
     } catch (error) {
       db.close();
       if (error instanceof BackendError) throw error;
       throw new BackendError('unavailable', `cannot open the store at ${path}: ${(error as Error).message}`, { cause: error });
     }
-    return new FleetStore(db, path, options.now ?? (() => new Date()), options.checkDocument);
+    const store = new FleetStore(db, path, options.now ?? (() => new Date()), options.checkDocument);
+    store.missing = inMemory;
+    return store;
   }
+
+  /** True when opened with ifMissing 'empty' and there was no store: an empty stand-in, nothing on disk. */
+  missing = false;
 
   close(): void {
     if (this.db.open) this.db.close();

@@ -46,7 +46,7 @@ describe('owner-only modes of existing dirs', () => {
     const dataDir = sb.env.EMMCTL_DATA_DIR;
     mkdirSync(dataDir);
     chmodSync(dataDir, 0o755);
-    const r = await sb.cli(['devices', 'list']);
+    const r = await sb.cli(['server', 'token', 'create', '--role', 'admin']); // a command that creates the store
     expect(r.code, r.stderr).toBe(0);
     expect(mode(dataDir)).toBe(0o700);
     expect(mode(join(dataDir, 'emmctl.db'))).toBe(0o600);

@@ -3,10 +3,10 @@
 // interface is (other drivers talk over the network), so store errors arrive as rejections.
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import type { ApplyOptions, Backend, DeviceQuery, EnqueueRequest, PreregisteredDevice, ResourceChange, CommandQuery, AuditQuery } from '../backend.js';
+import type { ApiTokenAdmin, ApplyOptions, Backend, DeviceQuery, EnqueueRequest, PreregisteredDevice, ResourceChange, CommandQuery, AuditQuery } from '../backend.js';
 import type { BackendTarget } from '../index.js';
 import type { ResourceKind } from '../../model/policy.generated.js';
-import type { Actor } from '../../store/api.js';
+import type { Actor, ApiRole } from '../../store/api.js';
 import { FleetStore, type FleetStoreOptions } from '../../store/fleet-store.js';
 
 export function localActorName(): string {
@@ -19,17 +19,20 @@ export function localActorName(): string {
   return `local:${user}`;
 }
 
-export class EmbeddedBackend implements Backend {
+export class EmbeddedBackend implements Backend, ApiTokenAdmin {
   readonly kind = 'embedded';
   readonly location: string;
   /** The underlying store, for callers that also need the agent side (simulate, tests). */
   readonly store: FleetStore;
   private readonly actor: Actor;
 
+  readonly notice?: string;
+
   constructor(store: FleetStore, location: string, actor: Actor) {
     this.store = store;
     this.location = location;
     this.actor = actor;
+    if (store.missing) this.notice = `no emmctl store at ${resolve(location)} yet: this shows it as empty; \`emmctl apply\` creates it`;
   }
 
   async identity() {
@@ -83,6 +86,16 @@ export class EmbeddedBackend implements Backend {
   async listAudit(query: AuditQuery) {
     return this.store.listAudit(query);
   }
+  // The server's API tokens, managed on its store directly: the first admin token exists before any server runs.
+  async createApiToken(input: { name: string; role: ApiRole; expiresInSeconds?: number }) {
+    return this.store.createApiToken(input, this.actor);
+  }
+  async listApiTokens() {
+    return this.store.listApiTokens();
+  }
+  async revokeApiToken(id: string) {
+    return this.store.revokeApiToken(id, this.actor);
+  }
   async close() {
     this.store.close();
   }
@@ -92,7 +105,7 @@ export async function openEmbeddedBackend(
   target: Omit<Extract<BackendTarget, { kind: 'embedded' }>, 'kind'> & { kind?: 'embedded' },
   options: FleetStoreOptions = {},
 ): Promise<EmbeddedBackend> {
-  const store = FleetStore.open(target.dataDir, options);
+  const store = FleetStore.open(target.dataDir, { ifMissing: target.ifMissing, ...options });
   // Absolute, so a saved plan names the same folder from wherever it is applied.
   return new EmbeddedBackend(store, resolve(target.dataDir), { name: target.actor ?? localActorName(), source: 'local' });
 }

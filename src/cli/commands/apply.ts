@@ -175,7 +175,8 @@ Next: emmctl plan (should report no changes), emmctl enroll token create --profi
         digest = saved.desiredDigest;
       } else {
         const desired = await loadDesired(ctx, policyPaths(paths));
-        backend = await ctx.backend(command);
+        // apply is how a new store starts; a dry run only previews one, as plan does.
+        backend = await ctx.backend(command, { ifMissing: opts.dryRun ? 'empty' : 'create' });
         plan = await computeBackendPlan(backend, desired, prune);
         digest = planModule.digestDocuments(desired.documents);
       }

@@ -96,8 +96,8 @@ Next: emmctl validate DIR && emmctl plan DIR   # should report no changes`)
       } else if (resources.length === 0) {
         ctx.warn(`${backend.location} has no resources; nothing was written`);
       } else {
-        const { mkdirSync } = await import('node:fs');
         const { checkInside, writeFilesAtomic } = await import('../../atomic-file.js');
+        const { makeDirs } = await import('../../make-dirs.js');
         const files = KIND_ORDER.filter((k) => byKind.has(k)).map((k) => ({ kind: k, path: join(opts.dir!, FILE_FOR_KIND[k]) }));
         // A link at a target name (dangling or not) is refused even with --force: never write outside DIR.
         const clashes = files.filter((f) => checkInside(opts.dir!, f.path)).map((f) => f.path);
@@ -109,7 +109,7 @@ Next: emmctl validate DIR && emmctl plan DIR   # should report no changes`)
         if (!found) checkInside(opts.dir, schemaFile);
         const rel = relative(resolve(opts.dir), resolve(schemaFile)).split('\\').join('/');
         const target = rel.startsWith('.') ? rel : `./${rel}`;
-        mkdirSync(opts.dir, { recursive: true });
+        makeDirs(opts.dir);
         for (const f of files) checkInside(opts.dir, f.path);
         const writes = files.map((f) => ({ path: f.path, data: stream(byKind.get(f.kind)!, target) }));
         // No schema near DIR: write the one this emmctl validates with beside the files.

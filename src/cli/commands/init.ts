@@ -22,7 +22,8 @@ from .github/ at the repository root: inside a larger repository, move the workf
 
 Next:  emmctl validate DIR/policies   (in DIR: emmctl validate)`)
     .action(async (dir: string, opts: { force?: boolean }) => {
-      const { existsSync, mkdirSync, statSync } = await import('node:fs');
+      const { existsSync, statSync } = await import('node:fs');
+      const { makeDirs } = await import('../../make-dirs.js');
       const { checkInside, writeFilesAtomic } = await import('../../atomic-file.js');
       const { dirname, join, resolve } = await import('node:path');
       const { SCAFFOLD_POLICY_DIR, SCAFFOLD_WORKFLOW, scaffoldFiles } = await import('../../policy/scaffold.js');
@@ -34,7 +35,7 @@ Next:  emmctl validate DIR/policies   (in DIR: emmctl validate)`)
       if (clashes.length && !opts.force) {
         throw new UsageError(`${clashes.length === files.length ? 'all' : clashes.length} of the files to create already exist in ${dir}: ${clashes.map((f) => f.path).join(', ')}; nothing was written`, 'pass --force to overwrite them, or choose another folder');
       }
-      for (const f of files) mkdirSync(dirname(join(dir, f.path)), { recursive: true });
+      for (const f of files) makeDirs(dirname(join(dir, f.path)));
       for (const f of files) checkInside(dir, join(dir, f.path));
       // All files or none, each whole: an interrupted init never leaves half a scaffold.
       writeFilesAtomic(files.map((f) => ({ path: join(dir, f.path), data: f.content })));

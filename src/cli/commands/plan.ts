@@ -161,7 +161,8 @@ Next: emmctl apply`)
     .action(async (paths: string[], opts: { prune?: boolean; detailedExitcode?: boolean; out?: string }, command: Command) => {
       const globals = ctx.globals(command);
       const desired = await loadDesired(ctx, policyPaths(paths));
-      const backend = await ctx.backend(command);
+      // No store yet: plan against an empty one, as the apply that creates it would; nothing is written.
+      const backend = await ctx.backend(command, { ifMissing: 'empty' });
       const plan = await computeBackendPlan(backend, desired, Boolean(opts.prune));
       const { digestDocuments, hasChanges } = await import('../../plan/index.js');
       const digest = digestDocuments(desired.documents);

@@ -1,5 +1,5 @@
 // `emmctl server`: serve the embedded store over HTTP (admin API + device agent API), and
-// `emmctl server token create|list|revoke` to manage API tokens directly on the store.
+// `emmctl server token create|list|revoke` to manage API tokens (on the store, or through a server).
 import { Command, Option } from 'commander';
 import { acceptsOutput, type CliContext } from '../context.js';
 
@@ -37,8 +37,8 @@ The server prints "listening on URL" on stderr once it accepts requests, then on
 access-log line per request. SIGTERM or Ctrl-C stops it gracefully: in-flight requests
 finish, the store is closed, exit 0.
 
-Create an API token first (works with or without a running server):
-  emmctl server token create --role admin --name ci
+Create the first API token on the server host, on the store it serves (no server needed):
+  emmctl server token create --role admin --name ci --data-dir DIR
 Then point the CLI at the server:
   EMMCTL_SERVER=http://127.0.0.1:8787 EMMCTL_TOKEN=<token> emmctl devices list`,
     )
@@ -46,7 +46,13 @@ Then point the CLI at the server:
       await serve(ctx, command, opts);
     });
 
-  const token = server.command('token').description('Manage API tokens for the server (directly on the store; no server needed)');
+  const token = server
+    .command('token')
+    .description('Manage API tokens: on the store (--data-dir, no server needed) or through a server (--context, EMMCTL_SERVER; admin token)')
+    .addHelpText('after', `
+Which store or server: the same as every command (--data-dir, --context, EMMCTL_SERVER, ...).
+Against a server the calls go through its admin API and need an admin token; on a store
+(--data-dir) they need no server, which is how the first admin token is made.`);
   const create = token
     .command('create')
     .description('Create an API token and print its secret once on stdout (-o json|yaml: the token record with its secret)')
@@ -57,8 +63,10 @@ Then point the CLI at the server:
 Examples:
   $ emmctl server token create --role viewer --name dashboard --expires 90d
   $ TOKEN=$(emmctl server token create --role admin --name ci -q)   # the secret alone on stdout
+  $ emmctl --context prod server token create --role viewer --name dashboard   # through the server
 
 The secret is shown once and stored only as a hash: keep it in your CI secret store.
+
 Next:  echo "$TOKEN" | emmctl context add prod --server URL --token-stdin`)
     .action(async (opts: { role: string; name?: string; expires?: string }, command: Command) => {
       const { createToken } = await import('../../server/tokens.js');
