@@ -3,7 +3,7 @@
 // servers, and tokens that never leak. Fault injection needs a scripted server: fake-server.ts.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openHttpBackend, type HttpBackend, type HttpBackendOptions } from '../../src/backends/http/index.js';
-import { BackendError, UsageError } from '../../src/errors.js';
+import { BackendError, ExitCode, OutcomeUnknownError, UsageError } from '../../src/errors.js';
 import { closedPort, error, startFakeServer, type FakeServer } from './fake-server.js';
 
 const TOKEN = 'emmctl_at_SUPERSECRET_0123456789abcdef';
@@ -144,13 +144,15 @@ describe('retries', () => {
 });
 
 describe('never replays what is not safe to replay', () => {
-  it('does not resend a token creation whose connection dropped', async () => {
+  it('does not resend a token creation whose connection dropped, and says the token may exist (exit 7)', async () => {
     fake.script({ reset: true }, { status: 200, json: { token: {}, secret: 's' } });
     const b = await backend();
-    const e = await failure(b.createEnrollmentToken({ profile: 'corp' }));
+    const e = await b.createEnrollmentToken({ profile: 'corp' }).catch((error: unknown) => error);
     expect(fake.seen).toHaveLength(1);
-    expect(e.code).toBe('unavailable');
-    expect(e.message).toMatch(/ECONNRESET/);
+    expect(e).toBeInstanceOf(OutcomeUnknownError);
+    expect((e as OutcomeUnknownError).exitCode).toBe(ExitCode.OUTCOME_UNKNOWN);
+    expect((e as Error).message).toMatch(/may have been created.*ECONNRESET/);
+    expect((e as OutcomeUnknownError).hint).toContain('emmctl enroll token list');
   });
 
   it('does not resend a token creation answered 503 (it may have been processed)', async () => {

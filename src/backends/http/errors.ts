@@ -1,6 +1,6 @@
 // Turns what happened on the wire into a BackendError that says what failed, where, and what to do.
 // Messages name the server URL and the request line, never a token.
-import { BackendError, type BackendErrorCode } from '../../errors.js';
+import { BackendError, OutcomeUnknownError, type BackendErrorCode } from '../../errors.js';
 
 export interface RequestLine {
   method: string;
@@ -52,6 +52,22 @@ export function timeoutError(server: string, timeoutMs: number, req: RequestLine
   });
 }
 
+/** What a write may have done when its answer was lost, and what to do about it. */
+export interface IfLost {
+  /** e.g. "the enrollment token may have been created". */
+  what: string;
+  hint: string;
+}
+
+/** A write sent but not answered: neither failure nor success (exit 7). */
+export function outcomeUnknownError(server: string, req: RequestLine, lost: string, attempts: number, ifLost: IfLost | undefined): OutcomeUnknownError {
+  const tried = attempts > 1 ? ` (${attempts} attempts)` : '';
+  return new OutcomeUnknownError(
+    `${ifLost?.what ?? `the request to ${req.action} may or may not have been carried out`} (the answer from ${server} to ${req.method} ${req.path} was lost: ${lost}${tried})`,
+    { hint: ifLost?.hint ?? 'check the result before trying again' },
+  );
+}
+
 export function protocolError(server: string, req: RequestLine, status: number, what: string): BackendError {
   return new BackendError('protocol', `unexpected response from ${server} to ${req.method} ${req.path} (HTTP ${status}): ${what}`, {
     status,
@@ -87,8 +103,8 @@ export function statusError(c: StatusContext): BackendError {
       return make('invalid', `${server} rejected ${at}: ${said ?? 'bad request'}`);
     case 401:
       return c.hasToken
-        ? make('unauthorized', `token rejected by ${server}${said ? ` (${said})` : ''}`, 'create one with `emmctl server token create --role admin --name NAME` on the server host, then set EMMCTL_TOKEN')
-        : make('unauthorized', `${server} needs an API token and none is configured`, 'create one with `emmctl server token create --role admin --name NAME` on the server host, then set EMMCTL_TOKEN');
+        ? make('unauthorized', `token rejected by ${server}${said ? ` (${said})` : ''}`, 'create one with `emmctl server token create --role admin --name NAME --data-dir DIR` on the server host (DIR: the store it serves), then set EMMCTL_TOKEN')
+        : make('unauthorized', `${server} needs an API token and none is configured`, 'create one with `emmctl server token create --role admin --name NAME --data-dir DIR` on the server host (DIR: the store it serves), then set EMMCTL_TOKEN');
     case 403:
       // A refusal about one document (a step that queues retire) says which: the role alone does not explain it.
       if (c.role && body?.document) return make('forbidden', `your token's role ${c.role} cannot ${req.action}: ${said}`, REQUIRED_ROLE_HINT);

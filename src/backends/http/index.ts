@@ -9,20 +9,22 @@
 //   the server answers a replay with the first result instead of queueing again;
 // - apply carries a key too: the server answers a replay of an apply that landed with its first
 //   result (and versions guard it anyway: every change names the version it expects);
-// - a keyed write whose last attempt may have reached the server (timeout, dropped connection,
-//   gateway error) ends in OutcomeUnknownError (exit 7): it may have happened, and we say so;
+// - any write (POST) whose attempts may have reached the server without an answer coming back
+//   (timeout, dropped connection, gateway error) ends in OutcomeUnknownError (exit 7): it may
+//   have happened, and each call says what may have happened and what to do (Call.ifLost);
 // - creating enrollment or API tokens is not replay-safe: retried only when the server provably
 //   did not see it (connection refused, 429 from the rate limiter).
 import { randomUUID } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
-import { OutcomeUnknownError, UsageError, type BackendError } from '../../errors.js';
+import { UsageError, type BackendError } from '../../errors.js';
 import { formatDeviceFilter } from '../../model/filter.js';
 import type { AuditRecord, Device, DeviceCommand, DeviceCompliance, EnrollmentToken, Page, StoredResource } from '../../model/fleet.js';
 import type { ResourceKind } from '../../model/policy.generated.js';
 import type { ApiRole, ApiTokenInfo } from '../../store/api.js';
 import type {
+  ApiTokenAdmin,
   AppliedChange,
   ApplyOptions,
   AuditQuery,
@@ -37,8 +39,8 @@ import type {
   PreregisteredDevice,
   ResourceChange,
 } from '../backend.js';
-import { parseErrorBody, protocolError, redact, statusError, timeoutError, unreachableError, type RequestLine } from './errors.js';
-import { DEFAULT_RETRY_POLICY, decideRetry, sleep as realSleep, type AttemptFailure, type RetryClass, type RetryPolicy } from './retry.js';
+import { outcomeUnknownError, parseErrorBody, protocolError, redact, statusError, timeoutError, unreachableError, type IfLost, type RequestLine } from './errors.js';
+import { DEFAULT_RETRY_POLICY, decideRetry, mayHaveBeenProcessed, sleep as realSleep, type AttemptFailure, type RetryClass, type RetryPolicy } from './retry.js';
 import { anyValue, listIn, object, page, type ShapeCheck } from './shape.js';
 import { displayUrl, normalizeServerUrl } from './url.js';
 
@@ -71,15 +73,15 @@ interface Call {
   shape: ShapeCheck;
   /** Sent as Idempotency-Key on every attempt. */
   idempotencyKey?: string;
-  /** For writes: what to say when the last attempt may have landed but its answer was lost. */
-  unknownOutcome?: { message: string; hint: string };
+  /** For a write: what it may have done if its answer is lost, and what to do (see OutcomeUnknownError). */
+  ifLost?: IfLost;
 }
 
 export async function openHttpBackend(options: HttpBackendOptions): Promise<HttpBackend> {
   return new HttpBackend(options);
 }
 
-export class HttpBackend implements Backend {
+export class HttpBackend implements Backend, ApiTokenAdmin {
   readonly kind = 'http';
   readonly location: string;
   private readonly base: string;
@@ -150,8 +152,8 @@ export class HttpBackend implements Backend {
       body: { changes, prune },
       retry: 'keyed',
       idempotencyKey: opts.idempotencyKey || randomUUID(),
-      unknownOutcome: {
-        message: `outcome unknown: the changes may have been applied on ${this.location}; re-run \`emmctl plan\` to see. The request was sent but no answer arrived`,
+      ifLost: {
+        what: `the changes may have been applied on ${this.location}; re-run \`emmctl plan\` to see`,
         hint: '`emmctl plan` shows what is left to change; applying again is safe (every change is guarded by its version)',
       },
       action: changes.some((c) => c.op === 'delete') ? 'apply changes that delete resources' : 'apply changes',
@@ -163,7 +165,18 @@ export class HttpBackend implements Backend {
   // ---- enrollment ----
 
   createEnrollmentToken(input: { profile: string; expiresInSeconds?: number; maxUses?: number }): Promise<CreatedEnrollmentToken> {
-    return this.call({ method: 'POST', path: '/v1/enrollment-tokens', body: input, retry: 'unsafe', action: 'create enrollment tokens', shape: object('token', 'secret') });
+    return this.call({
+      method: 'POST',
+      path: '/v1/enrollment-tokens',
+      body: input,
+      retry: 'unsafe',
+      action: 'create enrollment tokens',
+      shape: object('token', 'secret'),
+      ifLost: {
+        what: `an enrollment token for profile "${input.profile}" may have been created, but its secret was lost with the answer`,
+        hint: 'list the tokens with `emmctl enroll token list`, revoke one nobody can use with `emmctl enroll token revoke ID`, then create a new one',
+      },
+    });
   }
 
   async listEnrollmentTokens(): Promise<EnrollmentToken[]> {
@@ -172,11 +185,11 @@ export class HttpBackend implements Backend {
   }
 
   revokeEnrollmentToken(id: string): Promise<EnrollmentToken> {
-    return this.call({ method: 'POST', path: `/v1/enrollment-tokens/${seg(id)}/revoke`, retry: 'safe', action: 'revoke enrollment tokens', shape: object('id', 'revoked') });
+    return this.call({ method: 'POST', path: `/v1/enrollment-tokens/${seg(id)}/revoke`, retry: 'safe', action: 'revoke enrollment tokens', shape: object('id', 'revoked'), ifLost: AGAIN(`enrollment token ${id} may have been revoked`) });
   }
 
   preregisterDevices(rows: PreregisteredDevice[]): Promise<{ created: number; updated: number }> {
-    return this.call({ method: 'POST', path: '/v1/devices/preregister', body: { devices: rows }, retry: 'safe', action: 'preregister devices', shape: object('created', 'updated') });
+    return this.call({ method: 'POST', path: '/v1/devices/preregister', body: { devices: rows }, retry: 'safe', action: 'preregister devices', shape: object('created', 'updated'), ifLost: AGAIN(`the ${rows.length} devices may have been imported`) });
   }
 
   // ---- devices ----
@@ -210,6 +223,11 @@ export class HttpBackend implements Backend {
       idempotencyKey: idempotencyKey || randomUUID(),
       action: `send ${request.type} commands`,
       shape: listIn('results', object('deviceId', 'outcome')),
+      // A re-run sends a new key, but finds the commands pending and does not queue them again.
+      ifLost: {
+        what: `${request.deviceIds.length} ${request.type} command${request.deviceIds.length === 1 ? '' : 's'} may have been queued; running it again is safe`,
+        hint: `a device that already has a ${request.type} pending is reported "already pending", not queued twice; see them with \`emmctl commands list --type ${request.type} --status queued\``,
+      },
     });
   }
 
@@ -222,7 +240,7 @@ export class HttpBackend implements Backend {
   }
 
   cancelCommand(id: string): Promise<DeviceCommand> {
-    return this.call({ method: 'POST', path: `/v1/commands/${seg(id)}/cancel`, retry: 'safe', action: 'cancel commands', shape: object('id', 'status') });
+    return this.call({ method: 'POST', path: `/v1/commands/${seg(id)}/cancel`, retry: 'safe', action: 'cancel commands', shape: object('id', 'status'), ifLost: AGAIN(`command ${id} may have been cancelled`) });
   }
 
   // ---- audit ----
@@ -243,11 +261,22 @@ export class HttpBackend implements Backend {
   }
 
   createApiToken(input: { name: string; role: ApiRole; expiresInSeconds?: number }): Promise<{ token: ApiTokenInfo; secret: string }> {
-    return this.call({ method: 'POST', path: '/v1/tokens', body: input, retry: 'unsafe', action: 'create API tokens', shape: object('token', 'secret') });
+    return this.call({
+      method: 'POST',
+      path: '/v1/tokens',
+      body: input,
+      retry: 'unsafe',
+      action: 'create API tokens',
+      shape: object('token', 'secret'),
+      ifLost: {
+        what: `API token "${input.name}" may have been created, but its secret was lost with the answer`,
+        hint: 'list the tokens with `emmctl server token list`, revoke that one with `emmctl server token revoke ID`, then create a new one',
+      },
+    });
   }
 
   revokeApiToken(id: string): Promise<ApiTokenInfo> {
-    return this.call({ method: 'POST', path: `/v1/tokens/${seg(id)}/revoke`, retry: 'safe', action: 'revoke API tokens', shape: object('id') });
+    return this.call({ method: 'POST', path: `/v1/tokens/${seg(id)}/revoke`, retry: 'safe', action: 'revoke API tokens', shape: object('id'), ifLost: AGAIN(`API token ${id} may have been revoked`) });
   }
 
   async healthz(): Promise<unknown> {
@@ -272,6 +301,8 @@ export class HttpBackend implements Backend {
       data = JSON.stringify(c.body);
       headers['content-type'] = 'application/json';
     }
+    // Whether an attempt of this write may have been carried out without its answer reaching us.
+    let maybeDone = false;
     for (let attempt = 1; ; attempt++) {
       const started = Date.now();
       let failure: AttemptFailure;
@@ -292,18 +323,18 @@ export class HttpBackend implements Backend {
       } else {
         this.debug?.(`http: ${c.method} ${c.path}${qs} → ${describeFailure(failure!)} (${Date.now() - started} ms)`);
       }
+      if (c.method !== 'GET' && mayHaveBeenProcessed(failure!, Boolean(parseErrorBody(response?.data)))) maybeDone = true;
       const decision = decideRetry(failure!, c.retry, attempt, this.policy, { nowMs: Date.now(), random: this.random });
       if (decision.retry) {
         this.debug?.(`http: retrying ${c.method} ${c.path} in ${decision.delayMs} ms (attempt ${attempt + 1} of ${this.policy.retries + 1})`);
         await this.sleep(decision.delayMs);
         continue;
       }
-      const error = redact(await this.failureError(failure!, line, response, attempt, decision.retryAfterMs), this.token);
-      if (c.unknownOutcome && mayHaveLanded(failure!)) {
-        const tried = attempt > 1 ? ` (${attempt} attempts; last: ${describeFailure(failure!)})` : ` (${describeFailure(failure!)})`;
-        throw new OutcomeUnknownError(`${c.unknownOutcome.message}${tried}`, { hint: c.unknownOutcome.hint, cause: error });
-      }
-      throw error;
+      // A definite refusal of this same request (4xx) also tells what an earlier lost attempt did; anything else does not.
+      const refused = failure!.kind === 'status' && failure!.status < 500 && failure!.status !== 429;
+      // Built from the URL, the request line and our own words only: no token can be in it.
+      if (maybeDone && !refused) throw outcomeUnknownError(this.location, line, describeLoss(failure!, this.timeoutMs), attempt, c.ifLost);
+      throw redact(await this.failureError(failure!, line, response, attempt, decision.retryAfterMs), this.token);
     }
   }
 
@@ -372,14 +403,14 @@ function classifyThrown(error: unknown): AttemptFailure {
   return { kind: 'network', code: typeof code === 'string' ? code : 'ERR_NETWORK' };
 }
 
-/** Whether a failed attempt may still have been processed: the request may have reached the handler. */
-function mayHaveLanded(f: AttemptFailure): boolean {
-  if (f.kind === 'timeout') return true;
-  if (f.kind === 'network') return !NOT_SENT_CODES.has(f.code);
-  return f.status === 502 || f.status === 503 || f.status === 504;
+/** For a write that is safe to send again: what it may have done, and that re-running is fine. */
+const AGAIN = (what: string): IfLost => ({ what: `${what}; running it again is safe`, hint: 'it has no further effect once done' });
+
+function describeLoss(f: AttemptFailure, timeoutMs: number): string {
+  if (f.kind === 'timeout') return `no answer within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 100) / 10} s` : `${timeoutMs} ms`}`;
+  if (f.kind === 'network') return `connection ${f.code === 'ECONNRESET' ? 'dropped' : 'failed'}: ${f.code}`;
+  return `HTTP ${f.status}`;
 }
-/** The request provably never reached a server. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
 function describeFailure(f: AttemptFailure): string {
   return f.kind === 'timeout' ? 'timeout' : f.kind === 'network' ? f.code : String(f.status);

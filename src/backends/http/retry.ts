@@ -43,6 +43,24 @@ const BROKEN = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
 const MAX_REFUSED_RETRIES = 2;
 
 /**
+ * Whether the server may have carried out a request although no answer came back: it was sent
+ * and then the answer was lost (timeout, connection broken), or a gateway answered for it (502,
+ * 504, or any 5xx that is not our server's JSON error). Our server's own error answers are
+ * definite: a handler that throws has its transaction rolled back, and 503 "busy" or 429 come
+ * before any change.
+ */
+export function mayHaveBeenProcessed(failure: AttemptFailure, fromOurServer: boolean): boolean {
+  switch (failure.kind) {
+    case 'timeout':
+      return true;
+    case 'network':
+      return !NOT_SENT.has(failure.code);
+    case 'status':
+      return failure.status === 502 || failure.status === 504 || (failure.status >= 500 && !fromOurServer);
+  }
+}
+
+/**
  * Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3). Returns milliseconds
  * from now (0 for a date in the past), or undefined when absent or unparseable.
  */
