@@ -100,7 +100,7 @@ export type IfMissing = 'create' | 'fail' | 'empty';
 export function noStoreError(dataDir: string, why?: string): UsageError {
   return new UsageError(
     `no emmctl store at ${resolve(dataDir)}${why ? ` (${why})` : ''}`,
-    'check --data-dir, EMMCTL_DATA_DIR or the context (`emmctl context current`); a new store is made by `emmctl apply` (or `emmctl server`, `emmctl server token create`)',
+    'check --data-dir, EMMCTL_DATA_DIR or the context (`emmctl context current`); a new store is made by `emmctl apply` (or `emmctl server`, `emmctl server token create`, `emmctl simulate`)',
   );
 }
 

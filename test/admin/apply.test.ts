@@ -90,6 +90,7 @@ describe('emmctl apply', () => {
 
   it('refuses a saved plan made for another backend', async () => {
     expect((await sb.cli(['plan', '--out', 'a.plan'])).code).toBe(0);
+    expect((await sb.cli(['server', 'token', 'create', '--role', 'admin'], { env: { EMMCTL_DATA_DIR: `${sb.root}/other` } })).code).toBe(0);
     const r = await sb.cli(['apply', '--plan', 'a.plan', '--yes'], { env: { EMMCTL_DATA_DIR: `${sb.root}/other` } });
     expect(r.code).toBe(6);
     expect(r.stderr).toContain(`was made for embedded ${sb.env.EMMCTL_DATA_DIR} (store st_`);

@@ -74,6 +74,8 @@ describe('filter values and sort fields', () => {
         expect(r.stdout).toBe('');
       }
     }
+    // A read-only command needs a store to exist (it never creates one).
+    expect((await sb.cli(['server', 'token', 'create', '--role', 'admin'])).code).toBe(0);
     expect((await sb.cli(['devices', 'list', '--filter', 'platform=android'])).code).toBe(0);
   });
 
@@ -86,6 +88,7 @@ describe('filter values and sort fields', () => {
       expect(typo.code).toBe(2);
       expect(typo.stderr).toContain('did you mean "lastCheckIn"?');
     }
+    expect((await sb.cli(['server', 'token', 'create', '--role', 'admin'])).code).toBe(0);
     expect((await sb.cli(['devices', 'list', '--sort=-os'])).code).toBe(0);
   });
 });

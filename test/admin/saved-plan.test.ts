@@ -112,6 +112,10 @@ describe('apply --plan', () => {
   it('refuses a plan made for another store, even under the same relative --data-dir (exit 6)', async () => {
     for (const d of ['a', 'b']) mkdirSync(join(sb.root, d));
     const env = { EMMCTL_DATA_DIR: undefined };
+    // Two real (empty) stores: apply --plan never creates one.
+    for (const d of ['a', 'b']) {
+      expect((await runCli(['--data-dir', 'store', 'server', 'token', 'create', '--role', 'admin'], { cwd: join(sb.root, d), env: { ...sb.env, ...env } })).code).toBe(0);
+    }
     const inA = await runCli(['--data-dir', 'store', 'plan', join(sb.root, 'policies'), '--out', 'p.plan'], { cwd: join(sb.root, 'a'), env: { ...sb.env, ...env } });
     expect(inA.code, inA.stderr).toBe(0);
     const fromB = await runCli(['--data-dir', 'store', 'apply', '--plan', join(sb.root, 'a', 'p.plan'), '--yes'], { cwd: join(sb.root, 'b'), env: { ...sb.env, ...env } });
