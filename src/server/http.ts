@@ -240,7 +240,7 @@ async function reportStoredDocuments(store: ServerStore, log: ServerOptions['log
   write?.(JSON.stringify({
     time: new Date().toISOString(),
     level: 'warning',
-    message: `${docs.size} stored document${docs.size === 1 ? '' : 's'} no longer validate${docs.size === 1 ? 's' : ''} (${[...docs].join(', ')}); devices under such a CompliancePolicy show compliance "unknown". Fix the files and run emmctl apply.`,
+    message: `${docs.size} stored document${docs.size === 1 ? '' : 's'} no longer validate${docs.size === 1 ? 's' : ''} (${[...docs].join(', ')}); devices under such a CompliancePolicy show compliance "unknown", and such a Group, Policy or EnrollmentProfile takes no part (matches no device, configures nothing) until it is fixed. Fix the files and run emmctl apply.`,
   }));
 }
 

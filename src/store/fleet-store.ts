@@ -418,7 +418,9 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     const rows = this.stmt("SELECT kind, name, document FROM resources WHERE kind != 'Group'").all() as Array<{ kind: ResourceKind; name: string; document: string }>;
     for (const r of rows) {
       const doc = JSON.parse(r.document) as ResourceDocument;
-      const refs: string[] = doc.kind === 'EnrollmentProfile' ? (doc.spec.group ? [doc.spec.group] : []) : doc.kind === 'Group' ? [] : doc.spec.assign;
+      const raw: unknown = doc.kind === 'EnrollmentProfile' ? (doc.spec?.group ? [doc.spec.group] : []) : doc.kind === 'Group' ? [] : doc.spec?.assign;
+      // A document stored before validation may hold anything here: only names can refer.
+      const refs = Array.isArray(raw) ? raw.filter((g): g is string => typeof g === 'string') : [];
       const missing = refs.filter((g) => !groups.has(g));
       if (missing.length) {
         throw new BackendError('invalid', `${r.kind}/${r.name} refers to group${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} that would not exist after this change`, {
@@ -434,9 +436,18 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     const snap: ResourceSnapshot = { generation, groups: [], profiles: [], policies: [], digestPolicies: [], digests: new Set(), compliance: [], configs: new Map(), unevaluable: new Map() };
     for (const r of this.stmt('SELECT document, secrets FROM resources ORDER BY kind, name').all() as Array<{ document: string; secrets: string }>) {
       const doc = JSON.parse(r.document) as ResourceDocument;
-      if (doc.kind === 'CompliancePolicy') {
-        const why = this.checkDocument?.(doc);
-        if (why !== undefined) snap.unevaluable.set(doc.metadata.name, why);
+      const why = this.checkDocument?.(doc);
+      if (why !== undefined) {
+        // A CompliancePolicy that fails the checks makes the devices it reaches `unknown`; any other
+        // kind takes no part (a Group matches nobody, a Policy configures nothing): guessing what
+        // a broken document means could configure or judge devices wrongly.
+        if (doc.kind !== 'CompliancePolicy' || typeof doc.metadata?.name !== 'string') continue;
+        snap.unevaluable.set(doc.metadata.name, why);
+        // Whom it reaches must still be read; when even that is broken, it is every device (all unknown), not nobody.
+        const assign: unknown = doc.spec?.assign;
+        const groups = (Array.isArray(assign) && assign.length && assign.every((g) => typeof g === 'string') ? assign : ['all']) as CompliancePolicyDocument['spec']['assign'];
+        snap.compliance.push({ ...doc, spec: { ...doc.spec, assign: groups } });
+        continue;
       }
       if (doc.kind === 'Group') snap.groups.push(doc);
       else if (doc.kind === 'EnrollmentProfile') snap.profiles.push(doc);

@@ -317,4 +317,41 @@ describe('stored documents that fail today\'s checks', () => {
     const cmds = await call(oldServer.url, 'GET', `/v1/commands?deviceId=${dev.deviceId}`, { token: adminOld });
     expect(cmds.body.items.map((c: { type: string }) => c.type)).toEqual(['lock']);
   });
+
+  it('of any kind and any shape never fail a check-in, a device view, a listing or the next apply', async () => {
+    const broken = tempDir('emmctl-server-broken-');
+    const adminBroken = await createToken(broken.path, 'admin');
+    const docs = [
+      doc('Group', 'owners-text', { match: { owners: 'a@example.com' } }),
+      doc('Group', 'devices-text', { devices: 'abc' }),
+      doc('Policy', 'no-settings', { assign: ['all'] }),
+      doc('Policy', 'assign-text', { assign: 'all', settings: {} }),
+      doc('CompliancePolicy', 'no-rules', { assign: ['all'] }),
+      doc('CompliancePolicy', 'no-assign', { rules: { encryption: 'required' } }),
+      doc('CompliancePolicy', 'actions-text', { assign: 'all', rules: { encryption: 'required' }, actions: 'x' }),
+      doc('EnrollmentProfile', 'group-number', { platforms: ['android'], group: 5 }),
+    ];
+    const store = FleetStore.open(broken.path);
+    store.applyChanges([
+      { op: 'create', kind: 'EnrollmentProfile', name: PROFILE.metadata.name, document: PROFILE as never },
+      ...docs.map((d) => ({ op: 'create' as const, kind: d.kind as never, name: d.metadata.name, document: d as never })),
+    ], { name: 'old-server', source: 'test' });
+    store.close();
+    const s = await startServerProcess(broken.path);
+    try {
+      const et = await enrollmentToken(s.url, adminBroken);
+      const dev = await enroll(s.url, et.secret);
+      for (const posture of [POSTURE, { ...POSTURE, encrypted: false }]) expect((await checkIn(s.url, dev.credential, posture)).status).toBe(200);
+      const shown = await call(s.url, 'GET', `/v1/devices/${dev.deviceId}`, { token: adminBroken });
+      expect(shown.status).toBe(200);
+      expect(shown.body.compliance.status).toBe('unknown');
+      for (const name of ['no-rules', 'no-assign', 'actions-text']) expect(shown.body.compliance.reason).toContain(`CompliancePolicy "${name}" cannot be evaluated`);
+      expect((await call(s.url, 'GET', '/v1/compliance', { token: adminBroken })).status).toBe(200);
+      expect((await call(s.url, 'GET', '/v1/devices?filter=group%3Downers-text', { token: adminBroken })).status).toBe(200);
+      expect((await call(s.url, 'POST', '/v1/resources/apply', { token: adminBroken, body: { changes: [create(doc('Group', 'fresh', { match: { platforms: ['ios'] } }))] } })).status).toBe(200);
+    } finally {
+      await s.stop();
+      broken.cleanup();
+    }
+  });
 });
