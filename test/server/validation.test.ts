@@ -259,6 +259,7 @@ describe('plan over HTTP tells an operator before apply', () => {
       expect(plan.stderr).toContain('your token "op" is operator');
       const applied = await runCli(['apply', 'retire.yaml', '--yes'], { cwd: files.path, env: env(operator) });
       expect(applied.code).not.toBe(0);
+      expect(applied.stdout).toMatch(/\+ create CompliancePolicy\/plan-retire {2}\(needs the admin role\)/);
       expect(applied.stderr).toContain('CompliancePolicy/plan-retire (changes[0]) needs the admin role');
       expect(await names()).not.toContain('CompliancePolicy/plan-retire');
       const asAdmin = await runCli(['plan', 'retire.yaml'], { cwd: files.path, env: env(admin) });

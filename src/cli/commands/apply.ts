@@ -9,7 +9,7 @@ import type { StoredResource } from '../../model/fleet.js';
 import type { ResourceDocument } from '../../model/policy.generated.js';
 import type { Plan, PlannedChange, SavedPlan } from '../../plan/index.js';
 import { acceptsOutput, type CliContext } from '../context.js';
-import { computeBackendPlan, DEFAULT_POLICY_PATH, loadDesired, policyPaths, printPlan } from './plan.js';
+import { computeBackendPlan, DEFAULT_POLICY_PATH, loadDesired, policyPaths, printPlan, roleNotes } from './plan.js';
 
 interface ApplyOptions {
   prune?: boolean;
@@ -188,7 +188,9 @@ Next: emmctl plan (should report no changes), emmctl enroll token create --profi
         return;
       }
       // The plan goes to stdout for people; with -o json|yaml stdout is kept for the result.
-      if (!asData) await printPlan(ctx, undefined, { plan: { unmanaged: [], ...plan }, backend, prune, digest });
+      // Over a server: say before the prompt which changes this token's role cannot apply.
+      const notes = await roleNotes(ctx, backend, { unmanaged: [], ...plan });
+      if (!asData) await printPlan(ctx, undefined, { plan: { unmanaged: [], ...plan }, backend, prune, digest, notes });
       const { checkApplyGuards } = await import('../../fleet/apply-guards.js');
       await checkApplyGuards(backend, plan.changes, { maxDeletes: parseMaxDeletes(opts.maxDeletes), allowOrphanedDevices: opts.allowOrphanedDevices });
 
