@@ -121,6 +121,7 @@ export const CHECKS = [
   ['wifi-password', 'error', 'Personal Wi-Fi security modes need `password`; open and enterprise networks take none. SSIDs are unique within a policy.'],
   ['app-conflict', 'error', 'An app is not both required and blocked in one document.'],
   ['unset-secret', 'error', 'With `--env-check`: every `${env:NAME}` secret reference names a set, non-empty environment variable.'],
+  ['notify-no-channel', 'warning', 'A `notify` step reaches people only through `emmctl server --notify-webhook URL`. `validate` warns unless given `--notify-channel`; `plan` and `apply` warn unless the backend is a server with a channel (the embedded store has none).'],
 ];
 
 if (import.meta.url === `file://${process.argv[1]}`) {

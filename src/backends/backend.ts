@@ -68,6 +68,11 @@ export interface DeviceQuery {
   cursor?: string;
 }
 
+export interface ComplianceQuery extends DeviceQuery {
+  /** What-if: evaluate at this instant instead of now (ISO-8601 with zone, or `+3d` from the backend's now); read-only. */
+  at?: string;
+}
+
 export interface CommandQuery {
   deviceId?: string;
   status?: CommandStatus;
@@ -157,7 +162,7 @@ export interface Backend {
   listDevices(query: DeviceQuery): Promise<Page<Device>>;
   /** Throws BackendError('not_found'). */
   getDevice(id: string): Promise<DeviceDetail>;
-  listCompliance(query: DeviceQuery): Promise<Page<DeviceCompliance>>;
+  listCompliance(query: ComplianceQuery): Promise<Page<DeviceCompliance>>;
   /**
    * Opens an enrolled device to re-enrollment for a while (default 24h): the next enrollment with
    * its serial takes the record over. Throws 'conflict' for a device that is not enrolled.
@@ -170,6 +175,9 @@ export interface Backend {
   cancelCommand(id: string): Promise<DeviceCommand>;
 
   listAudit(query: AuditQuery): Promise<Page<AuditRecord>>;
+
+  /** How many notification channels deliver `notify` steps (0 when none; the embedded store never notifies). */
+  notifyChannels?(): Promise<number>;
 
   close(): Promise<void>;
 }

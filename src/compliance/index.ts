@@ -6,7 +6,7 @@ export { parseDuration } from './duration.js';
 export { ALL_GROUP, groupsForDevice, policiesForGroups } from './groups.js';
 export { DAY_MS, evaluateCompliance, formatAge, gracePeriodMs } from './evaluate.js';
 export type { ComplianceInput, ComplianceResult } from './evaluate.js';
-export { dueEscalations, escalationKey, nextEscalationAt } from './escalation.js';
+export { dueEscalations, escalationKey, escalationOutlook, failureOnset, nextEscalationAt, upcomingEscalation } from './escalation.js';
 export type { DueEscalation, EscalationAction, EscalationInput } from './escalation.js';
 export {
   DEFAULT_PRIORITY,

@@ -10,3 +10,20 @@ export function parseDurationSeconds(text: string, opts: { weeks?: boolean } = {
   const [w, d, h, min, s] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x))) as [number, number, number, number, number];
   return (w * 7 + d) * 86_400 + h * 3600 + min * 60 + s;
 }
+
+/**
+ * A what-if instant (`compliance --at`): `+DURATION` from `now` (`+3d`, `+1w2d`, `+12h`) or an
+ * ISO-8601 date (UTC midnight) or instant with its zone (`2026-02-01`, `2026-02-01T12:00:00Z`). Epoch ms, or undefined when
+ * it is neither. One reading for the CLI (early usage errors) and the store (the real clock).
+ */
+export function parseWhatIfInstant(text: string, now: Date): number | undefined {
+  const t = text.trim();
+  if (t.startsWith('+')) {
+    const seconds = parseDurationSeconds(t.slice(1));
+    return seconds === undefined ? undefined : now.getTime() + seconds * 1000;
+  }
+  // A time needs its zone: the CLI and a server may sit in different ones.
+  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/i.test(t)) return undefined;
+  const ms = Date.parse(t);
+  return Number.isNaN(ms) ? undefined : ms;
+}

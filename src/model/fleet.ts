@@ -73,6 +73,32 @@ export interface DeviceCompliance {
   lastCheckIn?: string;
   /** Start of the current non-compliance episode (first failing evaluation). */
   noncompliantSince?: string;
+  /** Failing devices only: the escalation steps of this episode that fired, oldest first. */
+  stepsFired?: FiredStep[];
+  /** Failing devices only: steps due at the evaluated instant and not fired yet (the next reconcile fires them). */
+  stepsDue?: EscalationStep[];
+  /** Failing devices only, when a step is still to come: its action, when it is due, and its policy. */
+  nextAction?: string;
+  nextActionAt?: string;
+  nextActionPolicy?: string;
+  /** Set on a what-if evaluation (`compliance --at`): the instant evaluated. */
+  evaluatedAt?: string;
+}
+
+/** An escalation step as the policy writes it: `{after, do}` of one compliance policy. */
+export interface EscalationStep {
+  policy: string;
+  after: string;
+  do: string;
+  /** When it is due (episode start + after). */
+  dueAt: string;
+}
+
+export interface FiredStep {
+  policy: string;
+  after: string;
+  do: string;
+  firedAt: string;
 }
 
 export type CommandType = 'lock' | 'reboot' | 'wipe' | 'retire';

@@ -12,7 +12,15 @@ export const BUILTIN_GROUP = 'all';
 export const CHECK_RULES = [
   'duplicate-name', 'unknown-group', 'reserved-name', 'policy-conflict', 'invalid-version', 'invalid-date',
   'invalid-duration', 'action-order', 'os-update-window', 'vpn-lockdown', 'wifi-password', 'app-conflict', 'unset-secret',
+  'notify-no-channel',
 ] as const;
+
+/**
+ * A `notify` step reaches people only through a server started with `--notify-webhook`. The files
+ * cannot know the target, so the warning is always made here and dropped by the command when the
+ * target has a channel: `validate --notify-channel`, or plan/apply asking the backend.
+ */
+export const NOTIFY_NO_CHANNEL: CheckRule = 'notify-no-channel';
 export type CheckRule = (typeof CHECK_RULES)[number];
 
 export interface CheckedDocument {
@@ -120,6 +128,9 @@ function checkActions(d: CheckedDocument, actions: readonly ComplianceAction[], 
     const key = `${ms}:${a.do}`;
     if (seen.has(key)) out.push(problem(d, ['spec', 'actions', i, 'do'], `"${a.do}" after ${a.after} is listed twice`, 'action-order'));
     seen.add(key);
+    if (a.do === 'notify') {
+      out.push(problem(d, ['spec', 'actions', i, 'do'], `the notify step after ${a.after} reaches nobody unless the server has a notification channel (emmctl server --notify-webhook URL)`, 'notify-no-channel', 'warning'));
+    }
     prevMs = Math.max(prevMs, ms);
   });
 }

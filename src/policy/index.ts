@@ -33,7 +33,7 @@ export type { DocPath, LoadedDocument, LoadOptions, LoadResult, Problem, Severit
 export { pathString } from './types.js';
 export { DEFAULT_MAX_FILE_BYTES, listPolicyFiles } from './files.js';
 export { findSecretRefs, resolveSecrets, SECRET_REF, type SecretRefUse } from './secrets.js';
-export { BUILTIN_GROUP, CHECK_RULES } from './checks.js';
+export { BUILTIN_GROUP, CHECK_RULES, NOTIFY_NO_CHANNEL } from './checks.js';
 export { MAX_ALIAS_COUNT } from './yaml-source.js';
 export { checkDocuments, describeProblem, documentChecker, documentSetChecker, type DocumentCheck, type DocumentInput } from './documents.js';
 

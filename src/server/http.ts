@@ -11,6 +11,7 @@ import { DEFAULT_BODY_LIMIT, readJsonBody } from './body.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitConfig } from './ratelimit.js';
 import { ROUTES } from './routes/index.js';
 import { HttpError, NO_CONTENT, Router, statusForBackendError, type RequestContext } from './router.js';
+import type { NotifyOptions } from './notify.js';
 import type { ServerStore } from './store.js';
 
 export interface ServerOptions {
@@ -29,6 +30,8 @@ export interface ServerOptions {
   /** How often store.reconcile runs (escalations, command expiry). Default 30 s. */
   tickSeconds?: number;
   timeouts?: { headersMs?: number; requestMs?: number; keepAliveMs?: number; shutdownMs?: number };
+  /** Notification webhooks for escalation events (src/server/notify.ts). */
+  notify?: NotifyOptions;
 }
 
 export interface RunningServer {
@@ -52,7 +55,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const now = options.now ?? (() => new Date());
   const { openStore } = await import('./open-store.js');
   const { documentChecker } = await import('../policy/documents.js');
-  const store = await openStore(options.dataDir, { now: options.now, checkDocument: await documentChecker() });
+  const store = await openStore(options.dataDir, { now: options.now, checkDocument: await documentChecker(), notifyOutbox: Boolean(options.notify?.webhooks.length) });
   try {
     await reportStoredDocuments(store, options.log);
     return await listen(store, host, port, options, now);
@@ -110,6 +113,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
       params: {},
       ip,
       store,
+      notifyChannels: options.notify?.webhooks.length ?? 0,
       body: () => (bodyPromise ??= readJsonBody(req, bodyLimit)),
     };
     let errorCode: string | undefined;
@@ -180,6 +184,13 @@ async function listen(store: ServerStore, host: string, port: number, options: S
     });
   });
 
+  let notifier: import('./notify.js').Notifier | undefined;
+  if (options.notify?.webhooks.length) {
+    const { Notifier } = await import('./notify.js');
+    notifier = new Notifier(store, options.notify, (message) => log?.(JSON.stringify({ time: new Date().toISOString(), level: 'error', message })));
+    notifier.start();
+  }
+
   const tickMs = (options.tickSeconds ?? 30) * 1000;
   const reconcile = () => {
     if (closing) return;
@@ -188,6 +199,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
     } catch (error) {
       log?.(JSON.stringify({ time: new Date().toISOString(), level: 'error', message: `reconcile failed: ${errorText(error)}` }));
     }
+    notifier?.kick();
     const nowMs = Date.now();
     for (const limiter of Object.values(limiters)) limiter?.sweep(nowMs);
   };
@@ -212,7 +224,8 @@ async function listen(store: ServerStore, host: string, port: number, options: S
         server.closeIdleConnections();
         const force = setTimeout(() => server.closeAllConnections(), t.shutdownMs ?? 10_000);
         force.unref();
-      }).then(() => {
+      }).then(async () => {
+        await notifier?.close();
         writer?.flush();
         store.close();
       });

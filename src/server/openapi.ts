@@ -284,6 +284,12 @@ const RESPONSE_SCHEMAS: Record<string, Json> = {
       policies: { type: 'array', items: { type: 'string' } },
       lastCheckIn: { type: 'string', format: 'date-time' },
       noncompliantSince: { type: 'string', format: 'date-time' },
+      stepsFired: { type: 'array', items: { type: 'object', required: ['policy', 'after', 'do', 'firedAt'], properties: { policy: { type: 'string' }, after: { type: 'string' }, do: { type: 'string' }, firedAt: { type: 'string', format: 'date-time' } } } },
+      stepsDue: { type: 'array', items: { type: 'object', required: ['policy', 'after', 'do', 'dueAt'], properties: { policy: { type: 'string' }, after: { type: 'string' }, do: { type: 'string' }, dueAt: { type: 'string', format: 'date-time' } } } },
+      nextAction: { type: 'string' },
+      nextActionAt: { type: 'string', format: 'date-time' },
+      nextActionPolicy: { type: 'string' },
+      evaluatedAt: { type: 'string', format: 'date-time', description: 'Set on a what-if (the at parameter)' },
     },
   },
   DeviceCommand: {
@@ -377,7 +383,7 @@ const PATHS = {
     get: op('viewer', {
       id: 'whoami',
       summary: 'The calling token, and the store this server serves',
-      responses: { '200': ok('Name, role and store id', { type: 'object', required: ['name', 'role', 'storeId'], properties: { name: { type: 'string' }, role: ref('ApiRole'), storeId: { type: 'string', description: 'Random id created with the store; saved plans are bound to it' } } }) },
+      responses: { '200': ok('Name, role and store id', { type: 'object', required: ['name', 'role', 'storeId'], properties: { name: { type: 'string' }, role: ref('ApiRole'), storeId: { type: 'string', description: 'Random id created with the store; saved plans are bound to it' }, notifyChannels: { type: 'integer', minimum: 0, description: 'How many notification channels the server delivers escalation events to' } } }) },
     }),
   },
   '/v1/plans/seal': {
@@ -451,7 +457,7 @@ const PATHS = {
     }),
   },
   '/v1/compliance': {
-    get: op('viewer', { id: 'listCompliance', summary: 'Compliance per device (filtered, sorted, paged)', parameters: deviceQuery, responses: { '200': ok('A page of compliance rows', page('DeviceCompliance')) } }),
+    get: op('viewer', { id: 'listCompliance', summary: 'Compliance per device (filtered, sorted, paged)', parameters: [...deviceQuery, q('at', 'What-if, read-only: evaluate at this ISO-8601 time (with zone) or +DURATION from now (+3d); never in the past')], responses: { '200': ok('A page of compliance rows', page('DeviceCompliance')) } }),
   },
   '/v1/commands': {
     get: op('viewer', {

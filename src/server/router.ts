@@ -20,6 +20,8 @@ export interface RequestContext {
   /** The client address, recorded as the audit source. */
   ip: string;
   store: ServerStore;
+  /** How many notification channels (webhooks) this server delivers escalation events to. */
+  notifyChannels: number;
   /** Set by auth for admin routes. */
   token?: ApiTokenInfo;
   /** Set by auth for device routes. */

@@ -1,12 +1,13 @@
 // What the server needs from the store: FleetStore's admin side (Backend's operations, synchronous,
 // taking the Actor for the audit log) plus the agent and API-token sides of src/store/api.ts.
 // Declared here so the server compiles against the contract, not against one store's internals.
-import type { AgentApi, ApiTokenApi, Actor } from '../store/api.js';
+import type { AgentApi, ApiTokenApi, Actor, NotifyDelivery, OutboxEvent } from '../store/api.js';
 import type {
   AppliedChange,
   ApplyOptions,
   AuditQuery,
   CommandQuery,
+  ComplianceQuery,
   CreatedEnrollmentToken,
   DeviceDetail,
   DeviceQuery,
@@ -30,13 +31,16 @@ export interface ServerStore extends AgentApi, ApiTokenApi {
   preregisterDevices(rows: PreregisteredDevice[], actor: Actor): { created: number; updated: number };
   listDevices(query: DeviceQuery): Page<Device>;
   getDevice(id: string): DeviceDetail;
-  listCompliance(query: DeviceQuery): Page<DeviceCompliance>;
+  listCompliance(query: ComplianceQuery): Page<DeviceCompliance>;
   releaseDevice(id: string, input: { expiresInSeconds?: number }, actor: Actor): Device;
   enqueueCommands(request: EnqueueRequest, actor: Actor): EnqueueResult;
   listCommands(query: CommandQuery): Page<DeviceCommand>;
   getCommand(id: string): DeviceCommand;
   cancelCommand(id: string, actor: Actor): DeviceCommand;
   listAudit(query: AuditQuery): Page<AuditRecord>;
+  /** The notification outbox (written only when the store was opened with notifyOutbox). */
+  pendingNotifications(afterSeq?: number, limit?: number): OutboxEvent[];
+  finishNotification(event: OutboxEvent, deliveries: NotifyDelivery[]): void;
   /** Escalations and command expiry; called on a timer. */
   reconcile(now: Date): unknown;
   close(): void;

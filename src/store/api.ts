@@ -45,3 +45,22 @@ export interface ApiTokenApi {
   listApiTokens(): ApiTokenInfo[];
   revokeApiToken(id: string, actor: Actor): ApiTokenInfo;
 }
+
+/** An event waiting in the notification outbox (see docs/api.md, "Notification webhooks"). */
+export interface OutboxEvent {
+  seq: number;
+  id: string;
+  deviceId: string;
+  /** The JSON body to deliver, exactly as posted. */
+  body: string;
+}
+
+/** How one channel took one event, for the audit log. */
+export interface NotifyDelivery {
+  channel: string;
+  ok: boolean;
+  attempts: number;
+  /** HTTP status of the last attempt, if a response came. */
+  status?: number;
+  error?: string;
+}

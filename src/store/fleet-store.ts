@@ -4,7 +4,7 @@
 // audit record inside that same transaction, so a crash never leaves an unaudited change.
 // The embedded Backend driver and the server are thin adapters over this class.
 import Database from 'better-sqlite3';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type {
@@ -12,6 +12,7 @@ import type {
   ApplyOptions,
   AuditQuery,
   CommandQuery,
+  ComplianceQuery,
   CreatedEnrollmentToken,
   DeviceDetail,
   DeviceQuery,
@@ -47,9 +48,10 @@ import type {
   ResourceDocument,
   ResourceKind,
 } from '../model/policy.generated.js';
-import { DEFAULT_RELEASE_SECONDS, MAX_RELEASE_SECONDS, type Actor, type AgentApi, type ApiRole, type ApiTokenApi, type ApiTokenInfo } from './api.js';
+import { DEFAULT_RELEASE_SECONDS, MAX_RELEASE_SECONDS, type Actor, type AgentApi, type ApiRole, type ApiTokenApi, type ApiTokenInfo, type NotifyDelivery, type OutboxEvent } from './api.js';
 import { compileFilters, decodeCursor, encodeCursor, globMatches, invalidCursor, parseSort, versionKey } from './device-query.js';
-import { dueEscalations, effectiveConfiguration, escalationKey, evaluateCompliance, groupsForDevice, parseDuration, policiesForGroups } from '../compliance/index.js';
+import { dueEscalations, effectiveConfiguration, escalationKey, evaluateCompliance, escalationOutlook, failureOnset, groupsForDevice, parseDuration, policiesForGroups } from '../compliance/index.js';
+import { parseWhatIfInstant } from '../model/duration.js';
 import type { ComplianceResult } from '../compliance/index.js';
 import { getPath, maskValue, replacePaths, secretDigest, secretRefPaths, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
 import { MIGRATIONS } from './migrations.js';
@@ -92,6 +94,11 @@ export interface FleetStoreOptions {
    * previews what apply, which creates it, would do).
    */
   ifMissing?: IfMissing;
+  /**
+   * Write an event to the notification outbox for each notify step and each escalation command
+   * queued (the server sets it when it has a notification channel to deliver them).
+   */
+  notifyOutbox?: boolean;
 }
 
 export type IfMissing = 'create' | 'fail' | 'empty';
@@ -218,12 +225,14 @@ export class FleetStore implements AgentApi, ApiTokenApi {
   private readonly checkDocument?: (document: unknown) => string | undefined;
   private readonly statements = new Map<string, Database.Statement>();
   private snapshot?: ResourceSnapshot;
+  private readonly outbox: boolean;
 
-  private constructor(db: Database.Database, path: string, clock: () => Date, checkDocument?: (document: unknown) => string | undefined) {
+  private constructor(db: Database.Database, path: string, clock: () => Date, checkDocument: ((document: unknown) => string | undefined) | undefined, outbox: boolean) {
     this.db = db;
     this.path = path;
     this.clock = clock;
     this.checkDocument = checkDocument;
+    this.outbox = outbox;
   }
 
   /**
@@ -277,7 +286,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       if (error instanceof BackendError) throw error;
       throw new BackendError('unavailable', `cannot open the store at ${path}: ${(error as Error).message}`, { cause: error });
     }
-    const store = new FleetStore(db, path, options.now ?? (() => new Date()), options.checkDocument);
+    const store = new FleetStore(db, path, options.now ?? (() => new Date()), options.checkDocument, options.notifyOutbox === true);
     store.missing = inMemory;
     return store;
   }
@@ -757,20 +766,76 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       this.stmt('UPDATE devices SET noncompliant_since = ? WHERE id = ?').run(at, row.id);
     }
     const since = row.noncompliant_since;
-    const fired = new Set((this.stmt('SELECT policy, step FROM escalations WHERE device_id = ? AND episode_start = ?').all(row.id, since) as Array<{ policy: string; step: number }>).map((e) => escalationKey(e.policy, e.step)));
-    const due = dueEscalations({ policies, failures: result.failures, noncompliantSince: since, now, fired });
+    const due = dueEscalations({ policies, failures: result.failures, noncompliantSince: since, now, fired: this.firedKeys(row.id, since) });
     for (const step of due) {
-      this.stmt('INSERT OR IGNORE INTO escalations (device_id, policy, step, episode_start, fired_at) VALUES (?, ?, ?, ?, ?)').run(row.id, step.policy, step.index, since, at);
+      // The key is the step itself (policy, offset, action): a step fires once per episode however the list around it changes.
+      const fresh = this.stmt('INSERT OR IGNORE INTO escalations (device_id, episode_start, policy, after_seconds, action, after, fired_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(row.id, since, step.policy, step.afterMs / 1000, step.action, step.after, at).changes;
+      if (!fresh) continue;
       const actor = { name: `compliance:${step.policy}`, source: 'local' };
-      const rules = [...new Set(result.failures.filter((f) => f.policy === step.policy).map((f) => f.rule))];
+      const failures = result.failures.filter((f) => f.policy === step.policy);
+      const rules = [...new Set(failures.map((f) => f.rule))];
+      const stepRef = { after: step.after, do: step.action };
+      let command: { id: string; type: string } | undefined;
       if (step.action === 'lock' || step.action === 'retire') {
         const reason = `non-compliant with ${step.policy} since ${since} (${rules.join(', ')})`;
         const outcome = this.queueCommand(row, step.action, reason, actor.name, null, at);
-        this.audit(actor, `command.${step.action}`, `device/${row.id}`, { commandId: outcome.command?.id, outcome: outcome.outcome, reason, step: step.index }, at);
+        this.audit(actor, `command.${step.action}`, `device/${row.id}`, { commandId: outcome.command?.id, outcome: outcome.outcome, reason, step: stepRef }, at);
+        if (outcome.outcome === 'queued') command = { id: outcome.command!.id, type: step.action };
       } else {
-        this.audit(actor, `compliance.${step.action}`, `device/${row.id}`, { since, rules, step: step.index }, at);
+        this.audit(actor, `compliance.${step.action}`, `device/${row.id}`, { since, rules, step: stepRef }, at);
+      }
+      if (this.outbox && (step.action === 'notify' || command)) {
+        // Derived from the fired step, so every attempt and every restart sends the same id.
+        const eventId = `evt_${createHash('sha256').update(JSON.stringify([row.id, since, step.policy, step.afterMs, step.action])).digest('hex').slice(0, 32)}`;
+        const event = {
+          type: command ? 'escalation.command' : 'escalation.notify',
+          id: eventId,
+          occurredAt: at,
+          device: { id: row.id, name: row.name, platform: row.platform, ownership: row.ownership, ...(row.owner !== null ? { owner: row.owner } : {}), ...(row.serial !== null ? { serial: row.serial } : {}) },
+          policy: step.policy,
+          step: stepRef,
+          noncompliantSince: since,
+          failures,
+          ...(command ? { command } : {}),
+        };
+        this.stmt('INSERT OR IGNORE INTO notify_outbox (event_id, device_id, event, created_at) VALUES (?, ?, ?, ?)').run(eventId, row.id, JSON.stringify(event), at);
       }
     }
+  }
+
+  /** The fired steps of these devices, every episode; one statement for a whole page of devices. */
+  private firedRows(deviceIds: string[]): FiredRow[] {
+    return this.stmt('SELECT device_id, episode_start, policy, after_seconds, action, after, fired_at FROM escalations WHERE device_id IN (SELECT value FROM json_each(?))')
+      .all(JSON.stringify(deviceIds)) as FiredRow[];
+  }
+
+  private firedKeys(deviceId: string, since: string): Set<string> {
+    const rows = this.stmt('SELECT policy, after_seconds, action FROM escalations WHERE device_id = ? AND episode_start = ?').all(deviceId, since) as Array<{ policy: string; after_seconds: number; action: string }>;
+    return new Set(rows.map((e) => escalationKey(e.policy, e.after_seconds * 1000, e.action)));
+  }
+
+  /**
+   * Adds the escalation picture of a failing device at `at` to its record: steps fired in its
+   * episode, steps due and not fired, and the next one to come. Read-only, so a what-if (`at` in the future) may call it.
+   * The episode is the stored one, or for a device not yet failing, the one that would start
+   * when its failure begins (see failureOnset).
+   */
+  private addEscalation(out: DeviceCompliance, row: DeviceRow, policies: CompliancePolicyDocument[], c: ComplianceResult, since: string | undefined, at: Date, fired: () => FiredRow[]): DeviceCompliance {
+    if (!c.failing || since === undefined || row.state !== 'enrolled') return out;
+    const firedRows = row.noncompliant_since === since ? fired().filter((e) => e.episode_start === since) : [];
+    if (firedRows.length > 1) firedRows.sort(byFiring);
+    const firedKeys = new Set(firedRows.map((e) => escalationKey(e.policy, e.after_seconds * 1000, e.action)));
+    const { due, next } = escalationOutlook({ policies, failures: c.failures, noncompliantSince: since, now: at, fired: firedKeys });
+    // Assigned in one fixed order (no spreads): 100k records of one shape stream and serialise faster.
+    out.stepsFired = firedRows.map((e) => ({ policy: e.policy, after: e.after, do: e.action, firedAt: e.fired_at }));
+    out.stepsDue = due.map((d) => ({ policy: d.policy, after: d.after, do: d.action, dueAt: new Date(d.dueAt).toISOString() }));
+    if (next) {
+      out.nextAction = next.action;
+      out.nextActionAt = new Date(next.dueAt).toISOString();
+      out.nextActionPolicy = next.policy;
+    }
+    return out;
   }
 
   /**
@@ -850,8 +915,20 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     return this.scanDevices(query, (row) => toDevice(row));
   }
 
-  listCompliance(query: DeviceQuery = {}): Page<DeviceCompliance> {
-    return this.scanDevices(query, (row, ctx) => toCompliance(row, ctx.compliance()));
+  /**
+   * Compliance of each device with its escalation picture. With `at` (an ISO instant or `+3d`,
+   * not in the past) it is a what-if: status, due steps and the next step as they would be at
+   * that instant if the devices reported nothing new — computed, never stored.
+   */
+  listCompliance(query: ComplianceQuery = {}): Page<DeviceCompliance> {
+    const now = this.clock();
+    const at = query.at === undefined ? undefined : resolveWhatIf(query.at, now);
+    return this.scanDevices(query, (row, ctx) => {
+      const { result, since } = ctx.evaluation();
+      const out = this.addEscalation(toCompliance(row, result), row, ctx.policies(), result, since, at ?? now, ctx.fired);
+      if (at) out.evaluatedAt = at.toISOString();
+      return out;
+    }, at);
   }
 
   getDevice(id: string): DeviceDetail {
@@ -861,12 +938,13 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     const device = toDevice(row);
     const groups = groupsForDevice(device, snap.groups, snap.profiles);
     const policies = policiesForGroups(snap.compliance, groups);
-    const c = evaluateCompliance({ device, policies, now: this.clock(), noncompliantSince: row.noncompliant_since ?? undefined, unevaluable: snap.unevaluable });
+    const now = this.clock();
+    const { result: c, since } = evaluateAt(row, device, policies, now, now, snap.unevaluable);
     const commands = (this.stmt('SELECT * FROM commands WHERE device_id = ? ORDER BY seq DESC LIMIT 50').all(id) as CommandRow[]).map(toCommand);
     return {
       ...device,
       groups,
-      compliance: toCompliance(row, c),
+      compliance: this.addEscalation(toCompliance(row, c), row, policies, c, since, now, () => this.firedRows([row.id])),
       // Admin reads never carry secret values: only the device's own check-in does.
       effectiveConfiguration: this.configsFor(snap, row.state === 'retired' || row.state === 'wiped' ? ['\0none'] : groups).admin,
       commands,
@@ -878,12 +956,13 @@ export class FleetStore implements AgentApi, ApiTokenApi {
    * filters are evaluated here while scanning, so a page may read more rows than it returns,
    * but never the whole table at once.
    */
-  private scanDevices<T>(query: DeviceQuery, map: (row: DeviceRow, ctx: { compliance(): ComplianceResult }) => T): Page<T> {
+  private scanDevices<T>(query: DeviceQuery, map: (row: DeviceRow, ctx: ScanContext) => T, at?: Date): Page<T> {
     const sort = parseSort(query.sort);
     const limit = pageLimit(query.limit);
     const filters = compileFilters(query.filters);
     const snap = this.resources();
     const now = this.clock();
+    const evalAt = at ?? now;
     const needsEval = filters.group.length > 0 || filters.compliance.length > 0;
     const batch = needsEval ? Math.max(limit + 1, 500) : limit + 1;
     const cmp = sort.desc ? '<' : '>';
@@ -899,19 +978,36 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       const rows = (after
         ? this.stmt(sql(true)).all(...filters.params, after.key, after.id, batch)
         : this.stmt(sql(false)).all(...filters.params, batch)) as DeviceRow[];
+      // Fired escalation steps of the whole batch, read once if some record shows them.
+      let batchFired: Map<string, FiredRow[]> | undefined;
+      const firedOf = (id: string) => {
+        if (!batchFired) {
+          batchFired = new Map();
+          // Only a device in an episode has fired steps.
+          for (const f of this.firedRows(rows.filter((r) => r.noncompliant_since !== null).map((r) => r.id))) {
+            const list = batchFired.get(f.device_id);
+            if (list) list.push(f);
+            else batchFired.set(f.device_id, [f]);
+          }
+        }
+        return batchFired.get(id) ?? [];
+      };
       for (const row of rows) {
         if (items.length === limit) return { items, nextCursor: encodeCursor(sort, after!.key, after!.id) };
         after = { key: row.sort_key ?? '', id: row.id };
-        let evaluated: ComplianceResult | undefined;
+        let evaluated: { result: ComplianceResult; since?: string } | undefined;
         let groups: string[] | undefined;
         let parsed: Device | undefined;
+        let assigned: CompliancePolicyDocument[] | undefined;
         const device = () => (parsed ??= toDevice(row));
         const groupsOf = () => (groups ??= groupsForDevice(device(), snap.groups, snap.profiles));
-        const ctx = {
-          compliance: () => (evaluated ??= evaluateCompliance({ device: device(), policies: policiesForGroups(snap.compliance, groupsOf()), now, noncompliantSince: row.noncompliant_since ?? undefined, unevaluable: snap.unevaluable })),
+        const ctx: ScanContext = {
+          policies: () => (assigned ??= policiesForGroups(snap.compliance, groupsOf())),
+          evaluation: () => (evaluated ??= evaluateAt(row, device(), ctx.policies(), now, evalAt, snap.unevaluable)),
+          fired: () => firedOf(row.id),
         };
         if (!filters.group.every((f) => groupsOf().includes(f.value) === (f.op === '='))) continue;
-        if (!filters.compliance.every((f) => (ctx.compliance().status === f.value) === (f.op === '='))) continue;
+        if (!filters.compliance.every((f) => (ctx.evaluation().result.status === f.value) === (f.op === '='))) continue;
         items.push(map(row, ctx));
       }
       if (rows.length < batch) return { items };
@@ -1038,6 +1134,27 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     const more = rows.length > limit;
     if (more) rows.pop();
     return { items: rows.map(map), ...(more ? { nextCursor: Buffer.from(String(rows[rows.length - 1]!.seq)).toString('base64url') } : {}) };
+  }
+
+  // ---- notification outbox -----------------------------------------------------------------
+
+  /** The oldest undelivered events, after `afterSeq`; the server's notifier delivers them. */
+  pendingNotifications(afterSeq = 0, limit = 50): OutboxEvent[] {
+    const rows = this.stmt('SELECT seq, event_id, device_id, event FROM notify_outbox WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Array<{ seq: number; event_id: string; device_id: string; event: string }>;
+    return rows.map((r) => ({ seq: r.seq, id: r.event_id, deviceId: r.device_id, body: r.event }));
+  }
+
+  /** Every channel is done with the event (delivered or given up): audit each outcome and drop it from the outbox, in one transaction. */
+  finishNotification(event: OutboxEvent, deliveries: NotifyDelivery[]): void {
+    this.tx(() => {
+      const at = this.now();
+      for (const d of deliveries) {
+        this.audit({ name: 'server:notify', source: 'server' }, d.ok ? 'notify.delivered' : 'notify.failed', `device/${event.deviceId}`, {
+          eventId: event.id, channel: d.channel, attempts: d.attempts, ...(d.status !== undefined ? { status: d.status } : {}), ...(d.error ? { error: d.error } : {}),
+        }, at);
+      }
+      this.stmt('DELETE FROM notify_outbox WHERE seq = ?').run(event.seq);
+    });
   }
 
   // ---- API tokens ----------------------------------------------------------------------------
@@ -1172,6 +1289,50 @@ function maskDigests(value: unknown, digests: Set<string>): unknown {
   if (Array.isArray(value)) return value.map((v) => maskDigests(v, digests));
   if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskDigests(v, digests)]));
   return value;
+}
+
+interface ScanContext {
+  policies(): CompliancePolicyDocument[];
+  evaluation(): { result: ComplianceResult; since?: string };
+  fired(): FiredRow[];
+}
+
+function byFiring(a: FiredRow, b: FiredRow): number {
+  return a.fired_at < b.fired_at ? -1 : a.fired_at > b.fired_at ? 1 : a.after_seconds - b.after_seconds || (a.policy < b.policy ? -1 : a.policy > b.policy ? 1 : 0);
+}
+
+interface FiredRow {
+  device_id: string;
+  episode_start: string;
+  policy: string;
+  after_seconds: number;
+  action: string;
+  after: string;
+  fired_at: string;
+}
+
+/**
+ * The device's compliance at `at` (>= now) and the start of the episode it is in then: the stored
+ * episode, else the moment its failure begins (now, when it fails already and the next reconcile
+ * has not recorded it yet).
+ */
+function evaluateAt(row: DeviceRow, device: Device, policies: CompliancePolicyDocument[], now: Date, at: Date, unevaluable?: ReadonlyMap<string, string>): { result: ComplianceResult; since?: string } {
+  let since = row.noncompliant_since ?? undefined;
+  if (since === undefined && at.getTime() !== now.getTime()) since = failureOnset(device, policies, now, at, unevaluable)?.toISOString();
+  const result = evaluateCompliance({ device, policies, now: at, noncompliantSince: since, unevaluable });
+  return { result, since: result.failing ? (since ?? at.toISOString()) : undefined };
+}
+
+/** `compliance --at`: an ISO-8601 instant or `+DURATION` from now (`+3d`, `+1w2d`, `+12h`); never in the past. */
+export function resolveWhatIf(text: string, now: Date): Date {
+  const t = parseWhatIfInstant(text, now);
+  if (t === undefined) {
+    throw new BackendError('invalid', `at "${text}" is neither an ISO-8601 time (2026-01-31T12:00:00Z) nor +DURATION from now (+3d, +12h, +1w)`);
+  }
+  if (t < now.getTime()) {
+    throw new BackendError('invalid', `at "${text}" is in the past (now is ${now.toISOString()}): a what-if looks ahead; the store keeps no history of postures`);
+  }
+  return new Date(t);
 }
 
 function toDevice(r: DeviceRow): Device {

@@ -2,7 +2,7 @@
 // migration that has shipped: append a new one. A store written by a newer emmctl (a version
 // above the last one here) is refused rather than guessed at.
 import type Database from 'better-sqlite3';
-import { versionSortKey } from '../compliance/index.js';
+import { parseDuration, versionSortKey } from '../compliance/index.js';
 import { replacePaths, secretDigest, SECRET_REF_PATTERN, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
 
 export interface Migration {
@@ -183,4 +183,87 @@ ALTER TABLE resources ADD COLUMN secrets TEXT NOT NULL DEFAULT '{}';
       if (!columns.some((c) => c.name === 'released_until')) db.exec('ALTER TABLE devices ADD COLUMN released_until TEXT');
     },
   },
+  {
+    version: 6,
+    name: 'escalation steps keyed by what they are (policy, after, do), not list position; notification outbox',
+    sql: `
+CREATE TABLE escalation_steps (
+  device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+  episode_start TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  after_seconds INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  -- the offset as the policy wrote it when the step fired, for display
+  after TEXT NOT NULL,
+  fired_at TEXT NOT NULL,
+  PRIMARY KEY (device_id, episode_start, policy, after_seconds, action)
+);
+
+-- events for the server's notification channels, written in the transaction that fired the step
+CREATE TABLE notify_outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id TEXT NOT NULL UNIQUE,
+  device_id TEXT NOT NULL,
+  event TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+`,
+    run: migrateEscalationKeys,
+  },
 ];
+
+/**
+ * Old rows say "step N of policy P fired". N is read against the stored policy, cross-checked
+ * with the audit record written when it fired (which names the action): when the step at N
+ * still has that action, it is the one; when the list changed since, the step of that action
+ * whose offset had elapsed when it fired (the latest such) is taken. A row that matches no
+ * current step is dropped: that step no longer exists, so it cannot fire again anyway.
+ * The table keeps its name, so code that clears a device's escalations needs no change.
+ */
+function migrateEscalationKeys(db: Database.Database): void {
+  const policies = new Map<string, Array<{ after: string; do: string }>>();
+  for (const r of db.prepare("SELECT name, document FROM resources WHERE kind = 'CompliancePolicy'").all() as Array<{ name: string; document: string }>) {
+    try {
+      const actions = (JSON.parse(r.document) as { spec?: { actions?: Array<{ after: string; do: string }> } }).spec?.actions;
+      policies.set(r.name, Array.isArray(actions) ? actions : []);
+    } catch {
+      policies.set(r.name, []);
+    }
+  }
+  const ms = (after: unknown): number | undefined => {
+    try {
+      return typeof after === 'string' ? parseDuration(after) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const audited = db.prepare('SELECT action, detail FROM audit WHERE actor = ? AND target = ? AND at = ?');
+  const insert = db.prepare('INSERT OR IGNORE INTO escalation_steps (device_id, episode_start, policy, after_seconds, action, after, fired_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  for (const old of db.prepare('SELECT device_id, policy, step, episode_start, fired_at FROM escalations').all() as Array<{ device_id: string; policy: string; step: number; episode_start: string; fired_at: string }>) {
+    const actions = policies.get(old.policy) ?? [];
+    let action: string | undefined;
+    for (const a of audited.all(`compliance:${old.policy}`, `device/${old.device_id}`, old.fired_at) as Array<{ action: string; detail: string | null }>) {
+      let step: unknown;
+      try {
+        step = a.detail ? (JSON.parse(a.detail) as { step?: unknown }).step : undefined;
+      } catch {
+        step = undefined;
+      }
+      if (step === old.step) action = a.action.slice(a.action.indexOf('.') + 1);
+    }
+    let chosen: { after: string; do: string; ms: number } | undefined;
+    const atIndex = actions[old.step];
+    const atIndexMs = ms(atIndex?.after);
+    if (atIndex && atIndexMs !== undefined && (action === undefined || atIndex.do === action)) {
+      chosen = { after: atIndex.after, do: atIndex.do, ms: atIndexMs };
+    } else if (action !== undefined) {
+      const elapsed = Date.parse(old.fired_at) - Date.parse(old.episode_start);
+      for (const a of actions) {
+        const m = ms(a.after);
+        if (a.do === action && m !== undefined && m <= elapsed && (!chosen || m > chosen.ms)) chosen = { after: a.after, do: a.do, ms: m };
+      }
+    }
+    if (chosen) insert.run(old.device_id, old.episode_start, old.policy, chosen.ms / 1000, chosen.do, chosen.after, old.fired_at);
+  }
+  db.exec('DROP TABLE escalations; ALTER TABLE escalation_steps RENAME TO escalations;');
+}

@@ -67,7 +67,7 @@ describe('compliance', () => {
     const r = await cli('compliance', '-o', 'csv');
     expect(r.code, r.stderr).toBe(0);
     const rows = r.stdout.trimEnd().split('\r\n');
-    expect(rows[0]).toBe('DEVICE,ID,OWNER,PLATFORM,OS,STATUS,FAILING RULES,EXPECTED VS ACTUAL,POLICIES,LAST SEEN');
+    expect(rows[0]).toBe('DEVICE,ID,OWNER,PLATFORM,OS,STATUS,FAILING RULES,EXPECTED VS ACTUAL,POLICIES,LAST SEEN,STEPS FIRED,DUE,NEXT ACTION,NEXT AT');
     expect(rows).toHaveLength(6);
   });
 });

@@ -281,6 +281,20 @@ export function backendContract(name: string, open: () => Promise<ContractFixtur
         expect(ids).toEqual([fleet[4]!.deviceId, fleet[2]!.deviceId, fleet[0]!.deviceId]);
       });
 
+      it('evaluates a what-if at a later instant, read-only, and refuses one in the past', async () => {
+        const auditBefore = (await fx.backend.listAudit({ limit: 1000 })).items.length;
+        const rows = (await fx.backend.listCompliance({ sort: 'name', limit: 100, at: '+40d' })).items;
+        const a1 = rows.find((r) => r.deviceId === fleet[0]!.deviceId)!;
+        expect(a1).toMatchObject({ status: 'noncompliant', stepsFired: [], stepsDue: [] });
+        expect(Date.parse(a1.evaluatedAt!) - Date.now()).toBeGreaterThan(39 * 86_400_000);
+        expect(rows.find((r) => r.deviceId === fleet[1]!.deviceId)).toMatchObject({ status: 'compliant' });
+        const err = await rejection(fx.backend.listCompliance({ at: '2001-01-01T00:00:00Z' }));
+        expect(err.code).toBe('invalid');
+        expect(err.message).toContain('is in the past');
+        expect((await fx.backend.listAudit({ limit: 1000 })).items).toHaveLength(auditBefore);
+        expect(await fx.backend.notifyChannels?.()).toBe(0);
+      });
+
       it('audits enrollments as the device', async () => {
         const enrolls = (await fx.backend.listAudit({ limit: 1000 })).items.filter((a) => a.action === 'enroll');
         for (const d of fleet) expect(enrolls.map((a) => a.target)).toContain(`device/${d.deviceId}`);

@@ -51,7 +51,11 @@ describe('emmctl validate', () => {
   it('the example repo covers every kind and every platform of the simulated fleet', async () => {
     const r = await runCli(['validate', 'policies/', '-o', 'json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ valid: true, problems: [] });
+    // Its notify steps reach nobody without a server channel, which validate says.
+    const out = JSON.parse(r.stdout) as { valid: boolean; problems: Array<{ rule: string; severity: string }> };
+    expect(out.valid).toBe(true);
+    expect(new Set(out.problems.map((p) => `${p.severity}:${p.rule}`))).toEqual(new Set(['warning:notify-no-channel']));
+    expect(JSON.parse((await runCli(['validate', 'policies/', '--notify-channel', '-o', 'json'])).stdout)).toMatchObject({ valid: true, problems: [] });
     const { parseAllDocuments } = await import('yaml');
     const { readdirSync } = await import('node:fs');
     const docs: Array<{ kind: string; spec: { platforms?: string[]; ownership?: string } }> = [];

@@ -109,6 +109,9 @@ describe('opening and migrations', () => {
     // Rewind to schema 1 with the key format it used (four fixed parts) to replay migration 2.
     const db = new Database(join(dataDir, DB_FILE));
     db.prepare('DELETE FROM migrations WHERE version > 1').run();
+    // Undo what later migrations created, so replaying them finds schema 1.
+    db.exec(`DROP TABLE notify_outbox; DROP TABLE escalations;
+      CREATE TABLE escalations (device_id TEXT NOT NULL, policy TEXT NOT NULL, step INTEGER NOT NULL, episode_start TEXT NOT NULL, fired_at TEXT NOT NULL, PRIMARY KEY (device_id, policy, step, episode_start));`);
     db.prepare("UPDATE devices SET os_key = '0000000009.0000000001.0000000000.0000000000'").run();
     db.prepare('ALTER TABLE resources DROP COLUMN secrets').run();
     db.prepare("DELETE FROM meta WHERE key = 'store_id'").run();
@@ -128,6 +131,8 @@ describe('opening and migrations', () => {
     const db = new Database(join(dataDir, DB_FILE));
     db.prepare('DELETE FROM migrations WHERE version > 2').run();
     db.prepare('ALTER TABLE resources DROP COLUMN secrets').run();
+    db.exec(`DROP TABLE notify_outbox; DROP TABLE escalations;
+      CREATE TABLE escalations (device_id TEXT NOT NULL, policy TEXT NOT NULL, step INTEGER NOT NULL, episode_start TEXT NOT NULL, fired_at TEXT NOT NULL, PRIMARY KEY (device_id, policy, step, episode_start));`);
     const doc = docs().find((d) => d.kind === 'Policy')!;
     const withPsk = { ...doc, spec: { ...doc.spec, settings: { wifi: [{ ssid: 'corp', security: 'wpa2-personal', password: 'old-store-psk' }] } } };
     db.prepare("UPDATE resources SET document = ? WHERE kind = 'Policy'").run(JSON.stringify(withPsk));

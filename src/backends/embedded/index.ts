@@ -3,7 +3,7 @@
 // interface is (other drivers talk over the network), so store errors arrive as rejections.
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import type { ApiTokenAdmin, ApplyOptions, Backend, DeviceQuery, EnqueueRequest, PreregisteredDevice, ResourceChange, CommandQuery, AuditQuery } from '../backend.js';
+import type { ApiTokenAdmin, ApplyOptions, Backend, ComplianceQuery, DeviceQuery, EnqueueRequest, PreregisteredDevice, ResourceChange, CommandQuery, AuditQuery } from '../backend.js';
 import type { BackendTarget } from '../index.js';
 import type { ResourceKind } from '../../model/policy.generated.js';
 import type { Actor, ApiRole } from '../../store/api.js';
@@ -65,7 +65,7 @@ export class EmbeddedBackend implements Backend, ApiTokenAdmin {
   async getDevice(id: string) {
     return this.store.getDevice(id);
   }
-  async listCompliance(query: DeviceQuery) {
+  async listCompliance(query: ComplianceQuery) {
     return this.store.listCompliance(query);
   }
   async releaseDevice(id: string, opts: { expiresInSeconds?: number } = {}) {
@@ -85,6 +85,10 @@ export class EmbeddedBackend implements Backend, ApiTokenAdmin {
   }
   async listAudit(query: AuditQuery) {
     return this.store.listAudit(query);
+  }
+  /** Only `emmctl server --notify-webhook` delivers notifications; the embedded store has no channel. */
+  async notifyChannels() {
+    return 0;
   }
   // The server's API tokens, managed on its store directly: the first admin token exists before any server runs.
   async createApiToken(input: { name: string; role: ApiRole; expiresInSeconds?: number }) {

@@ -33,6 +33,7 @@ import type {
   CommandQuery,
   CreatedEnrollmentToken,
   DeviceDetail,
+  ComplianceQuery,
   DeviceQuery,
   EnqueueRequest,
   EnqueueResult,
@@ -202,8 +203,10 @@ export class HttpBackend implements Backend, ApiTokenAdmin {
     return this.call({ method: 'GET', path: `/v1/devices/${seg(id)}`, retry: 'safe', action: 'read devices', shape: object('id', 'platform', 'compliance') });
   }
 
-  listCompliance(query: DeviceQuery): Promise<Page<DeviceCompliance>> {
-    return this.call({ method: 'GET', path: '/v1/compliance', query: deviceQuery(query), retry: 'safe', action: 'read compliance', shape: page(object('deviceId', 'status')) });
+  listCompliance(query: ComplianceQuery): Promise<Page<DeviceCompliance>> {
+    const q = deviceQuery(query);
+    if (query.at !== undefined) q.set('at', query.at);
+    return this.call({ method: 'GET', path: '/v1/compliance', query: q, retry: 'safe', action: 'read compliance', shape: page(object('deviceId', 'status')) });
   }
 
   releaseDevice(id: string, opts: { expiresInSeconds?: number } = {}): Promise<Device> {
@@ -250,6 +253,12 @@ export class HttpBackend implements Backend, ApiTokenAdmin {
   }
 
   // ---- beyond Backend: who am I, API tokens (server only) ----
+
+  /** A server older than notification channels reports none: it has none. */
+  async notifyChannels(): Promise<number> {
+    const n = (await this.whoami()).notifyChannels;
+    return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0;
+  }
 
   whoami(): Promise<{ name: string; role: ApiRole; storeId?: string } & Record<string, unknown>> {
     return this.call({ method: 'GET', path: '/v1/whoami', retry: 'safe', action: 'identify itself', shape: object('role') });

@@ -141,7 +141,8 @@ Next: \`emmctl devices show ID\` for one device's posture, compliance and comman
     .argument('<id>', 'device id (see `emmctl devices list`)')
     .addHelpText('after', `
 -o json|yaml prints the DeviceDetail record: the Device fields plus groups, compliance
-{status, failures[{policy, rule, expected, actual}], policies}, effectiveConfiguration
+{status, failures[{policy, rule, expected, actual}], policies; for a failing device also
+stepsFired[{policy, after, do, firedAt}], stepsDue, nextAction, nextActionAt}, effectiveConfiguration
 {version, settings, sources} and commands.
 
 Examples:
@@ -196,6 +197,10 @@ Next: \`emmctl lock ID --reason TEXT\`, \`emmctl commands list --device ID\`.`)
       text += '\n';
       for (const f of comp.failures) text += `  ✗ ${s(`${f.policy}/${f.rule}: expected ${f.expected}, actual ${f.actual}`)}\n`;
       if (comp.noncompliantSince) text += `  ${c.dim(`non-compliant since ${s(comp.noncompliantSince)}`)}\n`;
+      for (const f of comp.stepsFired ?? []) text += `  fired  ${s(`${f.do} (${f.policy}, after ${f.after})`)}  ${s(when(f.firedAt) ?? '')}\n`;
+      for (const d of comp.stepsDue ?? []) text += `  due    ${s(`${d.do} (${d.policy}, after ${d.after})`)}  ${s(when(d.dueAt) ?? '')}\n`;
+      if (comp.nextAction) text += `  next   ${s(`${comp.nextAction} (${comp.nextActionPolicy})`)}  ${s(when(comp.nextActionAt) ?? '')}\n`;
+      else if (comp.stepsFired) text += `  ${c.dim('no escalation step left in this episode')}\n`;
       const cfg = detail.effectiveConfiguration;
       // The agent reports the version it last applied: tell whether the device has caught up.
       const applied = detail.posture?.appliedConfigVersion;

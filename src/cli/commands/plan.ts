@@ -15,10 +15,21 @@ export interface DesiredState {
   documents: ResourceDocument[];
   /** The resolved value of each reference, per `Kind/name` and path: sent with the apply, never printed or saved. */
   secrets: Map<string, Record<string, string>>;
+  /** notify-no-channel warnings, held back until the backend says whether it has a channel. */
+  notifyWarnings?: import('../../policy/index.js').Problem[];
+}
+
+/** Prints the held-back notify warnings unless the backend delivers notifications. */
+export async function warnNotifyChannel(ctx: CliContext, backend: Backend, desired: DesiredState): Promise<void> {
+  if (!desired.notifyWarnings?.length) return;
+  const channels = backend.notifyChannels ? await backend.notifyChannels() : 0;
+  if (channels > 0) return;
+  const { formatProblemsText } = await import('../../policy/index.js');
+  ctx.io.stderr.write(formatProblemsText(desired.notifyWarnings, ctx.err));
 }
 
 /** Pairs each reference in the written documents with its value in the resolved ones. */
-export async function desiredState(raw: ResourceDocument[], resolved: ResourceDocument[]): Promise<DesiredState> {
+export async function desiredState(raw: ResourceDocument[], resolved: ResourceDocument[], notifyWarnings?: DesiredState['notifyWarnings']): Promise<DesiredState> {
   const { getPath, secretRefPaths } = await import('../../model/secrets.js');
   const secrets = new Map<string, Record<string, string>>();
   raw.forEach((doc, i) => {
@@ -26,7 +37,7 @@ export async function desiredState(raw: ResourceDocument[], resolved: ResourceDo
     if (refs.length === 0) return;
     secrets.set(`${doc.kind}/${doc.metadata.name}`, Object.fromEntries(refs.map((r) => [r.path, String(getPath(resolved[i], r.path))])));
   });
-  return { documents: raw, secrets };
+  return { documents: raw, secrets, ...(notifyWarnings?.length ? { notifyWarnings } : {}) };
 }
 
 /**
@@ -62,8 +73,9 @@ export async function loadDesired(ctx: CliContext, paths: string[]): Promise<Des
       }
       // Every secret resolved: the cached load stands. Otherwise the full load says where.
       if (documents.length === raw.length) {
-        if (hit.warnings.length) ctx.io.stderr.write(policy.formatProblemsText(hit.warnings, ctx.err));
-        return desiredState(raw, documents);
+        const [notifyWarnings, warnings] = partition(hit.warnings, (p) => p.rule === policy.NOTIFY_NO_CHANNEL);
+        if (warnings.length) ctx.io.stderr.write(policy.formatProblemsText(warnings, ctx.err));
+        return desiredState(raw, documents, notifyWarnings);
       }
     }
   }
@@ -74,12 +86,17 @@ export async function loadDesired(ctx: CliContext, paths: string[]): Promise<Des
     const errors = result.problems.filter((p) => p.severity === 'error').length || result.problems.length;
     throw new ValidationFailedError(`${errors} problem${errors === 1 ? '' : 's'} in the policy files; nothing was planned`);
   }
-  if (result.warnings.length) ctx.io.stderr.write(policy.formatProblemsText(result.warnings, ctx.err));
+  const [notifyWarnings, warnings] = partition(result.warnings, (p) => p.rule === policy.NOTIFY_NO_CHANNEL);
+  if (warnings.length) ctx.io.stderr.write(policy.formatProblemsText(warnings, ctx.err));
   // Cached only when no file changed while it was being loaded.
   if (cache && hashBefore && cache.contentHash(cwd, result.files) === hashBefore) {
     cache.set(cwd, paths, hashBefore, { documents: result.documents.map((d) => ({ file: d.file, document: d.document })), warnings: result.warnings });
   }
-  return desiredState(result.documents.map((d) => d.document), result.documents.map((d) => d.resolved ?? d.document));
+  return desiredState(result.documents.map((d) => d.document), result.documents.map((d) => d.resolved ?? d.document), notifyWarnings);
+}
+
+function partition<T>(items: T[], test: (item: T) => boolean): [T[], T[]] {
+  return [items.filter(test), items.filter((i) => !test(i))];
 }
 
 export async function computeBackendPlan(backend: Backend, desired: DesiredState, prune: boolean): Promise<Plan> {
@@ -163,6 +180,7 @@ Next: emmctl apply`)
       const desired = await loadDesired(ctx, policyPaths(paths));
       // No store yet: plan against an empty one, as the apply that creates it would; nothing is written.
       const backend = await ctx.backend(command, { ifMissing: 'empty' });
+      await warnNotifyChannel(ctx, backend, desired);
       const plan = await computeBackendPlan(backend, desired, Boolean(opts.prune));
       const { digestDocuments, hasChanges } = await import('../../plan/index.js');
       const digest = digestDocuments(desired.documents);

@@ -13,6 +13,8 @@ interface ServeOptions {
   tick?: string;
   requestTimeout?: string;
   accessLog: boolean;
+  notifyWebhook: string[];
+  notifySecretFile?: string;
 }
 
 const ROLES = ['admin', 'operator', 'viewer'];
@@ -30,12 +32,19 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--tick <seconds>', 'how often escalations and command expiry run (default 30)')
     .option('--request-timeout <seconds>', 'a client must send its whole request within this time, headers within 10 s (default 30)')
     .option('--no-access-log', 'do not write the JSON access log to stderr')
+    .option('--notify-webhook <url>', 'POST a signed JSON event to URL for each notify step and each escalation command queued; repeatable', (v: string, prev: string[]) => [...prev, v], [])
+    .option('--notify-secret-file <file>', 'file holding the HMAC-SHA256 signing secret of --notify-webhook (else env EMMCTL_NOTIFY_SECRET)')
     .addHelpText(
       'after',
       `
 The server prints "listening on URL" on stderr once it accepts requests, then one JSON
 access-log line per request. SIGTERM or Ctrl-C stops it gracefully: in-flight requests
 finish, the store is closed, exit 0.
+
+With --notify-webhook, each event is signed (header X-Emmctl-Signature: sha256=HMAC of
+"TIMESTAMP.BODY"), retried with backoff, and its delivery recorded in the audit log; the event
+format is in docs/api.md. The secret comes from --notify-secret-file or EMMCTL_NOTIFY_SECRET,
+never from a flag value.
 
 Create the first API token on the server host, on the store it serves (no server needed):
   emmctl server token create --role admin --name ci --data-dir DIR
@@ -137,7 +146,28 @@ async function serve(ctx: CliContext, command: Command, opts: ServeOptions): Pro
     timeouts = { requestMs: seconds * 1000, headersMs: Math.min(10_000, seconds * 1000) };
   }
 
+  let notify: { webhooks: string[]; secret: string } | undefined;
+  if (opts.notifySecretFile !== undefined && !opts.notifyWebhook.length) throw new UsageError('--notify-secret-file needs --notify-webhook URL');
+  if (opts.notifyWebhook.length) {
+    const { parseWebhookUrl } = await import('../../server/notify.js');
+    const webhooks = opts.notifyWebhook.map(parseWebhookUrl);
+    let secret: string | undefined;
+    if (opts.notifySecretFile !== undefined) {
+      try {
+        secret = (await readFile(opts.notifySecretFile, 'utf8')).replace(/\r?\n$/, '');
+      } catch (error) {
+        throw new UsageError(`cannot read --notify-secret-file ${opts.notifySecretFile}: ${(error as Error).message}`);
+      }
+      if (!secret) throw new UsageError(`--notify-secret-file ${opts.notifySecretFile} is empty`);
+    } else {
+      secret = env.EMMCTL_NOTIFY_SECRET;
+      if (!secret) throw new UsageError('--notify-webhook needs a signing secret', 'set EMMCTL_NOTIFY_SECRET or pass --notify-secret-file FILE (never the secret itself as a flag)');
+    }
+    notify = { webhooks: [...new Set(webhooks)], secret };
+  }
+
   const running = await startServer({
+    notify,
     timeouts,
     dataDir,
     listen,
@@ -147,6 +177,10 @@ async function serve(ctx: CliContext, command: Command, opts: ServeOptions): Pro
     log: opts.accessLog ? undefined : false,
   });
   ctx.info(`emmctl server: store in ${dataDir}`);
+  if (notify) {
+    const { channelName } = await import('../../server/notify.js');
+    ctx.info(`emmctl server: notifying ${notify.webhooks.map(channelName).join(', ')}`);
+  }
   // Always printed (even with --quiet): scripts and tests read the URL from this line.
   ctx.io.stderr.write(`listening on ${running.url}\n`);
 

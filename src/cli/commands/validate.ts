@@ -14,6 +14,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('[path...]', 'files or folders (searched recursively for *.yaml, *.yml); - reads stdin', [DEFAULT_POLICY_PATH])
     .option('--env-check', 'also report ${env:NAME} secret references whose variable is unset or empty')
     .option('--strict', 'treat warnings (conflicting policies of equal priority) as errors')
+    .option('--notify-channel', 'the target server has a notification channel (emmctl server --notify-webhook): no notify-no-channel warnings')
     .option('--no-cache', 'parse every file even if it passed unchanged before (cache: EMMCTL_CACHE_DIR, empty to disable)')
     .addHelpText('after', `
 Output (-o): text (default; problems on stderr as file:line:col: error: message),
@@ -25,7 +26,7 @@ Examples:
   emmctl validate policies/ extra.yaml
   cat policy.yaml | emmctl validate -
   emmctl validate -o github --env-check   # in CI`)
-    .action(async (paths: string[], opts: { envCheck?: boolean; strict?: boolean; cache: boolean }, command: Command) => {
+    .action(async (paths: string[], opts: { envCheck?: boolean; strict?: boolean; notifyChannel?: boolean; cache: boolean }, command: Command) => {
       const globals = ctx.globals(command);
       const format = validateFormat(globals.output);
       const given = policyPaths(paths);
@@ -42,7 +43,7 @@ Examples:
           : 'name policy files (*.yaml, *.yml), folders holding them, or - for stdin');
       }
       const stdin = given.includes('-') ? await readAtMost(ctx.io.stdin, policy.DEFAULT_MAX_FILE_BYTES + 1) : undefined;
-      const outcome = await validateSet(ctx, policy, given, listed.files, { envCheck: Boolean(opts.envCheck), strict: Boolean(opts.strict), useCache: opts.cache, stdin });
+      const outcome = await validateSet(ctx, policy, given, listed.files, { envCheck: Boolean(opts.envCheck), strict: Boolean(opts.strict), notifyChannel: Boolean(opts.notifyChannel), useCache: opts.cache, stdin });
       const { ok, problems, summary } = outcome;
       const { summaryLine } = await import('../../policy/format.js');
       if (format === 'json') ctx.io.stdout.write(policy.formatProblemsJson(problems, summary));
@@ -77,8 +78,13 @@ async function validateSet(
   policy: PolicyModule,
   paths: string[],
   files: string[],
-  opts: { envCheck: boolean; strict: boolean; useCache: boolean; stdin?: Buffer },
+  opts: { envCheck: boolean; strict: boolean; notifyChannel: boolean; useCache: boolean; stdin?: Buffer },
 ): Promise<Outcome> {
+  // The cache keeps every warning; what the target makes moot is dropped after, before --strict judges.
+  const judge = (ok: boolean, problems: Problem[], summary: Outcome['summary']): Outcome => {
+    const shown = opts.notifyChannel ? problems.filter((p) => p.rule !== policy.NOTIFY_NO_CHANNEL) : problems;
+    return { ok: ok && !(opts.strict && shown.some((p) => p.severity === 'warning')), problems: shown, summary };
+  };
   const cwd = process.cwd();
   const { openPolicyCache } = await import('../../config/policy-cache.js');
   const cache = opts.useCache ? openPolicyCache(ctx.io.env, policy.policyCacheSalt()) : undefined;
@@ -87,16 +93,16 @@ async function validateSet(
     const hit = cache.get<Problem>(cwd, paths, hash);
     const unset = (d: { document: unknown }) => policy.findSecretRefs(d.document).some((r) => !ctx.io.env[r.name]);
     if (hit && !(opts.envCheck && hit.documents.some(unset))) {
-      return { ok: !(opts.strict && hit.warnings.length), problems: hit.warnings, summary: { files: files.length, documents: hit.documents.length } };
+      return judge(true, hit.warnings, { files: files.length, documents: hit.documents.length });
     }
   }
-  const result = await policy.loadPolicySet(paths, { env: ctx.io.env, envCheck: opts.envCheck, strict: opts.strict, stdin: opts.stdin, cwd });
+  const result = await policy.loadPolicySet(paths, { env: ctx.io.env, envCheck: opts.envCheck, stdin: opts.stdin, cwd });
   const problems = result.ok ? result.warnings : result.problems;
   // Cached only when clean (warnings allowed) and no file changed while it was being loaded.
   if (cache && hash && problems.every((p) => p.severity === 'warning') && result.documents.length === result.documentCount && cache.contentHash(cwd, result.files) === hash) {
     cache.set(cwd, paths, hash, { documents: result.documents.map((d) => ({ file: d.file, document: d.document })), warnings: problems });
   }
-  return { ok: result.ok, problems, summary: { files: result.files.length, documents: result.documentCount } };
+  return judge(result.ok, problems, { files: result.files.length, documents: result.documentCount });
 }
 
 function validateFormat(output: string | undefined): ValidateFormat {

@@ -38,7 +38,7 @@ export const adminRoutes: Route[] = [
     path: '/v1/whoami',
     auth: 'viewer',
     // storeId: which store this server serves, so a saved plan can tell it from another (src/plan).
-    handler: (ctx) => ({ name: ctx.token!.name, role: ctx.token!.role, storeId: ctx.store.storeId() }),
+    handler: (ctx) => ({ name: ctx.token!.name, role: ctx.token!.role, storeId: ctx.store.storeId(), notifyChannels: ctx.notifyChannels }),
   },
   {
     method: 'GET',
@@ -165,7 +165,7 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/v1/compliance',
     auth: 'viewer',
-    handler: (ctx) => ctx.store.listCompliance(deviceQuery(ctx.query)),
+    handler: (ctx) => ctx.store.listCompliance({ ...deviceQuery(ctx.query, ['at']), at: single(ctx.query, 'at') }),
   },
   {
     method: 'POST',
@@ -290,8 +290,8 @@ function idempotencyKey(ctx: RequestContext): string | undefined {
   return key;
 }
 
-function deviceQuery(q: URLSearchParams): DeviceQuery {
-  checkQuery(q, ['filter', 'sort', 'limit', 'cursor']);
+function deviceQuery(q: URLSearchParams, extra: string[] = []): DeviceQuery {
+  checkQuery(q, ['filter', 'sort', 'limit', 'cursor', ...extra]);
   // A bad filter throws UsageError, which the server answers as 400 invalid with its hint.
   const filters: DeviceFilter[] = q.getAll('filter').map((text) => parseDeviceFilter(text));
   const sort = single(q, 'sort');

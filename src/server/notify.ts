@@ -1,0 +1,187 @@
+// Notification webhooks: the server posts each escalation event (a notify step fired, an
+// escalation command queued) to every configured URL, signed with HMAC-SHA256.
+//
+// The store writes each event to its outbox in the same transaction that fired the step, so an
+// event is never lost to a crash and the check-in or reconcile that fired it never waits on the
+// network. This notifier drains the outbox in the background: each channel gets each event,
+// retried with exponential backoff; once every channel has delivered or given up, the outcome
+// goes to the audit log and the event leaves the outbox. A restart re-sends what was pending,
+// so delivery is at least once: receivers deduplicate on the event id. Format: docs/api.md.
+import { createHmac } from 'node:crypto';
+import { UsageError } from '../errors.js';
+import type { NotifyDelivery, OutboxEvent } from '../store/api.js';
+import type { ServerStore } from './store.js';
+
+export interface NotifyOptions {
+  /** http(s) URLs; every event goes to each. */
+  webhooks: string[];
+  /** The HMAC-SHA256 key of the signature header. */
+  secret: string;
+  /** Attempts per channel and event, the first included (default 6). */
+  attempts?: number;
+  /** Delay before the first retry, doubled for each further one (default 1000 ms, at most 5 min). */
+  backoffMs?: number;
+  /** Per-attempt timeout (default 10 s). */
+  timeoutMs?: number;
+  /** How often the outbox is looked at (default 1 s); the reconcile tick also kicks it. */
+  pollMs?: number;
+}
+
+export const SIGNATURE_HEADER = 'x-emmctl-signature';
+const MAX_BACKOFF_MS = 300_000;
+const MAX_IN_FLIGHT = 16;
+
+/** The signature a receiver recomputes: hex HMAC-SHA256 of `TIMESTAMP.BODY` with the shared secret. */
+export function signPayload(secret: string, timestamp: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+/** Checks a `--notify-webhook` value: an absolute http(s) URL. */
+export function parseWebhookUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--notify-webhook "${text}" is not a URL`, 'give an absolute http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--notify-webhook "${text}": only http:// and https:// URLs are supported`);
+  return url.toString();
+}
+
+/** The URL as the audit log shows it: no credentials, no query (either may carry a secret). */
+export function channelName(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}${u.pathname}`;
+}
+
+export class Notifier {
+  private readonly store: ServerStore;
+  private readonly options: Required<NotifyOptions>;
+  private readonly inFlight = new Map<number, Promise<void>>();
+  /** What close() must cut short: requests in flight and backoff waits. */
+  private readonly pending = new Set<() => void>();
+  private lastSeq = 0;
+  private timer?: NodeJS.Timeout;
+  private draining = false;
+  private stopped = false;
+  private readonly log: (line: string) => void;
+
+  constructor(store: ServerStore, options: NotifyOptions, log: (line: string) => void = () => {}) {
+    this.store = store;
+    this.options = { attempts: 6, backoffMs: 1000, timeoutMs: 10_000, pollMs: 1000, ...options };
+    this.log = log;
+  }
+
+  get channels(): number {
+    return this.options.webhooks.length;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.options.pollMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Looks for new events now (after a reconcile tick); never waits for their delivery. */
+  kick(): void {
+    if (this.stopped || this.draining) return;
+    this.draining = true;
+    try {
+      while (this.inFlight.size < MAX_IN_FLIGHT) {
+        const events = this.store.pendingNotifications(this.lastSeq, MAX_IN_FLIGHT - this.inFlight.size);
+        if (!events.length) break;
+        for (const event of events) {
+          this.lastSeq = event.seq;
+          const done = this.deliver(event).finally(() => {
+            this.inFlight.delete(event.seq);
+            this.kick();
+          });
+          this.inFlight.set(event.seq, done);
+        }
+      }
+    } catch (error) {
+      this.log(`notify: cannot read the outbox: ${(error as Error).message}`);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Stops: attempts in flight are abandoned and their events stay in the outbox for the next start. */
+  async close(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const cancel of [...this.pending]) cancel();
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  private async deliver(event: OutboxEvent): Promise<void> {
+    const deliveries = await Promise.all(this.options.webhooks.map((url) => this.deliverTo(url, event)));
+    if (this.stopped) return;
+    try {
+      this.store.finishNotification(event, deliveries);
+    } catch (error) {
+      // Left in the outbox: sent again after a restart, which the event id makes harmless.
+      this.log(`notify: cannot record the delivery of ${event.id}: ${(error as Error).message}`);
+    }
+  }
+
+  private async deliverTo(url: string, event: OutboxEvent): Promise<NotifyDelivery> {
+    const channel = channelName(url);
+    const type = (JSON.parse(event.body) as { type?: string }).type ?? 'unknown';
+    let last: NotifyDelivery = { channel, ok: false, attempts: 0 };
+    for (let attempt = 1; attempt <= this.options.attempts && !this.stopped; attempt++) {
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      let retryAfterMs: number | undefined;
+      const ac = new AbortController();
+      const timeout = setTimeout(() => ac.abort(new DOMException('timed out', 'TimeoutError')), this.options.timeoutMs);
+      const cancel = () => ac.abort();
+      this.pending.add(cancel);
+      try {
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': `emmctl/${typeof EMMCTL_VERSION === 'string' ? EMMCTL_VERSION : '0.0.0-dev'}`,
+            'x-emmctl-event': type,
+            'x-emmctl-event-id': event.id,
+            'x-emmctl-delivery-attempt': String(attempt),
+            'x-emmctl-timestamp': timestamp,
+            [SIGNATURE_HEADER]: signPayload(this.options.secret, timestamp, event.body),
+          },
+          body: event.body,
+          redirect: 'manual',
+          signal: ac.signal,
+        });
+        await response.arrayBuffer().catch(() => undefined);
+        last = { channel, ok: response.status >= 200 && response.status < 300, attempts: attempt, status: response.status };
+        if (last.ok) return last;
+        // A receiver that says the request itself is wrong will say so again: retry only what may pass later.
+        if (!(response.status === 408 || response.status === 429 || response.status >= 500)) return { ...last, error: `HTTP ${response.status}` };
+        last.error = `HTTP ${response.status}`;
+        const ra = Number(response.headers.get('retry-after'));
+        if (Number.isFinite(ra) && ra >= 0) retryAfterMs = Math.min(ra * 1000, MAX_BACKOFF_MS);
+      } catch (error) {
+        if (this.stopped) break;
+        const cause = (error as { cause?: { code?: string } }).cause?.code;
+        last = { channel, ok: false, attempts: attempt, error: ac.signal.reason instanceof DOMException && ac.signal.reason.name === 'TimeoutError' ? 'timeout' : cause ?? (error as Error).message };
+      } finally {
+        clearTimeout(timeout);
+        this.pending.delete(cancel);
+      }
+      if (attempt < this.options.attempts) await this.sleep(retryAfterMs ?? Math.min(this.options.backoffMs * 2 ** (attempt - 1), MAX_BACKOFF_MS));
+    }
+    return last;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.pending.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.pending.add(done);
+    });
+  }
+}
