@@ -633,7 +633,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
         const candidate = newId('dev');
         const inserted = this.stmt(`INSERT INTO devices (id, name, serial, platform, ownership, owner, labels, state, profile, model, os_version, os_key, enrolled_at, credential_hash, created_at, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, 'enrolled', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING`).run(
-          candidate, request.name ?? `${request.platform}-${request.serial}`, request.serial, request.platform, request.ownership ?? profile.spec.ownership,
+          candidate, request.name ?? `${request.platform}-${request.serial}`, request.serial, request.platform, profile.spec.ownership,
           request.owner ?? null, JSON.stringify(profileLabels), token.profile, request.model ?? null, request.osVersion, versionKey(request.osVersion), now, hashSecret(credential), now, now);
         if (inserted.changes === 1) id = candidate;
         else existing = this.stmt('SELECT * FROM devices WHERE serial = ?').get(request.serial) as DeviceRow;
@@ -643,7 +643,9 @@ export class FleetStore implements AgentApi, ApiTokenApi {
         if (refusal) return refuse(new BackendError('conflict', refusal.message, { hint: refusal.hint }), refusal.reason, `device/${existing.id}`, { state: existing.state });
         id = existing.id;
         const labels = { ...profileLabels, ...(JSON.parse(existing.labels) as Record<string, string>) };
-        const ownership = existing.state === 'preregistered' ? existing.ownership : request.ownership ?? profile.spec.ownership;
+        // Ownership is the profile's (a pre-registration was checked against it above): what a device
+        // claims about itself would otherwise let a BYOD token's holder enroll as corporate.
+        const ownership = existing.state === 'preregistered' ? existing.ownership : profile.spec.ownership;
         // Written only if the record is still what the rule was decided on (compare-and-set).
         const claimed = this.stmt(`UPDATE devices SET name = ?, platform = ?, ownership = ?, owner = ?, labels = ?, state = 'enrolled', profile = ?, model = ?,
             os_version = ?, os_key = ?, enrolled_at = ?, credential_hash = ?, noncompliant_since = NULL, released_until = NULL, updated_at = ?
@@ -659,7 +661,8 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       const used = this.stmt('UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)').run(token.id);
       if (used.changes !== 1) throw new BackendError('unauthorized', usedUp(token));
       const reenrolled = existing ? (existing.state === 'enrolled' ? 'released' : existing.state) : undefined;
-      this.audit({ name: `device:${id}`, source }, 'enroll', `device/${id}`, { profile: token.profile, token: token.id, serial: request.serial, reenrolled }, now);
+      const claimedOwnership = request.ownership !== undefined && request.ownership !== profile.spec.ownership ? request.ownership : undefined;
+      this.audit({ name: `device:${id}`, source }, 'enroll', `device/${id}`, { profile: token.profile, token: token.id, serial: request.serial, reenrolled, claimedOwnership }, now);
       return { response: { deviceId: id!, credential, checkInIntervalSeconds: CHECK_IN_INTERVAL_SECONDS } };
     });
     if ('refused' in outcome) throw outcome.refused;

@@ -60,12 +60,13 @@ describe('emmctl simulate (in-process server over the embedded store)', () => {
     for (const d of listed) {
       expect(d.state).toBe('enrolled');
       expect(d.owner).toMatch(/^[a-z]+\.[a-z]+@example\.com$/);
-      // Personal devices enrolled with the BYOD profile where one allows their platform.
-      if (d.ownership === 'personal' && ['android', 'ios', 'ipados'].includes(d.platform)) expect(d.profile).toBe('byod-phones');
-      // Company-owned devices were pre-registered from the "purchase record", department and all.
-      if (d.ownership === 'corporate') expect(d.labels.department).toMatch(/^(engineering|sales|operations|support|finance|hr)$/);
-      else expect(d.labels.department).toBeUndefined();
+      // Ownership is the profile's, whatever the simulated device says of itself.
+      expect(d.ownership).toBe(d.profile === 'byod-phones' ? 'personal' : 'corporate');
+      // Only company-owned devices were pre-registered from the "purchase record", department and all.
+      if (d.labels.department !== undefined) expect(d.labels.department).toMatch(/^(engineering|sales|operations|support|finance|hr)$/);
+      if (d.ownership === 'personal') expect(d.labels.department).toBeUndefined();
     }
+    expect(listed.some((d) => d.labels.department !== undefined)).toBe(true);
     const compliance = JSON.parse((await cli(['compliance', '--data-dir', dataDir, '-o', 'json'])).stdout) as DeviceCompliance[];
     const statuses = new Set(compliance.map((c) => c.status));
     expect(statuses.has('compliant')).toBe(true);
@@ -224,7 +225,7 @@ describe('emmctl simulate --server (a real server process)', () => {
 
       const created = JSON.parse((await cli(['enroll', 'token', 'create', '--profile', 'corp-devices', '-o', 'json'], env)).stdout) as { secret: string };
       const first = JSON.parse((await cli(['simulate', '--devices', '12', '--server', server.url, '--enroll-token', created.secret, '--state', stateFile, '-o', 'json'])).stdout) as SimulationSummary;
-      // One corporate profile for all platforms: the personal devices enroll too (ownership from the device).
+      // One corporate profile for all platforms: the personal devices enroll too, as corporate (ownership is the profile's).
       expect(first).toMatchObject({ enrolled: 12, checkIns: 12, errors: 0, store: null });
       expect(statSync(stateFile).mode & 0o777).toBe(0o600);
 

@@ -149,3 +149,18 @@ describe('enrollment with a pre-registered serial', () => {
     expect(dev).toMatchObject({ state: 'enrolled', ownership: 'corporate', owner: 'bo@example.com', serial: 'PRE-1' });
   });
 });
+
+describe('ownership of a new device', () => {
+  it('is the profile\'s, whatever the device claims; a differing claim is audited', async () => {
+    const byod = await enroll({ token: await tokenFor('byod'), serial: 'CLAIMS-CORP-1', ownership: 'corporate' });
+    expect(byod.status, JSON.stringify(byod.body)).toBe(200);
+    const corp = await enroll({ token: await tokenFor('corp'), serial: 'CLAIMS-BYOD-1', ownership: 'personal' });
+    expect(corp.status, JSON.stringify(corp.body)).toBe(200);
+    const show = async (id: string) => (await call(base, 'GET', `/v1/devices/${id}`, { token: operator })).body as { ownership: string; profile: string };
+    expect(await show(byod.body.deviceId)).toMatchObject({ ownership: 'personal', profile: 'byod' });
+    expect(await show(corp.body.deviceId)).toMatchObject({ ownership: 'corporate', profile: 'corp' });
+    const enrolled = (await audit()).filter((a) => a.action === 'enroll');
+    expect(enrolled.find((a) => a.target === `device/${byod.body.deviceId}`)?.detail).toMatchObject({ claimedOwnership: 'corporate' });
+    expect(enrolled.find((a) => a.target === `device/${corp.body.deviceId}`)?.detail).toMatchObject({ claimedOwnership: 'personal' });
+  });
+});
