@@ -5,7 +5,7 @@
 // The embedded Backend driver and the server are thin adapters over this class.
 import Database from 'better-sqlite3';
 import { createHash, createHmac } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsConstants, existsSync, lstatSync, openSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type {
   AppliedChange,
@@ -218,6 +218,18 @@ function tightenOwnDir(dir: string): void {
   if (readdirSync(dir).every((name) => OWN_FILES.test(name))) chmodSync(dir, 0o700);
 }
 
+function refuseLinkedStoreFiles(path: string): void {
+  for (const file of [path, ...['-wal', '-shm', '-journal'].map((suffix) => path + suffix)]) {
+    let linked = false;
+    try {
+      linked = lstatSync(file).isSymbolicLink();
+    } catch {
+      continue; // absent: SQLite or we create it
+    }
+    if (linked) throw new Error(`${file} is a symbolic link; emmctl never opens its store through one (remove it)`);
+  }
+}
+
 export class FleetStore implements AgentApi, ApiTokenApi {
   readonly path: string;
   private readonly db: Database.Database;
@@ -256,7 +268,12 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       else tightenOwnDir(dataDir);
       // Create the file ourselves so it is owner-only from its first byte (SQLite would use the umask);
       // SQLite gives the -wal and -shm files the database file's permissions.
-      if (create && !existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+      // A link planted at the database or its journal names would make SQLite (and chmod) write
+      // wherever it points, so the store's own files are never links, and are created exclusively.
+      refuseLinkedStoreFiles(path);
+      if (create && !existsSync(path)) {
+        closeSync(openSync(path, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW, 0o600));
+      }
       chmodSync(path, 0o600);
       // fileMustExist: a store removed between the check above and here is not silently re-created.
       db = new Database(path, { fileMustExist: !create });

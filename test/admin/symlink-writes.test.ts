@@ -235,4 +235,17 @@ describe('simulator state and config', () => {
     expect(readdirSync(config)).toEqual(['config.json']);
     expect(existsSync(join(out.dir, 'config.json'))).toBe(false);
   });
+  it('the store never opens its database or journal through a planted link', async () => {
+    const policy = join(ROOT, 'policies');
+    for (const name of ['emmctl.db', 'emmctl.db-wal', 'emmctl.db-journal']) {
+      const out = outside('');
+      const dataDir = fresh();
+      symlinkSync(out.victim, join(dataDir, name));
+      const r = await runCli(['apply', policy, '--yes', '--data-dir', dataDir]);
+      expect(r.code, name).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`${name.replace(/[.-]/g, '\\$&')} is a symbolic link; emmctl never opens its store through one`));
+      out.untouched();
+      expect(statSync(out.victim).mode & 0o777, name).not.toBe(0o600);
+    }
+  });
 });
