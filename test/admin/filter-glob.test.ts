@@ -2,6 +2,8 @@
 // checked against a reference matcher on random patterns, through the CLI on a real store and
 // through a real server; and the documented length cap on filter values (exit 2 / 400).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// The simulator's seeded PRNG, so a failure can be replayed.
+import { mulberry32 as rng } from '../../src/agent/fleet.js';
 import { globMatch, MAX_FILTER_VALUE_LENGTH, ownerMatches } from '../../src/model/filter.js';
 import { globMatches } from '../../src/store/device-query.js';
 import { runCli } from '../helpers/cli.js';
@@ -26,18 +28,6 @@ function reference(text: string, pattern: string): boolean {
     row = next;
   }
   return row[t.length]!;
-}
-
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomString(next: () => number, alphabet: string[], max: number): string {
