@@ -1,11 +1,12 @@
 // Named contexts (which backend, where, with which credentials), kept with conf in the
 // per-user config dir or EMMCTL_CONFIG_DIR. The file holds API tokens in clear text, like gh and
 // kubectl without a keychain, so it and its directory are kept owner-only.
-import { chmodSync, existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, statSync } from 'node:fs';
 import { homedir, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import { EmmctlError, UsageError } from '../errors.js';
 import { makeDirs } from '../make-dirs.js';
+import { chmodNoFollow } from '../no-follow.js';
 
 export const LOCAL_CONTEXT = 'local';
 const NAME_PATTERN = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
@@ -63,10 +64,11 @@ export function validateServerUrl(server: string): string {
 
 function lockDown(path: string): void {
   // conf creates the directory with the umask's mode and may write the file through a temp file:
-  // set the modes ourselves after every write rather than trusting either.
+  // set the modes ourselves after every write rather than trusting either. A config dir that is
+  // a link (the user's choice) is used but never chmodded: that would narrow its target.
   try {
-    chmodSync(dirname(path), 0o700);
-    if (existsSync(path)) chmodSync(path, 0o600);
+    chmodNoFollow(dirname(path), 0o700);
+    chmodNoFollow(path, 0o600);
   } catch (error) {
     throw new EmmctlError(`cannot restrict permissions of ${path}: ${(error as Error).message}`, { cause: error });
   }
@@ -79,9 +81,7 @@ function lockDown(path: string): void {
  */
 function tightenOwn(path: string, mode: number): void {
   try {
-    const st = statSync(path);
-    const uid = process.getuid?.();
-    if (uid !== undefined && st.uid === uid && (st.mode & 0o077) !== 0) chmodSync(path, mode);
+    chmodNoFollow(path, mode, { onlyOwnLoose: true });
   } catch {
     // Missing (nothing written yet) or not changeable: see above.
   }
@@ -110,25 +110,25 @@ export async function openConfig(env: Record<string, string | undefined>): Promi
   // hooks are swapped for ours (exclusive random temp, rename over the link, owner-only).
   // Its mkdir is Node's recursive one, which never returns on a path under /proc (make-dirs.ts).
   const Base = Conf as unknown as new (options: object) => object;
+  // Reading never creates anything: conf makes the folder when a read finds no file, so that
+  // hook does nothing and the folder is made just before the first write.
+  const dir = configDir(env);
   class OwnerOnlyConf extends Base {
-    _ensureDirectory(): void {
-      makeDirs(dirname((this as unknown as ConfInstance).path), 0o700);
-    }
+    _ensureDirectory(): void {}
     _write(value: unknown): void {
       const self = this as unknown as { path: string; _serialize(v: unknown): string };
+      try {
+        makeDirs(dirname(self.path), 0o700);
+      } catch (error) {
+        throw new EmmctlError(`cannot create the emmctl config dir ${dir}: ${(error as Error).message}`, {
+          cause: error,
+          hint: 'set EMMCTL_CONFIG_DIR to a writable folder',
+        });
+      }
       writeFileAtomic(self.path, self._serialize(value), { mode: 0o600 });
     }
   }
-  const dir = configDir(env);
-  try {
-    // Made here, so a bad path fails at once with a message that names it.
-    makeDirs(dir, 0o700);
-  } catch (error) {
-    throw new EmmctlError(`cannot create the emmctl config dir ${dir}: ${(error as Error).message}`, {
-      cause: error,
-      hint: 'set EMMCTL_CONFIG_DIR to a writable folder',
-    });
-  }
+  refuseLinkedConfigFile(join(dir, 'config.json'));
   let conf: ConfInstance;
   try {
     conf = new OwnerOnlyConf({
@@ -137,7 +137,7 @@ export async function openConfig(env: Record<string, string | undefined>): Promi
       configName: 'config',
       cwd: dir,
       configFileMode: 0o600,
-      defaults: { contexts: {} },
+      // No `defaults`: conf writes them into the file on construction, i.e. on every read.
       // Context names may contain dots; they are keys, not paths.
       accessPropertiesByDotNotation: false,
     }) as unknown as ConfInstance;
@@ -213,6 +213,24 @@ export async function openConfig(env: Record<string, string | undefined>): Promi
     },
   };
   return store;
+}
+
+/**
+ * The tokens file must be the file itself: read through a link, the target's content would be
+ * taken for contexts (and a write would replace the link, surprising whoever made it).
+ */
+function refuseLinkedConfigFile(path: string): void {
+  let link = false;
+  try {
+    link = lstatSync(path).isSymbolicLink();
+  } catch {
+    return; // missing: nothing configured yet
+  }
+  if (link) {
+    throw new EmmctlError(`the emmctl config file ${path} is a symbolic link; emmctl neither reads nor changes a config file through a link`, {
+      hint: 'replace the link with the file itself (a linked config folder is fine)',
+    });
+  }
 }
 
 export function unknownContext(name: string): UsageError {

@@ -7,9 +7,10 @@
 // missing secret) sends the caller to the full loader, which reports problems with
 // file:line:col.
 import { createHash } from 'node:crypto';
-import { chmodSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../atomic-file.js';
 import { makeDirs } from '../make-dirs.js';
+import { chmodNoFollow } from '../no-follow.js';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { ResourceDocument } from '../model/policy.generated.js';
@@ -81,7 +82,8 @@ export class PolicyCache {
   set<W>(cwd: string, paths: readonly string[], contentHash: string, value: CachedSet<W>): void {
     try {
       makeDirs(this.dir, 0o700);
-      chmodSync(this.dir, 0o700);
+      // A cache dir that is a link is used as it is: chmod would narrow the link's target.
+      chmodNoFollow(this.dir, 0o700);
       writeFileAtomic(this.entryPath(cwd, paths), JSON.stringify({ format: FORMAT, contentHash, ...value }), { mode: 0o600 });
     } catch {
       // Nothing to undo: writeFileAtomic removed its temp file.

@@ -3,7 +3,7 @@
 // outside. Every writer: the shared atomic writer, plan --out, export --dir, init, the
 // simulator's state, the config file.
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkInside, writeFileAtomic, writeFilesAtomic } from '../../src/atomic-file.js';
@@ -221,19 +221,16 @@ describe('simulator state and config', () => {
     expect(statSync(state).mode & 0o777).toBe(0o600);
   });
 
-  it('a config.json link does not receive the tokens: the link is replaced by an owner-only file', async () => {
+  it('a config.json link does not receive the tokens: it is refused and its target left as it was', async () => {
     const out = outside('{}\n');
     const config = fresh();
     symlinkSync(out.victim, join(config, 'config.json'));
     const r = await runCli(['context', 'add', 'prod', '--server', 'https://emm.example.com', '--token-stdin'], { env: { EMMCTL_CONFIG_DIR: config }, input: 'secret-token-123\n' });
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/is a symbolic link/);
     out.untouched();
-    const path = join(config, 'config.json');
-    expect(lstatSync(path).isFile()).toBe(true);
-    expect(statSync(path).mode & 0o777).toBe(0o600);
-    expect(readFileSync(path, 'utf8')).toContain('secret-token-123');
+    expect(lstatSync(join(config, 'config.json')).isSymbolicLink()).toBe(true);
     expect(readdirSync(config)).toEqual(['config.json']);
-    expect(existsSync(join(out.dir, 'config.json'))).toBe(false);
   });
   it('the store never opens its database or journal through a planted link', async () => {
     const policy = join(ROOT, 'policies');
