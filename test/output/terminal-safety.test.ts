@@ -21,7 +21,7 @@ const cli = (...args: string[]) => runCli(args, { env: fleet.env });
 /** Runs the CLI on a pseudo-terminal (stdout and stderr both land in the returned text). */
 function onTerminal(args: string[], input = ''): { status: number | null; text: string } {
   const quoted = args.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
-  const r = spawnSync('script', ['-qfec', `stty cols 200; '${process.execPath}' '${BIN}' ${quoted}`, '/dev/null'], { env: cliEnv(fleet.env), encoding: 'utf8', input, timeout: 30_000 });
+  const r = spawnSync('script', ['-qfec', `stty cols 200; '${process.execPath}' '${BIN}' ${quoted}`, '/dev/null'], { env: cliEnv({ ...fleet.env, CI: undefined }), encoding: 'utf8', input, timeout: 30_000 });
   return { status: r.status, text: r.stdout };
 }
 
