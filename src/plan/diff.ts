@@ -54,7 +54,9 @@ function canonical(value: unknown): Json | undefined {
     const v = canonical((value as Record<string, unknown>)[key]);
     if (v === undefined) continue;
     if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0) continue;
-    out[key] = v;
+    // Defined, not assigned: `out["__proto__"] = v` would set the prototype and drop the member,
+    // so a `__proto__` key added to a saved plan would leave its digest unchanged.
+    Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

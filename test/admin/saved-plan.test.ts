@@ -80,6 +80,22 @@ describe('apply --plan', () => {
     expect(await minLengthInStore()).toBe(6);
   });
 
+  it.each([
+    ['at the top level', (t: string) => t.replace(/^\{/, '{"__proto__":{"prune":true},')],
+    ['inside a document\'s settings', (t: string) => t.replace(/"settings":\s*\{/, '"settings":{"__proto__":{"camera":"disabled","passcode":{"minLength":4}},')],
+  ])('refuses a plan with a __proto__ key added %s (exit 6) and applies nothing', async (_where, edit) => {
+    expect((await sb.cli(['plan', '--out', 'p.plan'])).code).toBe(0);
+    const path = join(sb.root, 'p.plan');
+    const text = readFileSync(path, 'utf8');
+    const edited = edit(text);
+    expect(edited).not.toBe(text);
+    writeFileSync(path, edited);
+    const r = await sb.cli(['apply', '--plan', 'p.plan', '--yes']);
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stderr).toContain('p.plan was changed after it was made');
+    expect(await minLengthInStore()).toBe(6);
+  });
+
   it('re-validates the documents even of a plan re-sealed with the store key (exit 3) and stores nothing', async () => {
     expect((await sb.cli(['plan', '--out', 'p.plan'])).code).toBe(0);
     writePlan('p.plan', resealWithStore(editPolicy(readPlan('p.plan'), (spec) => {
