@@ -4,7 +4,7 @@
 // the way down, so no path (server, simulator, embedded callers) stores more. docs/api.md lists
 // them; the OpenAPI document declares them from this table.
 import { BackendError } from '../errors.js';
-import type { Posture } from '../model/fleet.js';
+import { labelKeyProblem, serialProblem, type Posture } from '../model/fleet.js';
 import type { EnrollRequest } from './protocol.js';
 
 /** Maximum length in characters (Unicode code points) of each text field, and the app-list size. */
@@ -36,12 +36,32 @@ export function checkLength(value: string, max: number, field: string): void {
   if (n > max) throw new BackendError('invalid', `${field} is too long: ${n} characters, at most ${max}`);
 }
 
+/** Throws a 400-class BackendError naming `field` when the serial is too long or not a serial (serialProblem). */
+export function checkSerial(value: string, field: string): void {
+  checkLength(value, DEVICE_LIMITS.serial, field);
+  const problem = serialProblem(value);
+  if (problem) throw new BackendError('invalid', `${field} ${problem}`);
+}
+
+/** Label count, key pattern (the policy schema's) and lengths; `at` names where they came from. */
+export function checkLabels(labels: Record<string, unknown>, at: string): void {
+  const entries = Object.entries(labels);
+  if (entries.length > LABEL_LIMITS.count) throw new BackendError('invalid', `${at} ${entries.length} labels, at most ${LABEL_LIMITS.count}`);
+  for (const [key, value] of entries) {
+    const problem = labelKeyProblem(key);
+    if (problem) throw new BackendError('invalid', `${at} ${problem}`);
+    if (typeof value !== 'string') throw new BackendError('invalid', `${at} label ${key} must be a string`);
+    checkLength(value, LABEL_LIMITS.value, `${at} label ${key}`);
+  }
+}
+
 /** Bounds of an enrollment request whose types are already checked. */
 export function checkEnrollRequest(request: EnrollRequest, where: string): void {
   for (const key of ['token', 'serial', 'name', 'model', 'owner', 'osVersion'] as const) {
     const value = request[key];
     if (typeof value === 'string') checkLength(value, DEVICE_LIMITS[key], `${where}.${key}`);
   }
+  if (typeof request.serial === 'string') checkSerial(request.serial, `${where}.serial`);
 }
 
 /**
@@ -82,6 +102,7 @@ export function parsePosture(value: unknown, where: string): Posture {
   }
   for (const key of ['model', 'serial', 'appliedConfigVersion'] as const) {
     const s = text(key, DEVICE_LIMITS[key], false);
+    if (key === 'serial' && s !== undefined) checkSerial(s, `${where}.serial`);
     if (s !== undefined) posture[key] = s;
   }
   return posture;

@@ -1,5 +1,5 @@
 // Which groups a device belongs to, and which documents reach it through those groups.
-import type { Device } from '../model/fleet.js';
+import { DEVICE_ID_SHAPE, type Device } from '../model/fleet.js';
 import { ownerMatches } from '../model/filter.js';
 import type { EnrollmentProfileDocument, GroupDocument, GroupMatch } from '../model/policy.generated.js';
 
@@ -12,7 +12,8 @@ export const ALL_GROUP = 'all';
  *   platforms: any of; ownership: equal; labels: every key equal; owners: any pattern
  *   (exact address, bare domain or `*@domain`, case-insensitive);
  * - or the group's static `devices` list names its id or serial (the enrolled serial, or the
- *   one the device last reported);
+ *   one the device last reported); an entry shaped like a device id names an id only, so a
+ *   device cannot join by taking another device's id as its serial;
  * - or the device enrolled with a profile whose `spec.group` names the group.
  */
 export function groupsForDevice(device: Device, groups: GroupDocument[], profiles: EnrollmentProfileDocument[]): string[] {
@@ -43,7 +44,7 @@ function inGroup(device: Device, group: GroupDocument): boolean {
   if (devices) {
     const members = staticMembers(devices);
     const serial = device.serial ?? device.posture?.serial;
-    if (members.has(device.id) || (serial !== undefined && members.has(serial))) return true;
+    if (members.has(device.id) || (serial !== undefined && !DEVICE_ID_SHAPE.test(serial) && members.has(serial))) return true;
   }
   return match !== undefined && matches(device, match);
 }

@@ -3,7 +3,8 @@
 // CSV syntax stay with the caller (src/output/csv.ts), so this module works on parsed rows.
 import type { PreregisteredDevice } from '../backends/backend.js';
 import type { EnrollmentToken } from '../model/fleet.js';
-import { OWNERSHIPS, PLATFORMS } from '../model/fleet.js';
+import { labelKeyProblem, OWNERSHIPS, PLATFORMS, serialProblem } from '../model/fleet.js';
+import { LABEL_LIMITS } from '../agent/limits.js';
 import type { Ownership, Platform } from '../model/policy.generated.js';
 
 // The server's and the simulator's import place for these lists (their home is src/model/fleet.ts).
@@ -78,10 +79,14 @@ export function validateImport(rows: readonly ImportRow[], file: string): { devi
       for (const pair of labelText.split(';').map((p) => p.trim()).filter(Boolean)) {
         const eq = pair.indexOf('=');
         const key = eq < 0 ? '' : pair.slice(0, eq).trim();
-        if (eq < 0 || !/^[A-Za-z0-9][A-Za-z0-9_.\/-]*$/.test(key)) rowErrors.push(`label "${pair}" is not KEY=VALUE (labels are k=v;k2=v2)`);
-        else labels[key] = pair.slice(eq + 1).trim();
+        if (eq < 0) rowErrors.push(`label "${pair}" is not KEY=VALUE (labels are k=v;k2=v2)`);
+        else if (labelKeyProblem(key)) rowErrors.push(labelKeyProblem(key)!);
+        else Object.defineProperty(labels, key, { value: pair.slice(eq + 1).trim(), enumerable: true, writable: true, configurable: true });
       }
+      if (Object.keys(labels).length > LABEL_LIMITS.count) rowErrors.push(`${Object.keys(labels).length} labels, at most ${LABEL_LIMITS.count}`);
     }
+    const serialIssue = serial ? serialProblem(serial) : undefined;
+    if (serialIssue) rowErrors.push(`serial ${serialIssue}`);
     if (serial && !seen.has(serial)) seen.set(serial, row.line);
     if (rowErrors.length) {
       for (const message of rowErrors) errors.push(`${at} ${message}`);

@@ -163,3 +163,26 @@ export interface Page<T> {
   /** Opaque cursor for the next page; absent on the last page. */
   nextCursor?: string;
 }
+
+/**
+ * The shape of a device id (newId('dev')). A Group's static `devices` list holds ids and serials
+ * in one list, so a serial of this shape could pose as another device's id: such entries match
+ * ids only, and no serial of this shape is accepted.
+ */
+export const DEVICE_ID_SHAPE = /^dev_[0-9a-f]{16}$/i;
+
+/** Label keys, as the policy schema's Labels (schema/emmctl.schema.json) declares them. */
+export const LABEL_KEY_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$/;
+
+/** What is wrong with a serial (undefined: nothing); the length bound is checked apart. */
+export function serialProblem(serial: string): string | undefined {
+  if (DEVICE_ID_SHAPE.test(serial)) return 'has the shape of a device id (dev_ and 16 hex digits)';
+  // C0, DEL, C1 and lone surrogates: serials reach terminals, CSV files and static group lists.
+  if (/[\u0000-\u001f\u007f-\u009f]|\p{Cs}/u.test(serial)) return 'contains a control character or a lone surrogate';
+  return undefined;
+}
+
+/** What is wrong with a label key (undefined: nothing). */
+export function labelKeyProblem(key: string): string | undefined {
+  return LABEL_KEY_PATTERN.test(key) ? undefined : `label key "${key}" must be letters, digits, ".", "_", "/" or "-", starting and ending with a letter or digit, at most 63 characters`;
+}

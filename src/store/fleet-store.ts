@@ -55,7 +55,7 @@ import { parseWhatIfInstant } from '../model/duration.js';
 import type { ComplianceResult } from '../compliance/index.js';
 import { getPath, maskValue, replacePaths, secretDigest, secretRefPaths, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
 import { MIGRATIONS } from './migrations.js';
-import { checkEnrollRequest, checkLength, DEVICE_LIMITS, LABEL_LIMITS, parsePosture } from '../agent/limits.js';
+import { checkEnrollRequest, checkLabels, checkLength, checkSerial, DEVICE_LIMITS, parsePosture } from '../agent/limits.js';
 import { hashSecret, newId, newSecret } from './secrets.js';
 
 export const DB_FILE = 'emmctl.db';
@@ -575,17 +575,34 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       if (!r.serial || typeof r.serial !== 'string') throw new BackendError('invalid', `row ${i + 1}: serial is required`);
       if (!PLATFORMS.includes(r.platform)) throw new BackendError('invalid', `row ${i + 1}: unknown platform "${r.platform}"`, { hint: `one of: ${PLATFORMS.join(', ')}` });
       checkPreregistered(r, `row ${i + 1}:`);
+      const first = rows.findIndex((o) => o.serial === r.serial);
+      if (first !== i) throw new BackendError('invalid', `row ${i + 1}: serial "${r.serial}" repeats row ${first + 1}`);
     });
-    return this.tx(() => {
+    const outcome = this.tx((): { result: { created: number; updated: number } } | { refused: BackendError } => {
       const at = this.now();
+      // Pre-registration describes a device before its first enrollment. Rewriting an enrolled (or
+      // retired, or wiped) record's ownership or labels would move it between groups and policies
+      // behind its back: such rows refuse the whole request, and the refusal is audited.
+      const existing = rows.map((r) => this.stmt('SELECT * FROM devices WHERE serial = ?').get(r.serial) as DeviceRow | undefined);
+      const taken = rows.filter((_, i) => existing[i] !== undefined && existing[i]!.state !== 'preregistered');
+      if (taken.length) {
+        const serials = taken.map((r) => r.serial);
+        this.audit(actor, 'device.preregister.refused', 'devices', { reason: 'not-preregistered', serials: serials.slice(0, 20) }, at);
+        const shown = serials.slice(0, 10).map((s) => `"${s}"`).join(', ') + (serials.length > 10 ? ` and ${serials.length - 10} more` : '');
+        return { refused: new BackendError('conflict', `serial${serials.length === 1 ? '' : 's'} ${shown} belong${serials.length === 1 ? 's' : ''} to a device that is no longer pre-registered (enrolled, wiped or retired); nothing was pre-registered`, {
+          hint: 'pre-registration only creates records or updates pre-registered ones; change an enrolled device with labels in its enrollment profile or a Group',
+        }) };
+      }
       let created = 0;
       let updated = 0;
-      for (const r of rows) {
-        const existing = this.stmt('SELECT * FROM devices WHERE serial = ?').get(r.serial) as DeviceRow | undefined;
-        if (existing) {
-          const labels = { ...(JSON.parse(existing.labels) as Record<string, string>), ...(r.labels ?? {}) };
-          this.stmt('UPDATE devices SET name = ?, owner = ?, ownership = ?, labels = ?, updated_at = ? WHERE id = ?').run(
-            r.name ?? existing.name, r.owner ?? existing.owner, r.ownership ?? existing.ownership, JSON.stringify(labels), at, existing.id);
+      rows.forEach((r, i) => {
+        const row = existing[i];
+        if (row) {
+          const labels = { ...(JSON.parse(row.labels) as Record<string, string>), ...(r.labels ?? {}) };
+          // Only while it is still pre-registered (compare-and-set: an enrollment may claim it meanwhile).
+          const changed = this.stmt("UPDATE devices SET name = ?, platform = ?, owner = ?, ownership = ?, labels = ?, updated_at = ? WHERE id = ? AND state = 'preregistered'").run(
+            r.name ?? row.name, r.platform, r.owner ?? row.owner, r.ownership ?? row.ownership, JSON.stringify(labels), at, row.id);
+          if (changed.changes !== 1) throw new BackendError('conflict', `serial "${r.serial}" was enrolled while pre-registering; nothing was pre-registered`, { hint: 'run it again' });
           updated++;
         } else {
           this.stmt(`INSERT INTO devices (id, name, serial, platform, ownership, owner, labels, state, created_at, updated_at)
@@ -593,10 +610,12 @@ export class FleetStore implements AgentApi, ApiTokenApi {
             newId('dev'), r.name ?? `${r.platform}-${r.serial}`, r.serial, r.platform, r.ownership ?? 'corporate', r.owner ?? null, JSON.stringify(r.labels ?? {}), at, at);
           created++;
         }
-      }
+      });
       this.audit(actor, 'device.preregister', 'devices', { created, updated, serials: rows.slice(0, 20).map((r) => r.serial) });
-      return { created, updated };
+      return { result: { created, updated } };
     });
+    if ('refused' in outcome) throw outcome.refused;
+    return outcome.result;
   }
 
   /**
@@ -659,7 +678,9 @@ export class FleetStore implements AgentApi, ApiTokenApi {
         const refusal = claimRefusal(existing, token.profile, profile, request.platform, now);
         if (refusal) return refuse(new BackendError('conflict', refusal.message, { hint: refusal.hint }), refusal.reason, `device/${existing.id}`, { state: existing.state });
         id = existing.id;
-        const labels = { ...profileLabels, ...(JSON.parse(existing.labels) as Record<string, string>) };
+        // An admin's pre-registration labels apply to its first enrollment; a released, wiped or
+        // retired record's labels came from its previous profile, which no longer speaks for it.
+        const labels = existing.state === 'preregistered' ? { ...profileLabels, ...(JSON.parse(existing.labels) as Record<string, string>) } : profileLabels;
         // Ownership is the profile's (a pre-registration was checked against it above): what a device
         // claims about itself would otherwise let a BYOD token's holder enroll as corporate.
         const ownership = existing.state === 'preregistered' ? existing.ownership : profile.spec.ownership;
@@ -1376,13 +1397,9 @@ function checkPreregistered(r: PreregisteredDevice, at: string): void {
     if (value !== undefined && value !== null && typeof value !== 'string') throw new BackendError('invalid', `${at} ${key} must be a string`);
     if (typeof value === 'string') checkLength(value, DEVICE_LIMITS[key], `${at} ${key}`);
   }
-  const labels = Object.entries(r.labels ?? {});
-  if (labels.length > LABEL_LIMITS.count) throw new BackendError('invalid', `${at} ${labels.length} labels, at most ${LABEL_LIMITS.count}`);
-  for (const [key, value] of labels) {
-    checkLength(key, LABEL_LIMITS.key, `${at} label key`);
-    if (typeof value !== 'string') throw new BackendError('invalid', `${at} label ${key} must be a string`);
-    checkLength(value, LABEL_LIMITS.value, `${at} label ${key}`);
-  }
+  checkSerial(r.serial, `${at} serial`);
+  if (r.labels !== undefined && (r.labels === null || typeof r.labels !== 'object' || Array.isArray(r.labels))) throw new BackendError('invalid', `${at} labels must be an object of strings`);
+  checkLabels(r.labels ?? {}, at);
 }
 
 function usedUp(t: TokenRow): string {

@@ -1,6 +1,7 @@
 // The admin REST API: everything the Backend interface does, for API tokens by role.
 import type { DeviceFilter, DeviceQuery, PreregisteredDevice, ResourceChange } from '../../backends/backend.js';
 import { BackendError } from '../../errors.js';
+import { checkLabels, checkSerial } from '../../agent/limits.js';
 import { parseDeviceFilter } from '../../model/filter.js';
 import { COMMAND_STATUSES, COMMAND_TYPES, OWNERSHIPS, PLATFORMS } from '../../model/fleet.js';
 import { RESOURCE_KINDS, type ResourceDocument, type ResourceKind } from '../../model/policy.generated.js';
@@ -333,8 +334,11 @@ function parsePreregistered(value: unknown, i: number): PreregisteredDevice {
   if (labels !== undefined && (!isObject(labels) || Object.values(labels).some((v) => typeof v !== 'string'))) {
     throw badRequest(`${where}.labels must be an object of strings`);
   }
+  if (labels !== undefined) checkLabels(labels as Record<string, unknown>, `${where}.labels:`);
+  const serial = requiredString(value, 'serial', where);
+  checkSerial(serial, `${where}.serial`);
   return {
-    serial: requiredString(value, 'serial', where),
+    serial,
     platform: oneOf(requiredString(value, 'platform', where), PLATFORMS, `${where}.platform`)!,
     ownership: oneOf(optionalString(value, 'ownership', where), OWNERSHIPS, `${where}.ownership`),
     owner: optionalString(value, 'owner', where),
