@@ -79,7 +79,7 @@ export function validateImport(rows: readonly ImportRow[], file: string): { devi
       for (const pair of labelText.split(';').map((p) => p.trim()).filter(Boolean)) {
         const eq = pair.indexOf('=');
         const key = eq < 0 ? '' : pair.slice(0, eq).trim();
-        if (eq < 0) rowErrors.push(`label "${pair}" is not KEY=VALUE (labels are k=v;k2=v2)`);
+        if (eq < 0 || key === '') rowErrors.push(`label "${pair}" is not KEY=VALUE (labels are k=v;k2=v2)`);
         else if (labelKeyProblem(key)) rowErrors.push(labelKeyProblem(key)!);
         else Object.defineProperty(labels, key, { value: pair.slice(eq + 1).trim(), enumerable: true, writable: true, configurable: true });
       }
