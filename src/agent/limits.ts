@@ -4,6 +4,7 @@
 // the way down, so no path (server, simulator, embedded callers) stores more. docs/api.md lists
 // them; the OpenAPI document declares them from this table.
 import { BackendError } from '../errors.js';
+import { isCalendarDateText } from '../model/duration.js';
 import { labelKeyProblem, serialProblem, type Posture } from '../model/fleet.js';
 import type { EnrollRequest } from './protocol.js';
 
@@ -97,7 +98,7 @@ export function parsePosture(value: unknown, where: string): Posture {
   posture.installedApps = apps as string[];
   const patchLevel = text('patchLevel', 10, false);
   if (patchLevel !== undefined) {
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(patchLevel)) throw new BackendError('invalid', `${where}.patchLevel must be YYYY-MM-DD (got "${patchLevel}")`);
+    if (!isCalendarDateText(patchLevel)) throw new BackendError('invalid', `${where}.patchLevel must be a real calendar date YYYY-MM-DD (got "${patchLevel}")`);
     posture.patchLevel = patchLevel;
   }
   for (const key of ['model', 'serial', 'appliedConfigVersion'] as const) {

@@ -149,6 +149,14 @@ describe('compliance --at: a read-only what-if', () => {
     expect(past.stderr).toContain('is in the past');
   });
 
+  it('refuses an absurdly far +DURATION and a time that is not a real calendar instant with zone (exit 2)', async () => {
+    for (const at of ['+99999999d', '+99999999w', '+9999999999999999m', '2099-02-30T00:00:00Z', '2099-01-01T24:00:00Z', '2099-01-01', '2099-13-01T00:00:00Z']) {
+      const r = await runCli(['compliance', '--at', at], { env });
+      expect(r.code, `${at}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(`"${at}" is neither`);
+    }
+  });
+
   it('works through the server: the at query parameter, the same answer', async () => {
     const token = await createApiToken(dataDir, 'viewer', 'whatif');
     let server: ServerProcess | undefined;
@@ -165,6 +173,12 @@ describe('compliance --at: a read-only what-if', () => {
       expect(((await past.json()) as { error: { message: string } }).error.message).toContain('is in the past');
       const list = await fetch(`${server.url}/v1/devices?at=%2B1d`, { headers: { authorization: `Bearer ${token}` } });
       expect(list.status).toBe(400);
+      // Far durations used to overflow the Date (500 RangeError); rolled-over dates were read as March.
+      for (const at of ['+99999999d', '+99999999w', '+9999999999999999m', '2099-02-30T00:00:00Z', '2099-01-01T24:00:00Z', '2099-01-01']) {
+        const res = await fetch(`${server.url}/v1/compliance?at=${encodeURIComponent(at)}`, { headers: { authorization: `Bearer ${token}` } });
+        expect(res.status, at).toBe(400);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid');
+      }
     } finally {
       await server?.stop();
     }

@@ -27,7 +27,7 @@ export function parseFailOn(value: string, previous: ComplianceStatus[] = []): C
 /** Checks the form early (exit 2); the backend resolves `+3d` against its own clock. */
 function parseAt(value: string): string {
   const t = parseWhatIfInstant(value, new Date());
-  if (t === undefined) throw new InvalidArgumentError(`"${value}" is neither an ISO-8601 time with zone (2026-01-31T12:00:00Z, or a date 2026-01-31) nor +DURATION from now (+3d, +12h, +1w2d)`);
+  if (t === undefined) throw new InvalidArgumentError(`"${value}" is neither an ISO-8601 time with zone naming a real instant (2026-01-31T12:00:00Z) nor +DURATION from now (+3d, +12h, +1w2d; at most 100 years)`);
   if (t < Date.now()) throw new InvalidArgumentError(`"${value}" is in the past: a what-if looks ahead (the store keeps no history of postures)`);
   return value.trim();
 }
