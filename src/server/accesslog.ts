@@ -2,6 +2,8 @@
 // query values that could hold one. Lines are batched per event-loop turn: one write, not one
 // per request, on the check-in hot path.
 
+import { SECRET_PREFIX } from '../store/secrets.js';
+
 export type LogSink = (line: string) => void;
 
 export interface AccessLogEntry {
@@ -16,18 +18,39 @@ export interface AccessLogEntry {
   error?: string;
 }
 
-const SENSITIVE = /token|secret|key|credential|password|auth/i;
+/** Parameter names (matched case-insensitively, anywhere in the name) whose values are never logged. */
+const SENSITIVE = /token|secret|key|credential|pass|pwd|psk|auth|session|bearer|sig/i;
+/** Our own secrets carry a readable prefix: one pasted into a path or any value is redacted too. */
+const OUR_SECRET = new RegExp(Object.values(SECRET_PREFIX).join('|'), 'i');
 
-/** The path plus its query with the values of anything secret-looking replaced. */
+function looksSecret(text: string): boolean {
+  if (OUR_SECRET.test(text)) return true;
+  try {
+    return OUR_SECRET.test(decodeURIComponent(text));
+  } catch {
+    return false;
+  }
+}
+
+/** The path plus its query with path segments and values of anything secret-looking replaced. */
 export function loggablePath(rawUrl: string): string {
   const q = rawUrl.indexOf('?');
-  if (q < 0) return rawUrl;
+  const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
+  const path = rawPath.split('/').map((seg) => (looksSecret(seg) ? 'REDACTED' : seg)).join('/');
+  if (q < 0) return path;
   const params = new URLSearchParams(rawUrl.slice(q + 1));
   for (const key of new Set(params.keys())) {
-    if (SENSITIVE.test(key)) params.set(key, 'REDACTED');
+    if (SENSITIVE.test(key) || looksSecret(key) || params.getAll(key).some(looksSecret)) params.set(key, 'REDACTED');
+  }
+  // A secret pasted as a parameter name: drop the name itself.
+  for (const key of [...new Set(params.keys())]) {
+    if (looksSecret(key)) {
+      params.delete(key);
+      params.append('REDACTED', 'REDACTED');
+    }
   }
   const query = params.toString();
-  return query ? `${rawUrl.slice(0, q)}?${query}` : rawUrl.slice(0, q);
+  return query ? `${path}?${query}` : path;
 }
 
 export class BatchedWriter {

@@ -164,6 +164,8 @@ describe('rate limits', () => {
 describe('access log', () => {
   it('writes one JSON line per request with no token, credential or secret in it', async () => {
     await call(base, 'GET', `/v1/devices?filter=owner%3Dana%40example.com&token=${encodeURIComponent(admin)}`, { token: admin });
+    // Secrets under other parameter names, pasted into a path segment or as a plain value.
+    await call(base, 'GET', `/v1/devices/${encodeURIComponent(credential)}?pwd=hunter2&X-Session-Id=s3ss&q=${encodeURIComponent(enrollSecret)}`, { token: admin });
     // Lines are flushed once per event-loop turn; a last request makes sure earlier ones are out.
     await call(base, 'GET', '/healthz');
     await new Promise((r) => setTimeout(r, 100));
@@ -177,6 +179,8 @@ describe('access log', () => {
     expect(devices).toMatchObject({ method: 'GET', status: 400, error: 'invalid', actor: 'admin-test', ip: '127.0.0.1' });
     expect(devices.path).toBe('/v1/devices?filter=owner%3Dana%40example.com&token=REDACTED');
     expect(typeof devices.ms).toBe('number');
+    expect(entries.find((e) => String(e.path).startsWith('/v1/devices/'))!.path).toBe('/v1/devices/REDACTED?pwd=REDACTED&X-Session-Id=REDACTED&q=REDACTED');
+    for (const leaked of ['hunter2', 's3ss']) expect(log).not.toContain(leaked);
     expect(Date.parse(devices.time as string)).not.toBeNaN();
     const denied = entries.find((e) => e.status === 429)!;
     expect(denied.error).toBe('rate_limited');

@@ -119,6 +119,15 @@ describe('loggablePath', () => {
     expect(loggablePath('/v1/devices?filter=os%3C14&token=abc&api_key=k')).toBe('/v1/devices?filter=os%3C14&token=REDACTED&api_key=REDACTED');
     expect(loggablePath('/v1/devices')).toBe('/v1/devices');
   });
+
+  it('redacts any name containing pass, pwd, psk, session, bearer or sig (any case), and our secrets anywhere', () => {
+    expect(loggablePath('/v1/x?Pass=a&PWD=b&wifi_psk=c&sessionId=d&Bearer=e&sig=f&Signature=g&limit=5')).toBe(
+      '/v1/x?Pass=REDACTED&PWD=REDACTED&wifi_psk=REDACTED&sessionId=REDACTED&Bearer=REDACTED&sig=REDACTED&Signature=REDACTED&limit=5',
+    );
+    expect(loggablePath('/v1/devices/emm_at_abcDEF123/commands')).toBe('/v1/devices/REDACTED/commands');
+    expect(loggablePath('/v1/devices/EMM%5Fdc%5Fxyz?filter=emm_et_q')).toBe('/v1/devices/REDACTED?filter=REDACTED');
+    expect(loggablePath('/v1/devices?emm_et_leaked=1')).toBe('/v1/devices?REDACTED=REDACTED');
+  });
 });
 
 describe('parseDurationSeconds', () => {
