@@ -18,6 +18,16 @@ export async function readJsonBody(req: IncomingMessage, limit = DEFAULT_BODY_LI
     await drain(req);
     throw new HttpError(415, 'invalid', `request body must be application/json (got ${req.headers['content-type'] ? JSON.stringify(req.headers['content-type']) : 'no Content-Type'})`);
   }
+  const charset = charsetOf(req.headers['content-type']!);
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    await drain(req);
+    throw new HttpError(415, 'invalid', `request body must be UTF-8 (got charset ${JSON.stringify(charset)})`);
+  }
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity') {
+    await drain(req);
+    throw new HttpError(415, 'invalid', `request body must not be encoded (got Content-Encoding ${JSON.stringify(req.headers['content-encoding'])})`);
+  }
   if (length !== undefined && length > limit) {
     await drain(req);
     throw tooLarge(limit);
@@ -30,6 +40,14 @@ export function isJsonContentType(value: string | undefined): boolean {
   if (!value) return false;
   const type = value.split(';', 1)[0]!.trim().toLowerCase();
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+}
+
+function charsetOf(contentType: string): string | undefined {
+  for (const param of contentType.split(';').slice(1)) {
+    const eq = param.indexOf('=');
+    if (eq >= 0 && param.slice(0, eq).trim().toLowerCase() === 'charset') return param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+  }
+  return undefined;
 }
 
 function tooLarge(limit: number): HttpError {
@@ -54,7 +72,15 @@ function readText(req: IncomingMessage, limit: number): Promise<string> {
       }
       chunks.push(chunk);
     });
-    req.on('end', () => (over ? reject(tooLarge(limit)) : resolve(Buffer.concat(chunks, size).toString('utf8'))));
+    req.on('end', () => {
+      if (over) return reject(tooLarge(limit));
+      // Buffer#toString would turn bad bytes into U+FFFD silently and store them.
+      try {
+        resolve(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, size)));
+      } catch {
+        reject(new HttpError(400, 'invalid', 'request body is not valid UTF-8'));
+      }
+    });
     req.on('error', reject);
     req.on('close', () => {
       if (!req.complete) reject(new HttpError(400, 'invalid', 'request body was cut off'));
@@ -93,11 +119,32 @@ export function parseJsonObject(text: string): Record<string, unknown> {
   // Everything after parsing (validation, the store's JSON.stringify) recurses: a body nested
   // thousands deep would overflow the stack there and answer 500.
   if (depthExceeds(value, MAX_JSON_DEPTH)) throw new HttpError(400, 'invalid', `request body is nested more than ${MAX_JSON_DEPTH} levels deep`);
+  // A \uD800 escape without its pair is valid JSON but no text: SQLite, YAML and terminals would mangle it.
+  if (text.includes('\\u') && hasLoneSurrogate(value)) throw new HttpError(400, 'invalid', 'request body contains a string with a lone surrogate (not valid Unicode)');
   return value as Record<string, unknown>;
 }
 
 /** Deeper than any real request (a policy document inside a change is about 10 levels). */
 export const MAX_JSON_DEPTH = 64;
+
+/** Code units, not code points (no `u` flag): a high half not followed by a low one, or a low one alone. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function hasLoneSurrogate(root: object): boolean {
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) return true;
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (LONE_SURROGATE.test(k)) return true;
+        stack.push(child);
+      }
+    }
+  }
+  return false;
+}
 
 /** Iterative, so the check itself cannot overflow the stack. */
 function depthExceeds(root: object, max: number): boolean {

@@ -154,6 +154,42 @@ describe('hostile input is a 400, never a 500', () => {
     expect((await call(base, 'POST', '/v1/tokens', { token: admin, raw: `{"name":${deep(5000, '1')}}` })).status).toBe(400);
   });
 
+  it('refuses a body that is not UTF-8, declares another charset, is content-encoded, or holds a lone surrogate; nothing stored', async () => {
+    const before = await names();
+    const send = (body: Buffer | string, headers: Record<string, string> = {}) =>
+      fetch(`${base}/v1/resources/apply`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json', ...headers }, body });
+    const group = (name: string) => JSON.stringify({ changes: [create(doc('Group', name, { match: { platforms: ['android'] } }))] });
+    // Bytes ff fe inside a string used to be stored as U+FFFD.
+    const utf8 = Buffer.from(group('bad-bytes-XX'));
+    const at = utf8.indexOf('XX');
+    utf8[at] = 0xff;
+    utf8[at + 1] = 0xfe;
+    const bytes = await send(utf8);
+    expect(bytes.status).toBe(400);
+    expect(((await bytes.json()) as { error: { message: string } }).error.message).toContain('not valid UTF-8');
+    expect((await send(group('latin1-group'), { 'content-type': 'application/json; charset=iso-8859-1' })).status).toBe(415);
+    expect((await send(group('gzip-group'), { 'content-encoding': 'gzip' })).status).toBe(415);
+    const lone = await call(base, 'POST', '/v1/resources/apply', { token: admin, raw: group('lone-\\ud800-x').replace('\\\\ud800', '\\ud800') });
+    expect(lone.status).toBe(400);
+    expect(lone.body.error.message).toContain('lone surrogate');
+    const loneKey = await call(base, 'POST', '/v1/tokens', { token: admin, raw: '{"name":"t","\\udc00":1}' });
+    expect(loneKey.status).toBe(400);
+    expect(loneKey.body.error.message).toContain('lone surrogate');
+    const pair = await call(base, 'POST', '/v1/tokens', { token: admin, raw: '{"name":"t\\ud83d\\ude00","role":"nobody"}' });
+    expect(JSON.stringify(pair.body)).not.toContain('lone surrogate');
+    expect(await names()).toEqual(before);
+  });
+
+  it('refuses a posture patchLevel that is no calendar date (400 naming the field)', async () => {
+    const dev = await enroll(base, (await enrollmentToken(base, admin)).secret);
+    for (const patchLevel of ['2024-02-30', '2024-13-45', '2023-02-29']) {
+      const r = await checkIn(base, dev.credential, { ...POSTURE, patchLevel });
+      expect(r.status, patchLevel).toBe(400);
+      expect(r.body.error.message).toContain('patchLevel');
+    }
+    expect((await checkIn(base, dev.credential, { ...POSTURE, patchLevel: '2024-02-29' })).status).toBe(200);
+  });
+
   it('treats prototype keys in query strings as the unknown values they are', async () => {
     for (const key of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
       for (const path of ['/v1/devices', '/v1/compliance']) {
