@@ -8,10 +8,15 @@
 //   - creating or updating a CompliancePolicy that has such a step (any edit of its rules or
 //     assignments changes who gets the command);
 //   - creating or updating a Group that such a policy assigns (its members are who gets it);
-//   - creating or updating an EnrollmentProfile whose `group` such a policy assigns.
+//   - creating or updating an EnrollmentProfile whose devices could be in a group such a policy
+//     assigns: its `group`, the built-in `all`, or any Group whose `match` its platforms,
+//     ownership and labels could meet (a condition on a field the profile does not fix, such as
+//     owners, counts as met);
+//   - pre-registering a device whose labels or ownership could bring it into such a Group
+//     (a Group whose `match` tests a label or the ownership the row sets, and nothing it contradicts).
 // Deletions already need admin.
 import type { CommandType } from '../model/fleet.js';
-import type { ComplianceAction, ResourceDocument, ResourceKind } from '../model/policy.generated.js';
+import type { ComplianceAction, GroupMatch, Ownership, Platform, ResourceDocument, ResourceKind } from '../model/policy.generated.js';
 import type { ApiRole } from '../store/api.js';
 
 const RANK: Record<ApiRole, number> = { viewer: 0, operator: 1, admin: 2 };
@@ -88,8 +93,13 @@ export function roleNeeds(changes: readonly RoleChange[], current: ReadonlyArray
     } else if (c.kind === 'Group') {
       found = steps.filter((s) => s.assign.includes(c.name)).map((step) => ({ step, reason: `it chooses the devices of CompliancePolicy/${step.policy}, whose ${describeStep(step)}` }));
     } else if (c.kind === 'EnrollmentProfile' && c.document.kind === 'EnrollmentProfile') {
-      const group = c.document.spec?.group;
-      if (group !== undefined) found = steps.filter((s) => s.assign.includes(group)).map((step) => ({ step, reason: `it puts devices in group ${group} of CompliancePolicy/${step.policy}, whose ${describeStep(step)}` }));
+      const spec = c.document.spec;
+      const groups = new Set(['all', ...reachableGroups(after.values(), { platforms: spec?.platforms, ownership: spec?.ownership, labels: spec?.labels })]);
+      if (spec?.group !== undefined) groups.add(spec.group);
+      found = steps.flatMap((step) => {
+        const g = step.assign.find((a) => groups.has(a));
+        return g === undefined ? [] : [{ step, reason: `its devices can be in group ${g} of CompliancePolicy/${step.policy}, whose ${describeStep(step)}` }];
+      });
     }
     found.sort((a, b) => RANK[b.step.role] - RANK[a.step.role]);
     for (const f of found) needs.push({ change: i, ref, role: f.step.role, reason: f.reason });
@@ -97,7 +107,52 @@ export function roleNeeds(changes: readonly RoleChange[], current: ReadonlyArray
   return needs;
 }
 
+/** What a device is known to have before it enrolls; a field left out may be anything. */
+export interface DeviceTraits {
+  platforms?: readonly Platform[];
+  ownership?: Ownership;
+  labels?: Readonly<Record<string, string>>;
+}
+
+/** A `match` the device could meet: nothing it tests contradicts what the traits fix. */
+function couldMatch(t: DeviceTraits, m: GroupMatch): boolean {
+  if (m.platforms && t.platforms && !t.platforms.some((p) => m.platforms!.includes(p))) return false;
+  if (m.ownership !== undefined && t.ownership !== undefined && m.ownership !== t.ownership) return false;
+  for (const [k, v] of Object.entries(m.labels ?? {})) if (t.labels && Object.prototype.hasOwnProperty.call(t.labels, k) && t.labels[k] !== v) return false;
+  return true;
+}
+
+/** Groups (by `match`) whose members devices with these traits could be; `onlyIfSet`: only those the traits help into. */
+function reachableGroups(docs: Iterable<ResourceDocument>, t: DeviceTraits, onlyIfSet = false): string[] {
+  const out: string[] = [];
+  for (const d of docs) {
+    if (d.kind !== 'Group' || !d.spec?.match || !couldMatch(t, d.spec.match)) continue;
+    const m = d.spec.match;
+    const helped = (m.ownership !== undefined && t.ownership !== undefined) || Object.keys(m.labels ?? {}).some((k) => t.labels && Object.prototype.hasOwnProperty.call(t.labels, k));
+    if (!onlyIfSet || helped) out.push(d.metadata.name);
+  }
+  return out;
+}
+
+/**
+ * Roles the pre-registration rows need: a row whose labels or ownership can bring its device
+ * into a group that a command-queueing step reaches needs that step's role. `where` names the row.
+ */
+export function preregisterNeeds(rows: ReadonlyArray<{ platform: Platform; ownership?: Ownership; labels?: Record<string, string> }>, current: ReadonlyArray<{ document: ResourceDocument }>): Array<{ row: number; role: ApiRole; reason: string }> {
+  const docs = current.map((r) => r.document);
+  const steps = docs.flatMap(commandSteps).sort((a, b) => RANK[b.role] - RANK[a.role]);
+  const needs: Array<{ row: number; role: ApiRole; reason: string }> = [];
+  rows.forEach((r, row) => {
+    const groups = new Set(reachableGroups(docs, { platforms: [r.platform], ownership: r.ownership, labels: r.labels }, true));
+    for (const step of steps) {
+      const g = step.assign.find((a) => groups.has(a));
+      if (g !== undefined) needs.push({ row, role: step.role, reason: `its labels/ownership can put the device in group ${g} of CompliancePolicy/${step.policy}, whose ${describeStep(step)}` });
+    }
+  });
+  return needs;
+}
+
 /** The first need the role does not meet, if any. */
-export function unmetNeed(needs: readonly RoleNeed[], role: ApiRole): RoleNeed | undefined {
+export function unmetNeed<N extends { role: ApiRole }>(needs: readonly N[], role: ApiRole): N | undefined {
   return needs.find((n) => !roleAtLeast(role, n.role));
 }

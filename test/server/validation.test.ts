@@ -392,3 +392,58 @@ describe('stored documents that fail today\'s checks', () => {
     }
   });
 });
+
+describe('a profile or pre-registered device whose labels a retire step could reach needs the admin role', () => {
+  const own = tempDir('emmctl-server-validation-reach-');
+  let srv: ServerProcess;
+  let adm: string;
+  let op: string;
+  const post = (token: string, ...docs: Array<{ kind: string; metadata: { name: string } }>) =>
+    call(srv.url, 'POST', '/v1/resources/apply', { token, body: { changes: docs.map(create) } });
+  const profile = (name: string, spec: Record<string, unknown>) => doc('EnrollmentProfile', name, { platforms: ['android'], ownership: 'corporate', ...spec });
+
+  beforeAll(async () => {
+    adm = await createToken(own.path, 'admin');
+    op = await createToken(own.path, 'operator', 'op');
+    srv = await startServerProcess(own.path);
+    const tier1 = doc('Group', 'tier1', { match: { labels: { tier: 't1' }, owners: ['example.com'] } });
+    const retire = doc('CompliancePolicy', 't1-retire', { assign: ['tier1'], rules: { encryption: 'required' }, actions: [{ after: '0d', do: 'retire' }] });
+    expect((await post(adm, tier1, retire)).status).toBe(200);
+  });
+
+  afterAll(async () => {
+    await srv?.stop();
+    own.cleanup();
+  });
+
+  it('refuses an operator\'s profile whose labels match the group (owners unknown counts as a match), create and update', async () => {
+    const r = await post(op, profile('t1-phones', { labels: { tier: 't1' } }));
+    expect(r.status).toBe(403);
+    expect(r.body.error.message).toMatch(/^EnrollmentProfile\/t1-phones \(changes\[0\]\) needs the admin role: its devices can be in group tier1 of CompliancePolicy\/t1-retire, whose step spec\.actions\[0\] \{after: 0d, do: retire\}/);
+    // A label that contradicts the match keeps the profile out of reach; moving it in is refused.
+    expect((await post(op, profile('t2-phones', { labels: { tier: 't2' } }))).status).toBe(200);
+    const stored = (await call(srv.url, 'GET', '/v1/resources?kind=EnrollmentProfile', { token: adm })).body.items.find((x: { name: string }) => x.name === 't2-phones');
+    const update = await call(srv.url, 'POST', '/v1/resources/apply', {
+      token: op,
+      body: { changes: [{ op: 'update', kind: 'EnrollmentProfile', name: 't2-phones', expectedVersion: stored.version, document: profile('t2-phones', { labels: { tier: 't1' } }) }] },
+    });
+    expect(update.status).toBe(403);
+    expect((await post(adm, profile('t1-phones', { labels: { tier: 't1' } }))).status).toBe(200);
+  });
+
+  it('refuses an operator\'s pre-registration row whose labels could put the device in the group, naming the row; nothing registered', async () => {
+    const rows = [
+      { serial: 'PRE-T2', platform: 'android', labels: { tier: 't2' } },
+      { serial: 'PRE-T1', platform: 'android', labels: { tier: 't1' } },
+    ];
+    const r = await call(srv.url, 'POST', '/v1/devices/preregister', { token: op, body: { devices: rows } });
+    expect(r.status).toBe(403);
+    expect(r.body.error.message).toContain('body.devices[1] (serial "PRE-T1") needs the admin role');
+    expect(r.body.error.message).toContain('CompliancePolicy/t1-retire');
+    expect(r.body.error.message).toContain('do: retire');
+    const listed = await call(srv.url, 'GET', '/v1/devices?filter=serial%3DPRE-T2', { token: adm });
+    expect(JSON.stringify(listed.body)).not.toContain('PRE-T2');
+    expect((await call(srv.url, 'POST', '/v1/devices/preregister', { token: op, body: { devices: [rows[0]] } })).status).toBe(200);
+    expect((await call(srv.url, 'POST', '/v1/devices/preregister', { token: adm, body: { devices: [rows[1]] } })).status).toBe(200);
+  });
+});

@@ -6,7 +6,7 @@ import { parseDeviceFilter } from '../../model/filter.js';
 import { COMMAND_STATUSES, COMMAND_TYPES, OWNERSHIPS, PLATFORMS } from '../../model/fleet.js';
 import { RESOURCE_KINDS, type ResourceDocument, type ResourceKind } from '../../model/policy.generated.js';
 import { MAX_RELEASE_SECONDS, type Actor } from '../../store/api.js';
-import { COMMAND_ROLES, roleNeeds, unmetNeed } from '../../fleet/change-roles.js';
+import { COMMAND_ROLES, preregisterNeeds, roleNeeds, unmetNeed } from '../../fleet/change-roles.js';
 import type { StoredResource } from '../../model/fleet.js';
 import { API_ROLES, requireRole } from '../auth.js';
 import { badRequest, HttpError, type RequestContext, type Route } from '../router.js';
@@ -135,6 +135,10 @@ export const adminRoutes: Route[] = [
     auth: 'operator',
     handler: async (ctx) => {
       const rows = requiredArray(await body(ctx, 'PreregisterRequest'), 'devices').map((d, i) => parsePreregistered(d, i));
+      const unmet = unmetNeed(preregisterNeeds(rows, ctx.store.listResources()), ctx.token!.role);
+      if (unmet) {
+        throw new HttpError(403, 'forbidden', `body.devices[${unmet.row}] (serial ${JSON.stringify(rows[unmet.row]!.serial)}) needs the ${unmet.role} role: ${unmet.reason}; token "${ctx.token!.name}" is ${ctx.token!.role}, so nothing was registered`);
+      }
       return ctx.store.preregisterDevices(rows, actor(ctx));
     },
   },
