@@ -7,7 +7,8 @@ import { parseDurationSeconds } from '../model/duration.js';
 export function parseDuration(text: string, flag: string): number {
   const match = /^\s*(\d+)\s*([smhdw])\s*$/.exec(text);
   if (!match) throw new UsageError(`${flag} "${text}": expected a duration like 30m, 12h, 7d or 2w`);
-  const seconds = parseDurationSeconds(`${match[1]}${match[2]}`)!;
+  const seconds = parseDurationSeconds(`${match[1]}${match[2]}`);
+  if (seconds === undefined) throw new UsageError(`${flag} "${text}": longer than 100 years`);
   if (seconds <= 0) throw new UsageError(`${flag} "${text}": must be longer than zero`);
   return seconds;
 }

@@ -256,6 +256,7 @@ describe('time', () => {
     expect(parseDuration('7d', '--expires')).toBe(604_800);
     expect(parseDuration('30m', '--timeout')).toBe(1800);
     expect(() => parseDuration('7 days', '--expires')).toThrow(/--expires "7 days": expected a duration/);
+    expect(() => parseDuration('99999999d', '--expires')).toThrow(/--expires "99999999d": longer than 100 years/);
     expect(() => parseDuration('0d', '--expires')).toThrow(/longer than zero/);
     expect(parseSince('24h', NOW)).toBe('2025-12-31T12:00:00.000Z');
     expect(parseSince('2025-06-01', NOW)).toBe('2025-06-01T00:00:00.000Z');

@@ -143,4 +143,9 @@ describe('parseDurationSeconds', () => {
     expect(parseDurationSeconds('soon')).toBeUndefined();
     expect(parseDurationSeconds('')).toBeUndefined();
   });
+
+  it('rejects anything beyond 100 years (the instant it makes would be no valid Date)', () => {
+    for (const text of ['99999999d', '99999999w', '9999999999999999m', '5300w']) expect(parseDurationSeconds(text), text).toBeUndefined();
+    expect(parseDurationSeconds('5200w')).toBe(5200 * 7 * 86400);
+  });
 });
