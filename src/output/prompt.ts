@@ -22,11 +22,14 @@ export async function confirm(io: PromptIO, message: string, flag: string, what:
 /**
  * The admin types `expected` (a device name, a count) to go ahead — a deliberate act, not a
  * reflexive `y`. Anything else cancels (exit 130); there is no second try. The question is one line,
- * control characters (newlines too) in the name shown as escapes; typing that visible form is accepted too.
+ * control characters (newlines too) in the name shown as escapes; typing that visible form is accepted too, as is anything in `alsoAccept` (a device ID).
  */
-export async function typedConfirmation(io: PromptIO, opts: { message: string; expected: string; flag: string; what: string }): Promise<void> {
+export async function typedConfirmation(io: PromptIO, opts: { message: string; expected: string; flag: string; what: string; alsoAccept?: string[] }): Promise<void> {
   if (!io.canPrompt) throw new UsageError(`${opts.what} needs confirmation, and there is no terminal to ask on; nothing was done`, `pass ${opts.flag} to confirm non-interactively`);
   const { input } = await import('@inquirer/prompts');
   const answer = (await input({ message: sanitize(opts.message) }, { input: io.stdin, output: io.stderr, clearPromptOnDone: false })).trim();
-  if (answer !== opts.expected && answer !== sanitize(opts.expected)) throw new CancelledError(`confirmation did not match "${sanitize(opts.expected)}"; nothing was done`);
+  // What the prompt shows (escaped), the exact text, or another exact identifier (the device ID,
+  // for a name whose raw form cannot be typed).
+  const accepted = [opts.expected, sanitize(opts.expected), ...(opts.alsoAccept ?? [])];
+  if (!accepted.includes(answer)) throw new CancelledError(`confirmation did not match "${sanitize(opts.expected)}"; nothing was done`);
 }

@@ -10,9 +10,21 @@
 // - sanitizeMessage(): a whole message that emmctl wrote itself around such values: its own
 //   line breaks stay, and on a colour terminal the colour codes emmctl adds stay.
 
-// C0, DEL, C1; the bidi marks, embeddings, overrides and isolates; the line and paragraph separators.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-const CONTROL_TEST = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+// C0, DEL, C1; the line and paragraph separators; every format character (General Category Cf:
+// bidi marks and overrides, zero-width space/joiners, BOM, word joiner, invisible operators, soft
+// hyphen, interlinear annotation, tags); the Hangul fillers (letters that draw nothing); the whole
+// tag block. All of them make text read differently from what it holds, so none reach the screen raw.
+const CONTROL_CLASS = '[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\p{Cf}\\u115f\\u1160\\u3164\\uffa0\\u{e0000}-\\u{e007f}]';
+const CONTROL = new RegExp(CONTROL_CLASS, 'gu');
+const CONTROL_TEST = new RegExp(CONTROL_CLASS, 'u');
+// A zero-width joiner inside an emoji sequence (👩‍💻) is kept: it joins two pictographs
+// (the first possibly with a skin-tone modifier or emoji presentation selector).
+const BEFORE_JOIN = /[\p{Extended_Pictographic}\p{Emoji_Modifier}\ufe0f]$/u;
+const AFTER_JOIN = /^\p{Extended_Pictographic}/u;
+function joinsEmoji(text: string, at: number): boolean {
+  return text[at] === '\u200d' && BEFORE_JOIN.test(text.slice(Math.max(0, at - 2), at)) && AFTER_JOIN.test(text.slice(at + 1, at + 3));
+}
+
 // The SGR codes chalk emits for the styles emmctl uses (reset, bold, dim, italic, underline,
 // foreground/background colours), one parameter each: they change colour, never the screen,
 // the cursor or the title, and not "conceal" (8), which would hide text.
@@ -26,12 +38,13 @@ export function escapeControl(ch: string): string {
   const named = NAMED[ch];
   if (named) return named;
   const code = ch.codePointAt(0)!;
-  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  if (code <= 0xff) return `\\x${code.toString(16).padStart(2, '0')}`;
+  return code <= 0xffff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`;
 }
 
 /** One value for a line of terminal text: every control character (newlines too) escaped. */
 export function sanitize(text: string): string {
-  return CONTROL_TEST.test(text) ? text.replace(CONTROL, escapeControl) : text;
+  return CONTROL_TEST.test(text) ? text.replace(CONTROL, (ch: string, at: number) => (joinsEmoji(text, at) ? ch : escapeControl(ch))) : text;
 }
 
 /**
@@ -46,7 +59,7 @@ export function sanitizeMessage(text: string, opts: { keepColor?: boolean } = {}
   for (let m = CONTROL.exec(text); m; m = CONTROL.exec(text)) {
     const ch = m[0];
     const at = m.index;
-    if (ch === '\n' || ch === '\t') continue;
+    if (ch === '\n' || ch === '\t' || joinsEmoji(text, at)) continue;
     if (ch === '\x1b' && opts.keepColor) {
       OWN_COLOR.lastIndex = at;
       const sgr = OWN_COLOR.exec(text);

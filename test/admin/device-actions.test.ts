@@ -174,7 +174,7 @@ describe('on a terminal (pseudo-terminal)', () => {
   it('wipe asks to type the device name; a wrong name cancels (130) and queues nothing', async () => {
     const id = fleet.ids['di-iphone']!;
     const r = await onTerminal(['wipe', id], 'not-the-name');
-    expect(r.output).toMatch(/Type the device name to confirm/);
+    expect(r.output).toMatch(/Type the device name \(or its ID\) to confirm/);
     expect(r.code).toBe(130);
     expect(r.output).toMatch(/confirmation did not match "di-iphone"/);
     expect((await commandsOf(id)).filter((c) => c.type === 'wipe')).toEqual([]);

@@ -85,10 +85,37 @@ describe('device-supplied text on the terminal', () => {
     // On a terminal, wipe asks to type the name; a wrong answer cancels (130) and nothing is queued.
     const tty = onTerminal(['wipe', evilId], 'no\n');
     expect(tty.status, tty.text).toBe(130);
-    expect(tty.text).toContain(`This will wipe ${EVIL_SHOWN}. Type the device name to confirm:`);
+    expect(tty.text).toContain(`This will wipe ${EVIL_SHOWN}. Type the device name (or its ID) to confirm:`);
     expect(tty.text).not.toContain('\x1b[2J');
     expect(tty.text).not.toContain('\x1b]0;');
     expect(tty.text).not.toMatch(/[\u0080-\u009f\u202a-\u202e\u2028]/);
+  });
+
+  it('invisible format characters are shown escaped; an emoji ZWJ sequence stays; wipe accepts the shown text or the ID', async () => {
+    const names = ['ZW\u200bX', 'bom\ufeffsoft\u00adfill\u3164tag\u{e0041}wj\u2060', 'dev \u{1f469}\u200d\u{1f4bb}'];
+    const zw = seedStore(names.map((name, i) => ({ name, serial: `SN-ZW${i}`, platform: 'android' as const, owner: 'z@example.com', posture: { osVersion: '14' } })));
+    try {
+      const list = await runCli(['devices', 'list'], { env: zw.env });
+      expect(list.code, list.stderr).toBe(0);
+      expect(list.stdout).toContain('ZW\\u200bX');
+      expect(list.stdout).toContain('bom\\ufeffsoft\\xadfill\\u3164tag\\u{e0041}wj\\u2060');
+      expect(list.stdout).toContain('dev \u{1f469}\u200d\u{1f4bb}');
+      expect(list.stdout.replaceAll('\u{1f469}\u200d\u{1f4bb}', '')).not.toMatch(/[\p{Cf}\u3164]/u);
+      const id = zw.ids['ZW\u200bX']!;
+      const term = (args: string[], input: string) => {
+        const quoted = args.map((a) => `'${a}'`).join(' ');
+        return spawnSync('script', ['-qfec', `stty cols 200; '${process.execPath}' '${BIN}' ${quoted}`, '/dev/null'], { env: cliEnv({ ...zw.env, CI: undefined }), encoding: 'utf8', input, timeout: 30_000 });
+      };
+      const shown = term(['wipe', id], 'ZW\\u200bX\n');
+      expect(shown.status, shown.stdout).toBe(0);
+      expect(shown.stdout).toContain('This will wipe ZW\\u200bX.');
+      const byId = term(['wipe', id, '--max-devices', '1'], `${id}\n`);
+      expect(byId.status, byId.stdout).toBe(0);
+      const wrong = term(['wipe', id], 'ZWX\n');
+      expect(wrong.status, wrong.stdout).toBe(130);
+    } finally {
+      zw.cleanup();
+    }
   });
 
   it('error messages quote hostile text escaped (an id typed or pasted, echoed by the backend)', async () => {

@@ -149,9 +149,10 @@ async function runAction(ctx: CliContext, command: Command, spec: ActionSpec, id
       const one = devices.length === 1;
       await typedConfirmation(io, {
         message: one
-          ? `This will ${spec.type} ${devices[0]!.name}. Type the device name to confirm:`
+          ? `This will ${spec.type} ${devices[0]!.name}. Type the device name (or its ID) to confirm:`
           : `This will ${spec.type} ${devices.length} devices. Type the number of devices to confirm:`,
         expected: one ? devices[0]!.name : String(devices.length),
+        ...(one ? { alsoAccept: [devices[0]!.id] } : {}),
         flag: '--yes',
         what: `${spec.type} (destructive)`,
       });
