@@ -71,7 +71,11 @@ export function buildProgram(ctx: CliContext): Command {
       }
       const accepted = acceptedOutput(action);
       if (output && accepted && !accepted.includes(output)) {
-        throw new UsageError(`\`emmctl ${action.parent && action.parent !== root ? `${action.parent.name()} ` : ''}${action.name()}\` prints ${accepted.join(', ')}, not ${output}`, `use -o ${accepted.join(' or -o ')}`);
+        const names: string[] = [];
+        for (let c: Command | null = action; c && c !== root; c = c.parent) names.unshift(c.name());
+        const name = `\`emmctl ${names.join(' ')}\``;
+        if (accepted.length === 0) throw new UsageError(`${name} has no -o output, so -o ${output} would be ignored`, 'leave out -o');
+        throw new UsageError(`${name} prints ${accepted.join(', ')}, not ${output}`, `use -o ${accepted.join(' or -o ')}`);
       }
     })
     .exitOverride()

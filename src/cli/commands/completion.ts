@@ -2,7 +2,7 @@
 // tree at run time (commands, subcommands, aliases, options, option choices), so it never
 // drifts from the CLI. The scripts complete words only; they never run emmctl while completing.
 import { Command, InvalidArgumentError } from 'commander';
-import type { CliContext } from '../context.js';
+import { acceptsOutput, type CliContext } from '../context.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -195,4 +195,5 @@ Next: open a new shell and type \`emmctl <TAB>\`.`)
       while (root.parent) root = root.parent;
       ctx.io.stdout.write(completionScript(shell, root));
     });
+  acceptsOutput(program.commands.find((c) => c.name() === 'completion')!, []);
 }

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import type { Readable } from 'node:stream';
 import { UsageError } from '../../errors.js';
-import type { CliContext } from '../context.js';
+import { acceptsOutput, type CliContext } from '../context.js';
 
 async function readAll(stream: Readable): Promise<string> {
   let text = '';
@@ -137,4 +137,5 @@ Next: emmctl context use NAME`)
       config.remove(name);
       ctx.info(`Removed context "${name}".${wasCurrent ? ' The current context is now "local".' : ''}`);
     });
+  acceptsOutput(context.commands.find((c) => c.name() === 'current')!, ['table', 'json', 'yaml']);
 }

@@ -3,7 +3,7 @@
 // on every document pointing at a local copy of the schema, and a CI workflow.
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import type { CliContext } from '../context.js';
+import { acceptsOutput, type CliContext } from '../context.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -45,4 +45,5 @@ Next:  emmctl validate DIR/policies   (in DIR: emmctl validate)`)
       ctx.info(`It installs exactly emmctl ${version} from EMMCTL_PACKAGE (emmctl is not on the npm registry): commit the package or point EMMCTL_PACKAGE at yours.`);
       ctx.info(`\nNext: edit the files in ${join(dir, SCAFFOLD_POLICY_DIR)}/, then run  emmctl validate${here ? '' : ` ${join(dir, SCAFFOLD_POLICY_DIR)}`}`);
     });
+  acceptsOutput(program.commands.find((c) => c.name() === 'init')!, []);
 }

@@ -4,7 +4,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { SimulationSummary } from '../../agent/simulator.js';
 import { CancelledError, EmmctlError, UsageError } from '../../errors.js';
-import type { CliContext } from '../context.js';
+import { acceptsOutput, type CliContext } from '../context.js';
 
 function wholeNumber(flag: string, min: number) {
   return (value: string): number => {
@@ -125,6 +125,7 @@ Next: \`emmctl compliance\` to see which simulated devices fail which rules.`)
         });
       }
     });
+  acceptsOutput(program.commands.find((c) => c.name() === 'simulate')!, ['table', 'json', 'yaml']);
 }
 
 export function summaryLines(s: SimulationSummary): string[] {
