@@ -15,6 +15,7 @@ describe('-o values a command does not print', () => {
     [['completion', 'bash', '-o', 'json'], '`emmctl completion` has no -o output'],
     [['context', 'current', '-o', 'csv'], '`emmctl context current` prints table, json, yaml, not csv'],
     [['simulate', '--devices', '1', '-o', 'csv'], '`emmctl simulate` prints table, json, yaml, not csv'],
+    [['lock', 'dev_0001', '-o', 'wide', '--dry-run'], '`emmctl lock` prints table, json, yaml, csv, not wide'],
     [['server', 'token', 'create', '--role', 'admin', '-o', 'csv'], '`emmctl server token create` prints table, json, yaml, not csv'],
   ])('%j exits 2 and does nothing', async (args, message) => {
     const r = await runCli(args, { env });

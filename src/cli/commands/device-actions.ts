@@ -15,7 +15,7 @@ import { Command } from 'commander';
 import type { CommandType, Device } from '../../model/fleet.js';
 import type { ActionRecord } from '../../fleet/device-actions.js';
 import type { Column } from '../../output/render.js';
-import type { CliContext } from '../context.js';
+import { acceptsOutput, type CliContext } from '../context.js';
 import { collect, outputFormat, PAGE_SIZE, parseFilters, positiveInt } from './devices.js';
 
 interface ActionSpec {
@@ -100,6 +100,8 @@ Examples:
 
 Next: \`emmctl commands list --device ID\` to follow it, \`emmctl audit\` to see who asked.`)
       .action((ids: string[], opts: ActionOptions, command: Command) => runAction(ctx, command, spec, ids, opts));
+    // No column is wide-only: -o wide would print the table unchanged.
+    acceptsOutput(program.commands.find((c) => c.name() === spec.type)!, ['table', 'json', 'yaml', 'csv']);
   }
 }
 
