@@ -120,7 +120,8 @@ export function parseJsonObject(text: string): Record<string, unknown> {
   // thousands deep would overflow the stack there and answer 500.
   if (depthExceeds(value, MAX_JSON_DEPTH)) throw new HttpError(400, 'invalid', `request body is nested more than ${MAX_JSON_DEPTH} levels deep`);
   // A \uD800 escape without its pair is valid JSON but no text: SQLite, YAML and terminals would mangle it.
-  if (text.includes('\\u') && hasLoneSurrogate(value)) throw new HttpError(400, 'invalid', 'request body contains a string with a lone surrogate (not valid Unicode)');
+  const surrogate = text.includes('\\u') ? loneSurrogatePath(value) : undefined;
+  if (surrogate) throw new HttpError(400, 'invalid', `${surrogate} contains a lone surrogate (not valid Unicode)`);
   return value as Record<string, unknown>;
 }
 
@@ -130,20 +131,22 @@ export const MAX_JSON_DEPTH = 64;
 /** Code units, not code points (no `u` flag): a high half not followed by a low one, or a low one alone. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-function hasLoneSurrogate(root: object): boolean {
-  const stack: unknown[] = [root];
+/** The path (body.a.b[0]) of the first string or key holding a lone surrogate, if any. */
+function loneSurrogatePath(root: object): string | undefined {
+  const stack: Array<[unknown, string]> = [[root, 'body']];
   while (stack.length) {
-    const v = stack.pop();
+    const [v, path] = stack.pop()!;
     if (typeof v === 'string') {
-      if (LONE_SURROGATE.test(v)) return true;
+      if (LONE_SURROGATE.test(v)) return path;
     } else if (v !== null && typeof v === 'object') {
       for (const [k, child] of Object.entries(v)) {
-        if (LONE_SURROGATE.test(k)) return true;
-        stack.push(child);
+        const childPath = Array.isArray(v) ? `${path}[${k}]` : `${path}.${k}`;
+        if (LONE_SURROGATE.test(k)) return childPath;
+        stack.push([child, childPath]);
       }
     }
   }
-  return false;
+  return undefined;
 }
 
 /** Iterative, so the check itself cannot overflow the stack. */

@@ -170,7 +170,11 @@ describe.runIf(existsSync('/proc/self'))('unusable paths fail at once', () => {
   }
 
   it('EMMCTL_CONFIG_DIR and EMMCTL_CACHE_DIR under /proc: config commands fail with a message, validate still validates', async () => {
-    const context = await runCli(['context', 'list'], { env: { EMMCTL_CONFIG_DIR: '/proc/nope' } });
+    // A read creates nothing, so it has nothing to fail on; the first write fails with a message.
+    const list = await runCli(['context', 'list'], { env: { EMMCTL_CONFIG_DIR: '/proc/nope' } });
+    expect(list.signal).toBeNull();
+    expect(list.code, list.stderr).toBe(0);
+    const context = await runCli(['context', 'add', 'lab', '--data-dir', '/tmp/emmctl-lab'], { env: { EMMCTL_CONFIG_DIR: '/proc/nope' } });
     expect(context.signal).toBeNull();
     expect(context.code).toBe(1);
     expect(context.stderr).toContain('cannot create the emmctl config dir /proc/nope');
