@@ -1,7 +1,7 @@
 // Terminal injection (issue #7 item 9): text from devices, servers and policy files is shown with
 // its control characters as visible escapes in every human-readable output, while -o json|yaml|csv
 // carry it exactly. The built CLI on a real store seeded through the agent API, and real files.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,10 +19,28 @@ let evilId: string;
 const cli = (...args: string[]) => runCli(args, { env: fleet.env });
 
 /** Runs the CLI on a pseudo-terminal (stdout and stderr both land in the returned text). */
-function onTerminal(args: string[], input = ''): { status: number | null; text: string } {
+/** Runs the CLI on a pseudo-terminal; an answer is typed once a prompt is on screen (earlier input can be lost). */
+function onTerminal(args: string[], answer?: string): Promise<{ status: number | null; text: string }> {
   const quoted = args.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
-  const r = spawnSync('script', ['-qfec', `stty cols 200; '${process.execPath}' '${BIN}' ${quoted}`, '/dev/null'], { env: cliEnv({ ...fleet.env, CI: undefined }), encoding: 'utf8', input, timeout: 30_000 });
-  return { status: r.status, text: r.stdout };
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qfec', `stty cols 200; '${process.execPath}' '${BIN}' ${quoted}`, '/dev/null'], { env: cliEnv({ ...fleet.env, CI: undefined }) });
+    let text = '';
+    let answered = false;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      text += d;
+      if (answer !== undefined && !answered && /to confirm:|\(y\/N\)|\(Y\/n\)/.test(text)) {
+        answered = true;
+        setTimeout(() => child.stdin.write(`${answer}\r`), 50);
+      }
+    });
+    child.stdin.on('error', () => {});
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, text });
+    });
+  });
 }
 
 beforeAll(() => {
@@ -64,7 +82,7 @@ describe('device-supplied text on the terminal', () => {
     expect(compliance.stdout).toContain(EVIL_SHOWN);
 
     for (const args of [['devices', 'list'], ['devices', 'show', evilId], ['compliance']]) {
-      const tty = onTerminal(args);
+      const tty = await onTerminal(args);
       expect(tty.status, tty.text).toBe(0);
       expect(tty.text).toMatch(/\u001b\[\d+m/); // colours stay on a terminal
       expect(tty.text).not.toContain('\x1b[2J');
@@ -83,7 +101,7 @@ describe('device-supplied text on the terminal', () => {
     expect(dry.stderr + dry.stdout).not.toMatch(RAW_CONTROL);
 
     // On a terminal, wipe asks to type the name; a wrong answer cancels (130) and nothing is queued.
-    const tty = onTerminal(['wipe', evilId], 'no\n');
+    const tty = await onTerminal(['wipe', evilId], 'no');
     expect(tty.status, tty.text).toBe(130);
     expect(tty.text).toContain(`This will wipe ${EVIL_SHOWN}. Type the device name (or its ID) to confirm:`);
     expect(tty.text).not.toContain('\x1b[2J');
@@ -102,16 +120,34 @@ describe('device-supplied text on the terminal', () => {
       expect(list.stdout).toContain('dev \u{1f469}\u200d\u{1f4bb}');
       expect(list.stdout.replaceAll('\u{1f469}\u200d\u{1f4bb}', '')).not.toMatch(/[\p{Cf}\u3164]/u);
       const id = zw.ids['ZW\u200bX']!;
-      const term = (args: string[], input: string) => {
+      // Types the answer once the prompt is on screen: input sent before the prompt reads it can be lost.
+      const term = (args: string[], answer: string): Promise<{ status: number | null; stdout: string }> => {
         const quoted = args.map((a) => `'${a}'`).join(' ');
-        return spawnSync('script', ['-qfec', `stty cols 200; '${process.execPath}' '${BIN}' ${quoted}`, '/dev/null'], { env: cliEnv({ ...zw.env, CI: undefined }), encoding: 'utf8', input, timeout: 30_000 });
+        return new Promise((resolve, reject) => {
+          const child = spawn('script', ['-qfec', `stty cols 200; '${process.execPath}' '${BIN}' ${quoted}`, '/dev/null'], { env: cliEnv({ ...zw.env, CI: undefined }) });
+          let stdout = '';
+          let answered = false;
+          const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+          child.stdout.setEncoding('utf8').on('data', (d: string) => {
+            stdout += d;
+            if (!answered && /to confirm:/.test(stdout)) {
+              answered = true;
+              setTimeout(() => child.stdin.write(`${answer}\r`), 50);
+            }
+          });
+          child.on('error', reject);
+          child.on('close', (status) => {
+            clearTimeout(timer);
+            resolve({ status, stdout });
+          });
+        });
       };
-      const shown = term(['wipe', id], 'ZW\\u200bX\n');
+      const shown = await term(['wipe', id], 'ZW\\u200bX');
       expect(shown.status, shown.stdout).toBe(0);
       expect(shown.stdout).toContain('This will wipe ZW\\u200bX.');
-      const byId = term(['wipe', id, '--max-devices', '1'], `${id}\n`);
+      const byId = await term(['wipe', id, '--max-devices', '1'], id);
       expect(byId.status, byId.stdout).toBe(0);
-      const wrong = term(['wipe', id], 'ZWX\n');
+      const wrong = await term(['wipe', id], 'ZWX');
       expect(wrong.status, wrong.stdout).toBe(130);
     } finally {
       zw.cleanup();
