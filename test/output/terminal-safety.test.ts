@@ -18,12 +18,11 @@ let fleet: SeededStore;
 let evilId: string;
 const cli = (...args: string[]) => runCli(args, { env: fleet.env });
 
-/** Runs the CLI on a pseudo-terminal (stdout and stderr both land in the returned text). */
 /** Runs the CLI on a pseudo-terminal; an answer is typed once a prompt is on screen (earlier input can be lost). */
-function onTerminal(args: string[], answer?: string): Promise<{ status: number | null; text: string }> {
+function onTerminal(args: string[], answer?: string, env: Record<string, string> = fleet.env): Promise<{ status: number | null; text: string }> {
   const quoted = args.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qfec', `stty cols 200; '${process.execPath}' '${BIN}' ${quoted}`, '/dev/null'], { env: cliEnv({ ...fleet.env, CI: undefined }) });
+    const child = spawn('script', ['-qfec', `stty cols 200; '${process.execPath}' '${BIN}' ${quoted}`, '/dev/null'], { env: cliEnv({ ...env, CI: undefined }) });
     let text = '';
     let answered = false;
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
@@ -120,27 +119,9 @@ describe('device-supplied text on the terminal', () => {
       expect(list.stdout).toContain('dev \u{1f469}\u200d\u{1f4bb}');
       expect(list.stdout.replaceAll('\u{1f469}\u200d\u{1f4bb}', '')).not.toMatch(/[\p{Cf}\u3164]/u);
       const id = zw.ids['ZW\u200bX']!;
-      // Types the answer once the prompt is on screen: input sent before the prompt reads it can be lost.
-      const term = (args: string[], answer: string): Promise<{ status: number | null; stdout: string }> => {
-        const quoted = args.map((a) => `'${a}'`).join(' ');
-        return new Promise((resolve, reject) => {
-          const child = spawn('script', ['-qfec', `stty cols 200; '${process.execPath}' '${BIN}' ${quoted}`, '/dev/null'], { env: cliEnv({ ...zw.env, CI: undefined }) });
-          let stdout = '';
-          let answered = false;
-          const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-          child.stdout.setEncoding('utf8').on('data', (d: string) => {
-            stdout += d;
-            if (!answered && /to confirm:/.test(stdout)) {
-              answered = true;
-              setTimeout(() => child.stdin.write(`${answer}\r`), 50);
-            }
-          });
-          child.on('error', reject);
-          child.on('close', (status) => {
-            clearTimeout(timer);
-            resolve({ status, stdout });
-          });
-        });
+      const term = async (args: string[], answer: string) => {
+        const r = await onTerminal(args, answer, zw.env);
+        return { status: r.status, stdout: r.text };
       };
       const shown = await term(['wipe', id], 'ZW\\u200bX');
       expect(shown.status, shown.stdout).toBe(0);
