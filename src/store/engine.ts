@@ -1,0 +1,80 @@
+// The one seam between the fleet's repositories (src/store/repos/) and a database engine
+// (src/store/sqlite/, src/store/postgres/). Everything above this file is engine-neutral and
+// async; the SQL that repositories write is the portable subset both engines accept:
+//   - `?` placeholders (the PostgreSQL engine numbers them $1, $2, … before preparing);
+//   - INSERT … ON CONFLICT (…) DO NOTHING / DO UPDATE, … RETURNING;
+//   - TEXT for ids, ISO-8601 UTC timestamps (they sort as strings) and JSON; INTEGER 0/1 for
+//     flags; BIGINT sequences read back as JS numbers;
+//   - no engine-only functions: where one engine needs its own expression (glob filters, row
+//     locking) a repository asks the Dialect for it.
+// A rule that must hold with several server replicas on one database is written as a unique key
+// or a conditional UPDATE (`… WHERE uses < max_uses`, `… WHERE version = ?`), never as a read
+// followed by a write: the engines give READ COMMITTED-or-better transactions, not a global lock.
+
+export type EngineName = 'sqlite' | 'postgres';
+
+export interface RunResult {
+  /** Rows inserted, updated or deleted by the statement. */
+  changes: number;
+}
+
+/** One connection's view, inside a unit of work. Statements are prepared once per connection and reused. */
+export interface Sql {
+  readonly dialect: Dialect;
+  all<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  get<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T | undefined>;
+  run(sql: string, params?: readonly unknown[]): Promise<RunResult>;
+}
+
+/** The few places the two engines spell differently. */
+export interface Dialect {
+  readonly name: EngineName;
+  /**
+   * Appended to a SELECT that claims rows for work several replicas share (reconcile paging):
+   * PostgreSQL ` FOR UPDATE SKIP LOCKED`; SQLite '' (one writer at a time already).
+   */
+  readonly skipLocked: string;
+  /** A case-sensitive glob test (`*` any run, `?` one character) of `expr` against the next `?` parameter. */
+  glob(expr: string): string;
+}
+
+export interface TransactionOptions {
+  /**
+   * Read-only work: SQLite may serve it without the write lock; PostgreSQL runs it
+   * READ ONLY. Either way it sees one consistent snapshot.
+   */
+  readOnly?: boolean;
+}
+
+export interface SqlEngine {
+  readonly name: EngineName;
+  readonly dialect: Dialect;
+  /** Where the data lives, for messages (a file path, or a URL with the password removed). */
+  readonly location: string;
+  /**
+   * Runs fn as one transaction and commits it, or rolls back on a throw. On a serialization
+   * failure (40001) or a deadlock (40P01) the engine rolls back and runs fn again from the start
+   * (bounded, with jittered backoff), so fn must have no effect outside the database (no
+   * notifications, no network) and must not keep state from a previous attempt.
+   * When the database cannot be reached, rejects with StoreUnavailableError.
+   */
+  transaction<T>(fn: (sql: Sql) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /** Resolves when the database answers a trivial query (for /readyz); rejects with StoreUnavailableError. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The database could not be reached or went away mid-request (connection refused, reset, PostgreSQL
+ * shutting down, SQLite busy past its timeout). The request had no effect (its transaction did not
+ * commit, or the engine cannot know it did and says so in the message): the server answers 503 with
+ * Retry-After, and the CLI retries.
+ */
+export class StoreUnavailableError extends Error {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, opts: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+    super(message, { cause: opts.cause });
+    this.name = 'StoreUnavailableError';
+    this.retryAfterSeconds = opts.retryAfterSeconds ?? 1;
+  }
+}
