@@ -8,7 +8,7 @@ import { BackendError } from '../errors.js';
 import { normalizeServerUrl } from '../backends/http/url.js';
 import { parseErrorBody } from '../backends/http/errors.js';
 import { DEFAULT_RETRY_POLICY, decideRetry, sleep as realSleep, type AttemptFailure, type RetryClass, type RetryPolicy } from '../backends/http/retry.js';
-import type { CheckInRequest, CheckInResponse, CommandResultReport, EnrollRequest, EnrollResponse } from './protocol.js';
+import type { CheckInRequest, CheckInResponse, CommandResultReport, EnrollRequest, EnrollResponse } from '../model/protocol.js';
 
 export interface AgentClientOptions {
   server: string;

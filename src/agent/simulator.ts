@@ -11,7 +11,7 @@ import type { EnrollmentProfileDocument, Platform, Ownership } from '../model/po
 import { normalizeServerUrl } from '../backends/http/url.js';
 import { AgentClient, isUnreachable } from './client.js';
 import { commandOutcome, simulatedDevice, type SimulatedDevice } from './fleet.js';
-import type { PendingCommand } from './protocol.js';
+import type { PendingCommand } from '../model/protocol.js';
 import { readState, writeState, type DeviceEntry, type FleetState, type StateFile } from './state.js';
 
 export const DEFAULT_SEED = 1;

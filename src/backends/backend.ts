@@ -1,35 +1,41 @@
 // The Backend interface: the seam between admin commands and where the fleet lives.
 // Every admin command uses only this; every driver (embedded SQLite, HTTP client for
 // `emmctl server`, later real EMM APIs) implements it and passes test/contract/.
+// The request and answer types live in src/model/requests.ts; re-exported for the drivers.
+import type { AuditRecord, Device, DeviceCommand, DeviceCompliance, EnrollmentToken, Page, StoredResource } from '../model/fleet.js';
+import type { ResourceKind } from '../model/policy.generated.js';
+import type { ApiRole, ApiTokenInfo } from '../model/access.js';
 import type {
-  AuditRecord,
-  CommandStatus,
-  CommandType,
-  Device,
-  DeviceCommand,
-  DeviceCompliance,
-  EnrollmentToken,
-  Page,
-  StoredResource,
-} from '../model/fleet.js';
-import type { Ownership, Platform, ResourceDocument, ResourceKind } from '../model/policy.generated.js';
-import type { ApiRole, ApiTokenInfo } from '../store/api.js';
+  AppliedChange,
+  ApplyOptions,
+  AuditQuery,
+  CommandQuery,
+  ComplianceQuery,
+  CreatedEnrollmentToken,
+  DeviceDetail,
+  DeviceQuery,
+  EnqueueRequest,
+  EnqueueResult,
+  PreregisteredDevice,
+  ResourceChange,
+} from '../model/requests.js';
 
-/**
- * A create or update sends the document as written (`${env:NAME}` references in place) and, in
- * `secrets`, the resolved value for each reference by its dotted path. The backend keeps both and
- * only ever gives the values to devices (src/model/secrets.ts).
- */
-export type ResourceChange =
-  | { op: 'create'; kind: ResourceKind; name: string; document: ResourceDocument; secrets?: Record<string, string> }
-  | { op: 'update'; kind: ResourceKind; name: string; document: ResourceDocument; expectedVersion: number; secrets?: Record<string, string> }
-  | { op: 'delete'; kind: ResourceKind; name: string; expectedVersion: number };
-
-export interface ApplyOptions {
-  prune?: boolean;
-  /** Same key + same change set → the first result, never a second apply (the HTTP driver sends one per logical apply). */
-  idempotencyKey?: string;
-}
+export type {
+  AppliedChange,
+  ApplyOptions,
+  AuditQuery,
+  CommandQuery,
+  ComplianceQuery,
+  CreatedEnrollmentToken,
+  DeviceDetail,
+  DeviceFilter,
+  DeviceQuery,
+  EffectiveConfiguration,
+  EnqueueRequest,
+  EnqueueResult,
+  PreregisteredDevice,
+  ResourceChange,
+} from '../model/requests.js';
 
 /** Which store a backend is: a saved plan applies only to the one it was made for. */
 export interface BackendIdentity {
@@ -38,105 +44,6 @@ export interface BackendIdentity {
   location: string;
   /** Random id created with the store (meta table), the same however the store is reached. */
   storeId: string;
-}
-
-export interface AppliedChange {
-  op: ResourceChange['op'];
-  kind: ResourceKind;
-  name: string;
-  /** Version after the change; null for deletions. */
-  version: number | null;
-}
-
-/**
- * A device filter as typed on the command line: `platform=android`, `os<14`, `label.team=sales`,
- * `compliance!=compliant`, `group=corp-android`, `owner=*@example.com`, `state=enrolled`.
- * Parsed by parseDeviceFilter (src/model/filter.ts).
- */
-export interface DeviceFilter {
-  field: string;
-  op: '=' | '!=' | '<' | '<=' | '>' | '>=';
-  value: string;
-}
-
-export interface DeviceQuery {
-  filters?: DeviceFilter[];
-  /** Field to sort by (name, platform, owner, osVersion, lastCheckIn, enrolledAt, state, id); `-` prefix for descending. Compliance status is not a sort key: it is evaluated, not stored. */
-  sort?: string;
-  /** Page size (the driver may cap it). */
-  limit?: number;
-  cursor?: string;
-}
-
-export interface ComplianceQuery extends DeviceQuery {
-  /** What-if: evaluate at this instant instead of now (ISO-8601 with zone, or `+3d` from the backend's now); read-only. */
-  at?: string;
-}
-
-export interface CommandQuery {
-  deviceId?: string;
-  status?: CommandStatus;
-  type?: CommandType;
-  limit?: number;
-  cursor?: string;
-}
-
-export interface AuditQuery {
-  /** ISO-8601 instant; records at or after it. */
-  since?: string;
-  actor?: string;
-  limit?: number;
-  cursor?: string;
-  /** 'asc' (default): oldest first, like a log. 'desc': newest first, for "the last N". */
-  order?: 'asc' | 'desc';
-}
-
-export interface EnqueueRequest {
-  deviceIds: string[];
-  type: CommandType;
-  reason?: string;
-  /** Same key + same request → same result, never a second queueing. */
-  idempotencyKey: string;
-}
-
-export interface EnqueueResult {
-  results: Array<{
-    deviceId: string;
-    /** queued: a new command; pending: the same command type was already pending (not queued again); skipped: the device cannot take it (wiped, not enrolled). */
-    outcome: 'queued' | 'pending' | 'skipped';
-    command?: DeviceCommand;
-    message?: string;
-  }>;
-}
-
-export interface EffectiveConfiguration {
-  /** Hash of the merged settings; the agent reports it back as applied. */
-  version: string;
-  settings: Record<string, unknown>;
-  /** Which policy each top-level setting came from. */
-  sources: Record<string, string>;
-}
-
-export interface DeviceDetail extends Device {
-  groups: string[];
-  compliance: DeviceCompliance;
-  effectiveConfiguration: EffectiveConfiguration;
-  commands: DeviceCommand[];
-}
-
-export interface PreregisteredDevice {
-  serial: string;
-  platform: Platform;
-  ownership?: Ownership;
-  owner?: string;
-  name?: string;
-  labels?: Record<string, string>;
-}
-
-export interface CreatedEnrollmentToken {
-  token: EnrollmentToken;
-  /** The secret the device presents. Shown once; stored only as a hash. */
-  secret: string;
 }
 
 export interface Backend {

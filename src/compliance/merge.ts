@@ -24,7 +24,7 @@
 // `sources` maps every leaf path to the policy that supplied it, and every top-level setting to
 // the policies that supplied any part of it (sorted, ", "-joined: one name in the common case).
 import { createHash } from 'node:crypto';
-import type { EffectiveConfiguration } from '../backends/backend.js';
+import type { EffectiveConfiguration } from '../model/requests.js';
 import type { PolicyDocument, WifiNetwork } from '../model/policy.generated.js';
 
 export const DEFAULT_PRIORITY = 100;

@@ -4,7 +4,7 @@
 import type { PreregisteredDevice } from '../backends/backend.js';
 import type { EnrollmentToken } from '../model/fleet.js';
 import { labelKeyProblem, OWNERSHIPS, PLATFORMS, serialProblem } from '../model/fleet.js';
-import { LABEL_LIMITS } from '../agent/limits.js';
+import { LABEL_LIMITS } from '../model/device-limits.js';
 import type { Ownership, Platform } from '../model/policy.generated.js';
 
 // The server's and the simulator's import place for these lists (their home is src/model/fleet.ts).

@@ -2,7 +2,7 @@
 // `platform=android`, `os<14`, `label.team=sales`, `compliance!=compliant`, `owner=*@example.com`.
 // One parser for the CLI, the server and the store, so a filter means the same everywhere.
 import { UsageError } from '../errors.js';
-import type { DeviceFilter } from '../backends/backend.js';
+import type { DeviceFilter } from './requests.js';
 import { COMPLIANCE_STATUSES, DEVICE_STATES, OWNERSHIPS, PLATFORMS } from './fleet.js';
 import { didYouMean } from './suggest.js';
 

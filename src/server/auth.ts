@@ -1,6 +1,6 @@
 // Who is calling: admin API tokens (`Authorization: Bearer <secret>`) and device credentials
 // (`Authorization: Device <credential>`) are separate schemes, so neither opens the other's routes.
-import type { ApiRole } from '../store/api.js';
+import type { ApiRole } from '../model/access.js';
 import { HttpError, type RequestContext, type RouteAuth } from './router.js';
 
 import { roleAtLeast } from '../fleet/change-roles.js';

@@ -9,7 +9,7 @@
 // so delivery is at least once: receivers deduplicate on the event id. Format: docs/api.md.
 import { createHmac } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import type { NotifyDelivery, OutboxEvent } from '../store/api.js';
+import type { NotifyDelivery, OutboxEvent } from '../model/access.js';
 import type { ServerStore } from './store.js';
 
 export interface NotifyOptions {

@@ -2,7 +2,7 @@
 // templates like /v1/commands/{id}, and the request context every handler gets.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BackendError, type BackendErrorCode } from '../errors.js';
-import type { Actor, ApiRole, ApiTokenInfo } from '../store/api.js';
+import type { Actor, ApiRole, ApiTokenInfo } from '../model/access.js';
 import type { ServerStore } from './store.js';
 
 export type Method = 'GET' | 'POST';

@@ -3,11 +3,11 @@
 // schemas (src/server/openapi.ts), so the documented limits are the enforced ones.
 // Policy documents inside a body are `$ref: ResourceDocument`: checkBody only asks for an
 // object there; the routes run the policy validator (src/policy) on them, as `validate` does.
-import { DEVICE_LIMITS, LABEL_LIMITS } from '../agent/limits.js';
+import { DEVICE_LIMITS, LABEL_LIMITS } from '../model/device-limits.js';
 import { didYouMean } from '../model/suggest.js';
 import { COMMAND_TYPES, OWNERSHIPS, PLATFORMS } from '../model/fleet.js';
 import { RESOURCE_KINDS } from '../model/policy.generated.js';
-import { MAX_RELEASE_SECONDS } from '../store/api.js';
+import { MAX_RELEASE_SECONDS } from '../model/access.js';
 import { badRequest } from './router.js';
 
 /** The subset of JSON Schema the shapes use; checkBody refuses to start on any other keyword. */
@@ -195,7 +195,7 @@ function check(shape: Shape, value: unknown, where: string): void {
       if (typeof value !== 'string') throw badRequest(`${where} must be a string`);
       if (shape.enum && !shape.enum.includes(value)) throw badRequest(`${where} must be one of ${shape.enum.join(', ')} (got ${JSON.stringify(value.slice(0, 64))})`);
       if (shape.minLength !== undefined && value.length < shape.minLength) throw badRequest(shape.minLength === 1 ? `${where} must not be empty` : `${where} must be at least ${shape.minLength} characters long`);
-      // JSON Schema counts code points, as the store's own bounds do (src/agent/limits.ts).
+      // JSON Schema counts code points, as the store's own bounds do (src/model/device-limits.ts).
       if (shape.maxLength !== undefined && value.length > shape.maxLength) {
         const n = [...value].length;
         if (n > shape.maxLength) throw badRequest(`${where} is too long: ${n} characters, at most ${shape.maxLength}`);

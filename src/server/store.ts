@@ -15,7 +15,7 @@ import type {
   EnqueueResult,
   PreregisteredDevice,
   ResourceChange,
-} from '../backends/backend.js';
+} from '../model/requests.js';
 import type { AuditRecord, Device, DeviceCommand, DeviceCompliance, EnrollmentToken, Page, StoredResource } from '../model/fleet.js';
 import type { ResourceKind } from '../model/policy.generated.js';
 

@@ -8,7 +8,7 @@ import type { ApiTokenAdmin, Backend } from '../backends/backend.js';
 import type { CliContext } from '../cli/context.js';
 import type { Column } from '../output/render.js';
 import { UsageError } from '../errors.js';
-import type { ApiRole, ApiTokenInfo } from '../store/api.js';
+import type { ApiRole, ApiTokenInfo } from '../model/access.js';
 import { parseDurationSeconds } from '../model/duration.js';
 
 /**

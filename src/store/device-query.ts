@@ -3,7 +3,7 @@
 // store applies them while scanning in sort order.
 import { createHash } from 'node:crypto';
 import { BackendError } from '../errors.js';
-import type { DeviceFilter } from '../backends/backend.js';
+import type { DeviceFilter } from '../model/requests.js';
 import { COMPLIANCE_STATUSES, DEVICE_STATES } from '../model/fleet.js';
 import { DEVICE_SORT_FIELDS, globMatch, hasWildcard } from '../model/filter.js';
 import { versionSortKey } from '../compliance/index.js';

@@ -21,8 +21,8 @@ import type {
   EnqueueResult,
   PreregisteredDevice,
   ResourceChange,
-} from '../backends/backend.js';
-import type { CheckInRequest, CheckInResponse, CommandResultReport, EnrollRequest, EnrollResponse, PendingCommand } from '../agent/protocol.js';
+} from '../model/requests.js';
+import type { CheckInRequest, CheckInResponse, CommandResultReport, EnrollRequest, EnrollResponse, PendingCommand } from '../model/protocol.js';
 import { BackendError, UsageError } from '../errors.js';
 import { makeDirs } from '../make-dirs.js';
 import { ownerMatches } from '../model/filter.js';
@@ -48,14 +48,15 @@ import type {
   ResourceDocument,
   ResourceKind,
 } from '../model/policy.generated.js';
-import { DEFAULT_RELEASE_SECONDS, MAX_RELEASE_SECONDS, type Actor, type AgentApi, type ApiRole, type ApiTokenApi, type ApiTokenInfo, type NotifyDelivery, type OutboxEvent } from './api.js';
+import { DEFAULT_RELEASE_SECONDS, MAX_RELEASE_SECONDS, type Actor, type ApiRole, type ApiTokenInfo, type NotifyDelivery, type OutboxEvent } from '../model/access.js';
+import type { AgentApi, ApiTokenApi } from './api.js';
 import { compileFilters, decodeCursor, encodeCursor, globMatches, invalidCursor, parseSort, versionKey } from './device-query.js';
 import { dueEscalations, effectiveConfiguration, escalationKey, evaluateCompliance, escalationOutlook, failureOnset, groupsForDevice, parseDuration, policiesForGroups } from '../compliance/index.js';
 import { parseWhatIfInstant } from '../model/duration.js';
 import type { ComplianceResult } from '../compliance/index.js';
 import { getPath, maskValue, replacePaths, secretDigest, secretRefPaths, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
 import { MIGRATIONS } from './migrations.js';
-import { checkEnrollRequest, checkLabels, checkLength, checkSerial, DEVICE_LIMITS, parsePosture } from '../agent/limits.js';
+import { checkEnrollRequest, checkLabels, checkLength, checkSerial, DEVICE_LIMITS, parsePosture } from '../model/device-limits.js';
 import { hashSecret, newId, newSecret } from './secrets.js';
 
 export const DB_FILE = 'emmctl.db';

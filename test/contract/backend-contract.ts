@@ -3,7 +3,7 @@
 // token → enroll → check-in), so the fixture provides the driver's agent side next to the Backend.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, DeviceFilter, ResourceChange } from '../../src/backends/backend.js';
-import type { CheckInRequest, CheckInResponse, CommandResultReport, EnrollRequest, EnrollResponse } from '../../src/agent/protocol.js';
+import type { CheckInRequest, CheckInResponse, CommandResultReport, EnrollRequest, EnrollResponse } from '../../src/model/protocol.js';
 import type { Posture } from '../../src/model/fleet.js';
 import type { Platform, ResourceDocument } from '../../src/model/policy.generated.js';
 

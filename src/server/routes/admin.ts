@@ -1,11 +1,11 @@
 // The admin REST API: everything the Backend interface does, for API tokens by role.
-import type { DeviceFilter, DeviceQuery, PreregisteredDevice, ResourceChange } from '../../backends/backend.js';
+import type { DeviceFilter, DeviceQuery, PreregisteredDevice, ResourceChange } from '../../model/requests.js';
 import { BackendError } from '../../errors.js';
-import { checkLabels, checkSerial } from '../../agent/limits.js';
+import { checkLabels, checkSerial } from '../../model/device-limits.js';
 import { parseDeviceFilter } from '../../model/filter.js';
 import { COMMAND_STATUSES, COMMAND_TYPES, OWNERSHIPS, PLATFORMS } from '../../model/fleet.js';
 import { RESOURCE_KINDS, type ResourceDocument, type ResourceKind } from '../../model/policy.generated.js';
-import { MAX_RELEASE_SECONDS, type Actor } from '../../store/api.js';
+import { MAX_RELEASE_SECONDS, type Actor } from '../../model/access.js';
 import { COMMAND_ROLES, preregisterNeeds, roleNeeds, unmetNeed } from '../../fleet/change-roles.js';
 import type { StoredResource } from '../../model/fleet.js';
 import { API_ROLES, requireRole } from '../auth.js';

@@ -1,7 +1,7 @@
 // The device agent API: enroll with an enrollment token, then check in and report command
 // results with the per-device credential. Check-in is the hot path: validate and hand over.
-import type { CheckInRequest, CommandResultReport, EnrollRequest } from '../../agent/protocol.js';
-import { checkEnrollRequest, checkLength, DEVICE_LIMITS, parsePosture } from '../../agent/limits.js';
+import type { CheckInRequest, CommandResultReport, EnrollRequest } from '../../model/protocol.js';
+import { checkEnrollRequest, checkLength, DEVICE_LIMITS, parsePosture } from '../../model/device-limits.js';
 import { OWNERSHIPS, PLATFORMS } from '../../model/fleet.js';
 import { NO_CONTENT, type Route } from '../router.js';
 import { checkBody } from '../shapes.js';

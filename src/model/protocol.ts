@@ -1,8 +1,8 @@
 // The device agent protocol: what a device sends and receives over /v1/agent/*.
 // Shared by the store (which answers), the server (which carries it over HTTP) and the
 // fleet simulator (which speaks it as real devices would).
-import type { CommandType, Posture } from '../model/fleet.js';
-import type { Ownership, Platform } from '../model/policy.generated.js';
+import type { CommandType, Posture } from './fleet.js';
+import type { Ownership, Platform } from './policy.generated.js';
 
 export interface EnrollRequest {
   /** The enrollment token secret. */

@@ -4,8 +4,8 @@
 // the way down, so no path (server, simulator, embedded callers) stores more. docs/api.md lists
 // them; the OpenAPI document declares them from this table.
 import { BackendError } from '../errors.js';
-import { isCalendarDateText } from '../model/duration.js';
-import { labelKeyProblem, serialProblem, type Posture } from '../model/fleet.js';
+import { isCalendarDateText } from './duration.js';
+import { labelKeyProblem, serialProblem, type Posture } from './fleet.js';
 import type { EnrollRequest } from './protocol.js';
 
 /** Maximum length in characters (Unicode code points) of each text field, and the app-list size. */
