@@ -1,10 +1,9 @@
 // Opens the driver for a target. Each driver is imported only when used, so commands that
 // never touch a backend (validate, --help) never load SQLite or axios.
 import type { Backend } from './backend.js';
+import type { BackendTarget } from './target.js';
 
-export type BackendTarget =
-  | { kind: 'embedded'; dataDir: string; actor?: string; /** When the dir holds no store (default create; see FleetStoreOptions.ifMissing). */ ifMissing?: 'create' | 'fail' | 'empty' }
-  | { kind: 'http'; server: string; token?: string; timeoutMs?: number; /** One line per request (method, path, status, time; never secrets), for --debug. */ debug?: (line: string) => void };
+export type { BackendTarget };
 
 export async function openBackend(target: BackendTarget): Promise<Backend> {
   switch (target.kind) {

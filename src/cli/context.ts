@@ -5,6 +5,7 @@ import type { Backend } from '../backends/backend.js';
 import { colors, type Colors } from '../output/color.js';
 import { sanitizeMessage } from '../output/sanitize.js';
 import { canPrompt, type IOStreams } from './io.js';
+import type { TargetFlags } from './target.js';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'csv';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'csv'];
@@ -23,9 +24,7 @@ export function acceptedOutput(command: Command): readonly string[] | undefined 
   return declaredFormats.get(command);
 }
 
-export interface GlobalOptions {
-  context?: string;
-  dataDir?: string;
+export interface GlobalOptions extends TargetFlags {
   output?: OutputFormat;
   color: boolean;
   debug: boolean;

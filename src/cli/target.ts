@@ -10,7 +10,12 @@
 import { homedir, platform } from 'node:os';
 import { join } from 'node:path';
 import type { BackendTarget } from '../backends/index.js';
-import type { GlobalOptions } from './context.js';
+
+/** The global flags that choose the target (part of GlobalOptions in context.ts, which loads this module). */
+export interface TargetFlags {
+  context?: string;
+  dataDir?: string;
+}
 
 export function defaultDataDir(env: Record<string, string | undefined>): string {
   if (env.EMMCTL_DATA_DIR) return env.EMMCTL_DATA_DIR;
@@ -32,7 +37,7 @@ export interface ResolvedTarget {
   source: string;
 }
 
-export async function resolveTargetWithSource(globals: Pick<GlobalOptions, 'context' | 'dataDir'>, env: Record<string, string | undefined>): Promise<ResolvedTarget> {
+export async function resolveTargetWithSource(globals: TargetFlags, env: Record<string, string | undefined>): Promise<ResolvedTarget> {
   if (globals.dataDir) return { target: { kind: 'embedded', dataDir: globals.dataDir }, source: '--data-dir' };
   if (globals.context) return { target: await contextTarget(globals.context, env), source: globals.context };
   if (env.EMMCTL_SERVER) {
@@ -45,7 +50,7 @@ export async function resolveTargetWithSource(globals: Pick<GlobalOptions, 'cont
   return { target: await contextTarget(name, env), source: name };
 }
 
-export async function resolveTarget(globals: Pick<GlobalOptions, 'context' | 'dataDir'>, env: Record<string, string | undefined>): Promise<BackendTarget> {
+export async function resolveTarget(globals: TargetFlags, env: Record<string, string | undefined>): Promise<BackendTarget> {
   return (await resolveTargetWithSource(globals, env)).target;
 }
 

@@ -4,7 +4,7 @@
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { ApiTokenAdmin, ApplyOptions, Backend, ComplianceQuery, DeviceQuery, EnqueueRequest, PreregisteredDevice, ResourceChange, CommandQuery, AuditQuery } from '../backend.js';
-import type { BackendTarget } from '../index.js';
+import type { BackendTarget } from '../target.js';
 import type { ResourceKind } from '../../model/policy.generated.js';
 import type { Actor, ApiRole } from '../../store/api.js';
 import { FleetStore, type FleetStoreOptions } from '../../store/fleet-store.js';
