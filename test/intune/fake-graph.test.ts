@@ -634,3 +634,56 @@ describe('faults', () => {
     expect((await graph(fake, 'POST', '/deviceManagement/deviceConfigurations', iosConfig('emmctl:after:ios'))).status).toBe(201);
   });
 });
+
+describe.skipIf(!specsAvailable())('what the fake returns conforms to Graph metadata too', () => {
+  // Responses carry read-only properties a request body would not, so they are checked as created
+  // entities (deep insert allowed for expanded contained navigations) minus the OData control fields.
+  const strip = (rec: Record<string, unknown>) => {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(rec)) if (!k.startsWith('@odata.') || k === '@odata.type') out[k] = v;
+    return out;
+  };
+
+  it('returns groups, devices, policies, assignments, device states, Autopilot and profiles Graph could return', async () => {
+    const { checkBody } = await import('./graph-schema.js');
+    const fake = await startFakeGraph({ devices: 12 });
+    try {
+      const g = await graph(fake, 'POST', '/groups', securityGroup('emmctl:conf', { groupTypes: ['DynamicMembership'], membershipRule: 'device.deviceOSType -eq "iPhone"', membershipRuleProcessingState: 'On' }));
+      const cfg = await graph(fake, 'POST', '/deviceManagement/deviceConfigurations', iosConfig('emmctl:conf:ios'));
+      const cp = await graph(fake, 'POST', '/deviceManagement/deviceCompliancePolicies', androidCompliance('emmctl:conf:android'));
+      await graph(fake, 'POST', `/deviceManagement/deviceConfigurations/${cfg.json.id}/assign`, { assignments: [{ target: { '@odata.type': '#microsoft.graph.groupAssignmentTarget', groupId: g.json.id } }] });
+      await graph(fake, 'POST', `/deviceManagement/deviceCompliancePolicies/${cp.json.id}/assign`, { assignments: [{ target: { '@odata.type': '#microsoft.graph.allDevicesAssignmentTarget' } }] });
+      const dev = fake.state.managedDevices()[1]!;
+      await graph(fake, 'POST', `/deviceManagement/managedDevices/${dev.id}/rebootNow`);
+      await graph(fake, 'POST', '/deviceManagement/importedWindowsAutopilotDeviceIdentities', { serialNumber: 'S1', hardwareIdentifier: 'aGFzaA==' });
+      const checks: Array<[string, string, 'v1.0' | 'beta']> = [
+        ['/groups', 'microsoft.graph.group', 'v1.0'],
+        ['/devices', 'microsoft.graph.device', 'v1.0'],
+        [`/groups/${g.json.id}/members`, 'microsoft.graph.directoryObject', 'v1.0'],
+        ['/deviceManagement/deviceConfigurations?$expand=assignments', 'microsoft.graph.deviceConfiguration', 'v1.0'],
+        ['/deviceManagement/deviceCompliancePolicies?$expand=assignments,scheduledActionsForRule($expand=scheduledActionConfigurations)', 'microsoft.graph.deviceCompliancePolicy', 'v1.0'],
+        [`/deviceManagement/deviceCompliancePolicies/${cp.json.id}/deviceStatuses`, 'microsoft.graph.deviceComplianceDeviceStatus', 'v1.0'],
+        ['/deviceManagement/managedDevices', 'microsoft.graph.managedDevice', 'v1.0'],
+        [`/deviceManagement/managedDevices/${dev.id}/deviceCompliancePolicyStates`, 'microsoft.graph.deviceCompliancePolicyState', 'v1.0'],
+        ['/deviceManagement/importedWindowsAutopilotDeviceIdentities', 'microsoft.graph.importedWindowsAutopilotDeviceIdentity', 'v1.0'],
+        ['/deviceManagement/deviceConfigurations', 'microsoft.graph.deviceConfiguration', 'beta'],
+      ];
+      let checked = 0;
+      for (const [path, type, version] of checks) {
+        const { items } = await listAll(fake, path, { version });
+        expect(items.length, path).toBeGreaterThan(0);
+        for (const item of items) {
+          expect(checkBody(version, type, strip(item)), `${version} ${path}`).toEqual([]);
+          checked++;
+        }
+      }
+      expect(checked).toBeGreaterThan(30);
+      const p = await graph(fake, 'POST', '/deviceManagement/androidDeviceOwnerEnrollmentProfiles', { displayName: 'emmctl:k', enrollmentMode: 'corporateOwnedFullyManaged' }, { version: 'beta' });
+      await graph(fake, 'POST', `/deviceManagement/androidDeviceOwnerEnrollmentProfiles/${p.json.id}/createToken`, { tokenValidityInSeconds: 3600 }, { version: 'beta' });
+      const read = await graph(fake, 'GET', `/deviceManagement/androidDeviceOwnerEnrollmentProfiles/${p.json.id}`, undefined, { version: 'beta' });
+      expect(checkBody('beta', 'microsoft.graph.androidDeviceOwnerEnrollmentProfile', strip(read.json))).toEqual([]);
+    } finally {
+      await fake.close();
+    }
+  });
+});

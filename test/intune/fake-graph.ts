@@ -622,7 +622,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     const sig = Buffer.from(parts[2]!, 'base64url');
     let ok = false;
     if (header.alg === 'RS256') ok = verifySignature('sha256', data, clientCertPublic, sig);
-    else if (header.alg === 'PS256') ok = verifySignature('sha256', data, { key: clientCertPublic, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, sig);
+    else if (header.alg === 'PS256') ok = verifySignature('sha256', data, { key: clientCertPublic, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: cryptoConstants.RSA_PSS_SALTLEN_AUTO }, sig);
     if (!ok) return aadError(401, 'invalid_client', 700027, 'Client assertion failed signature validation.');
     const now = Math.floor(clock() / 1000);
     if (claims.aud !== tokenEndpoint) return aadError(401, 'invalid_client', 700212, `The audience '${String(claims.aud)}' of the client assertion is not the token endpoint '${tokenEndpoint}'.`);
@@ -972,7 +972,6 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
           deletedDateTime: null,
           classification: null,
           createdDateTime: now,
-          creationOptions: [],
           description: null,
           displayName: null,
           expirationDateTime: null,
