@@ -687,3 +687,21 @@ describe.skipIf(!specsAvailable())('what the fake returns conforms to Graph meta
     }
   });
 });
+
+describe('tenant changes from the test', () => {
+  it('adds devices and changes a device posture, re-evaluated on the next read', async () => {
+    const fake = await startFakeGraph({ devices: 2 });
+    try {
+      const [added] = fake.addDevices([{ platform: 'android', ownership: 'company', posture: { osVersion: '12', isEncrypted: true, passcodeSet: true, jailBroken: false } }]);
+      expect(fake.state.managedDevices()).toHaveLength(3);
+      const cp = await graph(fake, 'POST', '/deviceManagement/deviceCompliancePolicies', androidCompliance('emmctl:upd:android'));
+      await graph(fake, 'POST', `/deviceManagement/deviceCompliancePolicies/${cp.json.id}/assign`, { assignments: [{ target: { '@odata.type': '#microsoft.graph.allDevicesAssignmentTarget' } }] });
+      expect((await graph(fake, 'GET', `/deviceManagement/managedDevices/${added!.id}`)).json.complianceState).toBe('noncompliant');
+      fake.state.updateDevice(String(added!.id), { posture: { osVersion: '15' } });
+      const after = await graph(fake, 'GET', `/deviceManagement/managedDevices/${added!.id}`);
+      expect([after.json.complianceState, after.json.osVersion]).toEqual(['compliant', '15']);
+    } finally {
+      await fake.close();
+    }
+  });
+});

@@ -147,6 +147,8 @@ export interface FakeGraph {
   schemaChecks: boolean;
   /** Tokens issued by the login endpoint so far. */
   tokensIssued: number;
+  /** More seeded devices (enrolled now), continuing the seed's sequence; returns their managed records. */
+  addDevices(specs: Array<Partial<SeedDeviceSpec>>): Array<Record<string, unknown>>;
   /** A valid access token (as if the client had logged in), for raw requests in tests. */
   issueToken(permissions?: readonly string[]): string;
   /** Every token issued so far is expired from now on. */
@@ -197,6 +199,30 @@ export class FakeTenant {
   /** How many times `action` (or any action) was sent to a device. */
   actionCount(deviceId: string, action?: string): number {
     return this.actionLog.filter((a) => a.deviceId === deviceId && (action === undefined || a.action === action)).length;
+  }
+
+  /**
+   * Changes what a device reports (its posture, e.g. after an OS update, or its record), as if it
+   * had checked in: compliance is re-evaluated on the next read.
+   */
+  updateDevice(id: string, change: { posture?: Partial<Posture>; managed?: Record<string, unknown> }): void {
+    const d = this.devices.get(id);
+    if (!d) throw new Error(`fake-graph: no managed device ${id}`);
+    const p = change.posture ?? {};
+    Object.assign(d.posture, p);
+    // The posture also shows in the records Intune and Entra report.
+    if (p.osVersion !== undefined) {
+      d.managed.osVersion = p.osVersion;
+      d.entra.operatingSystemVersion = p.osVersion;
+      d.entra.deviceOSVersion = p.osVersion;
+    }
+    if (p.isEncrypted !== undefined) d.managed.isEncrypted = p.isEncrypted;
+    if (p.jailBroken !== undefined) {
+      d.managed.jailBroken = p.jailBroken ? 'True' : 'False';
+      d.entra.isRooted = p.jailBroken;
+    }
+    if (p.androidSecurityPatchLevel !== undefined) d.managed.androidSecurityPatchLevel = p.androidSecurityPatchLevel;
+    Object.assign(d.managed, change.managed ?? {});
   }
 
   /** Managed device records (copies), for assertions. */
@@ -471,12 +497,15 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
 
   // --- seed ---------------------------------------------------------------------------------------
   const seed = options.seed ?? 1;
-  const specs = typeof options.devices === 'number' ? Array.from({ length: options.devices }, () => ({})) : (options.devices ?? []);
-  specs.forEach((spec, i) => {
-    const d = seedDevice(seed, i, spec, clock());
-    tenant.devices.set(String(d.managed.id), { ...d, pendingActions: new Map(), noncompliantSince: new Map() });
-    tenant.entraIndex.set(String(d.entra.id), String(d.managed.id));
-  });
+  let seeded = 0;
+  const addDevices = (list: Array<Partial<SeedDeviceSpec>>): Array<Record<string, unknown>> =>
+    list.map((spec) => {
+      const d = seedDevice(seed, seeded++, spec, clock());
+      tenant.devices.set(String(d.managed.id), { ...d, pendingActions: new Map(), noncompliantSince: new Map() });
+      tenant.entraIndex.set(String(d.entra.id), String(d.managed.id));
+      return structuredClone(d.managed);
+    });
+  addDevices(typeof options.devices === 'number' ? Array.from({ length: options.devices }, () => ({})) : (options.devices ?? []));
 
   // --- certificates -------------------------------------------------------------------------------
   let serverCert: { cert: string; key: string } | undefined;
@@ -1918,6 +1947,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     get tokensIssued() {
       return tokensIssued;
     },
+    addDevices,
     issueToken: (perms) => issueToken(perms),
     expireTokens() {
       for (const t of tokens.values()) t.exp = 0;
