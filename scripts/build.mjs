@@ -39,8 +39,8 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
   chunkNames: 'chunks/[name]-[hash]',
-  // Native addon: must be loaded from node_modules at run time.
-  external: ['better-sqlite3'],
+  // Native addon, and pg (whose optional pg-native a bundle cannot resolve): loaded from node_modules at run time.
+  external: ['better-sqlite3', 'pg'],
   // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
   banner: { js: "import { createRequire as __emmctlCreateRequire } from 'node:module'; const require = __emmctlCreateRequire(import.meta.url);" },
   plugins: [schemaValidator],

@@ -1,0 +1,275 @@
+// The PostgreSQL engine: the SqlEngine contract (../engine.ts) over a node-postgres Pool.
+// `pg` is imported when an engine is opened, never when this module loads, so nothing that only
+// mentions the engine (the CLI's option parsing, `emmctl --help`) pays for it.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClientBase, Pool, PoolClient, QueryResult } from 'pg';
+import { StoreUnavailableError, type Dialect, type RunResult, type Sql, type SqlEngine, type TransactionOptions } from '../engine.js';
+import { parseDatabaseUrl, type PostgresSettings } from './config.js';
+import { postgresDialect } from './dialect.js';
+import { isRetryable, isUnavailable, sqlState } from './errors.js';
+import { numberPlaceholders } from './placeholders.js';
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  attempts: number;
+  /** Backoff before attempt n+1 is a random time in [0, min(maxMs, baseMs·2ⁿ)] ("full jitter"). */
+  baseMs: number;
+  maxMs: number;
+}
+
+export interface PostgresEngineOptions {
+  /** Connections in the pool (default 10). */
+  poolSize?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Receives operational lines (an idle connection dropped); they never hold the password. */
+  onLog?: (line: string) => void;
+  /** Environment the password is looked up in (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { attempts: 10, baseMs: 4, maxMs: 250 };
+// Prepared statements live per connection; past this many distinct texts (filter combinations
+// are open-ended) statements run unnamed instead of growing every connection's cache forever.
+const MAX_NAMED_STATEMENTS = 1000;
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+interface Statement {
+  text: string;
+  count: number;
+  name?: string;
+}
+
+export class PostgresEngine implements SqlEngine {
+  readonly name = 'postgres' as const;
+  readonly dialect: Dialect = postgresDialect;
+  readonly location: string;
+  private readonly statements = new Map<string, Statement>();
+  private readonly retry: RetryPolicy;
+  private closed = false;
+
+  private constructor(
+    private readonly pool: Pool,
+    private readonly settings: PostgresSettings,
+    options: PostgresEngineOptions,
+  ) {
+    this.location = settings.location;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+  }
+
+  /** Opens a pool (no connection is made until the first query: call ping() to check). */
+  static async open(target: string | PostgresSettings, options: PostgresEngineOptions = {}): Promise<PostgresEngine> {
+    const settings = typeof target === 'string' ? parseDatabaseUrl(target, options.env) : target;
+    const { default: pg } = await import('pg');
+    const parseNumber = (oid: number) => (text: string): number => {
+      const n = Number(text);
+      // A count or a sequence value past 2^53 would be silently rounded as a JS number.
+      if (oid === INT8_OID && !Number.isSafeInteger(n)) throw new RangeError(`integer ${text} from ${settings.location} is beyond JavaScript's safe range`);
+      return n;
+    };
+    const int8 = parseNumber(INT8_OID);
+    const numeric = parseNumber(NUMERIC_OID);
+    const pool = new pg.Pool({
+      host: settings.host,
+      port: settings.port,
+      user: settings.user,
+      database: settings.database,
+      // A function is asked only when the server wants a password, so a trust or certificate
+      // login needs none, and a missing one is said plainly (pg would otherwise try ~/.pgpass
+      // itself, with a deprecation warning, and then fail on a null password).
+      password: settings.password ?? async function (this: { connection?: { stream?: { destroy(): void } } }) {
+        // pg-pool leaves a client that failed to connect open: the server would hold the
+        // half-authenticated session until its authentication_timeout. pg calls this as a method
+        // of the client; close its socket once the error below has been delivered.
+        const stream = this.connection?.stream;
+        setImmediate(() => stream?.destroy());
+        throw new NoPasswordError(`the server asks for a password and none was given for user "${settings.user}" (in the URL, EMMCTL_DATABASE_PASSWORD_FILE, PGPASSWORD or ~/.pgpass)`);
+      },
+      ssl: settings.ssl,
+      application_name: settings.applicationName,
+      connectionTimeoutMillis: settings.connectTimeoutSeconds * 1000,
+      max: options.poolSize ?? 10,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === INT8_OID ? int8 : oid === NUMERIC_OID ? numeric : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      },
+    });
+    const engine = new PostgresEngine(pool, settings, options);
+    const log = options.onLog ?? (() => {});
+    // An idle connection that the server closes (restart, failover) emits 'error' on the pool;
+    // unheard, that would end the process. The pool replaces it on the next checkout.
+    pool.on('error', (e) => log(`database ${settings.location}: idle connection lost: ${engine.scrub(e.message)}`));
+    // A checked-out connection can fail between two statements: the statement in flight (or the
+    // next) rejects with it, so the event itself only needs a listener.
+    pool.on('connect', (client) => client.on('error', () => {}));
+    return engine;
+  }
+
+  async transaction<T>(fn: (sql: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.connect();
+      const sql = new PgSql(client, this);
+      let phase: 'begin' | 'work' | 'commit' = 'begin';
+      let destroy = false;
+      try {
+        // Read-only work sees one snapshot for all its statements (REPEATABLE READ never fails
+        // to serialize a read-only transaction); writes run READ COMMITTED, their rules held by
+        // unique keys and conditional updates.
+        await client.query(options.readOnly ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
+        phase = 'work';
+        const value = await fn(sql);
+        // A statement failed and fn went on: PostgreSQL has aborted the transaction, and COMMIT
+        // would quietly roll it back.
+        if (sql.failure !== undefined) throw sql.failure;
+        phase = 'commit';
+        const done = await client.query('COMMIT');
+        if (done.command === 'ROLLBACK') throw new Error(`database ${this.location} rolled the transaction back at COMMIT`);
+        return value;
+      } catch (e) {
+        const cause = sql.failure !== undefined && (isRetryable(sql.failure) || isUnavailable(sql.failure)) ? sql.failure : e;
+        if (isUnavailable(cause)) {
+          destroy = true;
+          throw this.unavailable(cause, phase === 'commit' ? 'commit' : 'request');
+        }
+        if (phase !== 'begin') {
+          try {
+            await client.query('ROLLBACK');
+          } catch {
+            destroy = true;
+          }
+        }
+        if (!isRetryable(cause)) throw e;
+        if (attempt >= this.retry.attempts) {
+          throw new StoreUnavailableError(`database ${this.location} is busy: the transaction still conflicted with others after ${attempt} attempts (${sqlState(cause) === '40P01' ? 'deadlock' : 'serialization failure'}); nothing was changed`, { cause });
+        }
+        await sleep(Math.random() * Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** attempt));
+      } finally {
+        sql.end();
+        client.release(destroy);
+      }
+    }
+  }
+
+  async ping(): Promise<void> {
+    const client = await this.connect();
+    let destroy = false;
+    try {
+      await client.query('SELECT 1');
+    } catch (e) {
+      destroy = true;
+      throw this.unavailable(e, 'request');
+    } finally {
+      client.release(destroy);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  /** The converted text and prepared-statement name of a repository's SQL, computed once per text. */
+  statement(sql: string): Statement {
+    let s = this.statements.get(sql);
+    if (s === undefined) {
+      const numbered = numberPlaceholders(sql);
+      s = { text: numbered.text, count: numbered.count };
+      if (this.statements.size < MAX_NAMED_STATEMENTS) {
+        s.name = `emm_${this.statements.size + 1}`;
+        this.statements.set(sql, s);
+      }
+    }
+    return s;
+  }
+
+  /** Removes the password from text that might echo it (a driver message, a server notice). */
+  scrub(text: string): string {
+    const p = this.settings.password;
+    return p && p.length > 0 ? text.split(p).join('(redacted)') : text;
+  }
+
+  private async connect(): Promise<PoolClient> {
+    if (this.closed) throw new StoreUnavailableError(`database ${this.location} is closed`);
+    try {
+      return await this.pool.connect();
+    } catch (e) {
+      throw this.unavailable(e, 'connect');
+    }
+  }
+
+  private unavailable(e: unknown, phase: 'connect' | 'request' | 'commit'): StoreUnavailableError {
+    if (e instanceof StoreUnavailableError) return e;
+    const what = e instanceof Error ? this.scrub(e.message) || (e as { code?: string }).code || e.name : String(e);
+    const message =
+      phase === 'connect'
+        ? `cannot connect to database ${this.location}: ${what}`
+        : phase === 'commit'
+          ? `database ${this.location} went away while committing (${what}): the change may or may not have been saved; retrying the request is safe where it carries an idempotency key`
+          : `database ${this.location} is unavailable: ${what}; nothing was changed`;
+    return new StoreUnavailableError(message, { cause: e });
+  }
+}
+
+class NoPasswordError extends Error {}
+
+/** One connection inside one transaction attempt. */
+export class PgSql implements Sql {
+  readonly dialect: Dialect = postgresDialect;
+  /** The first statement error of this attempt, kept even when fn catches it. */
+  failure: unknown;
+  private ended = false;
+  // node-postgres runs one query at a time per connection; statements fn issues in parallel
+  // wait their turn here instead of relying on pg's deprecated internal queue.
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly client: ClientBase,
+    private readonly engine: PostgresEngine,
+  ) {}
+
+  async all<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    return (await this.query(sql, params)).rows as T[];
+  }
+
+  async get<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
+    return (await this.query(sql, params)).rows[0] as T | undefined;
+  }
+
+  async run(sql: string, params: readonly unknown[] = []): Promise<RunResult> {
+    return { changes: (await this.query(sql, params)).rowCount ?? 0 };
+  }
+
+  /**
+   * Several statements without parameters in one round trip (the simple query protocol), for
+   * migrations. Not part of the Sql contract: SQLite's engine has its own.
+   */
+  async exec(script: string): Promise<void> {
+    await this.serial(() => this.client.query(script));
+  }
+
+  end(): void {
+    this.ended = true;
+  }
+
+  private query(sql: string, params: readonly unknown[]): Promise<QueryResult> {
+    const stmt = this.engine.statement(sql);
+    if (params.length !== stmt.count) {
+      return Promise.reject(new Error(`statement takes ${stmt.count} parameter${stmt.count === 1 ? '' : 's'}, ${params.length} given: ${sql.slice(0, 120)}`));
+    }
+    const values = params as unknown[];
+    return this.serial(() => this.client.query(stmt.name ? { name: stmt.name, text: stmt.text, values } : { text: stmt.text, values }));
+  }
+
+  private serial<R>(run: () => Promise<R>): Promise<R> {
+    if (this.ended) return Promise.reject(new Error('a statement was run after its transaction ended (an un-awaited promise inside the unit of work)'));
+    const next = this.tail.then(run, run).catch((e: unknown) => {
+      this.failure ??= e;
+      throw e;
+    });
+    this.tail = next.catch(() => {});
+    return next;
+  }
+}
