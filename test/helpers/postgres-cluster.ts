@@ -48,6 +48,7 @@ export async function startCluster(): Promise<Cluster> {
   const root = mkdtempSync(join(tmpdir(), 'emmctl-pg-'));
   const asRoot = userInfo().uid === 0;
   if (asRoot) chmodSync(root, 0o755);
+  removeOnExit(root);
   const dataDir = join(root, 'data');
   const password = randomBytes(12).toString('hex');
   const log: string[] = [];
@@ -104,7 +105,6 @@ export async function startCluster(): Promise<Cluster> {
         rmSync(root, { recursive: true, force: true });
       },
     };
-    removeOnExit(root);
     return cluster;
   }
   rmSync(root, { recursive: true, force: true });
