@@ -2,6 +2,7 @@
 // `emmctl server token create|list|revoke` to manage API tokens (on the store, or through a server).
 import { Command, Option } from 'commander';
 import { acceptsOutput, type CliContext } from '../context.js';
+import { register as registerMigrate } from './server-migrate.js';
 
 interface ServeOptions {
   listen: string;
@@ -54,6 +55,8 @@ Then point the CLI at the server:
     .action(async (opts: ServeOptions, command: Command) => {
       await serve(ctx, command, opts);
     });
+
+  registerMigrate(server, ctx);
 
   const token = server
     .command('token')
