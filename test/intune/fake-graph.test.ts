@@ -216,11 +216,11 @@ describe('Graph resources', () => {
       platforms.add(String(d.operatingSystem));
       for (const k of Object.keys(d)) expect(names.has(k), k).toBe(true);
     }
-    expect([...platforms].sort()).toEqual(['Android', 'Windows', 'iOS', 'macOS']);
+    expect([...platforms].sort()).toEqual(['Android', 'Windows', 'iOS', 'iPadOS', 'macOS']);
   });
 
   it('creates security groups (dynamic rule, static members), finds them by displayName and refuses bad ones', async () => {
-    const dyn = await graph(fake, 'POST', '/groups', securityGroup('emmctl:corp-android', { groupTypes: ['DynamicMembership'], membershipRule: '(device.deviceOSType -eq "AndroidForWork") -and (device.deviceOwnership -eq "Company")', membershipRuleProcessingState: 'On' }));
+    const dyn = await graph(fake, 'POST', '/groups', securityGroup('emmctl:corp-android', { groupTypes: ['DynamicMembership'], membershipRule: '(device.deviceOSType -eq "AndroidEnterprise") -and (device.deviceOwnership -eq "Company")', membershipRuleProcessingState: 'On' }));
     expect(dyn.status).toBe(201);
     expect(dyn.json.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(dyn.json['@odata.context']).toBe(`${fake.graphUrl}/v1.0/$metadata#groups/$entity`);
@@ -317,7 +317,8 @@ describe('Graph resources', () => {
     const created = await graph(fake, 'POST', '/deviceManagement/deviceCompliancePolicies', androidCompliance('emmctl:eval:android', [{ actionType: 'block', gracePeriodHours: 72 }]));
     const id = created.json.id as string;
     await graph(fake, 'POST', `/deviceManagement/deviceCompliancePolicies/${id}/assign`, { assignments: [{ target: { '@odata.type': '#microsoft.graph.allDevicesAssignmentTarget' } }] });
-    const android = fake.state.managedDevices().filter((d) => d.operatingSystem === 'Android');
+    // A work-profile policy reaches personal Android devices only; fully managed ones need a device-owner policy.
+    const android = fake.state.managedDevices().filter((d) => d.operatingSystem === 'Android' && d.managedDeviceOwnerType === 'personal');
     const failing = android.filter((d) => Number(String(d.osVersion).split('.')[0]) < 14 || d.isEncrypted !== true);
     expect(failing.length).toBeGreaterThan(0);
     const d = failing[0]!;
@@ -331,9 +332,17 @@ describe('Graph resources', () => {
     expect((await graph(fake, 'GET', `/deviceManagement/managedDevices/${d.id}`)).json.complianceState).toBe('noncompliant');
     const statuses = await listAll(fake, `/deviceManagement/deviceCompliancePolicies/${id}/deviceStatuses`);
     expect(statuses.items).toHaveLength(android.length);
-    // An iOS device is not reached by an Android policy.
+    // Neither an iOS device nor a corporate (fully managed) Android device is reached by it.
     const ios = fake.state.managedDevices().find((x) => x.operatingSystem === 'iOS')!;
     expect((await graph(fake, 'GET', `/deviceManagement/managedDevices/${ios.id}/deviceCompliancePolicyStates`)).json.value).toEqual([]);
+    const corporate = fake.state.managedDevices().find((x) => x.operatingSystem === 'Android' && x.managedDeviceOwnerType === 'company')!;
+    expect((await graph(fake, 'GET', `/deviceManagement/managedDevices/${corporate.id}/deviceCompliancePolicyStates`)).json.value).toEqual([]);
+    const owner = await graph(fake, 'POST', '/deviceManagement/deviceCompliancePolicies', { ...androidCompliance('emmctl:eval:android-owner'), '@odata.type': '#microsoft.graph.androidDeviceOwnerCompliancePolicy' }, { version: 'beta' });
+    expect(owner.status).toBe(201);
+    await graph(fake, 'POST', `/deviceManagement/deviceCompliancePolicies/${owner.json.id}/assign`, { assignments: [{ target: { '@odata.type': '#microsoft.graph.allDevicesAssignmentTarget' } }] }, { version: 'beta' });
+    const corporateStates = await graph(fake, 'GET', `/deviceManagement/managedDevices/${corporate.id}/deviceCompliancePolicyStates`, undefined, { version: 'beta' });
+    expect(corporateStates.json.value.map((x: { id: string }) => x.id)).toEqual([owner.json.id]);
+    await graph(fake, 'DELETE', `/deviceManagement/deviceCompliancePolicies/${owner.json.id}`, undefined, { version: 'beta' });
     await graph(fake, 'DELETE', `/deviceManagement/deviceCompliancePolicies/${id}`);
   });
 
@@ -353,13 +362,15 @@ describe('Graph resources', () => {
     const win = fake.state.managedDevices().find((x) => x.operatingSystem === 'Windows')!;
     const winLock = await graph(fake, 'POST', `/deviceManagement/managedDevices/${win.id}/remoteLock`);
     expect(winLock.status).toBe(400);
-    expect(fake.state.actionCount(String(win.id))).toBe(0);
+    // A refused action still reached Intune: it is counted, marked as not accepted.
+    expect(fake.state.actionLog.filter((a) => a.deviceId === win.id).map((a) => [a.action, a.accepted])).toEqual([['remoteLock', false]]);
     const wipe = await graph(fake, 'POST', `/deviceManagement/managedDevices/${win.id}/wipe`, { keepEnrollmentData: false, keepUserData: false });
     expect(wipe.status).toBe(204);
     expect((await graph(fake, 'GET', `/deviceManagement/managedDevices/${win.id}`)).json.managementState).toBe('wipePending');
     const again = await graph(fake, 'POST', `/deviceManagement/managedDevices/${win.id}/retire`);
     expect(again.status).toBe(400);
-    expect(fake.state.actionCount(String(win.id))).toBe(1);
+    expect(fake.state.actionCount(String(win.id), 'wipe')).toBe(1);
+    expect(fake.state.actionCount(String(win.id))).toBe(3);
     const unknown = await graph(fake, 'POST', `/deviceManagement/managedDevices/${d.id}/selfDestruct`);
     expect(unknown.json.error.message).toBe("Resource not found for the segment 'selfDestruct'.");
   });
@@ -653,7 +664,7 @@ describe.skipIf(!specsAvailable())('what the fake returns conforms to Graph meta
       const cp = await graph(fake, 'POST', '/deviceManagement/deviceCompliancePolicies', androidCompliance('emmctl:conf:android'));
       await graph(fake, 'POST', `/deviceManagement/deviceConfigurations/${cfg.json.id}/assign`, { assignments: [{ target: { '@odata.type': '#microsoft.graph.groupAssignmentTarget', groupId: g.json.id } }] });
       await graph(fake, 'POST', `/deviceManagement/deviceCompliancePolicies/${cp.json.id}/assign`, { assignments: [{ target: { '@odata.type': '#microsoft.graph.allDevicesAssignmentTarget' } }] });
-      const dev = fake.state.managedDevices()[1]!;
+      const dev = fake.addDevices([{ platform: 'android', ownership: 'personal' }])[0]!;
       await graph(fake, 'POST', `/deviceManagement/managedDevices/${dev.id}/rebootNow`);
       await graph(fake, 'POST', '/deviceManagement/importedWindowsAutopilotDeviceIdentities', { serialNumber: 'S1', hardwareIdentifier: 'aGFzaA==' });
       const checks: Array<[string, string, 'v1.0' | 'beta']> = [
@@ -692,7 +703,7 @@ describe('tenant changes from the test', () => {
   it('adds devices and changes a device posture, re-evaluated on the next read', async () => {
     const fake = await startFakeGraph({ devices: 2 });
     try {
-      const [added] = fake.addDevices([{ platform: 'android', ownership: 'company', posture: { osVersion: '12', isEncrypted: true, passcodeSet: true, jailBroken: false } }]);
+      const [added] = fake.addDevices([{ platform: 'android', ownership: 'personal', posture: { osVersion: '12', isEncrypted: true, passcodeSet: true, jailBroken: false } }]);
       expect(fake.state.managedDevices()).toHaveLength(3);
       const cp = await graph(fake, 'POST', '/deviceManagement/deviceCompliancePolicies', androidCompliance('emmctl:upd:android'));
       await graph(fake, 'POST', `/deviceManagement/deviceCompliancePolicies/${cp.json.id}/assign`, { assignments: [{ target: { '@odata.type': '#microsoft.graph.allDevicesAssignmentTarget' } }] });

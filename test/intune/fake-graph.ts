@@ -194,9 +194,9 @@ export class FakeTenant {
   autopilot = new Map<string, { record: Record<string, unknown>; readsLeft: number }>();
   enrollmentProfiles = new Map<string, Record<string, unknown>>();
   /** Every device action received: a test asserts no duplicates from it. */
-  actionLog: Array<{ deviceId: string; action: string; at: number; body: unknown }> = [];
+  actionLog: Array<{ deviceId: string; action: string; at: number; body: unknown; accepted: boolean }> = [];
 
-  /** How many times `action` (or any action) was sent to a device. */
+  /** How many times `action` (or any action) reached Intune for a device, accepted or refused (throttled requests never reach it). */
   actionCount(deviceId: string, action?: string): number {
     return this.actionLog.filter((a) => a.deviceId === deviceId && (action === undefined || a.action === action)).length;
   }
@@ -352,7 +352,7 @@ function platformOf(odataType: string): 'android' | 'ios' | 'macos' | 'windows' 
 
 function devicePlatform(d: StoredDevice): 'android' | 'ios' | 'macos' | 'windows' {
   const os = String(d.managed.operatingSystem);
-  return os === 'Android' ? 'android' : os === 'iOS' ? 'ios' : os === 'macOS' ? 'macos' : 'windows';
+  return os === 'Android' ? 'android' : os === 'iOS' || os === 'iPadOS' ? 'ios' : os === 'macOS' ? 'macos' : 'windows';
 }
 
 function compareVersions(a: string, b: string): number {
@@ -1330,7 +1330,11 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
   };
 
   const policyApplies = (p: StoredPolicy, d: StoredDevice): boolean => {
-    if (platformOf(String(p.record['@odata.type'])) !== devicePlatform(d)) return false;
+    const type = String(p.record['@odata.type']);
+    if (platformOf(type) !== devicePlatform(d)) return false;
+    // Android policies are per management mode: work profile (personal) or fully managed (corporate).
+    if (/^#?microsoft\.graph\.androidWorkProfile/.test(type) && d.managed.managedDeviceOwnerType !== 'personal') return false;
+    if (/^#?microsoft\.graph\.androidDeviceOwner/.test(type) && d.managed.managedDeviceOwnerType !== 'company') return false;
     const included = p.assignments.some((a) => !String((a.target as Record<string, unknown>)['@odata.type']).includes('exclusion') && deviceInTarget(d, a.target as Record<string, unknown>));
     const excluded = p.assignments.some((a) => String((a.target as Record<string, unknown>)['@odata.type']).includes('exclusion') && deviceInTarget(d, a.target as Record<string, unknown>));
     return included && !excluded;
@@ -1413,7 +1417,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       if (ctx.method !== 'GET') throw methodNotAllowed(ctx);
       const f = filterOf(ctx, FILTERS.managedDevices!, 'managedDevice');
       const all = [...tenant.devices.values()];
-      const list = all.map((d) => observeDevice(d, false)).filter((r) => !f || matches(f, r));
+      const list = all.map((d) => observeDevice(d, true)).filter((r) => !f || matches(f, r));
       return page(ctx, list.map((r) => applySelect(ctx, 'microsoft.graph.managedDevice', project(ctx.version, 'microsoft.graph.managedDevice', r))), fragment, false);
     }
     const d = tenant.devices.get(rest[0]!);
@@ -1442,10 +1446,13 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       requireRole(ctx, sub === 'syncDevice' || sub === 'locateDevice' ? 'managed' : 'privileged', true);
       const body = ctx.hasBody ? ctx.body : {};
       checkAction(ctx, 'microsoft.graph.managedDevice', sub, body);
+      // Every action that reaches Intune is logged, refused or not, so a duplicate shows even when Intune turns it down.
+      const attempt = { deviceId: String(d.managed.id), action: sub, at: clock(), body: structuredClone(body), accepted: false };
+      tenant.actionLog.push(attempt);
       const platform = devicePlatform(d);
       if (sub === 'remoteLock' && platform === 'windows') throw new GraphFail(400, 'BadRequest', 'The remoteLock action is not supported on Windows devices', { intune: true });
       if (String(d.managed.managementState).match(/^(wipe|retire)(Issued|Pending)$/)) throw new GraphFail(400, 'BadRequest', `The device is being ${String(d.managed.managementState).startsWith('wipe') ? 'wiped' : 'retired'}`, { intune: true });
-      tenant.actionLog.push({ deviceId: String(d.managed.id), action: sub, at: clock(), body: structuredClone(body) });
+      attempt.accepted = true;
       const now = new Date(clock()).toISOString();
       const results = d.managed.deviceActionResults as Array<Record<string, unknown>>;
       const existing = results.find((x) => x.actionName === sub);

@@ -48,7 +48,7 @@ const LAST = ['Silva', 'Okafor', 'Novak', 'Kim', 'Berg', 'Haddad', 'Rossi', 'Tan
 
 const MODELS: Record<SeedPlatform, { manufacturer: string; models: string[]; os: string; versions: string[]; entraType: string }> = {
   ios: { manufacturer: 'Apple', models: ['iPhone 15', 'iPhone 14 Pro', 'iPhone SE (3rd generation)'], os: 'iOS', versions: ['17.6.1', '18.1', '16.7.10'], entraType: 'iPhone' },
-  ipados: { manufacturer: 'Apple', models: ['iPad Air (5th generation)', 'iPad (10th generation)'], os: 'iOS', versions: ['17.6.1', '18.1'], entraType: 'iPad' },
+  ipados: { manufacturer: 'Apple', models: ['iPad Air (5th generation)', 'iPad (10th generation)'], os: 'iPadOS', versions: ['17.6.1', '18.1'], entraType: 'iPad' },
   android: { manufacturer: 'Google', models: ['Pixel 8', 'Pixel 7a', 'SM-S921B'], os: 'Android', versions: ['14', '15', '12'], entraType: 'AndroidForWork' },
   windows: { manufacturer: 'Dell Inc.', models: ['Latitude 7440', 'OptiPlex 7010', 'Surface Laptop 5'], os: 'Windows', versions: ['10.0.22631.4460', '10.0.26100.2314', '10.0.19045.5131'], entraType: 'Windows' },
   macos: { manufacturer: 'Apple', models: ['MacBookPro18,3', 'Mac14,2'], os: 'macOS', versions: ['14.7.1', '15.1', '13.7.1'], entraType: 'MacMDM' },
@@ -129,7 +129,7 @@ export function seedDevice(seed: number, index: number, spec: Partial<SeedDevice
     meid: '',
     totalStorageSpaceInBytes: total,
     freeStorageSpaceInBytes: Math.floor(total * (0.1 + r() * 0.6)),
-    managedDeviceName: `${upn.split('@')[0]}_${platform === 'ipados' ? 'iPad' : m.os}_${enrolled.toISOString().slice(0, 10).replace(/-/g, '/')}`,
+    managedDeviceName: `${upn.split('@')[0]}_${m.os}_${enrolled.toISOString().slice(0, 10).replace(/-/g, '/')}`,
     partnerReportedThreatState: 'unknown',
     requireUserEnrollmentApproval: null,
     managementCertificateExpirationDate: new Date(enrolled.getTime() + 365 * 86_400_000).toISOString(),
@@ -147,8 +147,9 @@ export function seedDevice(seed: number, index: number, spec: Partial<SeedDevice
     deviceId: azureADDeviceId,
     displayName: deviceName,
     accountEnabled: true,
-    deviceOSType: m.entraType,
-    operatingSystem: m.entraType === 'AndroidForWork' ? 'AndroidForWork' : m.entraType,
+    // Entra records Android by management mode: a personal phone's work profile, or a fully managed corporate device.
+    deviceOSType: platform === 'android' && ownership === 'company' ? 'AndroidEnterprise' : m.entraType,
+    operatingSystem: platform === 'android' && ownership === 'company' ? 'AndroidEnterprise' : m.entraType,
     operatingSystemVersion: osVersion,
     deviceOSVersion: osVersion,
     deviceOwnership: ownership === 'company' ? 'Company' : 'Personal',
