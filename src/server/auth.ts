@@ -23,14 +23,14 @@ const unauthorized = (message: string, scheme: string) =>
   new HttpError(401, 'unauthorized', message, { 'www-authenticate': scheme });
 
 /** Sets ctx.token / ctx.deviceId and ctx.actor, or throws 401/403. */
-export function authenticate(ctx: RequestContext, auth: RouteAuth): void {
+export async function authenticate(ctx: RequestContext, auth: RouteAuth): Promise<void> {
   if (auth === 'none') return;
   const parsed = parseAuthorization(ctx.req.headers.authorization);
   if (auth === 'device') {
     if (!parsed || parsed[0] !== 'device') {
       throw unauthorized('agent routes need the device credential issued at enrollment: Authorization: Device <credential>', 'Device');
     }
-    const deviceId = ctx.store.authenticateDevice(parsed[1]);
+    const deviceId = await ctx.store.authenticateDevice(parsed[1]);
     if (!deviceId) throw unauthorized('unknown or revoked device credential; enroll the device again', 'Device');
     ctx.deviceId = deviceId;
     ctx.actor = { name: `device:${deviceId}`, source: ctx.ip };
@@ -39,7 +39,7 @@ export function authenticate(ctx: RequestContext, auth: RouteAuth): void {
   if (!parsed || parsed[0] !== 'bearer') {
     throw unauthorized('missing API token: send Authorization: Bearer <token> (create one with `emmctl server token create`)', 'Bearer');
   }
-  const token = ctx.store.authenticateApiToken(parsed[1]);
+  const token = await ctx.store.authenticateApiToken(parsed[1]);
   if (!token) throw unauthorized('invalid, expired or revoked API token', 'Bearer');
   ctx.token = token;
   ctx.actor = { name: token.name, source: ctx.ip, role: token.role };

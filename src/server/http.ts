@@ -13,6 +13,7 @@ import { ROUTES } from './routes/index.js';
 import { HttpError, NO_CONTENT, Router, statusForBackendError, type RequestContext } from './router.js';
 import type { NotifyOptions } from './notify.js';
 import type { ServerStore } from './store.js';
+import { StoreUnavailableError } from '../store/engine.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -60,7 +61,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await reportStoredDocuments(store, options.log);
     return await listen(store, host, port, options, now);
   } catch (error) {
-    store.close();
+    await store.close();
     throw error;
   }
 }
@@ -144,7 +145,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
       const { route } = match;
       ctx.params = match.params;
       if (route.limitByIp) limit(limiters.enroll, ip, 'client address');
-      authenticate(ctx, route.auth);
+      await authenticate(ctx, route.auth);
       if (ctx.token) limit(limiters.token, ctx.token.id, 'API token');
       else if (ctx.deviceId) limit(limiters.device, ctx.deviceId, 'device');
       const result = await route.handler(ctx);
@@ -192,16 +193,20 @@ async function listen(store: ServerStore, host: string, port: number, options: S
   }
 
   const tickMs = (options.tickSeconds ?? 30) * 1000;
+  // One pass at a time: a pass over a large fleet may outlast the tick (its pages interleave with requests).
+  let reconciling: Promise<void> | undefined;
   const reconcile = () => {
-    if (closing) return;
-    try {
-      store.reconcile(now());
-    } catch (error) {
-      log?.(JSON.stringify({ time: new Date().toISOString(), level: 'error', message: `reconcile failed: ${errorText(error)}` }));
-    }
-    notifier?.kick();
-    const nowMs = Date.now();
-    for (const limiter of Object.values(limiters)) limiter?.sweep(nowMs);
+    if (closing || reconciling) return;
+    reconciling = (async () => {
+      try {
+        await store.reconcile(now());
+      } catch (error) {
+        log?.(JSON.stringify({ time: new Date().toISOString(), level: 'error', message: `reconcile failed: ${errorText(error)}` }));
+      }
+      notifier?.kick();
+      const nowMs = Date.now();
+      for (const limiter of Object.values(limiters)) limiter?.sweep(nowMs);
+    })().finally(() => { reconciling = undefined; });
   };
   // The first run waits for the next turn so "listening" is not delayed by a large fleet.
   setImmediate(reconcile);
@@ -226,8 +231,9 @@ async function listen(store: ServerStore, host: string, port: number, options: S
         force.unref();
       }).then(async () => {
         await notifier?.close();
+        await reconciling;
         writer?.flush();
-        store.close();
+        await store.close();
       });
       return closed;
     },
@@ -241,7 +247,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
  */
 async function reportStoredDocuments(store: ServerStore, log: ServerOptions['log']): Promise<void> {
   const { checkDocuments, describeProblem } = await import('../policy/documents.js');
-  const stored = store.listResources();
+  const stored = await store.listResources();
   const { problems } = await checkDocuments(stored.map((r) => ({ label: `${r.kind}/${r.name}`, value: r.document })));
   const errors = problems.filter((p) => p.severity === 'error');
   if (errors.length === 0) return;
@@ -281,9 +287,8 @@ function toHttpError(error: unknown): HttpError {
     return new HttpError(status, error.code === 'protocol' ? 'unavailable' : error.code, error.message, headers, error.hint);
   }
   if (error instanceof UsageError) return new HttpError(400, 'invalid', error.message, {}, error.hint);
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-    return new HttpError(503, 'unavailable', 'the store is busy; retry shortly', { 'retry-after': '1' });
+  if (error instanceof StoreUnavailableError) {
+    return new HttpError(503, 'unavailable', `the store is unavailable (${error.message}); retry shortly`, { 'retry-after': String(error.retryAfterSeconds) });
   }
   return new HttpError(500, 'unavailable', 'internal server error; see the server log');
 }

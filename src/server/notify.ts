@@ -63,6 +63,8 @@ export class Notifier {
   private lastSeq = 0;
   private timer?: NodeJS.Timeout;
   private draining = false;
+  private again = false;
+  private drained: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly log: (line: string) => void;
 
@@ -84,11 +86,26 @@ export class Notifier {
 
   /** Looks for new events now (after a reconcile tick); never waits for their delivery. */
   kick(): void {
-    if (this.stopped || this.draining) return;
+    if (this.stopped) return;
+    // A kick while the outbox is being read reads it once more afterwards, so no event waits for the next poll.
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
     this.draining = true;
+    this.drained = this.drain().finally(() => {
+      this.draining = false;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
     try {
-      while (this.inFlight.size < MAX_IN_FLIGHT) {
-        const events = this.store.pendingNotifications(this.lastSeq, MAX_IN_FLIGHT - this.inFlight.size);
+      while (!this.stopped && this.inFlight.size < MAX_IN_FLIGHT) {
+        const events = await this.store.pendingNotifications(this.lastSeq, MAX_IN_FLIGHT - this.inFlight.size);
         if (!events.length) break;
         for (const event of events) {
           this.lastSeq = event.seq;
@@ -101,8 +118,6 @@ export class Notifier {
       }
     } catch (error) {
       this.log(`notify: cannot read the outbox: ${(error as Error).message}`);
-    } finally {
-      this.draining = false;
     }
   }
 
@@ -111,6 +126,7 @@ export class Notifier {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     for (const cancel of [...this.pending]) cancel();
+    await this.drained;
     await Promise.allSettled([...this.inFlight.values()]);
   }
 
@@ -118,7 +134,7 @@ export class Notifier {
     const deliveries = await Promise.all(this.options.webhooks.map((url) => this.deliverTo(url, event)));
     if (this.stopped) return;
     try {
-      this.store.finishNotification(event, deliveries);
+      await this.store.finishNotification(event, deliveries);
     } catch (error) {
       // Left in the outbox: sent again after a restart, which the event id makes harmless.
       this.log(`notify: cannot record the delivery of ${event.id}: ${(error as Error).message}`);

@@ -73,7 +73,7 @@ export function invalidCursor(): BackendError {
  * digest cursor needs it, and if that device's key changed since the page was served the
  * position is gone, which is said rather than guessed.
  */
-export function decodeCursor(cursor: string, sort: DeviceSort, currentKey: (id: string) => string | undefined): { key: string; id: string } {
+export async function decodeCursor(cursor: string, sort: DeviceSort, currentKey: (id: string) => Promise<string | undefined>): Promise<{ key: string; id: string }> {
   let data: CursorData;
   try {
     data = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as CursorData;
@@ -84,7 +84,7 @@ export function decodeCursor(cursor: string, sort: DeviceSort, currentKey: (id: 
     throw new BackendError('invalid', 'invalid paging cursor for this sort order', { hint: 'a cursor only continues the listing (same sort) that returned it' });
   }
   if (typeof data.k === 'string') return { key: data.k, id: data.i };
-  const key = currentKey(data.i);
+  const key = await currentKey(data.i);
   if (key === undefined || keyDigest(key) !== data.h) {
     throw new BackendError('conflict', 'the device at this page boundary changed since the page was listed; cannot continue from it', { hint: 'list again from the start' });
   }

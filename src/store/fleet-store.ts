@@ -1,12 +1,11 @@
-// FleetStore: the fleet's persistence on SQLite (better-sqlite3, synchronous). It owns the
-// resources, devices, commands, tokens and the audit log, and the rules that keep them
-// consistent: every multi-row change is one transaction, and every admin change writes its
-// audit record inside that same transaction, so a crash never leaves an unaudited change.
+// FleetStore: the fleet's rules over the async store seam (src/store/engine.ts): resources,
+// devices, commands, tokens and the audit log, and the rules that keep them consistent. Every
+// multi-row change is one unit of work (SqlEngine.transaction), and every admin change writes its
+// audit record inside that same unit, so a crash never leaves an unaudited change. Rules that
+// must hold with several writers (several server replicas on one database, or a CLI beside the
+// server) are unique keys and conditional updates, never a read followed by a write.
 // The embedded Backend driver and the server are thin adapters over this class.
-import Database from 'better-sqlite3';
 import { createHash, createHmac } from 'node:crypto';
-import { chmodSync, closeSync, constants as fsConstants, existsSync, lstatSync, openSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type {
   AppliedChange,
   ApplyOptions,
@@ -23,12 +22,9 @@ import type {
   ResourceChange,
 } from '../model/requests.js';
 import type { CheckInRequest, CheckInResponse, CommandResultReport, EnrollRequest, EnrollResponse, PendingCommand } from '../model/protocol.js';
-import { BackendError, UsageError } from '../errors.js';
-import { makeDirs } from '../make-dirs.js';
-import { ownerMatches } from '../model/filter.js';
+import { BackendError } from '../errors.js';
 import type {
   AuditRecord,
-  CommandStatus,
   CommandType,
   Device,
   DeviceCommand,
@@ -49,17 +45,22 @@ import type {
   ResourceKind,
 } from '../model/policy.generated.js';
 import { DEFAULT_RELEASE_SECONDS, MAX_RELEASE_SECONDS, type Actor, type ApiRole, type ApiTokenInfo, type NotifyDelivery, type OutboxEvent } from '../model/access.js';
-import type { AgentApi, ApiTokenApi } from './api.js';
-import { compileFilters, decodeCursor, encodeCursor, globMatches, invalidCursor, parseSort, versionKey } from './device-query.js';
+import { compileFilters, decodeCursor, encodeCursor, invalidCursor, parseSort, versionKey } from './device-query.js';
 import { dueEscalations, effectiveConfiguration, escalationKey, evaluateCompliance, escalationOutlook, failureOnset, groupsForDevice, parseDuration, policiesForGroups } from '../compliance/index.js';
 import { parseWhatIfInstant } from '../model/duration.js';
 import type { ComplianceResult } from '../compliance/index.js';
-import { getPath, maskValue, replacePaths, secretDigest, secretRefPaths, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
-import { MIGRATIONS } from './migrations.js';
+import { getPath, maskValue, replacePaths, secretRefPaths, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
+import type { Sql, SqlEngine } from './engine.js';
+import type { IfMissing } from './sqlite/files.js';
 import { checkEnrollRequest, checkLabels, checkLength, checkSerial, DEVICE_LIMITS, parsePosture } from '../model/device-limits.js';
 import { hashSecret, newId, newSecret } from './secrets.js';
+import { claimStep, endEpisode, firedInEpisode, firedRows, forgetSteps, openEpisode, type FiredRow } from './repos/escalations.js';
+import { cancelPending, commandById, insertPendingCommand, type CommandRow } from './repos/commands.js';
+import { enqueueNotification, finishNotification as dropNotification, pendingNotifications } from './repos/outbox.js';
+import { claimIdempotencyKey, finishIdempotencyKey, forgetIdempotencyKeys } from './repos/idempotency.js';
+import { bumpResourceGeneration, resourceGeneration, writeResource, type StoredSecrets } from './repos/resources.js';
 
-export const DB_FILE = 'emmctl.db';
+export { DB_FILE, noStoreError, type IfMissing } from './sqlite/files.js';
 const KINDS: readonly ResourceKind[] = ['Group', 'Policy', 'CompliancePolicy', 'EnrollmentProfile'];
 const DEFAULT_TOKEN_TTL_MS = 7 * 86_400_000;
 /** A command no device picked up in this time is expired by reconcile(). */
@@ -102,32 +103,6 @@ export interface FleetStoreOptions {
   notifyOutbox?: boolean;
 }
 
-export type IfMissing = 'create' | 'fail' | 'empty';
-
-/** The refusal when a command that must not create a store finds none. */
-export function noStoreError(dataDir: string, why?: string): UsageError {
-  return new UsageError(
-    `no emmctl store at ${resolve(dataDir)}${why ? ` (${why})` : ''}`,
-    'check --data-dir, EMMCTL_DATA_DIR or the context (`emmctl context current`); a new store is made by `emmctl apply` (or `emmctl server`, `emmctl server token create`, `emmctl simulate`)',
-  );
-}
-
-/** Why dataDir holds no store, or undefined when it may (a permission problem is left for the open to report). */
-function missingStore(dataDir: string, path: string): string | undefined {
-  const code = (error: unknown) => (error as NodeJS.ErrnoException).code;
-  try {
-    if (!statSync(dataDir).isDirectory()) return 'not a directory';
-  } catch (error) {
-    return code(error) === 'ENOENT' ? 'no such directory' : code(error) === 'ENOTDIR' ? 'not a directory' : undefined;
-  }
-  try {
-    statSync(path);
-    return undefined;
-  } catch (error) {
-    return code(error) === 'ENOENT' ? `no ${DB_FILE} in it` : undefined;
-  }
-}
-
 interface DeviceRow {
   id: string;
   name: string;
@@ -149,21 +124,6 @@ interface DeviceRow {
   applied_config_version: string | null;
   released_until: string | null;
   sort_key?: string;
-}
-
-interface CommandRow {
-  seq: number;
-  id: string;
-  device_id: string;
-  type: CommandType;
-  status: CommandStatus;
-  reason: string | null;
-  requested_by: string;
-  idempotency_key: string | null;
-  created_at: string;
-  updated_at: string;
-  detail: string | null;
-  expires_at: string | null;
 }
 
 interface TokenRow {
@@ -205,154 +165,68 @@ interface ResourceSnapshot {
   unevaluable: Map<string, string>;
 }
 
-/**
- * A data dir made before emmctl (mkdir, a restored backup) may be readable by others; the store
- * holds credential hashes and the audit log, so a dir of ours is narrowed to owner-only. "Ours"
- * means owned by this user and holding nothing but emmctl's files: `--data-dir ~` or a project
- * folder is not ours to chmod. Someone else's dir is left alone too: it is theirs to decide.
- */
-const OWN_FILES = /^(emmctl\.db(-wal|-shm|-journal)?|simulator-state\.json(\.tmp[-\w]*)?)$/;
-function tightenOwnDir(dir: string): void {
-  const st = statSync(dir);
-  const uid = process.getuid?.();
-  if (uid === undefined || st.uid !== uid || (st.mode & 0o077) === 0) return;
-  if (readdirSync(dir).every((name) => OWN_FILES.test(name))) chmodSync(dir, 0o700);
-}
-
-function refuseLinkedStoreFiles(path: string): void {
-  for (const file of [path, ...['-wal', '-shm', '-journal'].map((suffix) => path + suffix)]) {
-    let linked = false;
-    try {
-      linked = lstatSync(file).isSymbolicLink();
-    } catch {
-      continue; // absent: SQLite or we create it
-    }
-    if (linked) throw new Error(`${file} is a symbolic link; emmctl never opens its store through one (remove it)`);
-  }
-}
-
-export class FleetStore implements AgentApi, ApiTokenApi {
+export class FleetStore {
   readonly path: string;
-  private readonly db: Database.Database;
+  readonly engine: SqlEngine;
   private readonly clock: () => Date;
   private readonly checkDocument?: (document: unknown) => string | undefined;
-  private readonly statements = new Map<string, Database.Statement>();
   private snapshot?: ResourceSnapshot;
   private readonly outbox: boolean;
+  /** True when opened with ifMissing 'empty' and there was no store: an empty stand-in, nothing on disk. */
+  readonly missing: boolean;
 
-  private constructor(db: Database.Database, path: string, clock: () => Date, checkDocument: ((document: unknown) => string | undefined) | undefined, outbox: boolean) {
-    this.db = db;
-    this.path = path;
-    this.clock = clock;
-    this.checkDocument = checkDocument;
-    this.outbox = outbox;
+  constructor(engine: SqlEngine, options: Omit<FleetStoreOptions, 'ifMissing'> & { missing?: boolean } = {}) {
+    this.engine = engine;
+    this.path = engine.location;
+    this.clock = options.now ?? (() => new Date());
+    this.checkDocument = options.checkDocument;
+    this.outbox = options.notifyOutbox === true;
+    this.missing = options.missing === true;
   }
 
   /**
-   * Opens the store in dataDir, creating it unless options.create is false (then a missing store
-   * is a UsageError "no emmctl store at DIR"): dir 0700, files 0600, schema migrated.
+   * Opens the embedded store in dataDir (src/store/sqlite/), creating it unless ifMissing says
+   * otherwise: dir 0700, files 0600, schema migrated.
    */
-  static open(dataDir: string, options: FleetStoreOptions = {}): FleetStore {
-    const path = join(dataDir, DB_FILE);
-    const create = (options.ifMissing ?? 'create') === 'create';
-    let db: Database.Database;
-    if (!create) {
-      const why = missingStore(dataDir, path);
-      if (why && options.ifMissing !== 'empty') throw noStoreError(dataDir, why);
-      if (why) {
-        db = new Database(':memory:');
-        return FleetStore.prepare(db, path, options, true);
-      }
-    }
-    try {
-      if (!existsSync(dataDir)) makeDirs(dataDir, 0o700);
-      else tightenOwnDir(dataDir);
-      // Create the file ourselves so it is owner-only from its first byte (SQLite would use the umask);
-      // SQLite gives the -wal and -shm files the database file's permissions.
-      // A link planted at the database or its journal names would make SQLite (and chmod) write
-      // wherever it points, so the store's own files are never links, and are created exclusively.
-      refuseLinkedStoreFiles(path);
-      if (create && !existsSync(path)) {
-        closeSync(openSync(path, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW, 0o600));
-      }
-      chmodSync(path, 0o600);
-      // fileMustExist: a store removed between the check above and here is not silently re-created.
-      db = new Database(path, { fileMustExist: !create });
-    } catch (error) {
-      throw new BackendError('unavailable', `cannot open the store at ${path}: ${(error as Error).message}`, {
-        hint: 'check that the data dir (--data-dir or EMMCTL_DATA_DIR) is writable by you',
-        cause: error,
-      });
-    }
-    return FleetStore.prepare(db, path, options, false);
+  static async open(dataDir: string, options: FleetStoreOptions = {}): Promise<FleetStore> {
+    const { SqliteEngine } = await import('./sqlite/engine.js');
+    const engine = SqliteEngine.open(dataDir, { ifMissing: options.ifMissing });
+    return new FleetStore(engine, { ...options, missing: engine.missing });
   }
 
-  private static prepare(db: Database.Database, path: string, options: FleetStoreOptions, inMemory: boolean): FleetStore {
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.pragma('foreign_keys = ON');
-      db.pragma('busy_timeout = 5000');
-      db.function('emm_owner_matches', { deterministic: true }, (owner: unknown, pattern: unknown) =>
-        ownerMatches(typeof owner === 'string' ? owner : undefined, String(pattern)) ? 1 : 0);
-      db.function('emm_glob', { deterministic: true }, (value: unknown, pattern: unknown) =>
-        globMatches(typeof value === 'string' ? value : null, String(pattern)) ? 1 : 0);
-      migrate(db, path);
-      if (!inMemory) for (const suffix of ['-wal', '-shm']) if (existsSync(path + suffix)) chmodSync(path + suffix, 0o600);
-    } catch (error) {
-      db.close();
-      if (error instanceof BackendError) throw error;
-      throw new BackendError('unavailable', `cannot open the store at ${path}: ${(error as Error).message}`, { cause: error });
-    }
-    const store = new FleetStore(db, path, options.now ?? (() => new Date()), options.checkDocument, options.notifyOutbox === true);
-    store.missing = inMemory;
-    return store;
-  }
-
-  /** True when opened with ifMissing 'empty' and there was no store: an empty stand-in, nothing on disk. */
-  missing = false;
-
-  close(): void {
-    if (this.db.open) this.db.close();
+  async close(): Promise<void> {
+    await this.engine.close();
   }
 
   /** Current schema version (the last migration applied). */
-  schemaVersion(): number {
-    return (this.db.prepare('SELECT max(version) AS v FROM migrations').get() as { v: number }).v;
+  async schemaVersion(): Promise<number> {
+    return this.read(async (sql) => (await sql.get<{ v: number }>('SELECT max(version) AS v FROM migrations'))!.v);
   }
 
   private now(): string {
     return this.clock().toISOString();
   }
 
-  private stmt(sql: string): Database.Statement {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.statements.set(sql, s);
-    }
-    return s;
+  /** A write unit of work (see SqlEngine.transaction: fn may run again after a serialization failure). */
+  private tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+    return this.engine.transaction(fn);
   }
 
-  // One wrapper for every transaction: IMMEDIATE takes the write lock up front, so two
-  // processes (CLI and server) never both read and then fail to upgrade to a write.
-  private readonly runTx = (fn: () => unknown) => fn();
-  private txWrapper?: Database.Transaction<(fn: () => unknown) => unknown>;
-  private tx<T>(fn: () => T): T {
-    this.txWrapper ??= this.db.transaction(this.runTx);
-    return this.txWrapper.immediate(fn) as T;
+  /** A read-only unit of work: one consistent snapshot. */
+  private read<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+    return this.engine.transaction(fn, { readOnly: true });
   }
 
-  private audit(actor: Actor | { name: string; source: string }, action: string, target: string, detail?: Record<string, unknown>, at = this.now()): void {
-    this.stmt('INSERT INTO audit (at, actor, source, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)').run(
-      at, actor.name, actor.source, action, target, detail === undefined ? null : JSON.stringify(detail));
+  private async audit(sql: Sql, actor: Actor | { name: string; source: string }, action: string, target: string, detail?: Record<string, unknown>, at = this.now()): Promise<void> {
+    await sql.run('INSERT INTO audit (at, actor, source, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)', [
+      at, actor.name, actor.source, action, target, detail === undefined ? null : JSON.stringify(detail)]);
   }
 
   // ---- resources -------------------------------------------------------------------------
 
   /** The random id this store was created with: the same whether reached by path or by server URL. */
-  storeId(): string {
-    return (this.stmt("SELECT value FROM meta WHERE key = 'store_id'").get() as { value: string }).value;
+  async storeId(): Promise<string> {
+    return this.read(async (sql) => (await sql.get<{ value: string }>("SELECT value FROM meta WHERE key = 'store_id'"))!.value);
   }
 
   /**
@@ -360,17 +234,21 @@ export class FleetStore implements AgentApi, ApiTokenApi {
    * this store. Only this store can seal or check one, so an edited plan cannot be re-sealed
    * by recomputing a hash, and a plan made for another store does not verify here.
    */
-  sealPlan(digest: string): string {
+  async sealPlan(digest: string): Promise<string> {
     if (typeof digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(digest)) throw new BackendError('invalid', 'a plan digest is "sha256:" and 64 hex digits');
-    const key = (this.stmt("SELECT value FROM meta WHERE key = 'plan_key'").get() as { value: string }).value;
+    const key = await this.read(async (sql) => (await sql.get<{ value: string }>("SELECT value FROM meta WHERE key = 'plan_key'"))!.value);
     return `hmac-sha256:${createHmac('sha256', Buffer.from(key, 'hex')).update(digest).digest('hex')}`;
   }
 
   /** Documents as applied (secret references in place) with each secret's reference and digest, never its value. */
-  listResources(kind?: ResourceKind): StoredResource[] {
+  async listResources(kind?: ResourceKind): Promise<StoredResource[]> {
+    return this.read((sql) => this.resourcesIn(sql, kind));
+  }
+
+  private async resourcesIn(sql: Sql, kind?: ResourceKind): Promise<StoredResource[]> {
     const rows = (kind
-      ? this.stmt('SELECT * FROM resources WHERE kind = ? ORDER BY kind, name').all(kind)
-      : this.stmt('SELECT * FROM resources ORDER BY kind, name').all()) as Array<{ kind: ResourceKind; name: string; document: string; version: number; updated_at: string; secrets: string }>;
+      ? (await sql.all('SELECT * FROM resources WHERE kind = ? ORDER BY kind, name', [kind]))
+      : (await sql.all('SELECT * FROM resources ORDER BY kind, name', []))) as Array<{ kind: ResourceKind; name: string; document: string; version: number; updated_at: string; secrets: string }>;
     return rows.map((r) => {
       const document = JSON.parse(r.document) as ResourceDocument;
       const stored = JSON.parse(r.secrets) as StoredSecrets;
@@ -386,63 +264,40 @@ export class FleetStore implements AgentApi, ApiTokenApi {
    * update/delete need its version to equal expectedVersion. After the whole set, every
    * reference (assign, a profile's group) must resolve, or nothing is applied.
    */
-  applyChanges(changes: ResourceChange[], actor: Actor, opts: StoreApplyOptions = {}): AppliedChange[] {
+  async applyChanges(changes: ResourceChange[], actor: Actor, opts: StoreApplyOptions = {}): Promise<AppliedChange[]> {
     for (const c of changes) checkChangeShape(c);
     const key = opts.idempotencyKey;
     if (key !== undefined && (typeof key !== 'string' || key === '')) throw new BackendError('invalid', 'the idempotency key must be a non-empty string');
     // Secret values enter the fingerprint only hashed, like everything in the idempotency table.
     const fingerprint = key === undefined ? '' : hashSecret(JSON.stringify({ apply: changes, prune: Boolean(opts.prune) }));
-    return this.tx(() => {
-      if (key !== undefined) {
-        const seen = this.stmt('SELECT request_hash, result FROM idempotency WHERE key = ?').get(key) as { request_hash: string; result: string } | undefined;
-        if (seen) {
-          if (seen.request_hash !== fingerprint) {
-            throw new BackendError('conflict', `idempotency key "${key}" was already used for a different apply`, { hint: 'use a new key for a new request' });
-          }
-          // A retry of an apply that landed: its result, not a "stale plan" from the versions it bumped.
-          return JSON.parse(seen.result) as AppliedChange[];
-        }
-      }
-      // Inside the write lock: the checks see exactly the state the changes apply to.
-      opts.precheck?.(this.listResources());
+    return this.tx(async (sql) => {
       const at = this.now();
+      if (key !== undefined) {
+        // A retry of an apply that landed gets its result, not a "stale plan" from the versions it bumped.
+        const claim = await claimIdempotencyKey<AppliedChange[]>(sql, key, fingerprint, at, 'apply');
+        if (!claim.claimed) return claim.result;
+      }
+      // Inside the unit of work: the checks see the state the changes apply to (a concurrent
+      // apply that changes it first makes a versioned write below find 0 rows).
+      opts.precheck?.(await this.resourcesIn(sql));
       const applied: AppliedChange[] = [];
-      const get = this.stmt('SELECT version FROM resources WHERE kind = ? AND name = ?');
       for (const c of changes) {
-        const current = get.get(c.kind, c.name) as { version: number } | undefined;
-        const ref = `${c.kind}/${c.name}`;
-        if (c.op === 'create') {
-          if (current) throw new BackendError('conflict', `${ref} already exists (version ${current.version}); cannot create it`, { hint: 'the backend changed since the plan was made: run plan again' });
-          this.stmt('INSERT INTO resources (kind, name, document, version, updated_at, secrets) VALUES (?, ?, ?, 1, ?, ?)').run(c.kind, c.name, JSON.stringify(c.document), at, storedSecrets(c));
-          applied.push({ op: 'create', kind: c.kind, name: c.name, version: 1 });
-        } else {
-          if (!current) throw new BackendError('conflict', `${ref} does not exist (expected version ${c.expectedVersion}); cannot ${c.op} it`, { hint: 'the backend changed since the plan was made: run plan again' });
-          if (current.version !== c.expectedVersion) {
-            throw new BackendError('conflict', `${ref} changed since the plan was made: expected version ${c.expectedVersion}, found version ${current.version}`, { hint: 'run plan again to see the current state' });
-          }
-          if (c.op === 'update') {
-            this.stmt('UPDATE resources SET document = ?, secrets = ?, version = version + 1, updated_at = ? WHERE kind = ? AND name = ?').run(JSON.stringify(c.document), storedSecrets(c), at, c.kind, c.name);
-            applied.push({ op: 'update', kind: c.kind, name: c.name, version: current.version + 1 });
-          } else {
-            this.stmt('DELETE FROM resources WHERE kind = ? AND name = ?').run(c.kind, c.name);
-            applied.push({ op: 'delete', kind: c.kind, name: c.name, version: null });
-          }
-        }
-        this.audit(actor, 'apply', ref, { op: c.op, version: applied[applied.length - 1]!.version, ...(opts.prune && c.op === 'delete' ? { prune: true } : {}) }, at);
+        applied.push(await writeResource(sql, c, at));
+        await this.audit(sql, actor, 'apply', `${c.kind}/${c.name}`, { op: c.op, version: applied[applied.length - 1]!.version, ...(opts.prune && c.op === 'delete' ? { prune: true } : {}) }, at);
       }
       if (changes.length > 0) {
-        this.checkReferences();
-        this.stmt("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'resource_generation'").run();
+        await this.checkReferences(sql);
+        await bumpResourceGeneration(sql);
       }
-      if (key !== undefined) this.stmt('INSERT INTO idempotency (key, request_hash, result, created_at) VALUES (?, ?, ?, ?)').run(key, fingerprint, JSON.stringify(applied), at);
+      if (key !== undefined) await finishIdempotencyKey(sql, key, applied);
       return applied;
     });
   }
 
-  private checkReferences(): void {
-    const groups = new Set((this.stmt("SELECT name FROM resources WHERE kind = 'Group'").all() as Array<{ name: string }>).map((r) => r.name));
+  private async checkReferences(sql: Sql): Promise<void> {
+    const groups = new Set(((await sql.all("SELECT name FROM resources WHERE kind = 'Group'", [])) as Array<{ name: string }>).map((r) => r.name));
     groups.add('all');
-    const rows = this.stmt("SELECT kind, name, document FROM resources WHERE kind != 'Group'").all() as Array<{ kind: ResourceKind; name: string; document: string }>;
+    const rows = (await sql.all("SELECT kind, name, document FROM resources WHERE kind != 'Group'", [])) as Array<{ kind: ResourceKind; name: string; document: string }>;
     for (const r of rows) {
       const doc = JSON.parse(r.document) as ResourceDocument;
       const raw: unknown = doc.kind === 'EnrollmentProfile' ? (doc.spec?.group ? [doc.spec.group] : []) : doc.kind === 'Group' ? [] : doc.spec?.assign;
@@ -457,11 +312,11 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     }
   }
 
-  private resources(): ResourceSnapshot {
-    const generation = (this.stmt("SELECT value FROM meta WHERE key = 'resource_generation'").get() as { value: string }).value;
+  private async resources(sql: Sql): Promise<ResourceSnapshot> {
+    const generation = await resourceGeneration(sql);
     if (this.snapshot?.generation === generation) return this.snapshot;
     const snap: ResourceSnapshot = { generation, groups: [], profiles: [], policies: [], digestPolicies: [], digests: new Set(), compliance: [], configs: new Map(), unevaluable: new Map() };
-    for (const r of this.stmt('SELECT document, secrets FROM resources ORDER BY kind, name').all() as Array<{ document: string; secrets: string }>) {
+    for (const r of (await sql.all('SELECT document, secrets FROM resources ORDER BY kind, name', [])) as Array<{ document: string; secrets: string }>) {
       const doc = JSON.parse(r.document) as ResourceDocument;
       const why = this.checkDocument?.(doc);
       if (why !== undefined) {
@@ -520,9 +375,9 @@ export class FleetStore implements AgentApi, ApiTokenApi {
 
   // ---- enrollment --------------------------------------------------------------------------
 
-  createEnrollmentToken(input: { profile: string; expiresInSeconds?: number; maxUses?: number }, actor: Actor): CreatedEnrollmentToken {
-    return this.tx(() => {
-      const profile = this.profile(input.profile);
+  async createEnrollmentToken(input: { profile: string; expiresInSeconds?: number; maxUses?: number }, actor: Actor): Promise<CreatedEnrollmentToken> {
+    return this.tx(async (sql) => {
+      const profile = await this.profile(sql, input.profile);
       if (!profile) {
         throw new BackendError('not_found', `enrollment profile "${input.profile}" does not exist`, { hint: 'declare an EnrollmentProfile in your policy files and apply them' });
       }
@@ -543,35 +398,34 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       };
       const secret = newSecret('enrollment');
       row.secret_hash = hashSecret(secret);
-      this.stmt('INSERT INTO enrollment_tokens (id, profile, secret_hash, created_at, expires_at, max_uses, uses, revoked, created_by) VALUES (@id, @profile, @secret_hash, @created_at, @expires_at, @max_uses, @uses, @revoked, @created_by)').run(row);
-      this.audit(actor, 'token.create', `enrollment-token/${row.id}`, { profile: row.profile, expiresAt: row.expires_at, maxUses: row.max_uses ?? undefined });
+      (await sql.run('INSERT INTO enrollment_tokens (id, profile, secret_hash, created_at, expires_at, max_uses, uses, revoked, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)', [row.id, row.profile, row.secret_hash, row.created_at, row.expires_at, row.max_uses, row.uses, row.revoked, row.created_by]));
+      await this.audit(sql, actor, 'token.create', `enrollment-token/${row.id}`, { profile: row.profile, expiresAt: row.expires_at, maxUses: row.max_uses ?? undefined });
       return { token: toToken(row), secret };
     });
   }
 
-  listEnrollmentTokens(): EnrollmentToken[] {
-    return (this.stmt('SELECT * FROM enrollment_tokens ORDER BY created_at, id').all() as TokenRow[]).map(toToken);
+  async listEnrollmentTokens(): Promise<EnrollmentToken[]> {
+    return this.read(async (sql) => ((await sql.all('SELECT * FROM enrollment_tokens ORDER BY created_at, id', [])) as TokenRow[]).map(toToken));
   }
 
-  revokeEnrollmentToken(id: string, actor: Actor): EnrollmentToken {
-    return this.tx(() => {
-      const row = this.stmt('SELECT * FROM enrollment_tokens WHERE id = ?').get(id) as TokenRow | undefined;
+  async revokeEnrollmentToken(id: string, actor: Actor): Promise<EnrollmentToken> {
+    return this.tx(async (sql) => {
+      const row = (await sql.get('SELECT * FROM enrollment_tokens WHERE id = ?', [id])) as TokenRow | undefined;
       if (!row) throw new BackendError('not_found', `enrollment token ${id} does not exist`, { hint: 'list tokens with `emmctl enroll token list`' });
-      if (!row.revoked) {
-        this.stmt('UPDATE enrollment_tokens SET revoked = 1 WHERE id = ?').run(id);
-        this.audit(actor, 'token.revoke', `enrollment-token/${id}`);
-        row.revoked = 1;
+      if (!row.revoked && (await sql.run('UPDATE enrollment_tokens SET revoked = 1 WHERE id = ? AND revoked = 0', [id])).changes === 1) {
+        await this.audit(sql, actor, 'token.revoke', `enrollment-token/${id}`);
       }
+      row.revoked = 1;
       return toToken(row);
     });
   }
 
-  private profile(name: string): EnrollmentProfileDocument | undefined {
-    const r = this.stmt("SELECT document FROM resources WHERE kind = 'EnrollmentProfile' AND name = ?").get(name) as { document: string } | undefined;
+  private async profile(sql: Sql, name: string): Promise<EnrollmentProfileDocument | undefined> {
+    const r = (await sql.get("SELECT document FROM resources WHERE kind = 'EnrollmentProfile' AND name = ?", [name])) as { document: string } | undefined;
     return r ? (JSON.parse(r.document) as EnrollmentProfileDocument) : undefined;
   }
 
-  preregisterDevices(rows: PreregisteredDevice[], actor: Actor): { created: number; updated: number } {
+  async preregisterDevices(rows: PreregisteredDevice[], actor: Actor): Promise<{ created: number; updated: number }> {
     rows.forEach((r, i) => {
       if (!r.serial || typeof r.serial !== 'string') throw new BackendError('invalid', `row ${i + 1}: serial is required`);
       if (!PLATFORMS.includes(r.platform)) throw new BackendError('invalid', `row ${i + 1}: unknown platform "${r.platform}"`, { hint: `one of: ${PLATFORMS.join(', ')}` });
@@ -579,16 +433,17 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       const first = rows.findIndex((o) => o.serial === r.serial);
       if (first !== i) throw new BackendError('invalid', `row ${i + 1}: serial "${r.serial}" repeats row ${first + 1}`);
     });
-    const outcome = this.tx((): { result: { created: number; updated: number } } | { refused: BackendError } => {
+    const outcome = await this.tx(async (sql): Promise<{ result: { created: number; updated: number } } | { refused: BackendError }> => {
       const at = this.now();
       // Pre-registration describes a device before its first enrollment. Rewriting an enrolled (or
       // retired, or wiped) record's ownership or labels would move it between groups and policies
       // behind its back: such rows refuse the whole request, and the refusal is audited.
-      const existing = rows.map((r) => this.stmt('SELECT * FROM devices WHERE serial = ?').get(r.serial) as DeviceRow | undefined);
+      const existing: Array<DeviceRow | undefined> = [];
+      for (const r of rows) existing.push(await sql.get<DeviceRow>('SELECT * FROM devices WHERE serial = ?', [r.serial]));
       const taken = rows.filter((_, i) => existing[i] !== undefined && existing[i]!.state !== 'preregistered');
       if (taken.length) {
         const serials = taken.map((r) => r.serial);
-        this.audit(actor, 'device.preregister.refused', 'devices', { reason: 'not-preregistered', serials: serials.slice(0, 20) }, at);
+        await this.audit(sql, actor, 'device.preregister.refused', 'devices', { reason: 'not-preregistered', serials: serials.slice(0, 20) }, at);
         const shown = serials.slice(0, 10).map((s) => `"${s}"`).join(', ') + (serials.length > 10 ? ` and ${serials.length - 10} more` : '');
         return { refused: new BackendError('conflict', `serial${serials.length === 1 ? '' : 's'} ${shown} belong${serials.length === 1 ? 's' : ''} to a device that is no longer pre-registered (enrolled, wiped or retired); nothing was pre-registered`, {
           hint: 'pre-registration only creates records or updates pre-registered ones; change an enrolled device with labels in its enrollment profile or a Group',
@@ -596,23 +451,21 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       }
       let created = 0;
       let updated = 0;
-      rows.forEach((r, i) => {
+      for (const [i, r] of rows.entries()) {
         const row = existing[i];
         if (row) {
           const labels = { ...(JSON.parse(row.labels) as Record<string, string>), ...(r.labels ?? {}) };
           // Only while it is still pre-registered (compare-and-set: an enrollment may claim it meanwhile).
-          const changed = this.stmt("UPDATE devices SET name = ?, platform = ?, owner = ?, ownership = ?, labels = ?, updated_at = ? WHERE id = ? AND state = 'preregistered'").run(
-            r.name ?? row.name, r.platform, r.owner ?? row.owner, r.ownership ?? row.ownership, JSON.stringify(labels), at, row.id);
+          const changed = (await sql.run("UPDATE devices SET name = ?, platform = ?, owner = ?, ownership = ?, labels = ?, updated_at = ? WHERE id = ? AND state = 'preregistered'", [r.name ?? row.name, r.platform, r.owner ?? row.owner, r.ownership ?? row.ownership, JSON.stringify(labels), at, row.id]));
           if (changed.changes !== 1) throw new BackendError('conflict', `serial "${r.serial}" was enrolled while pre-registering; nothing was pre-registered`, { hint: 'run it again' });
           updated++;
         } else {
-          this.stmt(`INSERT INTO devices (id, name, serial, platform, ownership, owner, labels, state, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'preregistered', ?, ?)`).run(
-            newId('dev'), r.name ?? `${r.platform}-${r.serial}`, r.serial, r.platform, r.ownership ?? 'corporate', r.owner ?? null, JSON.stringify(r.labels ?? {}), at, at);
+          (await sql.run(`INSERT INTO devices (id, name, serial, platform, ownership, owner, labels, state, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'preregistered', ?, ?)`, [newId('dev'), r.name ?? `${r.platform}-${r.serial}`, r.serial, r.platform, r.ownership ?? 'corporate', r.owner ?? null, JSON.stringify(r.labels ?? {}), at, at]));
           created++;
         }
-      });
-      this.audit(actor, 'device.preregister', 'devices', { created, updated, serials: rows.slice(0, 20).map((r) => r.serial) });
+      }
+      await this.audit(sql, actor, 'device.preregister', 'devices', { created, updated, serials: rows.slice(0, 20).map((r) => r.serial) });
       return { result: { created, updated } };
     });
     if ('refused' in outcome) throw outcome.refused;
@@ -626,7 +479,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
    * Anything else (above all a serial that belongs to an enrolled device) is refused with
    * 'conflict' and audited: the record, its credential, commands and ownership stay as they are.
    */
-  enrollDevice(request: EnrollRequest, source: string): EnrollResponse {
+  async enrollDevice(request: EnrollRequest, source: string): Promise<EnrollResponse> {
     if (!request || typeof request.token !== 'string' || typeof request.serial !== 'string' || !request.serial || typeof request.osVersion !== 'string') {
       throw new BackendError('invalid', 'enrollment needs token, platform, serial and osVersion');
     }
@@ -637,47 +490,46 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       if (request[key] !== undefined && typeof request[key] !== 'string') throw new BackendError('invalid', `enrollment field ${key} must be a string`);
     }
     checkEnrollRequest(request, 'enrollment');
-    const outcome = this.tx((): { response: EnrollResponse } | { refused: BackendError } => {
+    const outcome = await this.tx(async (sql): Promise<{ response: EnrollResponse } | { refused: BackendError }> => {
       const now = this.now();
-      const token = this.stmt('SELECT * FROM enrollment_tokens WHERE secret_hash = ?').get(hashSecret(request.token)) as TokenRow | undefined;
+      const token = (await sql.get('SELECT * FROM enrollment_tokens WHERE secret_hash = ?', [hashSecret(request.token)])) as TokenRow | undefined;
       // An unknown secret names nobody, so it is not audited (the per-address rate limit bounds it).
       if (!token) throw new BackendError('unauthorized', 'unknown enrollment token');
-      const refuse = (error: BackendError, reason: string, target: string, detail: Record<string, unknown> = {}) => {
-        this.audit({ name: `enrollment-token:${token.id}`, source }, 'enroll.refused', target, {
+      const refuse = async (error: BackendError, reason: string, target: string, detail: Record<string, unknown> = {}) => {
+        await this.audit(sql, { name: `enrollment-token:${token.id}`, source }, 'enroll.refused', target, {
           serial: request.serial, profile: token.profile, token: token.id, platform: request.platform, reason, ...detail,
         }, now);
         return { refused: error };
       };
       const tokenTarget = `enrollment-token/${token.id}`;
-      if (token.revoked) return refuse(new BackendError('unauthorized', `enrollment token ${token.id} was revoked`), 'token-revoked', tokenTarget);
+      if (token.revoked) return await refuse(new BackendError('unauthorized', `enrollment token ${token.id} was revoked`), 'token-revoked', tokenTarget);
       if (token.expires_at <= now) {
-        return refuse(new BackendError('unauthorized', `enrollment token ${token.id} expired at ${token.expires_at}`, { hint: 'create a new token with `emmctl enroll token create`' }), 'token-expired', tokenTarget);
+        return await refuse(new BackendError('unauthorized', `enrollment token ${token.id} expired at ${token.expires_at}`, { hint: 'create a new token with `emmctl enroll token create`' }), 'token-expired', tokenTarget);
       }
-      if (token.max_uses !== null && token.uses >= token.max_uses) return refuse(new BackendError('unauthorized', usedUp(token)), 'token-used-up', tokenTarget);
-      const profile = this.profile(token.profile);
+      if (token.max_uses !== null && token.uses >= token.max_uses) return await refuse(new BackendError('unauthorized', usedUp(token)), 'token-used-up', tokenTarget);
+      const profile = await this.profile(sql, token.profile);
       if (!profile) {
-        return refuse(new BackendError('unauthorized', `enrollment token ${token.id} belongs to profile "${token.profile}", which no longer exists`), 'profile-missing', tokenTarget);
+        return await refuse(new BackendError('unauthorized', `enrollment token ${token.id} belongs to profile "${token.profile}", which no longer exists`), 'profile-missing', tokenTarget);
       }
       if (!profile.spec.platforms.includes(request.platform)) {
-        return refuse(new BackendError('invalid', `platform "${request.platform}" may not enroll with profile "${token.profile}" (allowed: ${profile.spec.platforms.join(', ')})`), 'platform-not-allowed', tokenTarget);
+        return await refuse(new BackendError('invalid', `platform "${request.platform}" may not enroll with profile "${token.profile}" (allowed: ${profile.spec.platforms.join(', ')})`), 'platform-not-allowed', tokenTarget);
       }
       const credential = newSecret('device');
       const profileLabels = profile.spec.labels ?? {};
-      let existing = this.stmt('SELECT * FROM devices WHERE serial = ?').get(request.serial) as DeviceRow | undefined;
+      let existing = (await sql.get('SELECT * FROM devices WHERE serial = ?', [request.serial])) as DeviceRow | undefined;
       let id: string | undefined;
       if (!existing) {
         // The unique serial decides between two enrollments of one new serial, not the read above.
         const candidate = newId('dev');
-        const inserted = this.stmt(`INSERT INTO devices (id, name, serial, platform, ownership, owner, labels, state, profile, model, os_version, os_key, enrolled_at, credential_hash, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'enrolled', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING`).run(
-          candidate, request.name ?? `${request.platform}-${request.serial}`, request.serial, request.platform, profile.spec.ownership,
-          request.owner ?? null, JSON.stringify(profileLabels), token.profile, request.model ?? null, request.osVersion, versionKey(request.osVersion), now, hashSecret(credential), now, now);
+        const inserted = (await sql.run(`INSERT INTO devices (id, name, serial, platform, ownership, owner, labels, state, profile, model, os_version, os_key, enrolled_at, credential_hash, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'enrolled', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING`, [candidate, request.name ?? `${request.platform}-${request.serial}`, request.serial, request.platform, profile.spec.ownership,
+          request.owner ?? null, JSON.stringify(profileLabels), token.profile, request.model ?? null, request.osVersion, versionKey(request.osVersion), now, hashSecret(credential), now, now]));
         if (inserted.changes === 1) id = candidate;
-        else existing = this.stmt('SELECT * FROM devices WHERE serial = ?').get(request.serial) as DeviceRow;
+        else existing = (await sql.get('SELECT * FROM devices WHERE serial = ?', [request.serial])) as DeviceRow;
       }
       if (existing) {
         const refusal = claimRefusal(existing, token.profile, profile, request.platform, now);
-        if (refusal) return refuse(new BackendError('conflict', refusal.message, { hint: refusal.hint }), refusal.reason, `device/${existing.id}`, { state: existing.state });
+        if (refusal) return await refuse(new BackendError('conflict', refusal.message, { hint: refusal.hint }), refusal.reason, `device/${existing.id}`, { state: existing.state });
         id = existing.id;
         // An admin's pre-registration labels apply to its first enrollment; a released, wiped or
         // retired record's labels came from its previous profile, which no longer speaks for it.
@@ -686,22 +538,21 @@ export class FleetStore implements AgentApi, ApiTokenApi {
         // claims about itself would otherwise let a BYOD token's holder enroll as corporate.
         const ownership = existing.state === 'preregistered' ? existing.ownership : profile.spec.ownership;
         // Written only if the record is still what the rule was decided on (compare-and-set).
-        const claimed = this.stmt(`UPDATE devices SET name = ?, platform = ?, ownership = ?, owner = ?, labels = ?, state = 'enrolled', profile = ?, model = ?,
+        const claimed = (await sql.run(`UPDATE devices SET name = ?, platform = ?, ownership = ?, owner = ?, labels = ?, state = 'enrolled', profile = ?, model = ?,
             os_version = ?, os_key = ?, enrolled_at = ?, credential_hash = ?, noncompliant_since = NULL, released_until = NULL, updated_at = ?
-            WHERE id = ? AND state = ? AND credential_hash IS ? AND released_until IS ?`).run(
-          request.name ?? existing.name, request.platform, ownership, existing.owner ?? request.owner ?? null, JSON.stringify(labels), token.profile,
+            WHERE id = ? AND state = ? AND credential_hash IS NOT DISTINCT FROM ? AND released_until IS NOT DISTINCT FROM ?`, [request.name ?? existing.name, request.platform, ownership, existing.owner ?? request.owner ?? null, JSON.stringify(labels), token.profile,
           request.model ?? existing.model, request.osVersion, versionKey(request.osVersion), now, hashSecret(credential), now,
-          id, existing.state, existing.credential_hash, existing.released_until);
+          id, existing.state, existing.credential_hash, existing.released_until]));
         if (claimed.changes !== 1) throw new BackendError('conflict', `device with serial "${request.serial}" changed while enrolling; nothing was changed`, { hint: 'enroll again' });
-        this.stmt('DELETE FROM escalations WHERE device_id = ?').run(id);
+        await forgetSteps(sql, id!);
         // A released device's queue was meant for its previous enrollment, not for whoever enrolls now.
-        this.stmt("UPDATE commands SET status = 'cancelled', detail = 'device enrolled again', updated_at = ? WHERE device_id = ? AND status IN ('queued', 'sent')").run(now, id);
+        (await sql.run("UPDATE commands SET status = 'cancelled', detail = 'device enrolled again', updated_at = ? WHERE device_id = ? AND status IN ('queued', 'sent')", [now, id]));
       }
-      const used = this.stmt('UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)').run(token.id);
+      const used = (await sql.run('UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)', [token.id]));
       if (used.changes !== 1) throw new BackendError('unauthorized', usedUp(token));
       const reenrolled = existing ? (existing.state === 'enrolled' ? 'released' : existing.state) : undefined;
       const claimedOwnership = request.ownership !== undefined && request.ownership !== profile.spec.ownership ? request.ownership : undefined;
-      this.audit({ name: `device:${id}`, source }, 'enroll', `device/${id}`, { profile: token.profile, token: token.id, serial: request.serial, reenrolled, claimedOwnership }, now);
+      await this.audit(sql, { name: `device:${id}`, source }, 'enroll', `device/${id}`, { profile: token.profile, token: token.id, serial: request.serial, reenrolled, claimedOwnership }, now);
       return { response: { deviceId: id!, credential, checkInIntervalSeconds: CHECK_IN_INTERVAL_SECONDS } };
     });
     if ('refused' in outcome) throw outcome.refused;
@@ -713,69 +564,67 @@ export class FleetStore implements AgentApi, ApiTokenApi {
    * ends: for a device that lost its credential (agent reinstalled, reset outside emmctl). Its
    * current credential keeps working until then; the enrollment replaces it and cancels pending commands.
    */
-  releaseDevice(id: string, input: { expiresInSeconds?: number }, actor: Actor): Device {
+  async releaseDevice(id: string, input: { expiresInSeconds?: number }, actor: Actor): Promise<Device> {
     const seconds = input.expiresInSeconds ?? DEFAULT_RELEASE_SECONDS;
     if (!(Number.isInteger(seconds) && seconds > 0 && seconds <= MAX_RELEASE_SECONDS)) {
       throw new BackendError('invalid', `a release lasts from 1 second to ${MAX_RELEASE_SECONDS / 86_400} days`);
     }
-    return this.tx(() => {
-      const row = this.deviceRow(id);
+    return this.tx(async (sql) => {
+      const row = await this.deviceRow(sql, id);
       if (!row) throw new BackendError('not_found', `device ${id} does not exist`, { hint: 'list devices with `emmctl devices list`' });
       if (row.state !== 'enrolled') {
         throw new BackendError('conflict', `device ${id} is ${row.state}: ${row.state === 'preregistered' ? 'its first enrollment claims it' : 'it may enroll again'} without a release`);
       }
       const at = this.clock();
       const until = new Date(at.getTime() + seconds * 1000).toISOString();
-      const changed = this.stmt("UPDATE devices SET released_until = ?, updated_at = ? WHERE id = ? AND state = 'enrolled'").run(until, at.toISOString(), id);
+      const changed = (await sql.run("UPDATE devices SET released_until = ?, updated_at = ? WHERE id = ? AND state = 'enrolled'", [until, at.toISOString(), id]));
       if (changed.changes !== 1) throw new BackendError('conflict', `device ${id} changed while releasing it; nothing was changed`);
-      this.audit(actor, 'device.release', `device/${id}`, { serial: row.serial ?? undefined, until }, at.toISOString());
+      await this.audit(sql, actor, 'device.release', `device/${id}`, { serial: row.serial ?? undefined, until }, at.toISOString());
       return toDevice({ ...row, released_until: until });
     });
   }
 
-  authenticateDevice(credential: string): string | undefined {
+  async authenticateDevice(credential: string): Promise<string | undefined> {
     if (typeof credential !== 'string' || !credential) return undefined;
-    const row = this.stmt("SELECT id FROM devices WHERE credential_hash = ? AND state IN ('enrolled', 'retired')").get(hashSecret(credential)) as { id: string } | undefined;
+    const row = await this.read((sql) => sql.get<{ id: string }>("SELECT id FROM devices WHERE credential_hash = ? AND state IN ('enrolled', 'retired')", [hashSecret(credential)]));
     return row?.id;
   }
 
   // ---- agent: check-in, escalation, command results ----------------------------------------
 
-  checkIn(deviceId: string, request: CheckInRequest): CheckInResponse {
+  async checkIn(deviceId: string, request: CheckInRequest): Promise<CheckInResponse> {
     // What is stored is the checked copy: known fields only, each within its bound.
     const posture = parsePosture(request?.posture, 'posture');
-    return this.tx(() => {
+    return this.tx(async (sql) => {
       const now = this.clock();
       const at = now.toISOString();
-      const row = this.deviceRow(deviceId);
+      const row = await this.deviceRow(sql, deviceId);
       if (!row || !row.credential_hash || (row.state !== 'enrolled' && row.state !== 'retired')) {
         throw new BackendError('unauthorized', `device ${deviceId} is not enrolled`);
       }
       const postureJson = JSON.stringify(posture);
       if (posture.osVersion === row.os_version) {
         // The usual check-in: same OS. Leaving os_key out of the SET spares the OS index a write.
-        this.stmt('UPDATE devices SET posture = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ? WHERE id = ?').run(
-          postureJson, posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, deviceId);
+        (await sql.run('UPDATE devices SET posture = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ? WHERE id = ?', [postureJson, posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, deviceId]));
       } else {
-        this.stmt('UPDATE devices SET posture = ?, os_version = ?, os_key = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ? WHERE id = ?').run(
-          postureJson, posture.osVersion, versionKey(posture.osVersion), posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, deviceId);
+        (await sql.run('UPDATE devices SET posture = ?, os_version = ?, os_key = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ? WHERE id = ?', [postureJson, posture.osVersion, versionKey(posture.osVersion), posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, deviceId]));
       }
       row.posture = postureJson;
       row.os_version = posture.osVersion;
       row.last_check_in = at;
       if (posture.model) row.model = posture.model;
-      const snap = this.resources();
+      const snap = await this.resources(sql);
       const device = toDevice(row);
       const groups = groupsForDevice(device, snap.groups, snap.profiles);
-      this.escalate(row, device, snap, groups, now);
+      await this.escalate(sql, row, device, snap, groups, now);
       const config = row.state === 'retired' ? this.emptyConfig(snap) : this.configFor(snap, groups);
       const pending: CommandRow[] = [];
-      for (const c of this.stmt("SELECT * FROM commands WHERE device_id = ? AND status IN ('queued', 'sent') ORDER BY seq").all(deviceId) as CommandRow[]) {
-        if (c.expires_at !== null && c.expires_at <= at) this.stmt("UPDATE commands SET status = 'expired', updated_at = ? WHERE id = ?").run(at, c.id);
+      for (const c of (await sql.all("SELECT * FROM commands WHERE device_id = ? AND status IN ('queued', 'sent') ORDER BY seq", [deviceId])) as CommandRow[]) {
+        if (c.expires_at !== null && c.expires_at <= at) (await sql.run("UPDATE commands SET status = 'expired', updated_at = ? WHERE id = ?", [at, c.id]));
         else pending.push(c);
       }
       if (pending.some((c) => c.status === 'queued')) {
-        this.stmt("UPDATE commands SET status = 'sent', updated_at = ? WHERE device_id = ? AND status = 'queued'").run(at, deviceId);
+        (await sql.run("UPDATE commands SET status = 'sent', updated_at = ? WHERE device_id = ? AND status = 'queued'", [at, deviceId]));
       }
       // Sent but unreported commands go out again: a device that lost the last response must still get them.
       const commands: PendingCommand[] = pending.map((c) => ({ id: c.id, type: c.type, ...(c.reason ? { reason: c.reason } : {}), createdAt: c.created_at }));
@@ -788,7 +637,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
    * fires each due `actions` step once per episode. `device` is toDevice(row), already
    * parsed by the caller for the groups. Call inside a transaction.
    */
-  private escalate(row: DeviceRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date): void {
+  private async escalate(sql: Sql, row: DeviceRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date): Promise<void> {
     if (row.state !== 'enrolled') return;
     const policies = policiesForGroups(snap.compliance, groups);
     const result = evaluateCompliance({ device, policies, now, noncompliantSince: row.noncompliant_since ?? undefined, unevaluable: snap.unevaluable });
@@ -797,23 +646,18 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     if (result.reason !== undefined && !result.failing) return;
     if (!result.failing) {
       if (row.noncompliant_since) {
-        this.stmt('UPDATE devices SET noncompliant_since = NULL WHERE id = ?').run(row.id);
-        this.stmt('DELETE FROM escalations WHERE device_id = ?').run(row.id);
+        await endEpisode(sql, row.id);
         row.noncompliant_since = null;
       }
       return;
     }
-    if (!row.noncompliant_since) {
-      row.noncompliant_since = at;
-      this.stmt('UPDATE devices SET noncompliant_since = ? WHERE id = ?').run(at, row.id);
-    }
+    // Another writer may have opened the episode since the row was read: its start is the one.
+    if (!row.noncompliant_since) row.noncompliant_since = (await openEpisode(sql, row.id, at)) ?? at;
     const since = row.noncompliant_since;
-    const due = dueEscalations({ policies, failures: result.failures, noncompliantSince: since, now, fired: this.firedKeys(row.id, since) });
+    const due = dueEscalations({ policies, failures: result.failures, noncompliantSince: since, now, fired: await this.firedKeys(sql, row.id, since) });
     for (const step of due) {
       // The key is the step itself (policy, offset, action): a step fires once per episode however the list around it changes.
-      const fresh = this.stmt('INSERT OR IGNORE INTO escalations (device_id, episode_start, policy, after_seconds, action, after, fired_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(row.id, since, step.policy, step.afterMs / 1000, step.action, step.after, at).changes;
-      if (!fresh) continue;
+      if (!await claimStep(sql, { deviceId: row.id, episodeStart: since, policy: step.policy, afterSeconds: step.afterMs / 1000, action: step.action, after: step.after, firedAt: at })) continue;
       const actor = { name: `compliance:${step.policy}`, source: 'local' };
       const failures = result.failures.filter((f) => f.policy === step.policy);
       const rules = [...new Set(failures.map((f) => f.rule))];
@@ -821,11 +665,11 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       let command: { id: string; type: string } | undefined;
       if (step.action === 'lock' || step.action === 'retire') {
         const reason = `non-compliant with ${step.policy} since ${since} (${rules.join(', ')})`;
-        const outcome = this.queueCommand(row, step.action, reason, actor.name, null, at);
-        this.audit(actor, `command.${step.action}`, `device/${row.id}`, { commandId: outcome.command?.id, outcome: outcome.outcome, reason, step: stepRef }, at);
+        const outcome = await this.queueCommand(sql, row, step.action, reason, actor.name, null, at);
+        await this.audit(sql, actor, `command.${step.action}`, `device/${row.id}`, { commandId: outcome.command?.id, outcome: outcome.outcome, reason, step: stepRef }, at);
         if (outcome.outcome === 'queued') command = { id: outcome.command!.id, type: step.action };
       } else {
-        this.audit(actor, `compliance.${step.action}`, `device/${row.id}`, { since, rules, step: stepRef }, at);
+        await this.audit(sql, actor, `compliance.${step.action}`, `device/${row.id}`, { since, rules, step: stepRef }, at);
       }
       if (this.outbox && (step.action === 'notify' || command)) {
         // Derived from the fired step, so every attempt and every restart sends the same id.
@@ -841,19 +685,13 @@ export class FleetStore implements AgentApi, ApiTokenApi {
           failures,
           ...(command ? { command } : {}),
         };
-        this.stmt('INSERT OR IGNORE INTO notify_outbox (event_id, device_id, event, created_at) VALUES (?, ?, ?, ?)').run(eventId, row.id, JSON.stringify(event), at);
+        await enqueueNotification(sql, eventId, row.id, JSON.stringify(event), at);
       }
     }
   }
 
-  /** The fired steps of these devices, every episode; one statement for a whole page of devices. */
-  private firedRows(deviceIds: string[]): FiredRow[] {
-    return this.stmt('SELECT device_id, episode_start, policy, after_seconds, action, after, fired_at FROM escalations WHERE device_id IN (SELECT value FROM json_each(?))')
-      .all(JSON.stringify(deviceIds)) as FiredRow[];
-  }
-
-  private firedKeys(deviceId: string, since: string): Set<string> {
-    const rows = this.stmt('SELECT policy, after_seconds, action FROM escalations WHERE device_id = ? AND episode_start = ?').all(deviceId, since) as Array<{ policy: string; after_seconds: number; action: string }>;
+  private async firedKeys(sql: Sql, deviceId: string, since: string): Promise<Set<string>> {
+    const rows = await firedInEpisode(sql, deviceId, since);
     return new Set(rows.map((e) => escalationKey(e.policy, e.after_seconds * 1000, e.action)));
   }
 
@@ -890,24 +728,25 @@ export class FleetStore implements AgentApi, ApiTokenApi {
    * same `now`) to continue, until `next` is absent. One transaction
    * per page of devices, so a long run never blocks check-ins for long.
    */
-  reconcile(now: Date = this.clock(), opts: { after?: string; maxDevices?: number } = {}): { devices: number; expired: number; next?: string } {
+  async reconcile(now: Date = this.clock(), opts: { after?: string; maxDevices?: number } = {}): Promise<{ devices: number; expired: number; next?: string }> {
     const at = now.toISOString();
     // Expiry is one cheap statement: done at the start of a pass, not on every step of it.
-    const expired = opts.after ? 0 : this.tx(() => {
-      this.stmt('DELETE FROM idempotency WHERE created_at < ?').run(new Date(now.getTime() - IDEMPOTENCY_TTL_MS).toISOString());
-      return this.stmt("UPDATE commands SET status = 'expired', updated_at = ? WHERE status IN ('queued', 'sent') AND expires_at <= ?").run(at, at).changes;
+    const expired = opts.after ? 0 : await this.tx(async (sql) => {
+      await forgetIdempotencyKeys(sql, new Date(now.getTime() - IDEMPOTENCY_TTL_MS).toISOString());
+      return (await sql.run("UPDATE commands SET status = 'expired', updated_at = ? WHERE status IN ('queued', 'sent') AND expires_at <= ?", [at, at])).changes;
     });
     const max = opts.maxDevices ?? Infinity;
     let after = opts.after ?? '';
     let devices = 0;
     for (;;) {
       const want = Math.min(RECONCILE_PAGE, max - devices);
-      const n = this.tx(() => {
-        const rows = this.stmt("SELECT * FROM devices WHERE state = 'enrolled' AND id > ? ORDER BY id LIMIT ?").all(after, want) as DeviceRow[];
-        const snap = this.resources();
+      const n = await this.tx(async (sql) => {
+        // Rows another replica is escalating are skipped (PostgreSQL); the step claims are what keep a step from firing twice.
+        const rows = await sql.all<DeviceRow>(`SELECT * FROM devices WHERE state = 'enrolled' AND id > ? ORDER BY id LIMIT ?${sql.dialect.skipLocked}`, [after, want]);
+        const snap = await this.resources(sql);
         for (const row of rows) {
           const device = toDevice(row);
-          this.escalate(row, device, snap, groupsForDevice(device, snap.groups, snap.profiles), now);
+          await this.escalate(sql, row, device, snap, groupsForDevice(device, snap.groups, snap.profiles), now);
         }
         if (rows.length) after = rows[rows.length - 1]!.id;
         return rows.length;
@@ -918,7 +757,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     }
   }
 
-  reportCommandResult(deviceId: string, commandId: string, report: CommandResultReport, source = 'agent'): void {
+  async reportCommandResult(deviceId: string, commandId: string, report: CommandResultReport, source = 'agent'): Promise<void> {
     if (!report || (report.status !== 'acknowledged' && report.status !== 'failed')) {
       throw new BackendError('invalid', 'a command result needs status acknowledged or failed');
     }
@@ -926,35 +765,37 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       if (typeof report.detail !== 'string') throw new BackendError('invalid', 'a command result detail must be a string');
       checkLength(report.detail, DEVICE_LIMITS.detail, 'detail');
     }
-    this.tx(() => {
+    await this.tx(async (sql) => {
       const at = this.now();
-      const cmd = this.stmt('SELECT * FROM commands WHERE id = ? AND device_id = ?').get(commandId, deviceId) as CommandRow | undefined;
-      if (!cmd) throw new BackendError('not_found', `command ${commandId} does not exist for device ${deviceId}`);
-      if (cmd.status === report.status) return; // a retried report
-      if (cmd.status !== 'sent' && cmd.status !== 'queued') {
-        throw new BackendError('conflict', `command ${commandId} is already ${cmd.status}; cannot record ${report.status}`);
+      // Conditional: of two reports racing (a retry through another replica), one records it.
+      const cmd = await sql.get<CommandRow>("UPDATE commands SET status = ?, detail = ?, updated_at = ? WHERE id = ? AND device_id = ? AND status IN ('queued', 'sent') RETURNING *",
+        [report.status, report.detail ?? null, at, commandId, deviceId]);
+      if (!cmd) {
+        const found = await sql.get<CommandRow>('SELECT * FROM commands WHERE id = ? AND device_id = ?', [commandId, deviceId]);
+        if (!found) throw new BackendError('not_found', `command ${commandId} does not exist for device ${deviceId}`);
+        if (found.status === report.status) return; // a retried report
+        throw new BackendError('conflict', `command ${commandId} is already ${found.status}; cannot record ${report.status}`);
       }
-      this.stmt('UPDATE commands SET status = ?, detail = ?, updated_at = ? WHERE id = ?').run(report.status, report.detail ?? null, at, commandId);
       const actor = { name: `device:${deviceId}`, source };
-      this.audit(actor, 'command.result', `command/${commandId}`, { type: cmd.type, status: report.status, detail: report.detail }, at);
+      await this.audit(sql, actor, 'command.result', `command/${commandId}`, { type: cmd.type, status: report.status, detail: report.detail }, at);
       if (report.status !== 'acknowledged' || (cmd.type !== 'wipe' && cmd.type !== 'retire')) return;
       const state: DeviceState = cmd.type === 'wipe' ? 'wiped' : 'retired';
       // A wiped device has no identity left: its credential goes, so further check-ins are refused.
-      this.stmt(`UPDATE devices SET state = ?, noncompliant_since = NULL, updated_at = ?${cmd.type === 'wipe' ? ', credential_hash = NULL' : ''} WHERE id = ?`).run(state, at, deviceId);
-      this.stmt('DELETE FROM escalations WHERE device_id = ?').run(deviceId);
-      this.stmt("UPDATE commands SET status = 'cancelled', detail = ?, updated_at = ? WHERE device_id = ? AND status IN ('queued', 'sent') AND id != ?").run(`device ${state}`, at, deviceId, commandId);
-      this.audit(actor, `device.${state}`, `device/${deviceId}`, { commandId }, at);
+      (await sql.run(`UPDATE devices SET state = ?, noncompliant_since = NULL, updated_at = ?${cmd.type === 'wipe' ? ', credential_hash = NULL' : ''} WHERE id = ?`, [state, at, deviceId]));
+      await forgetSteps(sql, deviceId);
+      (await sql.run("UPDATE commands SET status = 'cancelled', detail = ?, updated_at = ? WHERE device_id = ? AND status IN ('queued', 'sent') AND id != ?", [`device ${state}`, at, deviceId, commandId]));
+      await this.audit(sql, actor, `device.${state}`, `device/${deviceId}`, { commandId }, at);
     });
   }
 
   // ---- devices -------------------------------------------------------------------------------
 
-  private deviceRow(id: string): DeviceRow | undefined {
-    return this.stmt('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
+  private async deviceRow(sql: Sql, id: string): Promise<DeviceRow | undefined> {
+    return sql.get<DeviceRow>('SELECT * FROM devices WHERE id = ?', [id]);
   }
 
-  listDevices(query: DeviceQuery = {}): Page<Device> {
-    return this.scanDevices(query, (row) => toDevice(row));
+  async listDevices(query: DeviceQuery = {}): Promise<Page<Device>> {
+    return this.read((sql) => this.scanDevices(sql, query, (row) => toDevice(row)));
   }
 
   /**
@@ -962,47 +803,51 @@ export class FleetStore implements AgentApi, ApiTokenApi {
    * not in the past) it is a what-if: status, due steps and the next step as they would be at
    * that instant if the devices reported nothing new — computed, never stored.
    */
-  listCompliance(query: ComplianceQuery = {}): Page<DeviceCompliance> {
+  async listCompliance(query: ComplianceQuery = {}): Promise<Page<DeviceCompliance>> {
     const now = this.clock();
     const at = query.at === undefined ? undefined : resolveWhatIf(query.at, now);
-    return this.scanDevices(query, (row, ctx) => {
+    return this.read((sql) => this.scanDevices(sql, query, (row, ctx) => {
       const { result, since } = ctx.evaluation();
       const out = this.addEscalation(toCompliance(row, result), row, ctx.policies(), result, since, at ?? now, ctx.fired);
       if (at) out.evaluatedAt = at.toISOString();
       return out;
-    }, at);
+    }, at, true));
   }
 
-  getDevice(id: string): DeviceDetail {
-    const row = this.deviceRow(id);
-    if (!row) throw new BackendError('not_found', `device ${id} does not exist`, { hint: 'list devices with `emmctl devices list`' });
-    const snap = this.resources();
-    const device = toDevice(row);
-    const groups = groupsForDevice(device, snap.groups, snap.profiles);
-    const policies = policiesForGroups(snap.compliance, groups);
-    const now = this.clock();
-    const { result: c, since } = evaluateAt(row, device, policies, now, now, snap.unevaluable);
-    const commands = (this.stmt('SELECT * FROM commands WHERE device_id = ? ORDER BY seq DESC LIMIT 50').all(id) as CommandRow[]).map(toCommand);
-    return {
-      ...device,
-      groups,
-      compliance: this.addEscalation(toCompliance(row, c), row, policies, c, since, now, () => this.firedRows([row.id])),
-      // Admin reads never carry secret values: only the device's own check-in does.
-      effectiveConfiguration: this.configsFor(snap, row.state === 'retired' || row.state === 'wiped' ? ['\0none'] : groups).admin,
-      commands,
-    };
+  async getDevice(id: string): Promise<DeviceDetail> {
+    return this.read(async (sql) => {
+      const row = await this.deviceRow(sql, id);
+      if (!row) throw new BackendError('not_found', `device ${id} does not exist`, { hint: 'list devices with `emmctl devices list`' });
+      const snap = await this.resources(sql);
+      const device = toDevice(row);
+      const groups = groupsForDevice(device, snap.groups, snap.profiles);
+      const policies = policiesForGroups(snap.compliance, groups);
+      const now = this.clock();
+      const { result: c, since } = evaluateAt(row, device, policies, now, now, snap.unevaluable);
+      const commands = (await sql.all<CommandRow>('SELECT * FROM commands WHERE device_id = ? ORDER BY seq DESC LIMIT 50', [id])).map(toCommand);
+      const fired = await firedRows(sql, [row.id]);
+      return {
+        ...device,
+        groups,
+        compliance: this.addEscalation(toCompliance(row, c), row, policies, c, since, now, () => fired),
+        // Admin reads never carry secret values: only the device's own check-in does.
+        effectiveConfiguration: this.configsFor(snap, row.state === 'retired' || row.state === 'wiped' ? ['\0none'] : groups).admin,
+        commands,
+      };
+    });
   }
 
   /**
    * Keyset paging in sort order. SQL applies every filter it can; group and compliance
    * filters are evaluated here while scanning, so a page may read more rows than it returns,
-   * but never the whole table at once.
+   * but never the whole table at once. `withFired`: read the fired escalation steps of each
+   * batch's devices in an episode (one statement per batch), for records that show them.
    */
-  private scanDevices<T>(query: DeviceQuery, map: (row: DeviceRow, ctx: ScanContext) => T, at?: Date): Page<T> {
+  private async scanDevices<T>(sql: Sql, query: DeviceQuery, map: (row: DeviceRow, ctx: ScanContext) => T, at?: Date, withFired = false): Promise<Page<T>> {
     const sort = parseSort(query.sort);
     const limit = pageLimit(query.limit);
     const filters = compileFilters(query.filters);
-    const snap = this.resources();
+    const snap = await this.resources(sql);
     const now = this.clock();
     const evalAt = at ?? now;
     const needsEval = filters.group.length > 0 || filters.compliance.length > 0;
@@ -1011,29 +856,25 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     const dir = sort.desc ? 'DESC' : 'ASC';
     const where = [...filters.where];
     let after = query.cursor
-      ? decodeCursor(query.cursor, sort, (id) => (this.stmt(`SELECT ${sort.expr} AS k FROM devices WHERE id = ?`).get(id) as { k: string } | undefined)?.k)
+      ? await decodeCursor(query.cursor, sort, async (id) => (await sql.get<{ k: string }>(`SELECT ${sort.expr} AS k FROM devices WHERE id = ?`, [id]))?.k)
       : undefined;
-    const sql = (withCursor: boolean) =>
-      `SELECT ${LISTING_COLUMNS}, ${sort.expr} AS sort_key FROM devices WHERE ${[...where, ...(withCursor ? [`(${sort.expr}, id) ${cmp} (?, ?)`] : []), '1'].join(' AND ')} ORDER BY ${sort.expr} ${dir}, id ${dir} LIMIT ?`;
+    const text = (withCursor: boolean) =>
+      `SELECT ${LISTING_COLUMNS}, ${sort.expr} AS sort_key FROM devices WHERE ${[...where, ...(withCursor ? [`(${sort.expr}, id) ${cmp} (?, ?)`] : []), '1 = 1'].join(' AND ')} ORDER BY ${sort.expr} ${dir}, id ${dir} LIMIT ?`;
     const items: T[] = [];
     for (;;) {
-      const rows = (after
-        ? this.stmt(sql(true)).all(...filters.params, after.key, after.id, batch)
-        : this.stmt(sql(false)).all(...filters.params, batch)) as DeviceRow[];
-      // Fired escalation steps of the whole batch, read once if some record shows them.
-      let batchFired: Map<string, FiredRow[]> | undefined;
-      const firedOf = (id: string) => {
-        if (!batchFired) {
-          batchFired = new Map();
-          // Only a device in an episode has fired steps.
-          for (const f of this.firedRows(rows.filter((r) => r.noncompliant_since !== null).map((r) => r.id))) {
-            const list = batchFired.get(f.device_id);
-            if (list) list.push(f);
-            else batchFired.set(f.device_id, [f]);
-          }
+      const rows = after
+        ? await sql.all<DeviceRow>(text(true), [...filters.params, after.key, after.id, batch])
+        : await sql.all<DeviceRow>(text(false), [...filters.params, batch]);
+      const batchFired = new Map<string, FiredRow[]>();
+      if (withFired) {
+        // Only a device in an episode has fired steps.
+        for (const f of await firedRows(sql, rows.filter((r) => r.noncompliant_since !== null).map((r) => r.id))) {
+          const list = batchFired.get(f.device_id);
+          if (list) list.push(f);
+          else batchFired.set(f.device_id, [f]);
         }
-        return batchFired.get(id) ?? [];
-      };
+      }
+      const firedOf = (id: string) => batchFired.get(id) ?? [];
       for (const row of rows) {
         if (items.length === limit) return { items, nextCursor: encodeCursor(sort, after!.key, after!.id) };
         after = { key: row.sort_key ?? '', id: row.id };
@@ -1058,91 +899,90 @@ export class FleetStore implements AgentApi, ApiTokenApi {
 
   // ---- commands ------------------------------------------------------------------------------
 
-  enqueueCommands(request: EnqueueRequest, actor: Actor): EnqueueResult {
+  async enqueueCommands(request: EnqueueRequest, actor: Actor): Promise<EnqueueResult> {
     if (!request || !Array.isArray(request.deviceIds) || request.deviceIds.length === 0) throw new BackendError('invalid', 'no devices given');
     if (!COMMAND_TYPES.includes(request.type)) throw new BackendError('invalid', `unknown command type "${request.type}"`, { hint: `one of: ${COMMAND_TYPES.join(', ')}` });
     if (typeof request.idempotencyKey !== 'string' || !request.idempotencyKey) throw new BackendError('invalid', 'an idempotency key is required');
     const deviceIds = [...new Set(request.deviceIds)];
     const fingerprint = hashSecret(JSON.stringify({ d: deviceIds, t: request.type, r: request.reason ?? null }));
-    return this.tx(() => {
-      const seen = this.stmt('SELECT request_hash, result FROM idempotency WHERE key = ?').get(request.idempotencyKey) as { request_hash: string; result: string } | undefined;
-      if (seen) {
-        if (seen.request_hash !== fingerprint) {
-          throw new BackendError('conflict', `idempotency key "${request.idempotencyKey}" was already used for a different request`, { hint: 'use a new key for a new request' });
-        }
-        return JSON.parse(seen.result) as EnqueueResult;
-      }
+    return this.tx(async (sql) => {
       const at = this.now();
-      const rows = deviceIds.map((id) => this.deviceRow(id));
+      const claim = await claimIdempotencyKey<EnqueueResult>(sql, request.idempotencyKey, fingerprint, at, 'request');
+      if (!claim.claimed) return claim.result;
+      const rows: Array<DeviceRow | undefined> = [];
+      for (const id of deviceIds) rows.push(await this.deviceRow(sql, id));
       const missing = deviceIds.filter((_, i) => !rows[i]);
       if (missing.length) {
         throw new BackendError('not_found', `no such device${missing.length > 1 ? 's' : ''}: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`, { hint: 'nothing was queued; list devices with `emmctl devices list`' });
       }
       const result: EnqueueResult = { results: [] };
       for (const row of rows as DeviceRow[]) {
-        const outcome = this.queueCommand(row, request.type, request.reason ?? null, actor.name, request.idempotencyKey, at);
+        const outcome = await this.queueCommand(sql, row, request.type, request.reason ?? null, actor.name, request.idempotencyKey, at);
         result.results.push(outcome);
         if (outcome.outcome === 'queued') {
-          this.audit(actor, `command.${request.type}`, `device/${row.id}`, { commandId: outcome.command!.id, ...(request.reason ? { reason: request.reason } : {}) }, at);
+          await this.audit(sql, actor, `command.${request.type}`, `device/${row.id}`, { commandId: outcome.command!.id, ...(request.reason ? { reason: request.reason } : {}) }, at);
         }
       }
-      this.stmt('INSERT INTO idempotency (key, request_hash, result, created_at) VALUES (?, ?, ?, ?)').run(request.idempotencyKey, fingerprint, JSON.stringify(result), at);
+      await finishIdempotencyKey(sql, request.idempotencyKey, result);
       return result;
     });
   }
 
-  private queueCommand(row: DeviceRow, type: CommandType, reason: string | null, requestedBy: string, key: string | null, at: string): EnqueueResult['results'][number] {
-    if (row.state !== 'enrolled') {
-      return { deviceId: row.id, outcome: 'skipped', message: `device is ${row.state}${row.state === 'preregistered' ? ' (not enrolled yet)' : ''}` };
-    }
-    const pending = this.stmt("SELECT * FROM commands WHERE device_id = ? AND type = ? AND status IN ('queued', 'sent') ORDER BY seq LIMIT 1").get(row.id, type) as CommandRow | undefined;
-    if (pending) return { deviceId: row.id, outcome: 'pending', command: toCommand(pending), message: `a ${type} command is already ${pending.status} (${pending.id})` };
-    const cmd: CommandRow = {
-      seq: 0, id: newId('cmd'), device_id: row.id, type, status: 'queued', reason, requested_by: requestedBy, idempotency_key: key,
+  private async queueCommand(sql: Sql, row: DeviceRow, type: CommandType, reason: string | null, requestedBy: string, key: string | null, at: string): Promise<EnqueueResult['results'][number]> {
+    const skipped = (state: DeviceState) => ({ deviceId: row.id, outcome: 'skipped' as const, message: `device is ${state}${state === 'preregistered' ? ' (not enrolled yet)' : ''}` });
+    if (row.state !== 'enrolled') return skipped(row.state);
+    const outcome = await insertPendingCommand(sql, {
+      id: newId('cmd'), device_id: row.id, type, status: 'queued', reason, requested_by: requestedBy, idempotency_key: key,
       created_at: at, updated_at: at, detail: null, expires_at: new Date(Date.parse(at) + COMMAND_TTL_MS).toISOString(),
-    };
-    this.stmt(`INSERT INTO commands (id, device_id, type, status, reason, requested_by, idempotency_key, created_at, updated_at, detail, expires_at)
-      VALUES (@id, @device_id, @type, @status, @reason, @requested_by, @idempotency_key, @created_at, @updated_at, @detail, @expires_at)`).run(cmd);
-    return { deviceId: row.id, outcome: 'queued', command: toCommand(cmd) };
+    });
+    if ('queued' in outcome) return { deviceId: row.id, outcome: 'queued', command: toCommand(outcome.queued) };
+    if ('pending' in outcome) {
+      const pending = outcome.pending;
+      return { deviceId: row.id, outcome: 'pending', command: toCommand(pending), message: `a ${type} command is already ${pending.status} (${pending.id})` };
+    }
+    // Enrolled when read, not when written: another writer wiped or retired it meanwhile.
+    return skipped((await this.deviceRow(sql, row.id))?.state ?? row.state);
   }
 
   /** Oldest first; cursor is the position after the last command returned. */
-  listCommands(query: CommandQuery = {}): Page<DeviceCommand> {
+  async listCommands(query: CommandQuery = {}): Promise<Page<DeviceCommand>> {
     const where: string[] = [];
     const params: unknown[] = [];
     if (query.deviceId) { where.push('device_id = ?'); params.push(query.deviceId); }
     if (query.status) { where.push('status = ?'); params.push(query.status); }
     if (query.type) { where.push('type = ?'); params.push(query.type); }
-    return this.seqPage<CommandRow, DeviceCommand>('commands', where, params, query, toCommand);
+    return this.read((sql) => this.seqPage<CommandRow, DeviceCommand>(sql, 'commands', where, params, query, toCommand));
   }
 
-  private commandRow(id: string): CommandRow {
-    const row = this.stmt('SELECT * FROM commands WHERE id = ?').get(id) as CommandRow | undefined;
+  private async commandRow(sql: Sql, id: string): Promise<CommandRow> {
+    const row = await commandById(sql, id);
     if (!row) throw new BackendError('not_found', `command ${id} does not exist`, { hint: 'list commands with `emmctl commands list`' });
     return row;
   }
 
-  getCommand(id: string): DeviceCommand {
-    return toCommand(this.commandRow(id));
+  async getCommand(id: string): Promise<DeviceCommand> {
+    return toCommand(await this.read((sql) => this.commandRow(sql, id)));
   }
 
-  cancelCommand(id: string, actor: Actor): DeviceCommand {
-    return this.tx(() => {
-      const row = this.commandRow(id);
-      if (row.status !== 'queued' && row.status !== 'sent') {
-        throw new BackendError('conflict', `command ${id} is already ${row.status}; only queued or sent commands can be cancelled`);
-      }
+  async cancelCommand(id: string, actor: Actor): Promise<DeviceCommand> {
+    return this.tx(async (sql) => {
+      const row = await this.commandRow(sql, id);
       const at = this.now();
-      this.stmt("UPDATE commands SET status = 'cancelled', updated_at = ? WHERE id = ?").run(at, id);
-      this.audit(actor, 'command.cancel', `command/${id}`, { type: row.type, deviceId: row.device_id, was: row.status }, at);
-      return toCommand({ ...row, status: 'cancelled', updated_at: at });
+      // Conditional on the status read: a device's report or another cancel in between wins, and this one says so.
+      const cancelled = row.status === 'queued' || row.status === 'sent' ? await cancelPending(sql, id, row.status, at) : undefined;
+      if (!cancelled) {
+        const now = await this.commandRow(sql, id);
+        throw new BackendError('conflict', `command ${id} is already ${now.status}; only queued or sent commands can be cancelled`);
+      }
+      await this.audit(sql, actor, 'command.cancel', `command/${id}`, { type: row.type, deviceId: row.device_id, was: row.status }, at);
+      return toCommand(cancelled);
     });
   }
 
   // ---- audit -------------------------------------------------------------------------------
 
   /** Oldest first (a log) unless `order: 'desc'`; `since` and `actor` narrow it. */
-  listAudit(query: AuditQuery = {}): Page<AuditRecord> {
+  async listAudit(query: AuditQuery = {}): Promise<Page<AuditRecord>> {
     if (query.order !== undefined && query.order !== 'asc' && query.order !== 'desc') {
       throw new BackendError('invalid', `order must be asc or desc (got "${String(query.order)}")`);
     }
@@ -1155,14 +995,14 @@ export class FleetStore implements AgentApi, ApiTokenApi {
       params.push(new Date(t).toISOString());
     }
     if (query.actor) { where.push('actor = ?'); params.push(query.actor); }
-    return this.seqPage<{ seq: number; at: string; actor: string; source: string; action: string; target: string; detail: string | null }, AuditRecord>('audit', where, params, query, (r) => ({
+    return this.read((sql) => this.seqPage<{ seq: number; at: string; actor: string; source: string; action: string; target: string; detail: string | null }, AuditRecord>(sql, 'audit', where, params, query, (r) => ({
       id: String(r.seq), at: r.at, actor: r.actor, source: r.source, action: r.action, target: r.target,
       ...(r.detail ? { detail: JSON.parse(r.detail) as Record<string, unknown> } : {}),
-    }));
+    })));
   }
 
   /** The cursor is the seq of the last row returned; in `desc` order the next page lies below it. */
-  private seqPage<R extends { seq: number }, T>(table: string, where: string[], params: unknown[], query: { limit?: number; cursor?: string; order?: 'asc' | 'desc' }, map: (r: R) => T): Page<T> {
+  private async seqPage<R extends { seq: number }, T>(sql: Sql, table: string, where: string[], params: unknown[], query: { limit?: number; cursor?: string; order?: 'asc' | 'desc' }, map: (r: R) => T): Promise<Page<T>> {
     const limit = pageLimit(query.limit);
     const desc = query.order === 'desc';
     let after: number | undefined;
@@ -1172,7 +1012,7 @@ export class FleetStore implements AgentApi, ApiTokenApi {
     }
     const conds = after === undefined ? where : [...where, desc ? 'seq < ?' : 'seq > ?'];
     const args = after === undefined ? params : [...params, after];
-    const rows = this.stmt(`SELECT * FROM ${table} WHERE ${[...conds, '1'].join(' AND ')} ORDER BY seq ${desc ? 'DESC' : 'ASC'} LIMIT ?`).all(...args, limit + 1) as R[];
+    const rows = (await sql.all(`SELECT * FROM ${table} WHERE ${[...conds, '1 = 1'].join(' AND ')} ORDER BY seq ${desc ? 'DESC' : 'ASC'} LIMIT ?`, [...args, limit + 1])) as R[];
     const more = rows.length > limit;
     if (more) rows.pop();
     return { items: rows.map(map), ...(more ? { nextCursor: Buffer.from(String(rows[rows.length - 1]!.seq)).toString('base64url') } : {}) };
@@ -1181,31 +1021,33 @@ export class FleetStore implements AgentApi, ApiTokenApi {
   // ---- notification outbox -----------------------------------------------------------------
 
   /** The oldest undelivered events, after `afterSeq`; the server's notifier delivers them. */
-  pendingNotifications(afterSeq = 0, limit = 50): OutboxEvent[] {
-    const rows = this.stmt('SELECT seq, event_id, device_id, event FROM notify_outbox WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Array<{ seq: number; event_id: string; device_id: string; event: string }>;
-    return rows.map((r) => ({ seq: r.seq, id: r.event_id, deviceId: r.device_id, body: r.event }));
+  async pendingNotifications(afterSeq = 0, limit = 50): Promise<OutboxEvent[]> {
+    return this.read((sql) => pendingNotifications(sql, afterSeq, limit));
   }
 
-  /** Every channel is done with the event (delivered or given up): audit each outcome and drop it from the outbox, in one transaction. */
-  finishNotification(event: OutboxEvent, deliveries: NotifyDelivery[]): void {
-    this.tx(() => {
+  /**
+   * Every channel is done with the event (delivered or given up): drop it from the outbox and audit
+   * each outcome, in one transaction. When another deliverer dropped it first, nothing is audited twice.
+   */
+  async finishNotification(event: OutboxEvent, deliveries: NotifyDelivery[]): Promise<void> {
+    await this.tx(async (sql) => {
+      if (!await dropNotification(sql, event.seq)) return;
       const at = this.now();
       for (const d of deliveries) {
-        this.audit({ name: 'server:notify', source: 'server' }, d.ok ? 'notify.delivered' : 'notify.failed', `device/${event.deviceId}`, {
+        await this.audit(sql, { name: 'server:notify', source: 'server' }, d.ok ? 'notify.delivered' : 'notify.failed', `device/${event.deviceId}`, {
           eventId: event.id, channel: d.channel, attempts: d.attempts, ...(d.status !== undefined ? { status: d.status } : {}), ...(d.error ? { error: d.error } : {}),
         }, at);
       }
-      this.stmt('DELETE FROM notify_outbox WHERE seq = ?').run(event.seq);
     });
   }
 
   // ---- API tokens ----------------------------------------------------------------------------
 
-  createApiToken(input: { name: string; role: ApiRole; expiresInSeconds?: number }, actor: Actor): { token: ApiTokenInfo; secret: string } {
+  async createApiToken(input: { name: string; role: ApiRole; expiresInSeconds?: number }, actor: Actor): Promise<{ token: ApiTokenInfo; secret: string }> {
     if (!['admin', 'operator', 'viewer'].includes(input.role)) throw new BackendError('invalid', `unknown role "${input.role}"`, { hint: 'one of: admin, operator, viewer' });
     if (!input.name || typeof input.name !== 'string') throw new BackendError('invalid', 'an API token needs a name');
     if (input.expiresInSeconds !== undefined && !(input.expiresInSeconds > 0)) throw new BackendError('invalid', 'token expiry must be a positive duration');
-    return this.tx(() => {
+    return this.tx(async (sql) => {
       const now = this.clock();
       const secret = newSecret('api');
       const row: ApiTokenRow = {
@@ -1213,58 +1055,42 @@ export class FleetStore implements AgentApi, ApiTokenApi {
         expires_at: input.expiresInSeconds !== undefined ? new Date(now.getTime() + input.expiresInSeconds * 1000).toISOString() : null,
         last_used_at: null, revoked: 0,
       };
-      this.stmt('INSERT INTO api_tokens (id, name, role, secret_hash, created_at, expires_at, last_used_at, revoked) VALUES (@id, @name, @role, @secret_hash, @created_at, @expires_at, @last_used_at, @revoked)').run(row);
-      this.audit(actor, 'api-token.create', `api-token/${row.id}`, { name: row.name, role: row.role, expiresAt: row.expires_at ?? undefined });
+      (await sql.run('INSERT INTO api_tokens (id, name, role, secret_hash, created_at, expires_at, last_used_at, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [row.id, row.name, row.role, row.secret_hash, row.created_at, row.expires_at, row.last_used_at, row.revoked]));
+      await this.audit(sql, actor, 'api-token.create', `api-token/${row.id}`, { name: row.name, role: row.role, expiresAt: row.expires_at ?? undefined });
       return { token: toApiToken(row), secret };
     });
   }
 
-  authenticateApiToken(secret: string): ApiTokenInfo | undefined {
+  async authenticateApiToken(secret: string): Promise<ApiTokenInfo | undefined> {
     if (typeof secret !== 'string' || !secret) return undefined;
-    const row = this.stmt('SELECT * FROM api_tokens WHERE secret_hash = ?').get(hashSecret(secret)) as ApiTokenRow | undefined;
+    const row = await this.read((sql) => sql.get<ApiTokenRow>('SELECT * FROM api_tokens WHERE secret_hash = ?', [hashSecret(secret)]));
     const now = this.clock();
     if (!row || row.revoked || (row.expires_at !== null && row.expires_at <= now.toISOString())) return undefined;
     if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) >= TOKEN_TOUCH_MS) {
-      row.last_used_at = now.toISOString();
-      this.stmt('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(row.last_used_at, row.id);
+      const touched = now.toISOString();
+      const stale = new Date(now.getTime() - TOKEN_TOUCH_MS).toISOString();
+      // Conditional, so concurrent calls (any replica) write it once a minute at most.
+      await this.tx((sql) => sql.run('UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)', [touched, row.id, stale]));
+      row.last_used_at = touched;
     }
     return toApiToken(row);
   }
 
-  listApiTokens(): ApiTokenInfo[] {
-    return (this.stmt('SELECT * FROM api_tokens ORDER BY created_at, id').all() as ApiTokenRow[]).map(toApiToken);
+  async listApiTokens(): Promise<ApiTokenInfo[]> {
+    return this.read(async (sql) => (await sql.all<ApiTokenRow>('SELECT * FROM api_tokens ORDER BY created_at, id')).map(toApiToken));
   }
 
-  revokeApiToken(id: string, actor: Actor): ApiTokenInfo {
-    return this.tx(() => {
-      const row = this.stmt('SELECT * FROM api_tokens WHERE id = ?').get(id) as ApiTokenRow | undefined;
+  async revokeApiToken(id: string, actor: Actor): Promise<ApiTokenInfo> {
+    return this.tx(async (sql) => {
+      const row = (await sql.get('SELECT * FROM api_tokens WHERE id = ?', [id])) as ApiTokenRow | undefined;
       if (!row) throw new BackendError('not_found', `API token ${id} does not exist`);
-      if (!row.revoked) {
-        this.stmt('UPDATE api_tokens SET revoked = 1 WHERE id = ?').run(id);
-        this.audit(actor, 'api-token.revoke', `api-token/${id}`, { name: row.name });
-        row.revoked = 1;
+      // Conditional: two concurrent revocations audit once.
+      if (!row.revoked && (await sql.run('UPDATE api_tokens SET revoked = 1 WHERE id = ? AND revoked = 0', [id])).changes === 1) {
+        await this.audit(sql, actor, 'api-token.revoke', `api-token/${id}`, { name: row.name });
       }
+      row.revoked = 1;
       return toApiToken(row);
     });
-  }
-}
-
-function migrate(db: Database.Database, path: string): void {
-  db.exec('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-  const current = (db.prepare('SELECT coalesce(max(version), 0) AS v FROM migrations').get() as { v: number }).v;
-  const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
-  if (current > latest) {
-    throw new BackendError('unavailable', `the store at ${path} has schema version ${current}, newer than this emmctl understands (${latest})`, {
-      hint: 'upgrade emmctl, or point --data-dir at another directory',
-    });
-  }
-  for (const m of MIGRATIONS) {
-    if (m.version <= current) continue;
-    db.transaction(() => {
-      if (m.sql) db.exec(m.sql);
-      m.run?.(db);
-      db.prepare('INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
-    }).immediate();
   }
 }
 
@@ -1286,9 +1112,6 @@ function checkChangeShape(c: ResourceChange): void {
     checkSecrets(c);
   }
 }
-
-/** Per secret path of a resource row: the value (for devices) and its digest (for admin reads). */
-type StoredSecrets = Record<string, { value: string; digest: string }>;
 
 /**
  * A document carries its secrets as `${env:NAME}` references, each with its value in
@@ -1316,15 +1139,6 @@ function checkSecrets(c: Extract<ResourceChange, { document: ResourceDocument }>
   }
 }
 
-function storedSecrets(c: Extract<ResourceChange, { document: ResourceDocument }>): string {
-  const out: StoredSecrets = {};
-  for (const { path } of secretRefPaths(c.document)) {
-    const value = c.secrets![path]!;
-    out[path] = { value, digest: secretDigest(value) };
-  }
-  return JSON.stringify(out);
-}
-
 /** Settings with every known secret digest replaced by the mask. */
 function maskDigests(value: unknown, digests: Set<string>): unknown {
   if (typeof value === 'string') return digests.has(value) ? SENSITIVE_MASK : value;
@@ -1341,16 +1155,6 @@ interface ScanContext {
 
 function byFiring(a: FiredRow, b: FiredRow): number {
   return a.fired_at < b.fired_at ? -1 : a.fired_at > b.fired_at ? 1 : a.after_seconds - b.after_seconds || (a.policy < b.policy ? -1 : a.policy > b.policy ? 1 : 0);
-}
-
-interface FiredRow {
-  device_id: string;
-  episode_start: string;
-  policy: string;
-  after_seconds: number;
-  action: string;
-  after: string;
-  fired_at: string;
 }
 
 /**

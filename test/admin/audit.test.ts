@@ -20,8 +20,8 @@ async function audit(...args: string[]): Promise<AuditJson[]> {
   return JSON.parse(r.stdout) as AuditJson[];
 }
 
-beforeAll(() => {
-  fleet = seedStore();
+beforeAll(async () => {
+  fleet = await seedStore();
 });
 afterAll(() => fleet.cleanup());
 

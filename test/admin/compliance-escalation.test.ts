@@ -33,33 +33,33 @@ let t0: number;
 let lastSeen: number;
 const ids: Record<string, string> = {};
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = tempDir('emmctl-escalation-');
   dataDir = join(dir.path, 'data');
   env = { EMMCTL_DATA_DIR: dataDir, HOME: dir.path, EMMCTL_CONFIG_DIR: join(dir.path, 'config') };
   t0 = Math.floor(Date.now() / 1000) * 1000 - 5 * DAY;
   let t = t0;
-  const store = FleetStore.open(dataDir, { now: () => new Date(t) });
+  const store = await FleetStore.open(dataDir, { now: () => new Date(t) });
   try {
-    store.applyChanges(DOCS.map((d) => ({ op: 'create' as const, kind: d.kind, name: d.metadata.name, document: d })), ADMIN);
-    const { secret } = store.createEnrollmentToken({ profile: 'corp' }, ADMIN);
+    await store.applyChanges(DOCS.map((d) => ({ op: 'create' as const, kind: d.kind, name: d.metadata.name, document: d })), ADMIN);
+    const { secret } = await store.createEnrollmentToken({ profile: 'corp' }, ADMIN);
     const posture = { osVersion: '14', encrypted: true, passcodeSet: true, compromised: false, installedApps: [] };
-    const bad = store.enrollDevice({ token: secret, platform: 'android', serial: 'SN-BAD', name: 'bad-pixel', osVersion: '14' }, 'test');
-    store.checkIn(bad.deviceId, { posture: { ...posture, encrypted: false } });
+    const bad = await store.enrollDevice({ token: secret, platform: 'android', serial: 'SN-BAD', name: 'bad-pixel', osVersion: '14' }, 'test');
+    await store.checkIn(bad.deviceId, { posture: { ...posture, encrypted: false } });
     t = t0 + DAY;
-    store.reconcile();
+    await store.reconcile();
     // No reconcile since day 1: the 3d lock is due, not fired.
     t = Date.now() - 60_000;
     lastSeen = t;
-    const good = store.enrollDevice({ token: secret, platform: 'android', serial: 'SN-GOOD', name: 'good-pixel', osVersion: '14' }, 'test');
-    store.checkIn(good.deviceId, { posture });
+    const good = await store.enrollDevice({ token: secret, platform: 'android', serial: 'SN-GOOD', name: 'good-pixel', osVersion: '14' }, 'test');
+    await store.checkIn(good.deviceId, { posture });
     ids.bad = bad.deviceId;
     ids.good = good.deviceId;
   } finally {
-    store.close();
+    await store.close();
   }
 });
-afterAll(() => {
+afterAll(async () => {
   killAll();
   dir.cleanup();
 });
@@ -68,13 +68,13 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const records = (stdout: string) => Object.fromEntries((JSON.parse(stdout) as DeviceCompliance[]).map((r) => [r.name, r]));
 
 /** Every row of every table: what "nothing in the store changed" is checked against. */
-function dump(): string {
+async function dump(): Promise<string> {
   const db = new Database(join(dataDir, DB_FILE), { readonly: true });
   try {
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
     return JSON.stringify(tables.map((name) => [name, db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all()]));
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
@@ -118,7 +118,7 @@ describe('escalation shown per failing device', () => {
 
 describe('compliance --at: a read-only what-if', () => {
   it('evaluates status and due steps at that moment, and changes nothing in the store', async () => {
-    const before = dump();
+    const before = await dump();
     const r = await runCli(['compliance', '--at', '+26d', '-o', 'json'], { env });
     expect(r.code, r.stderr).toBe(0);
     const { 'bad-pixel': bad, 'good-pixel': good } = records(r.stdout);
@@ -135,7 +135,7 @@ describe('compliance --at: a read-only what-if', () => {
     const gate = await runCli(['compliance', '--at', iso(t0 + 40 * DAY), '--filter', 'compliance=noncompliant', '--fail-on', 'noncompliant', '-o', 'json'], { env });
     expect(gate.code).toBe(5);
     expect(Object.keys(records(gate.stdout)).sort()).toEqual(['bad-pixel', 'good-pixel']);
-    expect(dump()).toBe(before);
+    expect(await dump()).toBe(before);
   });
 
   it('refuses a time it cannot read or one in the past (exit 2), naming the value', async () => {

@@ -6,8 +6,8 @@ import { seedStore, type SeededStore } from './devices.seed.js';
 let fleet: SeededStore;
 const cli = (...args: string[]) => runCli(args, { env: fleet.env });
 
-beforeAll(() => {
-  fleet = seedStore();
+beforeAll(async () => {
+  fleet = await seedStore();
 });
 afterAll(() => fleet.cleanup());
 

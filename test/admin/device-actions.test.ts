@@ -52,8 +52,8 @@ function onTerminal(args: string[], answer: string): Promise<{ code: number | nu
   });
 }
 
-beforeAll(() => {
-  fleet = seedStore();
+beforeAll(async () => {
+  fleet = await seedStore();
 });
 afterAll(() => fleet.cleanup());
 
@@ -138,7 +138,7 @@ describe('--wait', () => {
     let ran: string[] = [];
     for (let i = 0; i < 100 && ran.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      if ((await commandsOf(id)).some((c) => c.type === 'reboot')) ran = deviceRunsCommands(fleet.dataDir, id);
+      if ((await commandsOf(id)).some((c) => c.type === 'reboot')) ran = await deviceRunsCommands(fleet.dataDir, id);
     }
     expect(ran).toHaveLength(1);
     const r = await waiting;
@@ -154,7 +154,7 @@ describe('--wait', () => {
     let ran: string[] = [];
     for (let i = 0; i < 100 && ran.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      if ((await commandsOf(id)).some((c) => c.type === 'reboot')) ran = deviceRunsCommands(fleet.dataDir, id, 'failed');
+      if ((await commandsOf(id)).some((c) => c.type === 'reboot')) ran = await deviceRunsCommands(fleet.dataDir, id, 'failed');
     }
     const r = await waiting;
     expect(r.code).toBe(1);

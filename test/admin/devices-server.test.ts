@@ -11,7 +11,7 @@ let env: Record<string, string>;
 const cli = (...args: string[]) => runCli(args, { env });
 
 beforeAll(async () => {
-  fleet = seedStore();
+  fleet = await seedStore();
   const token = await createToken(fleet.dataDir, 'admin', 'ci-admin');
   server = await startServerProcess(fleet.dataDir);
   // No EMMCTL_DATA_DIR: the commands must go over HTTP.

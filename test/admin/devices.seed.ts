@@ -50,36 +50,36 @@ export interface SeededStore {
   cleanup(): void;
 }
 
-export function seedStore(fleet: SeedDevice[] = FLEET): SeededStore {
+export async function seedStore(fleet: SeedDevice[] = FLEET): Promise<SeededStore> {
   const dir = tempDir('emmctl-admin-');
   const dataDir = join(dir.path, 'data');
-  const store = FleetStore.open(dataDir);
+  const store = await FleetStore.open(dataDir);
   const ids: Record<string, string> = {};
   const credentials: Record<string, string> = {};
   try {
-    store.applyChanges(DOCS.map((d) => ({ op: 'create' as const, kind: d.kind, name: d.metadata.name, document: d })), ADMIN);
-    const { secret } = store.createEnrollmentToken({ profile: 'corp' }, ADMIN);
+    await store.applyChanges(DOCS.map((d) => ({ op: 'create' as const, kind: d.kind, name: d.metadata.name, document: d })), ADMIN);
+    const { secret } = await store.createEnrollmentToken({ profile: 'corp' }, ADMIN);
     for (const d of fleet) {
       const posture: Posture = { osVersion: '14', encrypted: true, passcodeSet: true, compromised: false, installedApps: [], ...d.posture };
-      const enrolled = store.enrollDevice({ token: secret, platform: d.platform, serial: d.serial, name: d.name, owner: d.owner, osVersion: posture.osVersion }, 'test');
-      store.checkIn(enrolled.deviceId, { posture });
+      const enrolled = await store.enrollDevice({ token: secret, platform: d.platform, serial: d.serial, name: d.name, owner: d.owner, osVersion: posture.osVersion }, 'test');
+      await store.checkIn(enrolled.deviceId, { posture });
       ids[d.name] = enrolled.deviceId;
       credentials[d.name] = enrolled.credential;
     }
   } finally {
-    store.close();
+    await store.close();
   }
   return { dataDir, env: { EMMCTL_DATA_DIR: dataDir, HOME: dir.path, EMMCTL_CONFIG_DIR: join(dir.path, 'config') }, ids, credentials, cleanup: dir.cleanup };
 }
 
 /** A device checks in once and reports every pending command with `status` — the agent's side of --wait. */
-export function deviceRunsCommands(dataDir: string, deviceId: string, status: 'acknowledged' | 'failed' = 'acknowledged'): string[] {
-  const store = FleetStore.open(dataDir);
+export async function deviceRunsCommands(dataDir: string, deviceId: string, status: 'acknowledged' | 'failed' = 'acknowledged'): Promise<string[]> {
+  const store = await FleetStore.open(dataDir);
   try {
-    const response = store.checkIn(deviceId, { posture: { osVersion: '14', encrypted: true, passcodeSet: true, compromised: false, installedApps: [] } });
-    for (const cmd of response.commands) store.reportCommandResult(deviceId, cmd.id, { status, detail: status === 'failed' ? 'device refused' : undefined });
+    const response = await store.checkIn(deviceId, { posture: { osVersion: '14', encrypted: true, passcodeSet: true, compromised: false, installedApps: [] } });
+    for (const cmd of response.commands) await store.reportCommandResult(deviceId, cmd.id, { status, detail: status === 'failed' ? 'device refused' : undefined });
     return response.commands.map((c) => c.id);
   } finally {
-    store.close();
+    await store.close();
   }
 }

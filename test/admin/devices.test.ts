@@ -6,8 +6,8 @@ import { seedStore, type SeededStore } from './devices.seed.js';
 let fleet: SeededStore;
 const cli = (...args: string[]) => runCli(args, { env: fleet.env });
 
-beforeAll(() => {
-  fleet = seedStore();
+beforeAll(async () => {
+  fleet = await seedStore();
 });
 afterAll(() => fleet.cleanup());
 
@@ -125,7 +125,7 @@ describe('devices show', () => {
 
 describe('output to a closed pipe and to a terminal', () => {
   it('stops quietly (exit 0, nothing on stderr) when the reader goes away, as `| head` does', async () => {
-    const big = seedStore(Array.from({ length: 2000 }, (_, i) => ({ name: `bulk-${i}`, serial: `BULK-${i}`, platform: 'android' as const, owner: `u${i}@example.com`, posture: {} })));
+    const big = await seedStore(Array.from({ length: 2000 }, (_, i) => ({ name: `bulk-${i}`, serial: `BULK-${i}`, platform: 'android' as const, owner: `u${i}@example.com`, posture: {} })));
     try {
       const { spawn } = await import('node:child_process');
       const { BIN, cliEnv } = await import('../helpers/cli.js');

@@ -18,12 +18,12 @@ let server: ServerProcess;
 let serverEnv: Record<string, string>;
 
 beforeAll(async () => {
-  fleet = seedStore([]);
-  const store = FleetStore.open(fleet.dataDir);
+  fleet = await seedStore([]);
+  const store = await FleetStore.open(fleet.dataDir);
   try {
-    store.applyChanges(PROFILES.map((d) => ({ op: 'create' as const, kind: d.kind, name: d.metadata.name, document: d })), { name: 'local:seed', source: 'local' });
+    await store.applyChanges(PROFILES.map((d) => ({ op: 'create' as const, kind: d.kind, name: d.metadata.name, document: d })), { name: 'local:seed', source: 'local' });
   } finally {
-    store.close();
+    await store.close();
   }
   const operator = await createToken(fleet.dataDir, 'operator');
   server = await startServerProcess(fleet.dataDir, ['--no-access-log']);

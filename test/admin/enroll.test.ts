@@ -9,8 +9,8 @@ import { seedStore, type SeededStore } from './devices.seed.js';
 let fleet: SeededStore;
 const cli = (...args: string[]) => runCli(args, { env: fleet.env });
 
-beforeAll(() => {
-  fleet = seedStore([]);
+beforeAll(async () => {
+  fleet = await seedStore([]);
 });
 afterAll(() => fleet.cleanup());
 
@@ -24,12 +24,12 @@ describe('enroll token', () => {
     expect(r.stdout).toMatch(/max uses:\s+3/);
     expect(r.stderr).toMatch(/shown only this once/);
     // The printed secret is the real one: a device enrolls with it through the agent API.
-    const store = FleetStore.open(fleet.dataDir);
+    const store = await FleetStore.open(fleet.dataDir);
     try {
-      const enrolled = store.enrollDevice({ token: secret!, platform: 'android', serial: 'SN-TOKEN', osVersion: '14' }, 'test');
+      const enrolled = await store.enrollDevice({ token: secret!, platform: 'android', serial: 'SN-TOKEN', osVersion: '14' }, 'test');
       expect(enrolled.deviceId).toMatch(/\S/);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 

@@ -21,17 +21,17 @@ const json = async (...args: string[]) => {
   return JSON.parse(r.stdout);
 };
 /** The device side, on the store the CLI manages. */
-function agent<T>(fn: (store: FleetStore) => T): T {
-  const store = FleetStore.open(fleet.dataDir);
+async function agent<T>(fn: (store: FleetStore) => Promise<T>): Promise<T> {
+  const store = await FleetStore.open(fleet.dataDir);
   try {
-    return fn(store);
+    return await fn(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }
-function refusal(fn: () => unknown): BackendError {
+async function refusal(fn: () => Promise<unknown>): Promise<BackendError> {
   try {
-    fn();
+    await fn();
   } catch (error) {
     if (error instanceof BackendError) return error;
     throw error;
@@ -39,9 +39,9 @@ function refusal(fn: () => unknown): BackendError {
   throw new Error('expected the enrollment to be refused');
 }
 
-beforeAll(() => {
-  fleet = seedStore();
-  agent((s) => s.applyChanges([{ op: 'create', kind: 'EnrollmentProfile', name: 'byod', document: BYOD }], { name: 'local:seed', source: 'local' }));
+beforeAll(async () => {
+  fleet = await seedStore();
+  await agent(async (s) => await s.applyChanges([{ op: 'create', kind: 'EnrollmentProfile', name: 'byod', document: BYOD }], { name: 'local:seed', source: 'local' }));
 });
 afterAll(() => fleet.cleanup());
 
@@ -58,7 +58,7 @@ describe('re-enrollment on the embedded store', () => {
   it('refuses an enrollment with the serial of an enrolled device, for a token of any profile', async () => {
     for (const profile of ['byod', 'corp']) {
       const { secret } = await json('enroll', 'token', 'create', '--profile', profile);
-      const error = agent((s) => refusal(() => s.enrollDevice({ token: secret, platform: 'android', serial: 'SN-A1', osVersion: '14', ownership: 'personal', name: 'evil' }, '192.0.2.7')));
+      const error = await agent((s) => refusal(() => s.enrollDevice({ token: secret, platform: 'android', serial: 'SN-A1', osVersion: '14', ownership: 'personal', name: 'evil' }, '192.0.2.7')));
       expect(error.code).toBe('conflict');
       expect(error.message).toMatch(/serial "SN-A1" belongs to an enrolled device/);
       expect(error.hint).toMatch(/emmctl devices release/);
@@ -66,7 +66,7 @@ describe('re-enrollment on the embedded store', () => {
   });
 
   it('leaves the device its credential, its pending lock and its ownership, and audits the refusals', async () => {
-    const response = agent((s) => s.checkIn(s.authenticateDevice(fleet.credentials['ana-pixel']!)!, { posture: POSTURE }));
+    const response = await agent(async (s) => await s.checkIn((await s.authenticateDevice(fleet.credentials['ana-pixel']!))!, { posture: POSTURE }));
     expect(response.deviceId).toBe(victim);
     expect(response.commands.map((c) => c.id)).toEqual([lockId]);
     const device = await json('devices', 'show', victim);
@@ -82,9 +82,9 @@ describe('re-enrollment on the embedded store', () => {
     expect(text.stdout).toMatch(/released until:\s+\d{4}-\d\d-\d\dT/);
     expect(text.stderr).toMatch(/next enrollment with serial SN-A1 before .* takes this device over/);
     const { secret } = await json('enroll', 'token', 'create', '--profile', 'corp');
-    const again = agent((s) => s.enrollDevice({ token: secret, platform: 'android', serial: 'SN-A1', osVersion: '15' }, 'test'));
+    const again = await agent(async (s) => await s.enrollDevice({ token: secret, platform: 'android', serial: 'SN-A1', osVersion: '15' }, 'test'));
     expect(again.deviceId).toBe(victim);
-    expect(agent((s) => s.authenticateDevice(fleet.credentials['ana-pixel']!))).toBeUndefined();
+    expect(await agent(async (s) => await s.authenticateDevice(fleet.credentials['ana-pixel']!))).toBeUndefined();
     expect((await json('commands', 'list', '--device', victim)).find((c: { id: string }) => c.id === lockId)).toMatchObject({ status: 'cancelled' });
     const last = (await json('audit', '--limit', '3')).map((a: { action: string }) => a.action);
     expect(last).toEqual(['device.release', 'token.create', 'enroll']);

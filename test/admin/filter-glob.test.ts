@@ -98,7 +98,7 @@ const names = async (...filters: string[]) => {
 };
 
 beforeAll(async () => {
-  fleet = seedStore(DEVICES);
+  fleet = await seedStore(DEVICES);
   viewer = await createToken(fleet.dataDir, 'viewer', 'glob-viewer');
   server = await startServerProcess(fleet.dataDir);
 });

@@ -23,13 +23,13 @@ const writePlan = (name: string, plan: unknown) => writeFileSync(join(sb.root, n
 /** What someone who edits a plan and recomputes its sha256 would produce. */
 const rehash = (plan: SavedPlan): SavedPlan => ({ ...plan, digest: planDigest(plan) });
 /** A plan edited by someone holding the store itself (its seal key): to reach the checks behind the seal. */
-function resealWithStore(plan: SavedPlan): SavedPlan {
+async function resealWithStore(plan: SavedPlan): Promise<SavedPlan> {
   const hashed = rehash(plan);
-  const store = FleetStore.open(sb.env.EMMCTL_DATA_DIR!);
+  const store = await FleetStore.open(sb.env.EMMCTL_DATA_DIR!);
   try {
-    return { ...hashed, seal: store.sealPlan(hashed.digest) };
+    return { ...hashed, seal: await store.sealPlan(hashed.digest) };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 const editPolicy = (plan: SavedPlan, edit: (spec: Record<string, any>) => void): SavedPlan => {
@@ -98,7 +98,7 @@ describe('apply --plan', () => {
 
   it('re-validates the documents even of a plan re-sealed with the store key (exit 3) and stores nothing', async () => {
     expect((await sb.cli(['plan', '--out', 'p.plan'])).code).toBe(0);
-    writePlan('p.plan', resealWithStore(editPolicy(readPlan('p.plan'), (spec) => {
+    writePlan('p.plan', await resealWithStore(editPolicy(readPlan('p.plan'), (spec) => {
       spec.settings.passcode.minLength = 'six';
       spec.mtch = {};
     })));
@@ -115,7 +115,7 @@ describe('apply --plan', () => {
     const plan = readPlan('p.plan');
     expect(JSON.stringify(plan.changes)).toContain('"before":6,"after":8');
     // The recorded fields still say 6 → 8; the document now says 4.
-    writePlan('p.plan', resealWithStore(editPolicy(plan, (spec) => {
+    writePlan('p.plan', await resealWithStore(editPolicy(plan, (spec) => {
       spec.settings.passcode.minLength = 4;
     })));
     const r = await sb.cli(['apply', '--plan', 'p.plan', '--yes']);

@@ -47,8 +47,8 @@ function onTerminal(args: string[], answer?: string): Promise<{ code: number | n
   });
 }
 
-beforeAll(() => {
-  fleet = seedStore([...IPHONES, ...ANDROIDS]);
+beforeAll(async () => {
+  fleet = await seedStore([...IPHONES, ...ANDROIDS]);
 });
 afterAll(() => fleet.cleanup());
 

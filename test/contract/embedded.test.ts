@@ -11,21 +11,21 @@ backendContract('embedded', async () => {
   const dir = tempDir('emmctl-contract-');
   const dataDir = join(dir.path, 'store');
   const backend = await openEmbeddedBackend({ dataDir, actor: 'local:contract' });
-  const agentStore = FleetStore.open(dataDir);
-  const device = (credential: string) => {
-    const id = agentStore.authenticateDevice(credential);
+  const agentStore = await FleetStore.open(dataDir);
+  const device = async (credential: string) => {
+    const id = await agentStore.authenticateDevice(credential);
     if (!id) throw new BackendError('unauthorized', 'unknown or revoked device credential');
     return id;
   };
   return {
     backend,
     agent: {
-      enroll: async (request) => agentStore.enrollDevice(request, '127.0.0.1'),
-      checkIn: async (credential, request) => agentStore.checkIn(device(credential), request),
-      reportResult: async (credential, commandId, report) => agentStore.reportCommandResult(device(credential), commandId, report),
+      enroll: async (request) => await agentStore.enrollDevice(request, '127.0.0.1'),
+      checkIn: async (credential, request) => await agentStore.checkIn(await device(credential), request),
+      reportResult: async (credential, commandId, report) => await agentStore.reportCommandResult(await device(credential), commandId, report),
     },
     cleanup: async () => {
-      agentStore.close();
+      await agentStore.close();
       dir.cleanup();
     },
   };

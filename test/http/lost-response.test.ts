@@ -28,7 +28,7 @@ async function commandsOfType(type: string): Promise<Array<{ id: string; deviceI
 }
 
 beforeAll(async () => {
-  fleet = seedStore();
+  fleet = await seedStore();
   token = await createApiToken(fleet.dataDir, 'admin', 'lost-answers');
   server = await startServerProcess(fleet.dataDir);
   proxy = await startDroppingProxy(server.url);

@@ -9,8 +9,8 @@ import { seedStore, type SeededStore } from '../admin/devices.seed.js';
 const NAMES = ['LT-0001 Ana Lopez MacBook Pro 16-inch 2023', '山田太郎のiPhone 15 Pro Max', '📱 Bo phone for the field team', 'Zoe\u0308 tablet in the warehouse'];
 
 let fleet: SeededStore;
-beforeAll(() => {
-  fleet = seedStore([
+beforeAll(async () => {
+  fleet = await seedStore([
     { name: NAMES[0]!, serial: 'S1', platform: 'android', owner: 'ana.lopez-fernandez@example.com', posture: { osVersion: '12' } },
     { name: NAMES[1]!, serial: 'S2', platform: 'ios', owner: 'taro.yamada@example.co.jp', posture: { osVersion: '17.4' } },
     { name: NAMES[2]!, serial: 'S3', platform: 'android', owner: 'bo@example.com', posture: {} },

@@ -42,8 +42,8 @@ function onTerminal(args: string[], answer?: string, env: Record<string, string>
   });
 }
 
-beforeAll(() => {
-  fleet = seedStore([
+beforeAll(async () => {
+  fleet = await seedStore([
     { name: EVIL, serial: 'SN-EVIL', platform: 'android', owner: 'mal\x1b[8mlory@example.com', posture: { osVersion: '12' } },
     { name: 'plain-pixel', serial: 'SN-OK', platform: 'android', owner: 'ok@example.com', posture: { osVersion: '14' } },
   ]);
@@ -110,7 +110,7 @@ describe('device-supplied text on the terminal', () => {
 
   it('invisible format characters are shown escaped; an emoji ZWJ sequence stays; wipe accepts the shown text or the ID', async () => {
     const names = ['ZW\u200bX', 'bom\ufeffsoft\u00adfill\u3164tag\u{e0041}wj\u2060', 'dev \u{1f469}\u200d\u{1f4bb}'];
-    const zw = seedStore(names.map((name, i) => ({ name, serial: `SN-ZW${i}`, platform: 'android' as const, owner: 'z@example.com', posture: { osVersion: '14' } })));
+    const zw = await seedStore(names.map((name, i) => ({ name, serial: `SN-ZW${i}`, platform: 'android' as const, owner: 'z@example.com', posture: { osVersion: '14' } })));
     try {
       const list = await runCli(['devices', 'list'], { env: zw.env });
       expect(list.code, list.stderr).toBe(0);

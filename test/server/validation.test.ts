@@ -319,14 +319,14 @@ describe('stored documents that fail today\'s checks', () => {
   it('are reported at start, and check-ins still succeed (compliance unknown with the reason), delivering queued locks', async () => {
     const adminOld = await createToken(old.path, 'admin');
     // Documents stored before the server validated: written through the store itself, as an older server did.
-    const store = FleetStore.open(old.path);
+    const store = await FleetStore.open(old.path);
     const actor = { name: 'old-server', source: 'test' };
-    store.applyChanges([
+    await store.applyChanges([
       { op: 'create', kind: 'Group', name: 'all-android', document: doc('Group', 'all-android', { match: { platforms: ['android'] } }) as never },
       { op: 'create', kind: 'EnrollmentProfile', name: PROFILE.metadata.name, document: PROFILE as never },
       ...Object.values(BAD).map((d) => ({ op: 'create' as const, kind: d.kind as never, name: d.metadata.name, document: d as never })),
     ], actor);
-    store.close();
+    await store.close();
 
     oldServer = await startServerProcess(old.path);
     const err = oldServer.stderr();
@@ -368,12 +368,12 @@ describe('stored documents that fail today\'s checks', () => {
       doc('CompliancePolicy', 'actions-text', { assign: 'all', rules: { encryption: 'required' }, actions: 'x' }),
       doc('EnrollmentProfile', 'group-number', { platforms: ['android'], group: 5 }),
     ];
-    const store = FleetStore.open(broken.path);
-    store.applyChanges([
+    const store = await FleetStore.open(broken.path);
+    await store.applyChanges([
       { op: 'create', kind: 'EnrollmentProfile', name: PROFILE.metadata.name, document: PROFILE as never },
       ...docs.map((d) => ({ op: 'create' as const, kind: d.kind as never, name: d.metadata.name, document: d as never })),
     ], { name: 'old-server', source: 'test' });
-    store.close();
+    await store.close();
     const s = await startServerProcess(broken.path);
     try {
       const et = await enrollmentToken(s.url, adminBroken);

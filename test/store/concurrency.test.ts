@@ -14,24 +14,24 @@ const dirs: Array<{ cleanup(): void }> = [];
 afterAll(() => dirs.forEach((d) => d.cleanup()));
 
 describe('two handles on one store', () => {
-  it('a check-in sees policy changes applied through another handle', () => {
+  it('a check-in sees policy changes applied through another handle', async () => {
     const dir = tempDir();
     dirs.push(dir);
-    const server = FleetStore.open(dir.path);
-    const cli = FleetStore.open(dir.path);
+    const server = await FleetStore.open(dir.path);
+    const cli = await FleetStore.open(dir.path);
     try {
-      cli.applyChanges(createAll(), ADMIN);
-      const d = enrollDevice(server);
+      await cli.applyChanges(createAll(), ADMIN);
+      const d = await enrollDevice(server);
       expect(d.checkIn.configuration.settings).toMatchObject({ camera: 'disabled' });
       const policy = docs().find((x) => x.kind === 'Policy')!;
       const changed = { ...policy, spec: { ...policy.spec, settings: { camera: 'enabled' } } } as typeof policy;
-      cli.applyChanges([{ op: 'update', kind: 'Policy', name: policy.metadata.name, document: changed, expectedVersion: 1 }], ADMIN);
-      const after = server.checkIn(d.deviceId, { posture: posture() });
+      await cli.applyChanges([{ op: 'update', kind: 'Policy', name: policy.metadata.name, document: changed, expectedVersion: 1 }], ADMIN);
+      const after = await server.checkIn(d.deviceId, { posture: posture() });
       expect(after.configuration.settings).toEqual({ camera: 'enabled' });
       expect(after.configuration.version).not.toBe(d.checkIn.configuration.version);
     } finally {
-      server.close();
-      cli.close();
+      await server.close();
+      await cli.close();
     }
   });
 
@@ -40,23 +40,23 @@ describe('two handles on one store', () => {
     dirs.push(dir);
     const bundleUrl = await bundleStore(dir.path);
     const dataDir = join(dir.path, 'data');
-    const store = FleetStore.open(dataDir);
-    store.applyChanges(createAll(), ADMIN);
-    const d = enrollDevice(store);
+    const store = await FleetStore.open(dataDir);
+    await store.applyChanges(createAll(), ADMIN);
+    const d = await enrollDevice(store);
     const script = join(dir.path, 'writer.mjs');
     writeFileSync(script, `
 import { writeSync } from 'node:fs';
 const { FleetStore } = await import(${JSON.stringify(bundleUrl)});
-const store = FleetStore.open(${JSON.stringify(dataDir)});
+const store = await FleetStore.open(${JSON.stringify(dataDir)});
 const changes = [];
 for (let i = 0; i < 15000; i++) {
   const name = 'bulk-' + i;
   changes.push({ op: 'create', kind: 'Group', name, document: { apiVersion: 'emmctl/v1', kind: 'Group', metadata: { name, description: 'x'.repeat(2000) }, spec: { match: { platforms: ['ios'] } } } });
 }
 writeSync(1, 'begin\\n');
-store.applyChanges(changes, { name: 'local:writer', source: 'local' });
+await store.applyChanges(changes, { name: 'local:writer', source: 'local' });
 writeSync(1, 'committed\\n');
-store.close();
+await store.close();
 `);
     const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -66,12 +66,12 @@ store.close();
     }));
     // The child now holds (or is about to take) the write lock for a while; this must wait, not fail.
     await new Promise((r) => setTimeout(r, 50));
-    const r = store.enqueueCommands({ deviceIds: [d.deviceId], type: 'lock', idempotencyKey: 'during' }, ADMIN);
+    const r = await store.enqueueCommands({ deviceIds: [d.deviceId], type: 'lock', idempotencyKey: 'during' }, ADMIN);
     expect(r.results[0]!.outcome).toBe('queued');
     await new Promise((resolve) => child.on('close', resolve));
     expect(out).toBe('begin\ncommitted\n');
-    expect(store.listResources('Group')).toHaveLength(15002);
-    expect(store.listCommands({}).items).toHaveLength(1);
-    store.close();
+    expect(await store.listResources('Group')).toHaveLength(15002);
+    expect((await store.listCommands({})).items).toHaveLength(1);
+    await store.close();
   });
 });

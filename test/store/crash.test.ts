@@ -21,13 +21,13 @@ beforeAll(async () => {
 });
 afterAll(() => dirs.forEach((d) => d.cleanup()));
 
-function dump(dataDir: string): Record<string, unknown[]> {
+async function dump(dataDir: string): Promise<Record<string, unknown[]>> {
   const db = new Database(join(dataDir, DB_FILE), { readonly: true });
   const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ name: string }>).map((t) => t.name);
   const out: Record<string, unknown[]> = {};
   for (const t of tables) out[t] = db.prepare(`SELECT * FROM "${t}" ORDER BY rowid`).all();
   expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-  db.close();
+  await db.close();
   return out;
 }
 
@@ -37,11 +37,11 @@ async function killMidTransaction(dataDir: string, body: string, killAtBytes: nu
   writeFileSync(script, `
 import { writeSync } from 'node:fs';
 const { FleetStore } = await import(${JSON.stringify(bundleUrl)});
-const store = FleetStore.open(${JSON.stringify(dataDir)});
+const store = await FleetStore.open(${JSON.stringify(dataDir)});
 const actor = { name: 'local:crash', source: 'local' };
 ${body}
 writeSync(1, 'begin\\n');
-run(store, actor);
+await run(store, actor);
 writeSync(1, 'committed\\n');
 `);
   const wal = join(dataDir, `${DB_FILE}-wal`);
@@ -70,58 +70,58 @@ describe('kill -9 mid-transaction', () => {
     const dir = tempDir('emmctl-crash-');
     dirs.push(dir);
     const dataDir = join(dir.path, 'data');
-    const store = FleetStore.open(dataDir);
-    store.applyChanges(createAll(), ADMIN);
-    enrollDevice(store);
-    store.close();
-    const before = dump(dataDir);
+    const store = await FleetStore.open(dataDir);
+    await store.applyChanges(createAll(), ADMIN);
+    await enrollDevice(store);
+    await store.close();
+    const before = await dump(dataDir);
 
     const r = await killMidTransaction(dataDir, `
-function run(store, actor) {
+async function run(store, actor) {
   const pad = 'x'.repeat(4000);
   const changes = [];
   for (let i = 0; i < 20000; i++) {
     const name = 'crash-' + i;
     changes.push({ op: 'create', kind: 'Group', name, document: { apiVersion: 'emmctl/v1', kind: 'Group', metadata: { name, description: pad }, spec: { match: { platforms: ['android'] } } } });
   }
-  store.applyChanges(changes, actor);
+  await store.applyChanges(changes, actor);
 }`, 8 * 1024 * 1024);
     expect(r.err).toBe('');
     expect(r.signal).toBe('SIGKILL');
     expect(r.out).toBe('begin\n');
     expect(r.walAtKill).toBeGreaterThan(8 * 1024 * 1024);
 
-    const reopened = FleetStore.open(dataDir);
-    expect(reopened.listResources()).toHaveLength(5);
-    reopened.close();
-    expect(dump(dataDir)).toEqual(before);
+    const reopened = await FleetStore.open(dataDir);
+    expect(await reopened.listResources()).toHaveLength(5);
+    await reopened.close();
+    expect(await dump(dataDir)).toEqual(before);
   });
 
   it('leaves commands and audit exactly as before a large enqueue', async () => {
     const dir = tempDir('emmctl-crash-');
     dirs.push(dir);
     const dataDir = join(dir.path, 'data');
-    const store = FleetStore.open(dataDir);
-    store.applyChanges(createAll(), ADMIN);
-    const { secret } = store.createEnrollmentToken({ profile: 'corp', maxUses: 5000 }, ADMIN);
-    for (let i = 0; i < 3000; i++) store.enrollDevice({ token: secret, platform: 'android', serial: `K${i}`, osVersion: '14' }, 'test');
-    store.close();
-    const before = dump(dataDir);
+    const store = await FleetStore.open(dataDir);
+    await store.applyChanges(createAll(), ADMIN);
+    const { secret } = await store.createEnrollmentToken({ profile: 'corp', maxUses: 5000 }, ADMIN);
+    for (let i = 0; i < 3000; i++) await store.enrollDevice({ token: secret, platform: 'android', serial: `K${i}`, osVersion: '14' }, 'test');
+    await store.close();
+    const before = await dump(dataDir);
 
     const r = await killMidTransaction(dataDir, `
-function run(store, actor) {
-  const ids = store.listDevices({ limit: 1000 }).items.map((d) => d.id);
-  let page = store.listDevices({ limit: 1000 });
-  while (page.nextCursor) { page = store.listDevices({ limit: 1000, cursor: page.nextCursor }); ids.push(...page.items.map((d) => d.id)); }
-  store.enqueueCommands({ deviceIds: ids, type: 'lock', reason: 'r'.repeat(20000), idempotencyKey: 'crash' }, actor);
+async function run(store, actor) {
+  const ids = (await store.listDevices({ limit: 1000 })).items.map((d) => d.id);
+  let page = await store.listDevices({ limit: 1000 });
+  while (page.nextCursor) { page = await store.listDevices({ limit: 1000, cursor: page.nextCursor }); ids.push(...page.items.map((d) => d.id)); }
+  await store.enqueueCommands({ deviceIds: ids, type: 'lock', reason: 'r'.repeat(20000), idempotencyKey: 'crash' }, actor);
 }`, 8 * 1024 * 1024);
     expect(r.err).toBe('');
     expect(r.signal).toBe('SIGKILL');
     expect(r.out).toBe('begin\n');
 
-    const reopened = FleetStore.open(dataDir);
-    expect(reopened.listCommands({}).items).toEqual([]);
-    reopened.close();
-    expect(dump(dataDir)).toEqual(before);
+    const reopened = await FleetStore.open(dataDir);
+    expect((await reopened.listCommands({})).items).toEqual([]);
+    await reopened.close();
+    expect(await dump(dataDir)).toEqual(before);
   });
 });

@@ -6,12 +6,12 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ResourceDocument } from '../../src/model/policy.generated.js';
 import { DB_FILE, FleetStore } from '../../src/store/fleet-store.js';
-import { MIGRATIONS } from '../../src/store/migrations.js';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { tempDir } from '../helpers/cli.js';
 import { ADMIN, DAY, createAll, docs, enrollDevice, posture, testClock } from './fixtures.js';
 
 const cleanups: Array<() => void> = [];
-afterEach(() => {
+afterEach(async () => {
   while (cleanups.length) cleanups.pop()!();
 });
 
@@ -22,91 +22,91 @@ function withActions(actions: Step[]): ResourceDocument[] {
   return docs().map((d) => (d.kind === 'CompliancePolicy' ? ({ ...d, spec: { ...d.spec, actions } } as ResourceDocument) : d));
 }
 
-function seeded(actions: Step[] = FOUR) {
+async function seeded(actions: Step[] = FOUR) {
   const clock = testClock();
   const dir = tempDir('emmctl-steps-');
   const dataDir = join(dir.path, 'data');
-  const store = FleetStore.open(dataDir, { now: clock.now });
+  const store = await FleetStore.open(dataDir, { now: clock.now });
   cleanups.push(() => dir.cleanup());
   cleanups.push(() => store.close());
-  store.applyChanges(createAll(withActions(actions)), ADMIN);
+  await store.applyChanges(createAll(withActions(actions)), ADMIN);
   return { store, clock, dataDir };
 }
 
-function setActions(store: FleetStore, actions: Step[]): void {
-  const current = store.listResources('CompliancePolicy').find((r) => r.name === 'baseline')!;
+async function setActions(store: FleetStore, actions: Step[]): Promise<void> {
+  const current = (await store.listResources('CompliancePolicy')).find((r) => r.name === 'baseline')!;
   const document = withActions(actions).find((d) => d.kind === 'CompliancePolicy')!;
-  store.applyChanges([{ op: 'update', kind: 'CompliancePolicy', name: 'baseline', document, expectedVersion: current.version }], ADMIN);
+  await store.applyChanges([{ op: 'update', kind: 'CompliancePolicy', name: 'baseline', document, expectedVersion: current.version }], ADMIN);
 }
 
 /** `type` of each command queued for the device, oldest first. */
-const commandTypes = (store: FleetStore, deviceId: string) => store.listCommands({ deviceId }).items.map((c) => c.type);
-const stepsAudited = (store: FleetStore) => store.listAudit({ actor: 'compliance:baseline' }).items.map((a) => `${a.action}@${(a.detail as { step: { after: string } }).step.after}`);
+const commandTypes = async (store: FleetStore, deviceId: string) => (await store.listCommands({ deviceId })).items.map((c) => c.type);
+const stepsAudited = async (store: FleetStore) => (await store.listAudit({ actor: 'compliance:baseline' })).items.map((a) => `${a.action}@${(a.detail as { step: { after: string } }).step.after}`);
 
 describe('escalation steps are identified by what they are', () => {
-  it('removing a fired 1d notify step still retires a device 31 days non-compliant, exactly once', () => {
-    const { store, clock } = seeded();
-    const d = enrollDevice(store, { posture: { encrypted: false } });
+  it('removing a fired 1d notify step still retires a device 31 days non-compliant, exactly once', async () => {
+    const { store, clock } = await seeded();
+    const d = await enrollDevice(store, { posture: { encrypted: false } });
     for (const t of [DAY, 3 * DAY]) {
       clock.set(new Date(Date.parse('2026-01-01T00:00:00.000Z') + t).toISOString());
-      store.reconcile();
+      await store.reconcile();
     }
-    expect(commandTypes(store, d.deviceId)).toEqual(['lock']);
-    setActions(store, FOUR.filter((s) => s.do !== 'notify'));
+    expect(await commandTypes(store, d.deviceId)).toEqual(['lock']);
+    await setActions(store, FOUR.filter((s) => s.do !== 'notify'));
     clock.set('2026-02-01T00:00:00.000Z');
-    store.reconcile();
-    store.reconcile();
-    store.checkIn(d.deviceId, { posture: posture({ encrypted: false }) });
-    expect(commandTypes(store, d.deviceId)).toEqual(['lock', 'retire']);
-    expect(stepsAudited(store)).toEqual(['compliance.markNoncompliant@0d', 'compliance.notify@1d', 'command.lock@3d', 'command.retire@30d']);
+    await store.reconcile();
+    await store.reconcile();
+    await store.checkIn(d.deviceId, { posture: posture({ encrypted: false }) });
+    expect(await commandTypes(store, d.deviceId)).toEqual(['lock', 'retire']);
+    expect(await stepsAudited(store)).toEqual(['compliance.markNoncompliant@0d', 'compliance.notify@1d', 'command.lock@3d', 'command.retire@30d']);
   });
 
-  it('reordering and inserting steps repeats none and skips none', () => {
-    const { store, clock } = seeded();
-    const d = enrollDevice(store, { posture: { encrypted: false } });
+  it('reordering and inserting steps repeats none and skips none', async () => {
+    const { store, clock } = await seeded();
+    const d = await enrollDevice(store, { posture: { encrypted: false } });
     clock.advance(3 * DAY);
-    store.reconcile();
-    expect(stepsAudited(store)).toEqual(['compliance.markNoncompliant@0d', 'compliance.notify@1d', 'command.lock@3d']);
+    await store.reconcile();
+    expect(await stepsAudited(store)).toEqual(['compliance.markNoncompliant@0d', 'compliance.notify@1d', 'command.lock@3d']);
     // Reversed, with a new 2d notify inserted among the fired ones: only the new step is due.
-    setActions(store, [FOUR[3]!, FOUR[2]!, { after: '2d', do: 'notify' }, FOUR[1]!, FOUR[0]!]);
+    await setActions(store, [FOUR[3]!, FOUR[2]!, { after: '2d', do: 'notify' }, FOUR[1]!, FOUR[0]!]);
     clock.advance(DAY);
-    store.reconcile();
-    store.checkIn(d.deviceId, { posture: posture({ encrypted: false }) });
-    expect(stepsAudited(store)).toEqual(['compliance.markNoncompliant@0d', 'compliance.notify@1d', 'command.lock@3d', 'compliance.notify@2d']);
+    await store.reconcile();
+    await store.checkIn(d.deviceId, { posture: posture({ encrypted: false }) });
+    expect(await stepsAudited(store)).toEqual(['compliance.markNoncompliant@0d', 'compliance.notify@1d', 'command.lock@3d', 'compliance.notify@2d']);
     clock.set('2026-01-31T00:00:00.000Z');
-    store.reconcile();
-    store.reconcile();
-    expect(commandTypes(store, d.deviceId)).toEqual(['lock', 'retire']);
-    expect(stepsAudited(store).filter((s) => s === 'command.retire@30d')).toHaveLength(1);
+    await store.reconcile();
+    await store.reconcile();
+    expect(await commandTypes(store, d.deviceId)).toEqual(['lock', 'retire']);
+    expect((await stepsAudited(store)).filter((s) => s === 'command.retire@30d')).toHaveLength(1);
   });
 
-  it('changing a step\'s offset makes it another step, which fires when its own time comes', () => {
-    const { store, clock } = seeded([{ after: '0d', do: 'markNoncompliant' }, { after: '3d', do: 'lock' }]);
-    const d = enrollDevice(store, { posture: { encrypted: false } });
+  it('changing a step\'s offset makes it another step, which fires when its own time comes', async () => {
+    const { store, clock } = await seeded([{ after: '0d', do: 'markNoncompliant' }, { after: '3d', do: 'lock' }]);
+    const d = await enrollDevice(store, { posture: { encrypted: false } });
     clock.advance(3 * DAY);
-    store.reconcile();
-    const lock = store.listCommands({ deviceId: d.deviceId }).items[0]!;
-    store.cancelCommand(lock.id, ADMIN);
-    setActions(store, [{ after: '0d', do: 'markNoncompliant' }, { after: '5d', do: 'lock' }]);
+    await store.reconcile();
+    const lock = (await store.listCommands({ deviceId: d.deviceId })).items[0]!;
+    await store.cancelCommand(lock.id, ADMIN);
+    await setActions(store, [{ after: '0d', do: 'markNoncompliant' }, { after: '5d', do: 'lock' }]);
     clock.advance(DAY);
-    store.reconcile();
-    expect(commandTypes(store, d.deviceId)).toEqual(['lock']);
+    await store.reconcile();
+    expect(await commandTypes(store, d.deviceId)).toEqual(['lock']);
     clock.advance(DAY);
-    store.reconcile();
-    expect(commandTypes(store, d.deviceId)).toEqual(['lock', 'lock']);
+    await store.reconcile();
+    expect(await commandTypes(store, d.deviceId)).toEqual(['lock', 'lock']);
   });
 });
 
 describe('migrating stored steps from list positions', () => {
-  it('maps each old (policy, index) row to its step, using the audit record when the list changed since', () => {
-    const { store, clock, dataDir } = seeded(FOUR);
-    const d = enrollDevice(store, { posture: { encrypted: false } });
+  it('maps each old (policy, index) row to its step, using the audit record when the list changed since', async () => {
+    const { store, clock, dataDir } = await seeded(FOUR);
+    const d = await enrollDevice(store, { posture: { encrypted: false } });
     const since = '2026-01-01T00:00:00.000Z';
-    const version = store.schemaVersion();
+    const version = await store.schemaVersion();
     // The bug's situation: 0d mark, 1d notify and 3d lock fired as indexes 0, 1, 2; then the
     // notify step was removed, so index 1 now names the lock and index 2 the retire.
-    setActions(store, FOUR.filter((s) => s.do !== 'notify'));
-    store.close();
+    await setActions(store, FOUR.filter((s) => s.do !== 'notify'));
+    await store.close();
     const db = new Database(join(dataDir, DB_FILE));
     const steps = MIGRATIONS.find((m) => m.name.startsWith('escalation steps keyed'))!.version;
     db.exec(`DELETE FROM migrations WHERE version >= ${steps}; DROP TABLE escalations; DROP TABLE notify_outbox; DELETE FROM audit WHERE actor = 'compliance:baseline';
@@ -117,16 +117,16 @@ describe('migrating stored steps from list positions', () => {
       db.prepare('INSERT INTO audit (at, actor, source, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)').run(
         at, 'compliance:baseline', 'local', `${action === 'lock' ? 'command' : 'compliance'}.${action}`, `device/${d.deviceId}`, JSON.stringify({ step }));
     }
-    db.close();
+    await db.close();
 
-    const again = FleetStore.open(dataDir, { now: clock.now });
+    const again = await FleetStore.open(dataDir, { now: clock.now });
     cleanups.push(() => again.close());
-    expect(again.schemaVersion()).toBe(version);
+    expect(await again.schemaVersion()).toBe(version);
     clock.set('2026-02-01T00:00:00.000Z');
-    again.reconcile();
+    await again.reconcile();
     // The lock (old index 2) stays fired, so it is not queued again, and the retire (now at
     // index 2) is not taken for fired, so it is queued.
-    expect(again.listCommands({ deviceId: d.deviceId }).items.map((c) => c.type)).toEqual(['retire']);
-    expect(again.getDevice(d.deviceId).compliance.stepsFired!.map((s) => `${s.do}@${s.after}`)).toEqual(['markNoncompliant@0d', 'lock@3d', 'retire@30d']);
+    expect((await again.listCommands({ deviceId: d.deviceId })).items.map((c) => c.type)).toEqual(['retire']);
+    expect((await again.getDevice(d.deviceId)).compliance.stepsFired!.map((s) => `${s.do}@${s.after}`)).toEqual(['markNoncompliant@0d', 'lock@3d', 'retire@30d']);
   });
 });

@@ -55,11 +55,11 @@ export function posture(over: Partial<Posture> = {}): Posture {
 
 let serials = 0;
 /** Enrolls through a fresh token of profile `corp` and checks in once. */
-export function enrollDevice(store: FleetStore, opts: { platform?: 'android' | 'ios'; serial?: string; owner?: string; posture?: Partial<Posture>; token?: string } = {}) {
-  const token = opts.token ?? store.createEnrollmentToken({ profile: 'corp' }, ADMIN).secret;
+export async function enrollDevice(store: FleetStore, opts: { platform?: 'android' | 'ios'; serial?: string; owner?: string; posture?: Partial<Posture>; token?: string } = {}) {
+  const token = opts.token ?? (await store.createEnrollmentToken({ profile: 'corp' }, ADMIN)).secret;
   const serial = opts.serial ?? `SN${process.pid}-${++serials}`;
   const p = posture(opts.posture);
-  const enrolled = store.enrollDevice({ token, platform: opts.platform ?? 'android', serial, osVersion: p.osVersion, owner: opts.owner }, 'test');
-  const checkIn = store.checkIn(enrolled.deviceId, { posture: p });
+  const enrolled = await store.enrollDevice({ token, platform: opts.platform ?? 'android', serial, osVersion: p.osVersion, owner: opts.owner }, 'test');
+  const checkIn = await store.checkIn(enrolled.deviceId, { posture: p });
   return { ...enrolled, serial, checkIn };
 }

@@ -1,6 +1,5 @@
 // The embedded driver (the default): the Backend interface over a FleetStore in a local data
-// dir, no server needed. The store is synchronous; these methods are async only because the
-// interface is (other drivers talk over the network), so store errors arrive as rejections.
+// dir (the SQLite engine), no server needed. Each method names the local actor for the audit log.
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { ApiTokenAdmin, ApplyOptions, Backend, ComplianceQuery, DeviceQuery, EnqueueRequest, PreregisteredDevice, ResourceChange, CommandQuery, AuditQuery } from '../backend.js';
@@ -36,7 +35,7 @@ export class EmbeddedBackend implements Backend, ApiTokenAdmin {
   }
 
   async identity() {
-    return { kind: this.kind, location: this.location, storeId: this.store.storeId() };
+    return { kind: this.kind, location: this.location, storeId: await this.store.storeId() };
   }
   async sealPlan(digest: string) {
     return this.store.sealPlan(digest);
@@ -101,7 +100,7 @@ export class EmbeddedBackend implements Backend, ApiTokenAdmin {
     return this.store.revokeApiToken(id, this.actor);
   }
   async close() {
-    this.store.close();
+    await this.store.close();
   }
 }
 
@@ -109,7 +108,7 @@ export async function openEmbeddedBackend(
   target: Omit<Extract<BackendTarget, { kind: 'embedded' }>, 'kind'> & { kind?: 'embedded' },
   options: FleetStoreOptions = {},
 ): Promise<EmbeddedBackend> {
-  const store = FleetStore.open(target.dataDir, { ifMissing: target.ifMissing, ...options });
+  const store = await FleetStore.open(target.dataDir, { ifMissing: target.ifMissing, ...options });
   // Absolute, so a saved plan names the same folder from wherever it is applied.
   return new EmbeddedBackend(store, resolve(target.dataDir), { name: target.actor ?? localActorName(), source: 'local' });
 }

@@ -29,7 +29,7 @@ Examples:
   $ emmctl version -o json | jq -r .version`)
     .action(async (_opts: unknown, cmd: Command) => {
       const { default: schema } = await import('../../../schema/emmctl.schema.json', { with: { type: 'json' } });
-      const { MIGRATIONS } = await import('../../store/migrations.js');
+      const { MIGRATIONS } = await import('../../store/sqlite/migrations.js');
       const info: VersionInfo = {
         version: typeof EMMCTL_VERSION === 'string' ? EMMCTL_VERSION : '0.0.0-dev',
         node: process.version,

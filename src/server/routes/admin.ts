@@ -39,16 +39,16 @@ export const adminRoutes: Route[] = [
     path: '/v1/whoami',
     auth: 'viewer',
     // storeId: which store this server serves, so a saved plan can tell it from another (src/plan).
-    handler: (ctx) => ({ name: ctx.token!.name, role: ctx.token!.role, storeId: ctx.store.storeId(), notifyChannels: ctx.notifyChannels }),
+    handler: async (ctx) => ({ name: ctx.token!.name, role: ctx.token!.role, storeId: await ctx.store.storeId(), notifyChannels: ctx.notifyChannels }),
   },
   {
     method: 'GET',
     path: '/v1/resources',
     auth: 'viewer',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       checkQuery(ctx.query, ['kind']);
       const kind = oneOf(single(ctx.query, 'kind'), RESOURCE_KINDS, 'kind');
-      return { items: ctx.store.listResources(kind) };
+      return { items: await ctx.store.listResources(kind) };
     },
   },
   {
@@ -57,7 +57,7 @@ export const adminRoutes: Route[] = [
     // Viewers plan too; a seal only says "made against this store", applying still needs operator.
     auth: 'viewer',
     handler: async (ctx) => {
-      return { seal: ctx.store.sealPlan(requiredString(await body(ctx, 'SealPlanRequest'), 'digest')) };
+      return { seal: await ctx.store.sealPlan(requiredString(await body(ctx, 'SealPlanRequest'), 'digest')) };
     },
   },
   {
@@ -88,7 +88,7 @@ export const adminRoutes: Route[] = [
       const key = idempotencyKey(ctx);
       const scoped = key === undefined ? undefined : `${ctx.token!.id}:${key}`;
       try {
-        return { applied: ctx.store.applyChanges(changes, actor(ctx), { prune, idempotencyKey: scoped, precheck }) };
+        return { applied: await ctx.store.applyChanges(changes, actor(ctx), { prune, idempotencyKey: scoped, precheck }) };
       } catch (error) {
         if (scoped && error instanceof BackendError && error.message.includes(scoped)) {
           throw new BackendError(error.code, error.message.replaceAll(scoped, key!), { hint: error.hint });
@@ -108,16 +108,16 @@ export const adminRoutes: Route[] = [
         expiresInSeconds: optionalInt(fields, 'expiresInSeconds', 1, MAX_TOKEN_SECONDS),
         maxUses: optionalInt(fields, 'maxUses', 1),
       };
-      return ctx.store.createEnrollmentToken(input, actor(ctx));
+      return await ctx.store.createEnrollmentToken(input, actor(ctx));
     },
   },
   {
     method: 'GET',
     path: '/v1/enrollment-tokens',
     auth: 'viewer',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       checkQuery(ctx.query, []);
-      return { items: ctx.store.listEnrollmentTokens() };
+      return { items: await ctx.store.listEnrollmentTokens() };
     },
   },
   {
@@ -126,7 +126,7 @@ export const adminRoutes: Route[] = [
     auth: 'operator',
     handler: async (ctx) => {
       await body(ctx, 'EmptyRequest');
-      return ctx.store.revokeEnrollmentToken(ctx.params.id!, actor(ctx));
+      return await ctx.store.revokeEnrollmentToken(ctx.params.id!, actor(ctx));
     },
   },
   {
@@ -135,26 +135,26 @@ export const adminRoutes: Route[] = [
     auth: 'operator',
     handler: async (ctx) => {
       const rows = requiredArray(await body(ctx, 'PreregisterRequest'), 'devices').map((d, i) => parsePreregistered(d, i));
-      const unmet = unmetNeed(preregisterNeeds(rows, ctx.store.listResources()), ctx.token!.role);
+      const unmet = unmetNeed(preregisterNeeds(rows, await ctx.store.listResources()), ctx.token!.role);
       if (unmet) {
         throw new HttpError(403, 'forbidden', `body.devices[${unmet.row}] (serial ${JSON.stringify(rows[unmet.row]!.serial)}) needs the ${unmet.role} role: ${unmet.reason}; token "${ctx.token!.name}" is ${ctx.token!.role}, so nothing was registered`);
       }
-      return ctx.store.preregisterDevices(rows, actor(ctx));
+      return await ctx.store.preregisterDevices(rows, actor(ctx));
     },
   },
   {
     method: 'GET',
     path: '/v1/devices',
     auth: 'viewer',
-    handler: (ctx) => ctx.store.listDevices(deviceQuery(ctx.query)),
+    handler: async (ctx) => await ctx.store.listDevices(deviceQuery(ctx.query)),
   },
   {
     method: 'GET',
     path: '/v1/devices/{id}',
     auth: 'viewer',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       checkQuery(ctx.query, []);
-      return ctx.store.getDevice(ctx.params.id!);
+      return await ctx.store.getDevice(ctx.params.id!);
     },
   },
   {
@@ -163,14 +163,14 @@ export const adminRoutes: Route[] = [
     auth: 'admin',
     handler: async (ctx) => {
       const expiresInSeconds = optionalInt(await body(ctx, 'ReleaseDeviceRequest'), 'expiresInSeconds', 1, MAX_RELEASE_SECONDS);
-      return ctx.store.releaseDevice(ctx.params.id!, { expiresInSeconds }, actor(ctx));
+      return await ctx.store.releaseDevice(ctx.params.id!, { expiresInSeconds }, actor(ctx));
     },
   },
   {
     method: 'GET',
     path: '/v1/compliance',
     auth: 'viewer',
-    handler: (ctx) => ctx.store.listCompliance({ ...deviceQuery(ctx.query, ['at']), at: single(ctx.query, 'at') }),
+    handler: async (ctx) => await ctx.store.listCompliance({ ...deviceQuery(ctx.query, ['at']), at: single(ctx.query, 'at') }),
   },
   {
     method: 'POST',
@@ -194,7 +194,7 @@ export const adminRoutes: Route[] = [
       // Keys are scoped per API token: two clients that happen to pick the same key never see each other's result.
       const scoped = `${ctx.token!.id}:${key}`;
       try {
-        return ctx.store.enqueueCommands({ deviceIds, type, reason, idempotencyKey: scoped }, actor(ctx));
+        return await ctx.store.enqueueCommands({ deviceIds, type, reason, idempotencyKey: scoped }, actor(ctx));
       } catch (error) {
         if (error instanceof BackendError && error.message.includes(scoped)) {
           throw new BackendError(error.code, error.message.replaceAll(scoped, key), { hint: error.hint });
@@ -207,10 +207,10 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/v1/commands',
     auth: 'viewer',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const q = ctx.query;
       checkQuery(q, ['deviceId', 'status', 'type', 'limit', 'cursor']);
-      return ctx.store.listCommands({
+      return await ctx.store.listCommands({
         deviceId: single(q, 'deviceId'),
         status: oneOf(single(q, 'status'), COMMAND_STATUSES, 'status'),
         type: oneOf(single(q, 'type'), COMMAND_TYPES, 'type'),
@@ -223,9 +223,9 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/v1/commands/{id}',
     auth: 'viewer',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       checkQuery(ctx.query, []);
-      return ctx.store.getCommand(ctx.params.id!);
+      return await ctx.store.getCommand(ctx.params.id!);
     },
   },
   {
@@ -234,14 +234,14 @@ export const adminRoutes: Route[] = [
     auth: 'operator',
     handler: async (ctx) => {
       await body(ctx, 'EmptyRequest');
-      return ctx.store.cancelCommand(ctx.params.id!, actor(ctx));
+      return await ctx.store.cancelCommand(ctx.params.id!, actor(ctx));
     },
   },
   {
     method: 'GET',
     path: '/v1/audit',
     auth: 'viewer',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const q = ctx.query;
       checkQuery(q, ['since', 'actor', 'limit', 'cursor', 'order']);
       const since = single(q, 'since');
@@ -250,16 +250,16 @@ export const adminRoutes: Route[] = [
       }
       const order = single(q, 'order');
       if (order !== undefined && order !== 'asc' && order !== 'desc') throw badRequest(`order must be asc or desc (got "${order}")`);
-      return ctx.store.listAudit({ since, actor: single(q, 'actor'), limit: queryLimit(q), cursor: single(q, 'cursor'), order });
+      return await ctx.store.listAudit({ since, actor: single(q, 'actor'), limit: queryLimit(q), cursor: single(q, 'cursor'), order });
     },
   },
   {
     method: 'GET',
     path: '/v1/tokens',
     auth: 'admin',
-    handler: (ctx) => {
+    handler: async (ctx) => {
       checkQuery(ctx.query, []);
-      return { items: ctx.store.listApiTokens() };
+      return { items: await ctx.store.listApiTokens() };
     },
   },
   {
@@ -273,7 +273,7 @@ export const adminRoutes: Route[] = [
         role: oneOf(requiredString(fields, 'role'), API_ROLES, 'body.role')!,
         expiresInSeconds: optionalInt(fields, 'expiresInSeconds', 1, MAX_TOKEN_SECONDS),
       };
-      return ctx.store.createApiToken(input, actor(ctx));
+      return await ctx.store.createApiToken(input, actor(ctx));
     },
   },
   {
@@ -282,7 +282,7 @@ export const adminRoutes: Route[] = [
     auth: 'admin',
     handler: async (ctx) => {
       await body(ctx, 'EmptyRequest');
-      return ctx.store.revokeApiToken(ctx.params.id!, actor(ctx));
+      return await ctx.store.revokeApiToken(ctx.params.id!, actor(ctx));
     },
   },
 ];

@@ -27,7 +27,7 @@ export const agentRoutes: Route[] = [
         osVersion: requiredString(body, 'osVersion'),
       };
       checkEnrollRequest(request, 'body');
-      const response = ctx.store.enrollDevice(request, ctx.ip);
+      const response = await ctx.store.enrollDevice(request, ctx.ip);
       ctx.actor = { name: `device:${response.deviceId}`, source: ctx.ip };
       return response;
     },
@@ -40,7 +40,7 @@ export const agentRoutes: Route[] = [
       const body = await ctx.body();
       checkBody('CheckInRequest', body);
       const request: CheckInRequest = { posture: parsePosture(body.posture, 'body.posture') };
-      return ctx.store.checkIn(ctx.deviceId!, request);
+      return await ctx.store.checkIn(ctx.deviceId!, request);
     },
   },
   {
@@ -55,7 +55,7 @@ export const agentRoutes: Route[] = [
         detail: optionalString(body, 'detail'),
       };
       if (report.detail !== undefined) checkLength(report.detail, DEVICE_LIMITS.detail, 'body.detail');
-      ctx.store.reportCommandResult(ctx.deviceId!, ctx.params.id!, report, ctx.ip);
+      await ctx.store.reportCommandResult(ctx.deviceId!, ctx.params.id!, report, ctx.ip);
       return NO_CONTENT;
     },
   },

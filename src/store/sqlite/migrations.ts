@@ -2,8 +2,8 @@
 // migration that has shipped: append a new one. A store written by a newer emmctl (a version
 // above the last one here) is refused rather than guessed at.
 import type Database from 'better-sqlite3';
-import { parseDuration, versionSortKey } from '../compliance/index.js';
-import { replacePaths, secretDigest, SECRET_REF_PATTERN, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
+import { parseDuration, versionSortKey } from '../../compliance/index.js';
+import { replacePaths, secretDigest, SECRET_REF_PATTERN, SENSITIVE_MASK, sensitiveLeaves } from '../../model/secrets.js';
 
 export interface Migration {
   version: number;
@@ -209,6 +209,28 @@ CREATE TABLE notify_outbox (
 );
 `,
     run: migrateEscalationKeys,
+  },
+  {
+    version: 7,
+    name: 'one pending command per device and type as a unique key; lease rows for singleton jobs',
+    // The rule "a pending lock/wipe/retire is not queued twice" held only because one process ran
+    // one transaction at a time; with several writers it must be a key. A store that somehow holds
+    // duplicates keeps the oldest and cancels the others, so the index can be built.
+    sql: `
+UPDATE commands SET status = 'cancelled', detail = 'duplicate of an older pending command of this type', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+  WHERE status IN ('queued', 'sent')
+    AND EXISTS (SELECT 1 FROM commands o WHERE o.device_id = commands.device_id AND o.type = commands.type AND o.status IN ('queued', 'sent') AND o.seq < commands.seq);
+CREATE UNIQUE INDEX IF NOT EXISTS commands_one_pending ON commands (device_id, type) WHERE status IN ('queued', 'sent');
+
+-- a job that must run on one replica at a time holds the row's lease: taken with a conditional
+-- UPDATE when it has expired, renewed by its holder; the epoch grows with every new holder
+CREATE TABLE IF NOT EXISTS leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  expires_at TEXT NOT NULL
+);
+`,
   },
 ];
 

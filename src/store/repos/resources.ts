@@ -1,0 +1,57 @@
+// Policy resources (Group, Policy, CompliancePolicy, EnrollmentProfile) with optimistic versions.
+// A write names the version it was planned against: an UPDATE/DELETE … WHERE version = ? or an
+// INSERT on the (kind, name) key, so of several concurrent applies against one version exactly
+// one wins and the others find 0 rows and get the stale-plan conflict.
+import { BackendError } from '../../errors.js';
+import type { AppliedChange, ResourceChange } from '../../model/requests.js';
+import type { ResourceDocument } from '../../model/policy.generated.js';
+import { secretDigest, secretRefPaths } from '../../model/secrets.js';
+import type { Sql } from '../engine.js';
+
+const STALE = { hint: 'the backend changed since the plan was made: run plan again' };
+
+/** Per secret path of a resource row: the value (for devices) and its digest (for admin reads). */
+export type StoredSecrets = Record<string, { value: string; digest: string }>;
+
+function storedSecrets(c: Extract<ResourceChange, { document: ResourceDocument }>): string {
+  const out: StoredSecrets = {};
+  for (const { path } of secretRefPaths(c.document)) {
+    const value = c.secrets![path]!;
+    out[path] = { value, digest: secretDigest(value) };
+  }
+  return JSON.stringify(out);
+}
+
+async function currentVersion(sql: Sql, c: ResourceChange): Promise<number | undefined> {
+  return (await sql.get<{ version: number }>('SELECT version FROM resources WHERE kind = ? AND name = ?', [c.kind, c.name]))?.version;
+}
+
+/** Applies one checked change; a version that moved (or a create that finds the resource) is BackendError('conflict'). */
+export async function writeResource(sql: Sql, c: ResourceChange, at: string): Promise<AppliedChange> {
+  const ref = `${c.kind}/${c.name}`;
+  if (c.op === 'create') {
+    const inserted = await sql.run('INSERT INTO resources (kind, name, document, version, updated_at, secrets) VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (kind, name) DO NOTHING',
+      [c.kind, c.name, JSON.stringify(c.document), at, storedSecrets(c)]);
+    if (inserted.changes !== 1) throw new BackendError('conflict', `${ref} already exists (version ${await currentVersion(sql, c)}); cannot create it`, STALE);
+    return { op: 'create', kind: c.kind, name: c.name, version: 1 };
+  }
+  const changed = c.op === 'update'
+    ? await sql.run('UPDATE resources SET document = ?, secrets = ?, version = version + 1, updated_at = ? WHERE kind = ? AND name = ? AND version = ?',
+      [JSON.stringify(c.document), storedSecrets(c), at, c.kind, c.name, c.expectedVersion])
+    : await sql.run('DELETE FROM resources WHERE kind = ? AND name = ? AND version = ?', [c.kind, c.name, c.expectedVersion]);
+  if (changed.changes !== 1) {
+    const found = await currentVersion(sql, c);
+    if (found === undefined) throw new BackendError('conflict', `${ref} does not exist (expected version ${c.expectedVersion}); cannot ${c.op} it`, STALE);
+    throw new BackendError('conflict', `${ref} changed since the plan was made: expected version ${c.expectedVersion}, found version ${found}`, { hint: 'run plan again to see the current state' });
+  }
+  return { op: c.op, kind: c.kind, name: c.name, version: c.op === 'update' ? c.expectedVersion + 1 : null };
+}
+
+/** Counts applies, so evaluators cache the documents until the next one (any replica's). */
+export async function bumpResourceGeneration(sql: Sql): Promise<void> {
+  await sql.run("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'resource_generation'");
+}
+
+export async function resourceGeneration(sql: Sql): Promise<string> {
+  return (await sql.get<{ value: string }>("SELECT value FROM meta WHERE key = 'resource_generation'"))!.value;
+}

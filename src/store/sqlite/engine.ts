@@ -1,0 +1,216 @@
+// The SQLite engine (better-sqlite3): the embedded default. better-sqlite3 is synchronous and
+// one connection serves every request of the process, so units of work run one after another
+// (an in-process queue): a request awaiting inside its transaction never lets another request
+// see, or add to, its uncommitted writes. Write transactions start with BEGIN IMMEDIATE, taking
+// the file's write lock up front, so two processes on one data dir never both read and then
+// fail to upgrade to a write. SQLite's own busy wait would block the event loop, so the lock is
+// waited for here, asynchronously, with backoff; past the deadline the request gets
+// StoreUnavailableError (503 + Retry-After from the server).
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { BackendError } from '../../errors.js';
+import { ownerMatches } from '../../model/filter.js';
+import { globMatch } from '../../model/filter.js';
+import { globMatches } from '../device-query.js';
+import { StoreUnavailableError, type Dialect, type RunResult, type Sql, type SqlEngine, type TransactionOptions } from '../engine.js';
+import { DB_FILE, missingStore, noStoreError, prepareStoreFiles, tightenJournals, type IfMissing } from './files.js';
+import { MIGRATIONS } from './migrations.js';
+
+/** How long a unit of work waits for another process's write lock before the store counts as unavailable. */
+const BUSY_DEADLINE_MS = 5_000;
+
+export const SQLITE_DIALECT: Dialect = {
+  name: 'sqlite',
+  skipLocked: '',
+  glob: (expr) => `emm_glob_cs(${expr}, ?)`,
+};
+
+export interface SqliteOpenOptions {
+  ifMissing?: IfMissing;
+  /** Overrides BUSY_DEADLINE_MS (tests of the unavailable path). */
+  busyDeadlineMs?: number;
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** better-sqlite3 binds neither undefined nor booleans; the portable subset says null and 0/1. */
+function bindable(params: readonly unknown[]): unknown[] {
+  const out = params as unknown[];
+  for (let i = 0; i < out.length; i++) {
+    const v = out[i];
+    if (v === undefined || typeof v === 'boolean') {
+      const copy = out.slice();
+      for (let j = i; j < copy.length; j++) {
+        if (copy[j] === undefined) copy[j] = null;
+        else if (typeof copy[j] === 'boolean') copy[j] = copy[j] ? 1 : 0;
+      }
+      return copy;
+    }
+  }
+  return out;
+}
+
+export class SqliteEngine implements SqlEngine {
+  readonly name = 'sqlite' as const;
+  readonly dialect = SQLITE_DIALECT;
+  readonly location: string;
+  /** True when opened with ifMissing 'empty' and there was no store: an empty stand-in in memory, nothing on disk. */
+  readonly missing: boolean;
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly busyDeadlineMs: number;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly sql: Sql;
+
+  private constructor(db: Database.Database, location: string, missing: boolean, busyDeadlineMs: number) {
+    this.db = db;
+    this.location = location;
+    this.missing = missing;
+    this.busyDeadlineMs = busyDeadlineMs;
+    const stmt = (text: string) => this.stmt(text);
+    this.sql = {
+      dialect: SQLITE_DIALECT,
+      all: async <T>(text: string, params: readonly unknown[] = []) => stmt(text).all(...bindable(params)) as T[],
+      get: async <T>(text: string, params: readonly unknown[] = []) => stmt(text).get(...bindable(params)) as T | undefined,
+      run: async (text: string, params: readonly unknown[] = []): Promise<RunResult> => ({ changes: stmt(text).run(...bindable(params)).changes }),
+    };
+  }
+
+  /**
+   * Opens the store in dataDir: dir 0700, files 0600, schema migrated. A missing store is created,
+   * refused ("no emmctl store at DIR") or stood in for by an empty one in memory, per ifMissing.
+   */
+  static open(dataDir: string, options: SqliteOpenOptions = {}): SqliteEngine {
+    const path = join(dataDir, DB_FILE);
+    const ifMissing = options.ifMissing ?? 'create';
+    const deadline = options.busyDeadlineMs ?? BUSY_DEADLINE_MS;
+    if (ifMissing !== 'create') {
+      const why = missingStore(dataDir, path);
+      if (why && ifMissing === 'fail') throw noStoreError(dataDir, why);
+      if (why) return SqliteEngine.prepare(new Database(':memory:'), path, true, deadline);
+    }
+    let db: Database.Database;
+    try {
+      prepareStoreFiles(dataDir, path, ifMissing === 'create');
+      // fileMustExist: a store removed between the check above and here is not silently re-created.
+      db = new Database(path, { fileMustExist: ifMissing !== 'create' });
+    } catch (error) {
+      throw new BackendError('unavailable', `cannot open the store at ${path}: ${(error as Error).message}`, {
+        hint: 'check that the data dir (--data-dir or EMMCTL_DATA_DIR) is writable by you',
+        cause: error,
+      });
+    }
+    return SqliteEngine.prepare(db, path, false, deadline);
+  }
+
+  private static prepare(db: Database.Database, path: string, inMemory: boolean, busyDeadlineMs: number): SqliteEngine {
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      // Opening and migrating wait in SQLite (nothing else runs yet); units of work wait asynchronously (see transaction).
+      db.pragma(`busy_timeout = ${BUSY_DEADLINE_MS}`);
+      db.function('emm_owner_matches', { deterministic: true }, (owner: unknown, pattern: unknown) =>
+        ownerMatches(typeof owner === 'string' ? owner : undefined, String(pattern)) ? 1 : 0);
+      db.function('emm_glob', { deterministic: true }, (value: unknown, pattern: unknown) =>
+        globMatches(typeof value === 'string' ? value : null, String(pattern)) ? 1 : 0);
+      db.function('emm_glob_cs', { deterministic: true }, (value: unknown, pattern: unknown) =>
+        typeof value === 'string' && globMatch(value, String(pattern)) ? 1 : 0);
+      migrate(db, path);
+      if (!inMemory) tightenJournals(path);
+      db.pragma('busy_timeout = 0');
+    } catch (error) {
+      db.close();
+      if (error instanceof BackendError) throw error;
+      throw new BackendError('unavailable', `cannot open the store at ${path}: ${(error as Error).message}`, { cause: error });
+    }
+    return new SqliteEngine(db, path, inMemory, busyDeadlineMs);
+  }
+
+  private stmt(text: string): Database.Statement {
+    let s = this.statements.get(text);
+    if (!s) {
+      s = this.db.prepare(text);
+      this.statements.set(text, s);
+    }
+    return s;
+  }
+
+  transaction<T>(fn: (sql: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    const run = this.queue.then(() => this.runUnit(fn, options));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * One unit of work, alone on the connection. A busy file (another process holds the write lock,
+   * or a reader met a WAL recovery) rolls back and retries fn from the start, which the contract
+   * allows, until the deadline.
+   */
+  private async runUnit<T>(fn: (sql: Sql) => Promise<T>, options: TransactionOptions): Promise<T> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      if (!this.db.open) throw new StoreUnavailableError('the store is not open (it was closed)');
+      try {
+        this.db.exec(options.readOnly ? 'BEGIN' : 'BEGIN IMMEDIATE');
+        const result = await fn(this.sql);
+        this.db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.db.open && this.db.inTransaction) this.db.exec('ROLLBACK');
+        if (!isBusy(error)) throw error;
+        if (Date.now() - started >= this.busyDeadlineMs) {
+          throw new StoreUnavailableError(`the store at ${this.location} is busy (another process holds its write lock); nothing was changed`, { cause: error });
+        }
+        await sleep(Math.min(50, 1 + attempt * 2) * (0.5 + Math.random()));
+      }
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.transaction(async (sql) => { await sql.get('SELECT 1 AS ok'); }, { readOnly: true });
+  }
+
+  async close(): Promise<void> {
+    // Units already queued finish first: closing under one would fail it half-way.
+    await this.queue;
+    if (this.db.open) this.db.close();
+  }
+
+  /** Synchronous close, for process exit paths; a unit in flight fails with StoreUnavailableError. */
+  closeNow(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function migrate(db: Database.Database, path: string): void {
+  db.exec('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const current = (db.prepare('SELECT coalesce(max(version), 0) AS v FROM migrations').get() as { v: number }).v;
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  if (current > latest) {
+    throw new BackendError('unavailable', `the store at ${path} has schema version ${current}, newer than this emmctl understands (${latest})`, {
+      hint: 'upgrade emmctl, or point --data-dir at another directory',
+    });
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    // IMMEDIATE, and the version insert is keyed: two processes opening an old store at once apply each migration once.
+    db.transaction(() => {
+      const done = db.prepare('SELECT 1 FROM migrations WHERE version = ?').get(m.version);
+      if (done) return;
+      if (m.sql) db.exec(m.sql);
+      m.run?.(db);
+      db.prepare('INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    }).immediate();
+  }
+}
+
+/** The schema version of the store (the last migration applied). */
+export async function schemaVersion(sql: Sql): Promise<number> {
+  return (await sql.get<{ v: number }>('SELECT max(version) AS v FROM migrations'))!.v;
+}
