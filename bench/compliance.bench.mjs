@@ -67,9 +67,9 @@ try {
 const { FleetStore } = await import(${JSON.stringify(bundle)});
 const [dataDir, n] = [process.argv[2], Number(process.argv[3])];
 const actor = { name: 'local:bench', source: 'local' };
-const store = FleetStore.open(dataDir);
+const store = await FleetStore.open(dataDir);
 const doc = (kind, name, spec) => ({ op: 'create', kind, name, document: { apiVersion: 'emmctl/v1', kind, metadata: { name }, spec } });
-store.applyChanges([
+await store.applyChanges([
   doc('Group', 'corp-android', { match: { platforms: ['android'], ownership: 'corporate' } }),
   doc('Group', 'sales', { match: { labels: { team: 'sales' } } }),
   doc('Policy', 'android-baseline', { assign: ['corp-android'], settings: { camera: 'disabled' } }),
@@ -77,14 +77,14 @@ store.applyChanges([
   doc('CompliancePolicy', 'sales-apps', { assign: ['sales'], rules: { requiredApps: ['com.example.mail'] } }),
   doc('EnrollmentProfile', 'corp', { platforms: ['android', 'ios'], ownership: 'corporate', labels: { team: 'sales' } }),
 ], actor);
-const { secret } = store.createEnrollmentToken({ profile: 'corp', maxUses: n + 1 }, actor);
+const { secret } = await store.createEnrollmentToken({ profile: 'corp', maxUses: n + 1 }, actor);
 const t0 = performance.now();
 for (let i = 0; i < n; i++) {
   const osVersion = ['12', '13', '14', '14.1', '17.4.1', '16.7'][i % 6];
-  const e = store.enrollDevice({ token: secret, platform: i % 3 === 0 ? 'ios' : 'android', serial: 'C' + i, name: 'device-' + i, owner: 'user' + i + '@example.com', osVersion }, 'bench');
-  store.checkIn(e.deviceId, { posture: { osVersion, encrypted: i % 10 !== 0, passcodeSet: i % 17 !== 0, compromised: i % 97 === 0, installedApps: ['com.example.vpn', 'com.example.mail'].slice(0, 1 + (i % 2)) } });
+  const e = await store.enrollDevice({ token: secret, platform: i % 3 === 0 ? 'ios' : 'android', serial: 'C' + i, name: 'device-' + i, owner: 'user' + i + '@example.com', osVersion }, 'bench');
+  await store.checkIn(e.deviceId, { posture: { osVersion, encrypted: i % 10 !== 0, passcodeSet: i % 17 !== 0, compromised: i % 97 === 0, installedApps: ['com.example.vpn', 'com.example.mail'].slice(0, 1 + (i % 2)) } });
 }
-store.close();
+await store.close();
 process.stdout.write(JSON.stringify({ ms: performance.now() - t0 }) + '\\n');
 `);
   if (reuse) console.log(`reusing the seeded store in ${dataDir}`);

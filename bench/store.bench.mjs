@@ -64,16 +64,16 @@ const posture = (i) => ({
   encrypted: i % 10 !== 0, passcodeSet: i % 17 !== 0, compromised: i % 97 === 0,
   installedApps: ['com.example.vpn', 'com.example.mail'].slice(0, 1 + (i % 2)), model: 'Model ' + (i % 20),
 });
-function allDeviceIds(store, limit) {
+async function allDeviceIds(store, limit) {
   const ids = [];
   let cursor;
-  do { const p = store.listDevices({ limit: 1000, cursor, sort: 'id' }); ids.push(...p.items.map((d) => d.id)); cursor = p.nextCursor; } while (cursor && ids.length < limit);
+  do { const p = await store.listDevices({ limit: 1000, cursor, sort: 'id' }); ids.push(...p.items.map((d) => d.id)); cursor = p.nextCursor; } while (cursor && ids.length < limit);
   return ids.slice(0, limit);
 }
 if (mode === 'seed') {
-  const store = FleetStore.open(dataDir);
+  const store = await FleetStore.open(dataDir);
   const doc = (kind, name, spec) => ({ op: 'create', kind, name, document: { apiVersion: 'emmctl/v1', kind, metadata: { name }, spec } });
-  store.applyChanges([
+  await store.applyChanges([
     doc('Group', 'corp-android', { match: { platforms: ['android'], ownership: 'corporate' } }),
     doc('Group', 'sales', { match: { labels: { team: 'sales' } } }),
     doc('Group', 'example-owners', { match: { owners: ['example.com'] } }),
@@ -82,15 +82,15 @@ if (mode === 'seed') {
     doc('CompliancePolicy', 'sales-apps', { assign: ['sales'], rules: { requiredApps: ['com.example.mail'] } }),
     doc('EnrollmentProfile', 'corp', { platforms: ['android', 'ios'], ownership: 'corporate', labels: { team: 'sales' } }),
   ], actor);
-  const { secret } = store.createEnrollmentToken({ profile: 'corp' }, actor);
+  const { secret } = await store.createEnrollmentToken({ profile: 'corp' }, actor);
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     const p = posture(i);
-    const e = store.enrollDevice({ token: secret, platform: i % 3 === 0 ? 'ios' : 'android', serial: 'B' + i, owner: 'user' + i + (i % 2 ? '@example.com' : '@other.org'), osVersion: p.osVersion }, 'bench');
-    store.checkIn(e.deviceId, { posture: p });
+    const e = await store.enrollDevice({ token: secret, platform: i % 3 === 0 ? 'ios' : 'android', serial: 'B' + i, owner: 'user' + i + (i % 2 ? '@example.com' : '@other.org'), osVersion: p.osVersion }, 'bench');
+    await store.checkIn(e.deviceId, { posture: p });
   }
   out({ ms: performance.now() - t0 });
-  store.close();
+  await store.close();
 } else if (mode === 'raw-insert') {
   // Same row shape as commands, no checks, one transaction: the floor for writing n commands.
   const db = new Database(dataDir + '/emmctl.db');
@@ -102,14 +102,14 @@ if (mode === 'seed') {
   db.transaction(() => { ids.forEach((d, i) => { const at = new Date().toISOString(); ins.run(i + 1, 'cmd_' + i, d, 'lock', 'queued', 'bench', 'local:bench', 'k', at, at, null, at); }); })();
   out({ ms: performance.now() - t0 });
 } else if (mode === 'enqueue-batch' || mode === 'enqueue-single') {
-  const store = FleetStore.open(dataDir);
-  const ids = allDeviceIds(store, n);
+  const store = await FleetStore.open(dataDir);
+  const ids = await allDeviceIds(store, n);
   const type = mode === 'enqueue-batch' ? 'lock' : 'reboot';
   const t0 = performance.now();
-  if (mode === 'enqueue-batch') store.enqueueCommands({ deviceIds: ids, type, reason: 'bench', idempotencyKey: 'bench-batch' }, actor);
-  else ids.forEach((id, i) => store.enqueueCommands({ deviceIds: [id], type, reason: 'bench', idempotencyKey: 'bench-single-' + i }, actor));
+  if (mode === 'enqueue-batch') await store.enqueueCommands({ deviceIds: ids, type, reason: 'bench', idempotencyKey: 'bench-batch' }, actor);
+  else for (const [i, id] of ids.entries()) await store.enqueueCommands({ deviceIds: [id], type, reason: 'bench', idempotencyKey: 'bench-single-' + i }, actor);
   out({ ms: performance.now() - t0 });
-  store.close();
+  await store.close();
 } else if (mode === 'raw-scan') {
   const db = new Database(dataDir + '/emmctl.db', { readonly: true });
   const t0 = performance.now();
@@ -117,22 +117,22 @@ if (mode === 'seed') {
   for (const row of db.prepare('SELECT * FROM devices').iterate()) if (row.id) count++;
   out({ ms: performance.now() - t0, count, rssMb: process.resourceUsage().maxRSS / 1024 });
 } else if (mode === 'compliance') {
-  const store = FleetStore.open(dataDir);
+  const store = await FleetStore.open(dataDir);
   const t0 = performance.now();
   const statuses = {};
   let count = 0;
   let cursor;
   do {
-    const page = store.listCompliance({ limit: 1000, cursor });
+    const page = await store.listCompliance({ limit: 1000, cursor });
     for (const c of page.items) { statuses[c.status] = (statuses[c.status] ?? 0) + 1; count++; }
     cursor = page.nextCursor;
   } while (cursor);
   out({ ms: performance.now() - t0, count, statuses, rssMb: process.resourceUsage().maxRSS / 1024 });
 } else if (mode === 'check-in') {
-  const store = FleetStore.open(dataDir);
-  const ids = allDeviceIds(store, n);
+  const store = await FleetStore.open(dataDir);
+  const ids = await allDeviceIds(store, n);
   const t0 = performance.now();
-  ids.forEach((id, i) => store.checkIn(id, { posture: posture(i) }));
+  for (const [i, id] of ids.entries()) await store.checkIn(id, { posture: posture(i) });
   out({ ms: performance.now() - t0 });
 }
 `;

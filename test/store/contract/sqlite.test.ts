@@ -1,0 +1,24 @@
+// The store contract on the SQLite engine: a real database file in a temp dir; "two engines" are
+// two connections on one file, as the server and a CLI command (or two processes) share a data dir.
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { SqliteEngine } from '../../../src/store/sqlite/engine.js';
+import { tempDir } from '../../helpers/cli.js';
+import { describeStoreContract } from './store-contract.js';
+
+const dirs: Array<{ cleanup(): void }> = [];
+afterAll(() => dirs.forEach((d) => d.cleanup()));
+
+function freshDir(): string {
+  const dir = tempDir('emmctl-contract-sqlite-');
+  dirs.push(dir);
+  return join(dir.path, 'data');
+}
+
+describeStoreContract('sqlite', {
+  open: async () => SqliteEngine.open(freshDir()),
+  openTwo: async () => {
+    const dataDir = freshDir();
+    return [SqliteEngine.open(dataDir), SqliteEngine.open(dataDir)];
+  },
+});

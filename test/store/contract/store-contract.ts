@@ -1,0 +1,198 @@
+// The store contract: the invariants the fleet service keeps through the store seam, run against
+// any SqlEngine. Each guarantee is hammered with concurrent calls (Promise.all on one engine, which
+// the engine must serialise or isolate) and, where the engine can be opened twice on one database,
+// through two engines at once, as two processes or two server replicas would reach it.
+// An engine suite calls describeStoreContract with a factory; every call must give a fresh, empty,
+// migrated database.
+import { afterEach, describe, expect, it } from 'vitest';
+import { BackendError } from '../../../src/errors.js';
+import type { ResourceDocument } from '../../../src/model/policy.generated.js';
+import type { SqlEngine } from '../../../src/store/engine.js';
+import { FleetStore } from '../../../src/store/fleet-store.js';
+import { takeLease, releaseLease } from '../../../src/store/repos/leases.js';
+import { ADMIN, DAY, createAll, posture, testClock } from '../fixtures.js';
+
+export interface StoreContractOptions {
+  /** A fresh, empty, migrated database. */
+  open: () => Promise<SqlEngine>;
+  /** Two engines on one fresh database (two processes, two replicas); omit when the engine cannot. */
+  openTwo?: () => Promise<[SqlEngine, SqlEngine]>;
+}
+
+const LOCK_AFTER_A_DAY: ResourceDocument[] = [
+  { apiVersion: 'emmctl/v1', kind: 'CompliancePolicy', metadata: { name: 'baseline' }, spec: { assign: ['all'], rules: { encryption: 'required' }, actions: [{ after: '0d', do: 'markNoncompliant' }, { after: '1d', do: 'lock' }] } },
+  { apiVersion: 'emmctl/v1', kind: 'EnrollmentProfile', metadata: { name: 'corp' }, spec: { platforms: ['android', 'ios'], ownership: 'corporate' } },
+];
+
+function outcomes<T>(settled: PromiseSettledResult<T>[]) {
+  const ok = settled.filter((s): s is PromiseFulfilledResult<T> => s.status === 'fulfilled').map((s) => s.value);
+  const errors = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as Error);
+  return { ok, errors };
+}
+
+export function describeStoreContract(name: string, options: StoreContractOptions): void {
+  const opened: SqlEngine[] = [];
+  afterEach(async () => {
+    while (opened.length) await opened.pop()!.close();
+  });
+  const clock = testClock();
+  const one = async () => {
+    const engine = await options.open();
+    opened.push(engine);
+    return [new FleetStore(engine, { now: clock.now })];
+  };
+  const two = async () => {
+    const [a, b] = await options.openTwo!();
+    opened.push(a, b);
+    return [new FleetStore(a, { now: clock.now }), new FleetStore(b, { now: clock.now })];
+  };
+  const shapes: Array<[string, () => Promise<FleetStore[]>]> = [['one engine', one]];
+  if (options.openTwo) shapes.push(['two engines on one database', two]);
+
+  async function fleet(stores: FleetStore[], documents: ResourceDocument[], devices: number, encrypted = false) {
+    clock.set('2026-01-01T00:00:00.000Z');
+    await stores[0]!.applyChanges(createAll(documents), ADMIN);
+    const { secret } = await stores[0]!.createEnrollmentToken({ profile: 'corp' }, ADMIN);
+    const ids: string[] = [];
+    for (let i = 0; i < devices; i++) {
+      const e = await stores[i % stores.length]!.enrollDevice({ token: secret, platform: 'android', serial: `C${i}`, osVersion: '14' }, 'contract');
+      await stores[i % stores.length]!.checkIn(e.deviceId, { posture: posture({ encrypted }) });
+      ids.push(e.deviceId);
+    }
+    return ids;
+  }
+
+  describe(`store contract: ${name}`, () => {
+    for (const [shape, open] of shapes) {
+      describe(shape, () => {
+        it('fires an escalation step once per device and episode, however many reconciles and check-ins race', async () => {
+          const stores = await open();
+          const ids = await fleet(stores, LOCK_AFTER_A_DAY, 30);
+          clock.advance(DAY);
+          const now = clock.now();
+          await Promise.all([
+            ...stores.flatMap((s) => [s.reconcile(now), s.reconcile(now)]),
+            ...ids.map((id, i) => stores[i % stores.length]!.checkIn(id, { posture: posture({ encrypted: false }) })),
+          ]);
+          const locks = (await stores[0]!.listCommands({ type: 'lock', limit: 1000 })).items;
+          expect(locks.map((c) => c.deviceId).sort()).toEqual([...ids].sort());
+          const audited = (await stores[0]!.listAudit({ actor: 'compliance:baseline', limit: 1000 })).items.filter((a) => a.action === 'command.lock');
+          expect(audited).toHaveLength(ids.length);
+        });
+
+        it("holds an enrollment token's maxUses exactly under concurrent enrollments", async () => {
+          const stores = await open();
+          await fleet(stores, LOCK_AFTER_A_DAY, 0);
+          const { secret } = await stores[0]!.createEnrollmentToken({ profile: 'corp', maxUses: 5 }, ADMIN);
+          const settled = await Promise.allSettled(Array.from({ length: 24 }, (_, i) =>
+            stores[i % stores.length]!.enrollDevice({ token: secret, platform: 'android', serial: `M${i}`, osVersion: '14' }, 'contract')));
+          const { ok, errors } = outcomes(settled);
+          expect(ok).toHaveLength(5);
+          expect(errors).toHaveLength(19);
+          for (const e of errors) expect(e).toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/has been used 5 of 5 times/) });
+          const [token] = await stores[0]!.listEnrollmentTokens().then((t) => t.filter((x) => x.maxUses === 5));
+          expect(token!.uses).toBe(5);
+          expect((await stores[0]!.listDevices({ limit: 100 })).items).toHaveLength(5);
+        });
+
+        it('never queues a second pending wipe for one device, whichever writer takes the requests', async () => {
+          const stores = await open();
+          const [id] = await fleet(stores, LOCK_AFTER_A_DAY, 1, true);
+          const results = await Promise.all(Array.from({ length: 12 }, (_, i) =>
+            stores[i % stores.length]!.enqueueCommands({ deviceIds: [id!], type: 'wipe', idempotencyKey: `wipe-${i}` }, ADMIN)));
+          const outcomesSeen = results.map((r) => r.results[0]!.outcome);
+          expect(outcomesSeen.filter((o) => o === 'queued')).toHaveLength(1);
+          expect(outcomesSeen.filter((o) => o === 'pending')).toHaveLength(11);
+          const wipes = (await stores[0]!.listCommands({ deviceId: id, type: 'wipe' })).items;
+          expect(wipes).toHaveLength(1);
+          expect(new Set(results.map((r) => r.results[0]!.command!.id))).toEqual(new Set([wipes[0]!.id]));
+        });
+
+        it('gives every caller of one idempotency key the first result, executing it once', async () => {
+          const stores = await open();
+          const ids = await fleet(stores, LOCK_AFTER_A_DAY, 3, true);
+          const request = { deviceIds: ids, type: 'lock' as const, reason: 'lost', idempotencyKey: 'same-key' };
+          const results = await Promise.all(Array.from({ length: 10 }, (_, i) => stores[i % stores.length]!.enqueueCommands(request, ADMIN)));
+          for (const r of results) expect(r).toEqual(results[0]);
+          expect((await stores[0]!.listCommands({ type: 'lock' })).items).toHaveLength(3);
+          await expect(stores[0]!.enqueueCommands({ ...request, reason: 'other' }, ADMIN)).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/already used for a different request/) });
+        });
+
+        it('lets one of several concurrent applies against one version win; the others get the stale-plan conflict', async () => {
+          const stores = await open();
+          await fleet(stores, LOCK_AFTER_A_DAY, 0);
+          const policy = LOCK_AFTER_A_DAY[0]!;
+          const settled = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => stores[i % stores.length]!.applyChanges([{
+            op: 'update', kind: policy.kind, name: policy.metadata.name, expectedVersion: 1,
+            document: { ...policy, metadata: { ...policy.metadata, description: `writer ${i}` } } as ResourceDocument,
+          }], ADMIN)));
+          const { ok, errors } = outcomes(settled);
+          expect(ok).toHaveLength(1);
+          expect(errors).toHaveLength(7);
+          for (const e of errors) {
+            expect(e).toBeInstanceOf(BackendError);
+            expect(e).toMatchObject({ code: 'conflict', message: expect.stringMatching(/changed since the plan was made: expected version 1, found version 2/) });
+          }
+          const [stored] = await stores[0]!.listResources('CompliancePolicy');
+          expect(stored!.version).toBe(2);
+          // Two creates of one new name: one wins.
+          const group: ResourceDocument = { apiVersion: 'emmctl/v1', kind: 'Group', metadata: { name: 'new-group' }, spec: { match: { platforms: ['ios'] } } };
+          const creates = outcomes(await Promise.allSettled(stores.concat(stores).map((s) => s.applyChanges(createAll([group]), ADMIN))));
+          expect(creates.ok).toHaveLength(1);
+          for (const e of creates.errors) expect(e).toMatchObject({ code: 'conflict', message: expect.stringMatching(/already exists/) });
+        });
+
+        it('hands a singleton lease to one holder at a time, with a new epoch for each new holder', async () => {
+          const stores = await open();
+          const engines = stores.map((s) => s.engine);
+          const t0 = '2026-01-01T00:00:00.000Z';
+          const later = '2026-01-01T00:00:30.000Z';
+          const taken = await Promise.all(Array.from({ length: 6 }, (_, i) =>
+            engines[i % engines.length]!.transaction((sql) => takeLease(sql, 'notify', `holder-${i}`, t0, later))));
+          const holders = taken.filter((l) => l !== undefined);
+          expect(holders).toHaveLength(1);
+          expect(holders[0]!.epoch).toBe(1);
+          const other = holders[0]!.holder === 'holder-0' ? 'holder-1' : 'holder-0';
+          // Renewal keeps the epoch; another holder waits until it expires, then takes it with the next epoch.
+          expect(await engines[0]!.transaction((sql) => takeLease(sql, 'notify', holders[0]!.holder, t0, later))).toMatchObject({ epoch: 1 });
+          expect(await engines[0]!.transaction((sql) => takeLease(sql, 'notify', other, '2026-01-01T00:00:10.000Z', later))).toBeUndefined();
+          const next = await engines[engines.length - 1]!.transaction((sql) => takeLease(sql, 'notify', other, later, '2026-01-01T00:01:00.000Z'));
+          expect(next).toMatchObject({ holder: other, epoch: 2 });
+          // The old holder cannot release what it no longer holds; the new one can.
+          expect(await engines[0]!.transaction((sql) => releaseLease(sql, holders[0]!, later))).toBe(false);
+          expect(await engines[0]!.transaction((sql) => releaseLease(sql, next!, later))).toBe(true);
+        });
+      });
+    }
+
+    it('rolls back a unit of work that throws, and later units see none of it', async () => {
+      const [store] = await one();
+      await store!.applyChanges(createAll(LOCK_AFTER_A_DAY), ADMIN);
+      await expect(store!.engine.transaction(async (sql) => {
+        await sql.run("UPDATE resources SET version = 99 WHERE kind = 'Group' OR kind = 'CompliancePolicy'");
+        throw new Error('boom');
+      })).rejects.toThrow('boom');
+      expect((await store!.listResources()).map((r) => r.version)).toEqual([1, 1]);
+    });
+
+    it('never lets a concurrent unit of work see another one\'s uncommitted writes', async () => {
+      const [store] = await one();
+      await store!.applyChanges(createAll(LOCK_AFTER_A_DAY), ADMIN);
+      const seen: number[] = [];
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const writer = store!.engine.transaction(async (sql) => {
+        await sql.run("UPDATE resources SET version = 7 WHERE kind = 'CompliancePolicy'");
+        await gate;
+        throw new Error('rolled back');
+      });
+      const reader = store!.engine.transaction(async (sql) => {
+        seen.push((await sql.get<{ version: number }>("SELECT version FROM resources WHERE kind = 'CompliancePolicy'"))!.version);
+      }, { readOnly: true });
+      release();
+      await expect(writer).rejects.toThrow('rolled back');
+      await reader;
+      expect(seen).toEqual([1]);
+    });
+  });
+}
