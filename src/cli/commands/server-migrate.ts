@@ -46,11 +46,11 @@ Examples:
         report = { engine: 'postgres', location: engine.location, from: migration!.from, to: migration!.to, applied: migration!.applied };
       } else {
         const { FleetStore } = await import('../../store/fleet-store.js');
-        const store = FleetStore.open(choice.dataDir);
+        const store = await FleetStore.open(choice.dataDir);
         try {
-          report = { engine: 'sqlite', location: choice.dataDir, from: null, to: store.schemaVersion(), applied: [] };
+          report = { engine: 'sqlite', location: choice.dataDir, from: null, to: await store.schemaVersion(), applied: [] };
         } finally {
-          store.close();
+          await store.close();
         }
       }
       const format = globals.output;
