@@ -15,5 +15,9 @@ export async function openBackend(target: BackendTarget): Promise<Backend> {
       const { openHttpBackend } = await import('./http/index.js');
       return openHttpBackend(target);
     }
+    case 'intune': {
+      const { openIntuneBackend } = await import('./intune/index.js');
+      return openIntuneBackend(target);
+    }
   }
 }

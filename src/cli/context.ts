@@ -96,7 +96,7 @@ export function createContext(io: IOStreams): CliContext {
         const globals = ctx.globals(command);
         const target = await resolveTarget(globals, io.env);
         if (target.kind === 'embedded') target.ifMissing = opts.ifMissing ?? 'fail';
-        if (target.kind === 'http' && globals.debug) target.debug = (line) => io.stderr.write(`${sanitizeMessage(line)}\n`);
+        if ((target.kind === 'http' || target.kind === 'intune') && globals.debug) target.debug = (line) => io.stderr.write(`${sanitizeMessage(line)}\n`);
         const backend = await openBackend(target);
         exitHooks.push(() => backend.close());
         if (backend.notice) ctx.warn(backend.notice);

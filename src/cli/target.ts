@@ -60,5 +60,19 @@ async function contextTarget(name: string, env: Record<string, string | undefine
   const context = (await openConfig(env)).get(name);
   if (!context) throw unknownContext(name);
   if (context.server) return { kind: 'http', server: context.server, token: env.EMMCTL_TOKEN || context.token };
+  if (context.intune) {
+    const i = context.intune;
+    return {
+      kind: 'intune',
+      tenantId: i.tenantId,
+      clientId: i.clientId,
+      // The environment wins, as EMMCTL_TOKEN does for servers: CI keeps the secret out of the config file.
+      clientSecret: env.EMMCTL_INTUNE_CLIENT_SECRET || i.clientSecret,
+      ...(i.clientCertificate ? { clientCertificate: i.clientCertificate } : {}),
+      ...(i.graphEndpoint ? { graphEndpoint: i.graphEndpoint } : {}),
+      ...(i.loginEndpoint ? { loginEndpoint: i.loginEndpoint } : {}),
+      stateDir: join(defaultDataDir(env), 'intune', i.tenantId),
+    };
+  }
   return { kind: 'embedded', dataDir: env.EMMCTL_DATA_DIR || context.dataDir || defaultDataDir(env) };
 }

@@ -17,6 +17,18 @@ export interface StoredContext {
   token?: string;
   /** embedded backend in a directory other than the default. */
   dataDir?: string;
+  /** intune backend: the tenant and app registration (src/backends/intune). The secret is kept like a token. */
+  intune?: IntuneContext;
+}
+
+export interface IntuneContext {
+  tenantId: string;
+  clientId: string;
+  clientSecret?: string;
+  /** Path to a PEM file holding the certificate and its private key (read when a token is needed, never copied). */
+  clientCertificate?: string;
+  graphEndpoint?: string;
+  loginEndpoint?: string;
 }
 
 interface ConfigData {
@@ -27,8 +39,9 @@ interface ConfigData {
 /** A context as listed: never the token itself. */
 export interface ContextRecord {
   name: string;
-  backend: 'embedded' | 'http';
+  backend: 'embedded' | 'http' | 'intune';
   server?: string;
+  tenantId?: string;
   dataDir?: string;
   token: 'set' | 'none';
   current: boolean;
@@ -181,10 +194,11 @@ export async function openConfig(env: Record<string, string | undefined>): Promi
         const c = all[name]!;
         records.push({
           name,
-          backend: c.server ? 'http' : 'embedded',
+          backend: c.intune ? 'intune' : c.server ? 'http' : 'embedded',
           ...(c.server ? { server: c.server } : {}),
+          ...(c.intune ? { server: c.intune.graphEndpoint ?? 'https://graph.microsoft.com', tenantId: c.intune.tenantId } : {}),
           ...(c.dataDir ? { dataDir: c.dataDir } : {}),
-          token: c.token ? 'set' : 'none',
+          token: c.token || c.intune?.clientSecret || c.intune?.clientCertificate ? 'set' : 'none',
           current: current === name,
         });
       }
