@@ -3,7 +3,7 @@
 // `emmctl server`, later real EMM APIs) implements it and passes test/contract/.
 // The request and answer types live in src/model/requests.ts; re-exported for the drivers.
 import type { AuditRecord, Device, DeviceCommand, DeviceCompliance, EnrollmentToken, Page, StoredResource } from '../model/fleet.js';
-import type { ResourceKind } from '../model/policy.generated.js';
+import type { ResourceDocument, ResourceKind } from '../model/policy.generated.js';
 import type { ApiRole, ApiTokenInfo } from '../model/access.js';
 import type {
   AppliedChange,
@@ -82,6 +82,12 @@ export interface Backend {
   cancelCommand(id: string): Promise<DeviceCommand>;
 
   listAudit(query: AuditQuery): Promise<Page<AuditRecord>>;
+
+  /**
+   * What the backend cannot carry of these documents (fields it has no place for, rules it
+   * cannot express), said at plan time; drivers that hold every field have none.
+   */
+  planWarnings?(documents: readonly ResourceDocument[]): Promise<string[]>;
 
   /** How many notification channels deliver `notify` steps (0 when none; the embedded store never notifies). */
   notifyChannels?(): Promise<number>;

@@ -8,7 +8,7 @@ import { LABEL_LIMITS } from '../model/device-limits.js';
 import type { Ownership, Platform } from '../model/policy.generated.js';
 
 // The server's and the simulator's import place for these lists (their home is src/model/fleet.ts).
-export const IMPORT_COLUMNS = ['serial', 'platform', 'owner', 'ownership', 'name', 'labels'] as const;
+export const IMPORT_COLUMNS = ['serial', 'platform', 'owner', 'ownership', 'name', 'labels', 'hardwareHash'] as const;
 
 /**
  * What a device agent, an onboarding app or a QR code carries: against a server the agent POSTs
@@ -46,7 +46,8 @@ export function validateImport(rows: readonly ImportRow[], file: string): { devi
   const devices: ImportDevice[] = [];
   if (rows.length === 0) return { devices, errors: [`${file}:1: empty file; expected a header row: ${IMPORT_COLUMNS.join(',')}`] };
   const [header, ...body] = rows as [ImportRow, ...ImportRow[]];
-  const names = header.fields.map((f) => f.trim().toLowerCase());
+  // Column names are case-insensitive; `hardwareHash` is spelled as Autopilot's CSV spells it.
+  const names = header.fields.map((f) => f.trim().toLowerCase()).map((n) => (n === 'hardwarehash' || n === 'hardware hash' ? 'hardwareHash' : n));
   for (const name of names) {
     if (!(IMPORT_COLUMNS as readonly string[]).includes(name)) errors.push(`${file}:${header.line}: unknown column "${name}" (columns: ${IMPORT_COLUMNS.join(', ')})`);
   }
@@ -85,6 +86,8 @@ export function validateImport(rows: readonly ImportRow[], file: string): { devi
       }
       if (Object.keys(labels).length > LABEL_LIMITS.count) rowErrors.push(`${Object.keys(labels).length} labels, at most ${LABEL_LIMITS.count}`);
     }
+    const hash = get('hardwareHash');
+    if (hash && !/^[A-Za-z0-9+/]+={0,2}$/.test(hash)) rowErrors.push('hardwareHash is not base64 (the "Hardware Hash" column of Get-WindowsAutopilotInfo)');
     const serialIssue = serial ? serialProblem(serial) : undefined;
     if (serialIssue) rowErrors.push(`serial ${serialIssue}`);
     if (serial && !seen.has(serial)) seen.set(serial, row.line);
@@ -100,6 +103,7 @@ export function validateImport(rows: readonly ImportRow[], file: string): { devi
       owner: get('owner') || undefined,
       name: get('name') || undefined,
       labels,
+      ...(get('hardwareHash') ? { hardwareHash: get('hardwareHash') } : {}),
     });
   }
   return { devices, errors };

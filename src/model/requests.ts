@@ -17,6 +17,8 @@ export interface ApplyOptions {
   prune?: boolean;
   /** Same key + same change set → the first result, never a second apply (the HTTP driver sends one per logical apply). */
   idempotencyKey?: string;
+  /** One line per change as it starts, for drivers that apply change by change (progress on a terminal). */
+  onProgress?: (line: string) => void;
 }
 
 export interface AppliedChange {
@@ -110,6 +112,8 @@ export interface PreregisteredDevice {
   owner?: string;
   name?: string;
   labels?: Record<string, string>;
+  /** Windows Autopilot hardware hash (base64), for the intune backend's pre-registration; other backends refuse it. */
+  hardwareHash?: string;
 }
 
 export interface CreatedEnrollmentToken {

@@ -15,7 +15,7 @@ const OS_TYPES: Record<Platform, string[]> = {
 };
 const OWNERSHIP = { corporate: 'Company', personal: 'Personal' } as const;
 
-export function membershipRule(match: NonNullable<GroupDocument['spec']['match']>): string | undefined {
+export function membershipRule(match: { platforms?: readonly Platform[]; ownership?: 'corporate' | 'personal' }): string | undefined {
   const clauses: string[] = [];
   if (match.platforms?.length) {
     const types = match.platforms.flatMap((p) => OS_TYPES[p]);
@@ -26,14 +26,15 @@ export function membershipRule(match: NonNullable<GroupDocument['spec']['match']
 }
 
 /** Reads back a rule emmctl wrote; undefined for a rule of another shape (not emmctl's). */
-export function parseMembershipRule(rule: string): { platforms?: Platform[]; ownership?: 'corporate' | 'personal' } | undefined {
-  const out: { platforms?: Platform[]; ownership?: 'corporate' | 'personal' } = {};
+export function parseMembershipRule(rule: string): NonNullable<GroupDocument['spec']['match']> | undefined {
+  const out: { platforms?: [Platform, ...Platform[]]; ownership?: 'corporate' | 'personal' } = {};
   const types = [...rule.matchAll(/device\.deviceOSType -eq "([^"]+)"/g)].map((m) => m[1]!);
   const platforms = (Object.keys(OS_TYPES) as Platform[]).filter((p) => OS_TYPES[p].every((t) => types.includes(t)));
   if (types.length) {
     const covered = platforms.flatMap((p) => OS_TYPES[p]);
     if (types.some((t) => !covered.includes(t))) return undefined;
-    out.platforms = platforms;
+    if (!platforms.length) return undefined;
+    out.platforms = platforms as [Platform, ...Platform[]];
   }
   const owner = /device\.deviceOwnership -eq "(Company|Personal)"/.exec(rule);
   if (owner) out.ownership = owner[1] === 'Company' ? 'corporate' : 'personal';

@@ -9,7 +9,7 @@ import type { StoredResource } from '../../model/fleet.js';
 import type { ResourceDocument } from '../../model/policy.generated.js';
 import type { Plan, PlannedChange, SavedPlan } from '../../plan/index.js';
 import { acceptsOutput, type CliContext } from '../context.js';
-import { computeBackendPlan, DEFAULT_POLICY_PATH, loadDesired, policyPaths, printPlan, roleNotes, warnNotifyChannel } from './plan.js';
+import { computeBackendPlan, DEFAULT_POLICY_PATH, loadDesired, policyPaths, printPlan, roleNotes, warnBackend, warnNotifyChannel } from './plan.js';
 
 interface ApplyOptions {
   prune?: boolean;
@@ -178,6 +178,7 @@ Next: emmctl plan (should report no changes), emmctl enroll token create --profi
         // apply is how a new store starts; a dry run only previews one, as plan does.
         backend = await ctx.backend(command, { ifMissing: opts.dryRun ? 'empty' : 'create' });
         await warnNotifyChannel(ctx, backend, desired);
+        await warnBackend(ctx, backend, desired);
         plan = await computeBackendPlan(backend, desired, prune);
         digest = planModule.digestDocuments(desired.documents);
       }
@@ -220,7 +221,9 @@ Next: emmctl plan (should report no changes), emmctl enroll token create --profi
       try {
         // One key per apply, reused by the driver on every retry: a retry of an apply that landed gets its result.
         const { randomUUID } = await import('node:crypto');
-        applied = await backend.applyChanges(planModule.planToChanges(plan), { prune, idempotencyKey: randomUUID() });
+        // Drivers that apply change by change (Intune) report each one; shown on a terminal only.
+        const onProgress = ctx.io.stderr.isTTY && !globals.quiet ? (line: string) => ctx.info(line) : undefined;
+        applied = await backend.applyChanges(planModule.planToChanges(plan), { prune, idempotencyKey: randomUUID(), ...(onProgress ? { onProgress } : {}) });
       } catch (error) {
         if (error instanceof BackendError && error.code === 'conflict') {
           // Someone changed the backend between our read and the write: say which resource.

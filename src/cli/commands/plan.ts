@@ -28,6 +28,12 @@ export async function warnNotifyChannel(ctx: CliContext, backend: Backend, desir
   ctx.io.stderr.write(formatProblemsText(desired.notifyWarnings, ctx.err));
 }
 
+/** What the backend says it cannot carry of the desired documents (e.g. Intune's unmapped fields), as warnings. */
+export async function warnBackend(ctx: CliContext, backend: Backend, desired: DesiredState): Promise<void> {
+  if (!backend.planWarnings) return;
+  for (const line of await backend.planWarnings(desired.documents)) ctx.warn(line);
+}
+
 /** Pairs each reference in the written documents with its value in the resolved ones. */
 export async function desiredState(raw: ResourceDocument[], resolved: ResourceDocument[], notifyWarnings?: DesiredState['notifyWarnings']): Promise<DesiredState> {
   const { getPath, secretRefPaths } = await import('../../model/secrets.js');
@@ -181,6 +187,7 @@ Next: emmctl apply`)
       // No store yet: plan against an empty one, as the apply that creates it would; nothing is written.
       const backend = await ctx.backend(command, { ifMissing: 'empty' });
       await warnNotifyChannel(ctx, backend, desired);
+      await warnBackend(ctx, backend, desired);
       const plan = await computeBackendPlan(backend, desired, Boolean(opts.prune));
       const { digestDocuments, hasChanges } = await import('../../plan/index.js');
       const digest = digestDocuments(desired.documents);

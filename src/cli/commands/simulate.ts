@@ -72,6 +72,9 @@ Next: \`emmctl compliance\` to see which simulated devices fail which rules.`)
         dataDir = globals.dataDir ?? defaultDataDir(ctx.io.env);
       } else {
         const target = await resolveTarget(globals, ctx.io.env);
+        if (target.kind === 'intune') {
+          throw new UsageError('simulate needs an emmctl store or server: Intune devices run Intune\'s own agent (Company Portal), so there is nothing to simulate against an intune context', 'use --data-dir DIR or --server URL, or another --context');
+        }
         if (target.kind === 'http') {
           server = target.server;
           dataDir = defaultDataDir(ctx.io.env);
