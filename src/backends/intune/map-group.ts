@@ -79,7 +79,7 @@ export function mapGroup(doc: GroupDocument): MappedGroup {
     ...(doc.metadata.description !== undefined ? { description: doc.metadata.description } : {}),
     ...(doc.metadata.labels && Object.keys(doc.metadata.labels).length ? { labels: doc.metadata.labels } : {}),
     ...(Object.keys(keep).length ? { keep } : {}),
-    ...(match && !rule ? { x: { emptyMatch: true } } : {}),
+    ...(match && (!rule || match.platforms) ? { x: { ...(rule ? {} : { emptyMatch: true }), ...(match.platforms ? { platforms: match.platforms } : {}) } } : {}),
   };
   const body: Record<string, unknown> = {
     displayName: displayName(doc.metadata.name),
@@ -100,7 +100,11 @@ export function readGroup(marker: Marker, group: Record<string, unknown>): Group
   const match: NonNullable<GroupDocument['spec']['match']> = {};
   if (rule) {
     // A rule edited into a shape emmctl does not write reads as no condition: the plan then shows it.
-    Object.assign(match, parseMembershipRule(rule) ?? {});
+    const parsed = parseMembershipRule(rule) ?? {};
+    // The rule's OS types are a set: the platforms read back in the order they were written.
+    const written = Array.isArray(marker.x?.platforms) ? (marker.x!.platforms as Platform[]) : undefined;
+    if (parsed.platforms && written && written.length === parsed.platforms.length && written.every((p) => parsed.platforms!.includes(p))) parsed.platforms = [...written] as [Platform, ...Platform[]];
+    Object.assign(match, parsed);
   }
   if (keep['match.labels']) match.labels = keep['match.labels'] as Record<string, string>;
   if (keep['match.owners']) match.owners = keep['match.owners'] as [string, ...string[]];
