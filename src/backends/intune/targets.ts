@@ -67,11 +67,12 @@ export interface FieldMap {
   from(value: unknown): unknown;
 }
 
+/** Intune reads an unset count as 0 ("not configured"), so only counts above 0 map; a 0 is kept. */
 const int = (path: string, prop: string): FieldMap => ({
   path,
   prop,
-  to: (v) => (Number.isInteger(v) ? v : undefined),
-  from: (v) => (typeof v === 'number' ? v : undefined),
+  to: (v) => (Number.isInteger(v) && (v as number) > 0 ? v : undefined),
+  from: (v) => (typeof v === 'number' && v > 0 ? v : undefined),
 });
 /** `disabled` ↔ a block switch on; `enabled` is Intune's "not configured", which reads back as nothing. */
 const block = (path: string, prop: string): FieldMap => ({
