@@ -37,3 +37,57 @@ export async function intuneFixture(options: FakeGraphOptions = {}): Promise<Int
     },
   };
 }
+
+/** A small policy repo every part of which Intune can take (corporate Android profile, a lock step, the tenant-wide check-in age). */
+export const INTUNE_REPO = `apiVersion: emmctl/v1
+kind: Group
+metadata: { name: corp-android, description: Company Android phones }
+spec:
+  match: { platforms: [android], ownership: corporate }
+---
+apiVersion: emmctl/v1
+kind: Group
+metadata: { name: apple-byod }
+spec:
+  match: { platforms: [ios, ipados], ownership: personal, labels: { team: sales } }
+---
+apiVersion: emmctl/v1
+kind: Policy
+metadata: { name: android-baseline }
+spec:
+  assign: [corp-android]
+  settings:
+    passcode: { minLength: 8, quality: alphanumeric }
+    screenLock: { maxTimeoutSeconds: 300 }
+    camera: disabled
+---
+apiVersion: emmctl/v1
+kind: Policy
+metadata: { name: apple-byod }
+spec:
+  assign: [apple-byod]
+  priority: 50
+  settings:
+    passcode: { required: true, minLength: 6 }
+    screenCapture: disabled
+---
+apiVersion: emmctl/v1
+kind: CompliancePolicy
+metadata: { name: baseline }
+spec:
+  assign: [all]
+  rules:
+    minOsVersion: { android: "13", ios: "17.0", windows: "10.0.19045" }
+    encryption: required
+    compromised: blocked
+    maxCheckInAgeDays: 14
+  actions:
+    - { after: 0d, do: markNoncompliant }
+    - { after: 1d, do: notify }
+    - { after: 3d, do: lock }
+---
+apiVersion: emmctl/v1
+kind: EnrollmentProfile
+metadata: { name: corp-android }
+spec: { platforms: [android], ownership: corporate }
+`;
