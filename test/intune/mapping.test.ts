@@ -154,3 +154,17 @@ describe('intune mapping', () => {
     expect(Number.isSafeInteger(v) && v > 0).toBe(true);
   });
 });
+
+describe('docs/intune.md', () => {
+  it('names every Graph property the mapping writes', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { CONFIGURATION_FIELDS, COMPLIANCE_FIELDS, CONFIGURATION_TYPES, COMPLIANCE_TYPES, INTUNE_TARGETS } = await import('../../src/backends/intune/targets.js');
+    const doc = readFileSync(join(ROOT, 'docs', 'intune.md'), 'utf8');
+    const missing: string[] = [];
+    for (const t of INTUNE_TARGETS) {
+      for (const f of [...CONFIGURATION_FIELDS[t], ...COMPLIANCE_FIELDS[t]]) if (!doc.includes(`\`${f.prop}\``)) missing.push(`${t}: ${f.prop}`);
+      for (const type of [CONFIGURATION_TYPES[t], COMPLIANCE_TYPES[t]]) if (!doc.includes(`\`${type.odataType.replace('#microsoft.graph.', '')}\``)) missing.push(type.odataType);
+    }
+    expect(missing).toEqual([]);
+  });
+});
