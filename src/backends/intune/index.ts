@@ -295,17 +295,22 @@ export class IntuneBackend implements Backend {
       const label = `${c.op} ${c.kind}/${c.name}`;
       opts.onProgress?.(`[${i + 1}/${ordered.length}] ${label}`);
       try {
-        const objects = await this.applyOne(c, current.get(keyOf(c.kind, c.name)), tenant, groupsAfter, createdGroups);
-        applied.push({ op: c.op, kind: c.kind, name: c.name, version: c.op === 'delete' ? null : fingerprint(objects) });
+        await this.applyOne(c, current.get(keyOf(c.kind, c.name)), tenant, groupsAfter, createdGroups);
+        applied.push({ op: c.op, kind: c.kind, name: c.name, version: null });
         this.audit('apply', `${c.kind}/${c.name}`, { op: c.op });
       } catch (error) {
         throw partialApplyError(error, c, applied, ordered.slice(i + 1));
       }
     }
-    return applied;
+    // The versions are what Intune now holds (its counters and timestamps moved with the writes).
+    const after = await this.readTenant();
+    return applied.map((a) => {
+      const r = after.resources.get(keyOf(a.kind, a.name));
+      return a.op === 'delete' || !r ? a : { ...a, version: fingerprint(r.objects) };
+    });
   }
 
-  private async applyOne(c: ResourceChange, now: TenantResource | undefined, tenant: Tenant, groups: ReadonlyMap<string, GroupDocument>, createdGroups: Set<string>): Promise<Array<{ object: Record<string, unknown> }>> {
+  private async applyOne(c: ResourceChange, now: TenantResource | undefined, tenant: Tenant, groups: ReadonlyMap<string, GroupDocument>, createdGroups: Set<string>): Promise<unknown> {
     if (c.op === 'delete') {
       for (const o of now?.objects ?? []) await this.deleteObject(c.kind, o.object.id, o.version);
       if (c.kind === 'Group') {
@@ -801,12 +806,15 @@ function complianceNeedsBeta(m: Marker): boolean {
   return Array.isArray(m.x?.actions) && (m.x!.actions as Array<{ do?: string }>).some((a) => a.do === 'lock');
 }
 
-/** Dependency order: groups, profiles, policies, compliance; deletions after, in reverse. */
+/**
+ * Dependency order: only groups are referenced in Intune (by assignments), so group upserts go
+ * first; the other upserts keep the caller's order (plan order); deletions after, in reverse.
+ */
 function orderChanges(changes: ResourceChange[]): ResourceChange[] {
   const rank = (k: ResourceKind) => KIND_ORDER.indexOf(k);
-  const upserts = changes.filter((c) => c.op !== 'delete').sort((a, b) => rank(a.kind) - rank(b.kind));
+  const upserts = changes.filter((c) => c.op !== 'delete');
   const deletes = changes.filter((c) => c.op === 'delete').sort((a, b) => rank(b.kind) - rank(a.kind));
-  return [...upserts, ...deletes];
+  return [...upserts.filter((c) => c.kind === 'Group'), ...upserts.filter((c) => c.kind !== 'Group'), ...deletes];
 }
 
 function partialApplyError(error: unknown, failed: ResourceChange, applied: AppliedChange[], rest: ResourceChange[]): EmmctlError {

@@ -29,8 +29,6 @@ export interface MappedPolicy {
   assign: string[];
 }
 
-/** Graph's "not configured" for a property we stop setting: false for switches, null for values. */
-const resetValue = (f: FieldMap) => (f.to('disabled') === true || f.to(true) === true || f.to('required') === true || f.to('blocked') === true ? false : null);
 
 function mapFields(values: unknown, fields: FieldMap[], root: string): { props: Record<string, unknown>; reset: Record<string, unknown>; mapped: Set<string> } {
   const props: Record<string, unknown> = {};
@@ -42,7 +40,7 @@ function mapFields(values: unknown, fields: FieldMap[], root: string): { props: 
     if (g !== undefined) {
       props[f.prop] = g;
       mapped.add(`${root}.${f.path}`);
-    } else reset[f.prop] = resetValue(f);
+    } else reset[f.prop] = f.reset;
   }
   return { props, reset, mapped };
 }

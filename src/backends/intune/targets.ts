@@ -65,6 +65,8 @@ export interface FieldMap {
   to(value: unknown): unknown;
   /** Graph value → emmctl value; undefined: Intune's "not configured". */
   from(value: unknown): unknown;
+  /** What "not configured" is written as, when emmctl stops setting the field. */
+  reset: unknown;
 }
 
 /** Intune reads an unset count as 0 ("not configured"), so only counts above 0 map; a 0 is kept. */
@@ -73,6 +75,7 @@ const int = (path: string, prop: string): FieldMap => ({
   prop,
   to: (v) => (Number.isInteger(v) && (v as number) > 0 ? v : undefined),
   from: (v) => (typeof v === 'number' && v > 0 ? v : undefined),
+  reset: null,
 });
 /** `disabled` ↔ a block switch on; `enabled` is Intune's "not configured", which reads back as nothing. */
 const block = (path: string, prop: string): FieldMap => ({
@@ -80,31 +83,37 @@ const block = (path: string, prop: string): FieldMap => ({
   prop,
   to: (v) => (v === 'disabled' ? true : undefined),
   from: (v) => (v === true ? 'disabled' : undefined),
+  reset: false,
 });
 const isTrue = (path: string, prop: string, value: unknown = true): FieldMap => ({
   path,
   prop,
   to: (v) => (v === value ? true : undefined),
   from: (v) => (v === true ? value : undefined),
+  reset: false,
 });
 const enumMap = (path: string, prop: string, table: Record<string, string>): FieldMap => ({
   path,
   prop,
   to: (v) => (typeof v === 'string' ? table[v] : undefined),
   from: (v) => Object.entries(table).find(([, g]) => g === v)?.[0],
+  // The password-type enums are not nullable; deviceDefault is their "not configured".
+  reset: 'deviceDefault',
 });
 /** Seconds in emmctl, minutes in Intune: only whole minutes map. */
 const minutes = (path: string, prop: string): FieldMap => ({
   path,
   prop,
-  to: (v) => (Number.isInteger(v) && (v as number) % 60 === 0 ? (v as number) / 60 : undefined),
+  to: (v) => (Number.isInteger(v) && (v as number) > 0 && (v as number) % 60 === 0 ? (v as number) / 60 : undefined),
   from: (v) => (typeof v === 'number' && v > 0 ? v * 60 : undefined),
+  reset: null,
 });
 const text = (path: string, prop: string): FieldMap => ({
   path,
   prop,
-  to: (v) => (typeof v === 'string' ? v : undefined),
+  to: (v) => (typeof v === 'string' && v !== '' ? v : undefined),
   from: (v) => (typeof v === 'string' && v !== '' ? v : undefined),
+  reset: null,
 });
 
 const APPLE_QUALITY = { numeric: 'numeric', alphanumeric: 'alphanumeric' };
