@@ -8,7 +8,10 @@ import { LABEL_LIMITS } from '../model/device-limits.js';
 import type { Ownership, Platform } from '../model/policy.generated.js';
 
 // The server's and the simulator's import place for these lists (their home is src/model/fleet.ts).
-export const IMPORT_COLUMNS = ['serial', 'platform', 'owner', 'ownership', 'name', 'labels', 'hardwareHash'] as const;
+export const IMPORT_COLUMNS = ['serial', 'platform', 'owner', 'ownership', 'name', 'labels'] as const;
+/** Columns only some backends take: the Windows Autopilot hardware hash (intune). */
+export const OPTIONAL_IMPORT_COLUMNS = ['hardwareHash'] as const;
+const ALL_IMPORT_COLUMNS: readonly string[] = [...IMPORT_COLUMNS, ...OPTIONAL_IMPORT_COLUMNS];
 
 /**
  * What a device agent, an onboarding app or a QR code carries: against a server the agent POSTs
@@ -49,7 +52,7 @@ export function validateImport(rows: readonly ImportRow[], file: string): { devi
   // Column names are case-insensitive; `hardwareHash` is spelled as Autopilot's CSV spells it.
   const names = header.fields.map((f) => f.trim().toLowerCase()).map((n) => (n === 'hardwarehash' || n === 'hardware hash' ? 'hardwareHash' : n));
   for (const name of names) {
-    if (!(IMPORT_COLUMNS as readonly string[]).includes(name)) errors.push(`${file}:${header.line}: unknown column "${name}" (columns: ${IMPORT_COLUMNS.join(', ')})`);
+    if (!ALL_IMPORT_COLUMNS.includes(name)) errors.push(`${file}:${header.line}: unknown column "${name}" (columns: ${ALL_IMPORT_COLUMNS.join(', ')})`);
   }
   for (const required of ['serial', 'platform']) {
     if (!names.includes(required)) errors.push(`${file}:${header.line}: missing required column "${required}"`);

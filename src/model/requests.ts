@@ -112,7 +112,7 @@ export interface PreregisteredDevice {
   owner?: string;
   name?: string;
   labels?: Record<string, string>;
-  /** Windows Autopilot hardware hash (base64), for the intune backend's pre-registration; other backends refuse it. */
+  /** Windows Autopilot hardware hash (base64): only the intune backend uses it (Autopilot pre-registration). */
   hardwareHash?: string;
 }
 

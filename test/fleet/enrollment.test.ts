@@ -65,7 +65,7 @@ describe('validateImport', () => {
     const r = validateImport(rows('serial,colour\nR1,red\n'), 'h.csv');
     expect(r.devices).toEqual([]);
     expect(r.errors).toEqual([
-      'h.csv:1: unknown column "colour" (columns: serial, platform, owner, ownership, name, labels)',
+      'h.csv:1: unknown column "colour" (columns: serial, platform, owner, ownership, name, labels, hardwareHash)',
       'h.csv:1: missing required column "platform"',
     ]);
   });
