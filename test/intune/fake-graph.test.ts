@@ -404,6 +404,32 @@ describe('Graph resources', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('orders with $orderby, skips with $skip where Intune has it, expands group members, and refuses what it does not implement', async () => {
+    const names = (await listAll(fake, '/deviceManagement/managedDevices?$orderby=deviceName desc&$select=id,deviceName')).items.map((d) => d.deviceName as string);
+    expect(names).toEqual([...names].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? 1 : -1)));
+    const all = (await listAll(fake, '/deviceManagement/managedDevices?$orderby=deviceName')).items.map((d) => d.id);
+    const skipped = await graph(fake, 'GET', '/deviceManagement/managedDevices?$orderby=deviceName&$skip=3&$top=2');
+    expect(skipped.json.value.map((d: { id: string }) => d.id)).toEqual(all.slice(3, 5));
+    expect(skipped.json['@odata.nextLink']).not.toContain('$skip=');
+    expect((await graph(fake, 'GET', '/groups?$skip=1')).json.error.message).toBe("'$skip' is not supported by the service.");
+    const g = (await graph(fake, 'GET', "/groups?$filter=displayName eq 'emmctl:kiosks'")).json.value[0];
+    const expanded = await graph(fake, 'GET', `/groups/${g.id}?$select=id&$expand=members($select=id,deviceId)`);
+    expect(expanded.json.members).toHaveLength(2);
+    expect(Object.keys(expanded.json.members[0]).sort()).toEqual(['@odata.type', 'deviceId', 'id']);
+    const noNav = await graph(fake, 'GET', '/deviceManagement/managedDevices?$expand=users');
+    expect(noNav.status).toBe(400);
+    expect(noNav.json.error.message).toBe("Could not find a navigation property named 'users' on type 'microsoft.graph.managedDevice' that can be expanded.");
+    expect((await graph(fake, 'GET', '/groups?$search="displayName:x"')).status).toBe(400);
+    expect((await graph(fake, 'GET', '/groups?$format=json')).json.error.message).toBe("The query parameter '$format' is not supported.");
+  });
+
+  it.skipIf(!specsAvailable())('serves the v1.0 $metadata document', async () => {
+    const r = await graph(fake, 'GET', '/$metadata');
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe('application/xml');
+    expect(r.text).toContain('<EntityType Name="managedDevice"');
+  });
+
   it('answers an unknown version or segment as Graph does', async () => {
     const v = await graph(fake, 'GET', `${fake.graphUrl}/deviceManagement/managedDevices`);
     expect(v.json.error).toMatchObject({ code: 'BadRequest', message: 'Invalid version: deviceManagement' });

@@ -11,7 +11,7 @@
 // configuration APIs (100 writes per 20 s) is enforced. Time comes from `options.clock`, so a test
 // can drive windows and delays without sleeping.
 //
-// Where it departs from real Graph is listed in docs at the end of this file (DEPARTURES).
+// Where it departs from real Graph is listed at the end of this file.
 import { execFileSync } from 'node:child_process';
 import { createHash, createHmac, createPublicKey, randomBytes, randomUUID, verify as verifySignature, X509Certificate, constants as cryptoConstants } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,10 +21,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mulberry32 } from '../../src/agent/fleet.js';
-import { checkActionBody, checkBody, hasAction, hasType, propertyNames, specsAvailable, v1Model, type GraphVersion, type SchemaProblem } from './graph-schema.js';
+import { checkActionBody, checkBody, hasAction, hasType, propertyNames, specsAvailable, SPECS_DIR, v1Model, type GraphVersion, type SchemaProblem } from './graph-schema.js';
 import { parseRule, evaluateRule, RuleError, type RuleNode } from './membership-rule.js';
 import { FilterError, matches, parseExpand, parseFilter, unsupported, type ExpandItem, type FilterNode, type FilterSupport } from './odata.js';
 import { ENTRA_RULE_ONLY, seedDevice, type Posture, type SeedDeviceSpec } from './seed.js';
+
+const V1_METADATA_FILE = join(SPECS_DIR, 'graph-v1.0-metadata.xml');
 
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 /** The id Intune uses for the virtual "all devices" group in assignment ids. */
@@ -870,8 +872,35 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     return node;
   };
 
+  /** $orderby=prop [asc|desc] (one property; string comparisons ignore case, as Graph's do). */
+  const ordered = (ctx: Ctx, items: Array<Record<string, unknown>>): Array<Record<string, unknown>> => {
+    const src = ctx.query.get('$orderby');
+    if (src === null) return items;
+    const m = /^\s*([A-Za-z_]\w*)(?:\s+(asc|desc))?\s*$/.exec(src);
+    if (!m) throw new GraphFail(400, 'BadRequest', `The fake Graph supports $orderby on one property only: '${src}'.`);
+    const [, prop, dir] = m;
+    if (items.length > 0 && !items.some((i) => prop! in i)) throw new GraphFail(400, 'BadRequest', `Could not find a property named '${prop}' to order by (select it, or order by a property of the type).`);
+    const key = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v);
+    const sorted = [...items].sort((a, b) => {
+      const x = key(a[prop!]) as string | number, y = key(b[prop!]) as string | number;
+      if (x === y) return 0;
+      if (x === undefined || x === null) return -1;
+      if (y === undefined || y === null) return 1;
+      return x < y ? -1 : 1;
+    });
+    return dir === 'desc' ? sorted.reverse() : sorted;
+  };
+
+  /** $expand on a route that has no expandable navigation property here is refused, not ignored. */
+  const noExpand = (ctx: Ctx, type: string, allowed: string[] = []): ExpandItem[] => {
+    const items = expandOf(ctx);
+    for (const e of items) if (!allowed.includes(e.name)) throw new GraphFail(400, 'BadRequest', `Could not find a navigation property named '${e.name}' on type '${type}' that can be expanded.`);
+    return items;
+  };
+
   /** A collection page: $top sets the page size; @odata.nextLink carries the other options plus $skiptoken. */
-  const page = (ctx: Ctx, items: Array<Record<string, unknown>>, contextFragment: string, directory: boolean): Resp => {
+  const page = (ctx: Ctx, itemsIn: Array<Record<string, unknown>>, contextFragment: string, directory: boolean): Resp => {
+    let items = itemsIn;
     let size = pageSizeDefault;
     const top = ctx.query.get('$top');
     if (top !== null) {
@@ -879,20 +908,28 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       if (!/^\d+$/.test(top) || n < 1 || (directory && n > 999)) {
         throw new GraphFail(400, directory ? 'Request_UnsupportedQuery' : 'BadRequest', directory ? `Invalid page size specified: '${top}'. Must be between 1 and 999 inclusive.` : `Invalid $top value '${top}'.`);
       }
-      size = Math.min(n, directory ? 999 : 1000, Math.max(pageSizeDefault, n));
+      size = Math.min(n, directory ? 999 : 1000);
     }
     let offset = 0;
+    const skipN = ctx.query.get('$skip');
+    if (skipN !== null) {
+      if (directory) throw new GraphFail(400, 'Request_BadRequest', "'$skip' is not supported by the service.");
+      if (!/^\d+$/.test(skipN)) throw new GraphFail(400, 'BadRequest', `Invalid $skip value '${skipN}'.`);
+      offset = Number(skipN);
+    }
     const skip = ctx.query.get('$skiptoken');
     if (skip !== null) {
       const m = /^o(\d+)$/.exec(Buffer.from(skip, 'base64url').toString('utf8'));
       if (!m) throw new GraphFail(400, 'BadRequest', `Invalid $skiptoken value.`);
       offset = Number(m[1]);
     }
+    items = ordered(ctx, items);
     const slice = items.slice(offset, offset + size);
     const body: Record<string, unknown> = { '@odata.context': context(ctx, contextFragment) };
     if (ctx.query.get('$count') === 'true') body['@odata.count'] = items.length;
     if (offset + size < items.length) {
       const q = new URLSearchParams(ctx.query);
+      q.delete('$skip');
       q.set('$skiptoken', Buffer.from(`o${offset + size}`).toString('base64url'));
       body['@odata.nextLink'] = `${graphUrl}/${ctx.version}${ctx.path}?${q.toString().replace(/%24/g, '$')}`;
     }
@@ -971,14 +1008,33 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     return out;
   };
 
+  const groupView = (ctx: Ctx, g: StoredGroup, expand: ExpandItem[]): Record<string, unknown> => {
+    const out = applySelect(ctx, 'microsoft.graph.group', structuredClone(g.record));
+    const members = expand.find((e) => e.name === 'members');
+    if (members) {
+      out.members = groupMembers(g)
+        .map((id) => tenant.devices.get(tenant.entraIndex.get(id)!))
+        .filter((d): d is StoredDevice => !!d)
+        .map((d) => {
+          const view = entraView(d);
+          if (!members.select) return view;
+          const picked: Record<string, unknown> = { '@odata.type': view['@odata.type'] };
+          for (const k of members.select) if (k in view) picked[k] = view[k];
+          return picked;
+        });
+    }
+    return out;
+  };
+
   const groupsRoute = (ctx: Ctx, rest: string[]): Resp => {
     const write = WRITE_METHODS.has(ctx.method);
     if (rest.length === 0) {
       requireRole(ctx, 'groups', write);
       if (ctx.method === 'GET') {
         const f = filterOf(ctx, FILTERS.groups!, 'Group');
-        const list = [...tenant.groups.values()].filter((g) => isGroupVisible(g)).map((g) => g.record).filter((r) => !f || matches(f, r));
-        return page(ctx, list.map((r) => applySelect(ctx, 'microsoft.graph.group', structuredClone(r))), 'groups', true);
+        const expand = noExpand(ctx, 'microsoft.graph.group', ['members']);
+        const list = [...tenant.groups.values()].filter((g) => isGroupVisible(g)).filter((g) => !f || matches(f, g.record));
+        return page(ctx, ordered(ctx, list.map((g) => groupView(ctx, g, expand))), 'groups', true);
       }
       if (ctx.method === 'POST') {
         const body = objBody(ctx);
@@ -1046,7 +1102,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     const g = groupOr404(rest[0]!);
     if (rest.length === 1) {
       requireRole(ctx, 'groups', write);
-      if (ctx.method === 'GET') return ok({ '@odata.context': context(ctx, 'groups/$entity'), ...applySelect(ctx, 'microsoft.graph.group', structuredClone(g.record)) });
+      if (ctx.method === 'GET') return ok({ '@odata.context': context(ctx, 'groups/$entity'), ...groupView(ctx, g, noExpand(ctx, 'microsoft.graph.group', ['members'])) });
       if (ctx.method === 'PATCH') {
         const body = objBody(ctx);
         checkEntity(ctx, 'microsoft.graph.group', body, 'update');
@@ -1097,6 +1153,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     if (ctx.method !== 'GET') throw methodNotAllowed(ctx);
     if (rest.length === 0) {
       const f = filterOf(ctx, FILTERS.devices!, 'Device');
+      noExpand(ctx, 'microsoft.graph.device');
       const list = [...tenant.devices.values()].map(entraView).filter((r) => !f || matches(f, r));
       return page(ctx, list.map((r) => applySelect(ctx, 'microsoft.graph.device', r)), 'devices', true);
     }
@@ -1416,6 +1473,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       requireRole(ctx, 'managed', write);
       if (ctx.method !== 'GET') throw methodNotAllowed(ctx);
       const f = filterOf(ctx, FILTERS.managedDevices!, 'managedDevice');
+      noExpand(ctx, 'microsoft.graph.managedDevice');
       const all = [...tenant.devices.values()];
       const list = all.map((d) => observeDevice(d, true)).filter((r) => !f || matches(f, r));
       return page(ctx, list.map((r) => applySelect(ctx, 'microsoft.graph.managedDevice', project(ctx.version, 'microsoft.graph.managedDevice', r))), fragment, false);
@@ -1424,7 +1482,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     if (!d) throw new GraphFail(404, 'ResourceNotFound', `Resource not found: managedDevice ${rest[0]}`, { intune: true });
     if (rest.length === 1) {
       requireRole(ctx, 'managed', write);
-      if (ctx.method === 'GET') return ok({ '@odata.context': context(ctx, `${fragment}/$entity`), ...applySelect(ctx, 'microsoft.graph.managedDevice', project(ctx.version, 'microsoft.graph.managedDevice', observeDevice(d, true))) });
+      if (ctx.method === 'GET' && noExpand(ctx, 'microsoft.graph.managedDevice')) return ok({ '@odata.context': context(ctx, `${fragment}/$entity`), ...applySelect(ctx, 'microsoft.graph.managedDevice', project(ctx.version, 'microsoft.graph.managedDevice', observeDevice(d, true))) });
       throw methodNotAllowed(ctx);
     }
     const sub = rest[1]!;
@@ -1520,6 +1578,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     if (rest.length === 0) {
       if (ctx.method === 'GET') {
         const f = filterOf(ctx, FILTERS.autopilot!, 'importedWindowsAutopilotDeviceIdentity');
+        noExpand(ctx, type);
         const list = [...tenant.autopilot.values()].map(observeImport).filter((r) => !f || matches(f, r));
         return page(ctx, list.map((r) => applySelect(ctx, type, r)), fragment, false);
       }
@@ -1560,6 +1619,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     if (rest.length === 0) {
       if (ctx.method === 'GET') {
         const f = filterOf(ctx, FILTERS.profiles!, 'androidDeviceOwnerEnrollmentProfile');
+        noExpand(ctx, type);
         const list = [...tenant.enrollmentProfiles.values()].filter((r) => !f || matches(f, r)).map((r) => applySelect(ctx, type, structuredClone(r)));
         return page(ctx, list, fragment, false);
       }
@@ -1651,6 +1711,8 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       return noContent();
     }
     if (rest.length === 2 && rest[1] === 'revokeToken' && ctx.method === 'POST') {
+      const extra = ctx.hasBody && ctx.body && typeof ctx.body === 'object' ? Object.keys(ctx.body as object) : [];
+      if (extra.length > 0 && schemaChecks) schemaGate(ctx, `${type}/revokeToken`, extra.map((k) => ({ path: k, expected: 'no parameters (revokeToken takes none)', got: `unknown parameter "${k}"` })));
       Object.assign(rec, { tokenValue: null, qrCodeContent: null, tokenExpirationDateTime: '0001-01-01T00:00:00Z', lastModifiedDateTime: new Date(clock()).toISOString() });
       return noContent();
     }
@@ -1816,6 +1878,18 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
         if (ctx.method !== 'POST') throw methodNotAllowed(ctx);
         return finish(batch(ctx));
       }
+      for (const key of new Set(ctx.query.keys())) {
+        if (!key.startsWith('$')) continue;
+        if (key === '$search') throw new GraphFail(400, 'BadRequest', 'The fake Graph does not implement $search.');
+        if (!['$filter', '$select', '$expand', '$top', '$skip', '$skiptoken', '$count', '$orderby'].includes(key)) {
+          throw new GraphFail(400, 'BadRequest', `The query parameter '${key}' is not supported.`);
+        }
+      }
+      if (path === '/$metadata' && ctx.method === 'GET') {
+        // The real metadata document, read from the vendor specs (v1.0 only: Microsoft publishes beta's elsewhere).
+        if (!schemaChecks || version !== 'v1.0') throw new GraphFail(404, 'NotFound', 'The fake Graph serves $metadata for v1.0 when the vendor specs are present.');
+        return finish({ status: 200, headers: { 'Content-Type': 'application/xml' }, body: readFileSync(V1_METADATA_FILE, 'utf8') });
+      }
       const limited = writeLimited(ctx);
       if (limited) throw limited;
       if (parseSegments(path) === undefined) throw new GraphFail(400, 'BadRequest', 'Invalid URL encoding.');
@@ -1966,19 +2040,22 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
   };
 }
 
-/**
- * Where the fake departs from real Graph (kept here so the suite and its readers see the same list):
- * - One tenant, one app registration; no users, no delegated (user) tokens, no consent.
- * - Tokens are opaque to clients but not signed by Entra's keys; Graph accepts only tokens this fake issued.
- * - Device actions progress by reads of the device (actionReadsToDone), not by the device checking in;
- *   wiped/retired devices stay listed with managementState wipeIssued/retireIssued instead of disappearing.
- * - Compliance is evaluated from a handful of settings (OS min/max, encryption, password/passcode,
- *   jailbreak, Android patch level); other settings are stored but do not change compliance.
- * - With the specs present, v1.0 hides beta-only types and properties and fills every property
- *   with its default (as Intune does); without them, records are returned as stored.
- * - $filter supports eq/ne/ge/le/gt/lt, and/or/not, in, startswith() on the properties listed in FILTERS;
- *   Graph's advanced queries (ConsistencyLevel: eventual, $search, $count on directory) are not implemented.
- * - Batch responses come back in reverse execution order (Graph promises no order).
- * - The write limit counts deviceManagement writes except device actions; directory writes are unlimited.
- */
-export const DEPARTURES = true;
+// Where the fake departs from real Graph:
+// - One tenant, one app registration; no users, no delegated (user) tokens, no consent flow.
+//   Tokens are HMAC-signed by the fake, not by Entra's keys; Graph accepts only tokens it issued.
+// - Client assertions are verified against the one certificate the fake registered (x5t or x5t#S256,
+//   RS256 or PS256), with aud/iss/sub/exp/nbf checked; no x5c chain validation.
+// - Device actions progress by reads of the device (actionReadsToDone), not by the device checking
+//   in; wiped/retired devices stay listed with managementState wipeIssued/retireIssued.
+// - Compliance is evaluated from a handful of settings (OS min/max, encryption, password/passcode,
+//   jailbreak, Android patch level); other settings are stored but change nothing.
+// - With the specs present, v1.0 hides beta-only types and properties, and records carry every
+//   property of their type with its default (as Intune returns them); without specs, as stored.
+// - $filter: eq/ne/gt/ge/lt/le, and/or/not, in, startswith(), any() on the properties in FILTERS;
+//   $orderby on one property; $search, $count with ConsistencyLevel: eventual and other advanced
+//   directory queries are refused (400), not emulated.
+// - PATCH answers 204 No Content (Microsoft's Intune reference pages show 200 with the object;
+//   clients must accept both).
+// - $batch responses come back in reverse execution order (Graph promises no order).
+// - The write limit counts deviceManagement writes except device actions; directory writes and
+//   reads are unlimited unless a throttle fault is set.
