@@ -277,18 +277,17 @@ export class FleetStore {
         const claim = await claimIdempotencyKey<AppliedChange[]>(sql, key, fingerprint, at, 'apply');
         if (!claim.claimed) return claim.result;
       }
-      // Inside the unit of work: the checks see the state the changes apply to (a concurrent
-      // apply that changes it first makes a versioned write below find 0 rows).
+      // Bumping the generation first takes its row lock (PostgreSQL) or the write lock (SQLite), so
+      // applies run one at a time on any number of replicas: the precheck and the reference check
+      // see the state the changes apply to, not a snapshot another apply is about to change.
+      if (changes.length > 0) await bumpResourceGeneration(sql);
       opts.precheck?.(await this.resourcesIn(sql));
       const applied: AppliedChange[] = [];
       for (const c of changes) {
         applied.push(await writeResource(sql, c, at));
         await this.audit(sql, actor, 'apply', `${c.kind}/${c.name}`, { op: c.op, version: applied[applied.length - 1]!.version, ...(opts.prune && c.op === 'delete' ? { prune: true } : {}) }, at);
       }
-      if (changes.length > 0) {
-        await this.checkReferences(sql);
-        await bumpResourceGeneration(sql);
-      }
+      if (changes.length > 0) await this.checkReferences(sql);
       if (key !== undefined) await finishIdempotencyKey(sql, key, applied);
       return applied;
     });
