@@ -617,6 +617,14 @@ describe('faults', () => {
     const lost = await graph(fake, 'POST', '/deviceManagement/deviceConfigurations', iosConfig('emmctl:w4:ios'));
     expect(lost.status).toBe(504);
     expect(fake.state.configurations().map((c) => c.displayName)).toContain('emmctl:w4:ios');
+    // A dropped connection: no answer at all, applied or not.
+    fake.faults.failWrite({ nth: 1, applied: true, drop: true });
+    await expect(graph(fake, 'POST', '/deviceManagement/deviceConfigurations', iosConfig('emmctl:w5:ios'))).rejects.toThrow(/socket hang up|ECONNRESET/);
+    fake.faults.failWrite({ nth: 1, drop: true });
+    await expect(graph(fake, 'POST', '/deviceManagement/deviceConfigurations', iosConfig('emmctl:w6:ios'))).rejects.toThrow(/socket hang up|ECONNRESET/);
+    const names = fake.state.configurations().map((c) => c.displayName);
+    expect([names.includes('emmctl:w5:ios'), names.includes('emmctl:w6:ios')]).toEqual([true, false]);
+    expect(fake.requests.filter((r) => r.status === 0 && r.host === 'graph')).toHaveLength(2);
   });
 
   it('keeps a new group invisible to reads and assignments for K requests (eventual consistency)', async () => {

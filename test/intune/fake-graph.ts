@@ -116,9 +116,11 @@ export interface FakeFaults {
   unavailable(opts: { count: number; status?: 503 | 504; retryAfterSeconds?: number; match?: FaultMatch }): Fault;
   /**
    * The `nth` matching write from now (1 = the next one) fails with `status` (default 500).
-   * `applied: true` makes it a lost response: the write happens, the client is told it failed.
+   * `applied: true` makes it a lost response: the write happens, the client is told it failed
+   * (504). `drop: true` closes the connection instead of answering (outside a $batch; inside one
+   * the inner response is a 504), so the client cannot know what happened; with or without `applied`.
    */
-  failWrite(opts: { nth?: number; status?: number; code?: string; message?: string; applied?: boolean; match?: FaultMatch }): Fault;
+  failWrite(opts: { nth?: number; status?: number; code?: string; message?: string; applied?: boolean; drop?: boolean; match?: FaultMatch }): Fault;
   /**
    * Groups created from now on stay invisible (404 on read, absent from lists, and refused as
    * assignment targets) for `requests` further requests to the fake, or for `ms` of the clock.
@@ -256,6 +258,14 @@ interface Resp {
   status: number;
   headers: Record<string, string>;
   body?: unknown;
+  /** Close the connection without answering (a lost response); status 0 in the log. */
+  drop?: boolean;
+}
+
+/** A write whose response is lost: applied or not, answered with a 504 or not at all. */
+interface LostWrite {
+  applied: boolean;
+  drop: boolean;
 }
 
 class GraphFail extends Error {
@@ -419,7 +429,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     kind: 'throttle' | 'unavailable' | 'failWrite' | 'groupVisibility' | 'failAction';
     hits: number;
     cleared: boolean;
-    apply: (ctx: { method: string; path: string; inBatch: boolean; write: boolean }) => GraphFail | 'applied-then-fail' | undefined;
+    apply: (ctx: { method: string; path: string; inBatch: boolean; write: boolean }) => GraphFail | LostWrite | undefined;
     opts: Record<string, unknown>;
   }
   const active: ActiveFault[] = [];
@@ -468,7 +478,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       };
       return handle(f);
     },
-    failWrite({ nth = 1, status = 500, code, message, applied = false, match }) {
+    failWrite({ nth = 1, status = 500, code, message, applied = false, drop = false, match }) {
       let seen = 0;
       const f: ActiveFault = {
         kind: 'failWrite', hits: 0, cleared: false, opts: {},
@@ -477,7 +487,7 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
           seen++;
           if (seen !== nth) return undefined;
           f.hits++;
-          if (applied) return 'applied-then-fail';
+          if (applied || drop) return { applied, drop };
           return new GraphFail(status, code ?? (status >= 500 ? 'InternalServerError' : 'BadRequest'), message ?? 'An internal server error has occurred', { intune: ctx.path.startsWith('/deviceManagement') });
         },
       };
@@ -1850,13 +1860,18 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       }
       const write = WRITE_METHODS.has(ctx.method);
       const faultCtx = { method: ctx.method, path, inBatch: input.inBatch, write: write && path !== '/$batch' };
-      let lostResponse = false;
+      let lost: LostWrite | undefined;
       for (const kind of ['unavailable', 'throttle', 'failWrite'] as const) {
         for (const f of liveFaults(kind)) {
           const r = f.apply(faultCtx);
-          if (r === 'applied-then-fail') lostResponse = true;
-          else if (r) throw r;
+          if (r instanceof GraphFail) throw r;
+          if (r) lost = r;
         }
+      }
+      const gatewayTimeout = () => new GraphFail(504, 'GatewayTimeout', 'The gateway did not receive a response from the service in time.');
+      if (lost && !lost.applied) {
+        if (lost.drop && !input.inBatch) return finish({ status: 0, headers: {}, drop: true });
+        throw gatewayTimeout();
       }
       // The body is parsed (and refused when it is not JSON) before the write limit counts it.
       if (input.bodyValue !== undefined) {
@@ -1894,7 +1909,10 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
       if (limited) throw limited;
       if (parseSegments(path) === undefined) throw new GraphFail(400, 'BadRequest', 'Invalid URL encoding.');
       const r = route(ctx);
-      if (lostResponse) throw new GraphFail(504, 'GatewayTimeout', 'The gateway did not receive a response from the service in time.');
+      if (lost) {
+        if (lost.drop && !input.inBatch) return finish({ status: 0, headers: {}, drop: true });
+        throw gatewayTimeout();
+      }
       return finish(r);
     } catch (e) {
       if (e instanceof GraphFail) return finish(errorResp(ctx, e));
@@ -1996,6 +2014,10 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k.toLowerCase()] = v;
     const r = dispatch({ method: (req.method ?? 'GET').toUpperCase(), rawPath: req.url ?? '/', headers, bodyText: text, inBatch: false });
+    if (r.drop) {
+      req.socket.destroy();
+      return;
+    }
     send(res, r);
   };
 

@@ -234,6 +234,12 @@ describe.skipIf(!specsAvailable())('Graph metadata checker (vendor specs)', () =
       expect(checkBody('beta', 'microsoft.graph.androidDeviceOwnerEnrollmentProfile', { ...profile, wifiSsd: 'x' })[0]).toMatchObject({ path: 'wifiSsd', got: 'unknown property "wifiSsd"' });
     });
 
+    it('refuses a beta-only type whose BaseType it does not know, instead of checking only its own properties', () => {
+      expect(checkBody('beta', 'microsoft.graph.deviceConfiguration', { '@odata.type': '#microsoft.graph.androidForWorkGeneralDeviceConfiguration', displayName: 'x' })).toEqual([
+        { path: '@odata.type', expected: 'a beta type with a known BaseType (add it to BETA_ONLY_BASES)', got: 'string "#microsoft.graph.androidForWorkGeneralDeviceConfiguration"' },
+      ]);
+    });
+
     it('names an unknown @odata.type instead of guessing', () => {
       expect(checkBody('beta', 'microsoft.graph.deviceConfiguration', { '@odata.type': '#microsoft.graph.noSuchConfiguration' })).toEqual([
         { path: '@odata.type', expected: 'a type Graph beta defines (derived from microsoft.graph.deviceConfiguration)', got: 'string "#microsoft.graph.noSuchConfiguration"' },

@@ -518,6 +518,11 @@ class Checker {
         this.add(join2(path, '@odata.type'), `a type Graph ${this.version} defines (derived from ${declared})`, describe(annotated));
         return;
       }
+      if (this.version === 'beta' && !v1Model().types.has(named) && !BETA_ONLY_BASES[named]) {
+        // Neither v1.0 nor the declared table knows its chain: checking own properties only would refuse inherited ones.
+        this.add(join2(path, '@odata.type'), 'a beta type with a known BaseType (add it to BETA_ONLY_BASES)', describe(annotated));
+        return;
+      }
       if (!derivesFrom(this.version, named, declared)) {
         this.add(join2(path, '@odata.type'), `${declared} or a type derived from it`, describe(annotated));
         return;
@@ -533,8 +538,7 @@ class Checker {
       return;
     }
     if (this.version === 'beta' && !v1Model().types.has(type) && !BETA_ONLY_BASES[type]) {
-      // Neither v1.0 nor the declared table knows the chain: name checks would be against own properties only.
-      this.add(join2(path, '@odata.type'), `a beta type with a known BaseType (add it to BETA_ONLY_BASES)`, type);
+      this.add(join2(path, '@odata.type'), 'a beta type with a known BaseType (add it to BETA_ONLY_BASES)', type);
       return;
     }
     const lookup = this.members(type);
