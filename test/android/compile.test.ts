@@ -183,12 +183,14 @@ describe('compilePolicy: the mapping', () => {
   });
 
   it('reports a setting it does not know (a newer schema) instead of dropping it', () => {
-    const configuration = { version: '0123456789abcdef', settings: { nfc: 'disabled', passcode: { biometrics: 'weak', required: true } }, sources: {} };
+    const configuration = { version: '0123456789abcdef', settings: { nfc: 'disabled', passcode: { biometrics: 'weak', required: true }, camera: 'user-choice' }, sources: {} };
     const out = compilePolicy({ configuration, mode: FULLY_MANAGED });
     expect(out.unmappable).toEqual([
       { path: 'nfc', ruleId: 'android/unknown-setting', reason: `emmctl setting nfc is not known to the Android compiler (revision ${COMPILER_REVISION}); not sent` },
       { path: 'passcode.biometrics', ruleId: 'android/unknown-setting', reason: expect.stringContaining('not known') },
+      { path: 'camera', ruleId: 'android/unknown-setting', reason: `camera "user-choice" is not known to the Android compiler (revision ${COMPILER_REVISION}); not sent` },
     ]);
+    expect(out.policy.cameraAccess).toBeUndefined();
   });
 
   it('gives equal configurations in one mode byte-equal bodies and one policy id, whatever the policies\' order', () => {

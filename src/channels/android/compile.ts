@@ -136,6 +136,7 @@ export const MAX_APPLICATIONS = 3000;
 // Android package names: two or more dot-separated segments, each a letter then letters, digits, "_".
 const PACKAGE_NAME = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$/;
 const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+const TOGGLES = new Set(['camera', 'screenCapture', 'usbFileTransfer', 'bluetooth']);
 
 export function compilePolicy(input: CompileInput): CompiledPolicy {
   const { configuration, mode } = input;
@@ -157,6 +158,11 @@ export function compilePolicy(input: CompileInput): CompiledPolicy {
   for (const key of Object.keys(s)) {
     const value = s[key];
     if (value === undefined) continue;
+    // A toggle value a newer schema may add (neither enabled nor disabled) is not guessed at.
+    if (TOGGLES.has(key) && value !== 'enabled' && value !== 'disabled') {
+      report(key, 'android/unknown-setting', `${key} ${JSON.stringify(value)} is not known to the Android compiler (revision ${COMPILER_REVISION}); not sent`);
+      continue;
+    }
     switch (key) {
       case 'passcode':
         compilePasscode(asRecord(value), policy, mode, map, report, unknownMembers);
