@@ -89,6 +89,12 @@ export interface Backend {
    */
   planWarnings?(documents: readonly ResourceDocument[]): Promise<string[]>;
 
+  /**
+   * For backends that hold objects emmctl did not make (`export --adopt`): what could be taken
+   * over as documents and what not (why); with `apply`, takes them over (marks them as emmctl's).
+   */
+  adopt?(opts: { apply: boolean }): Promise<{ adopted: Array<{ kind: ResourceKind; name: string; from: string }>; skipped: Array<{ what: string; why: string }> }>;
+
   /** How many notification channels deliver `notify` steps (0 when none; the embedded store never notifies). */
   notifyChannels?(): Promise<number>;
 

@@ -35,11 +35,11 @@ import { TokenSource } from './auth.js';
 import { complianceStatusOf, DEVICE_SELECT, deviceMatches, graphFilter, toCompliance, toDevice, type ManagedDevice, type PolicyState } from './devices.js';
 import { GraphClient, type GraphVersion } from './graph.js';
 import { Ledger } from './ledger.js';
-import { mapGroup, readGroup } from './map-group.js';
-import { mapCompliance, mapPolicy, readCompliance, readPolicy, type MappedPolicy, type ReadObject, type Unmapped } from './map-policy.js';
+import { adoptGroup, mapGroup, readGroup } from './map-group.js';
+import { mapCompliance, mapPolicy, readAssign, readCompliance, readPolicy, type MappedPolicy, type ReadObject, type Unmapped } from './map-policy.js';
 import { mapEnrollmentProfile, readEnrollmentProfile } from './map-enrollment.js';
 import { getDotted, leafPaths, readMarker, NAME_PREFIX, type Marker } from './marker.js';
-import { COMPLIANCE_TYPES, CONFIGURATION_TYPES, targetOfType, type IntuneTarget } from './targets.js';
+import { COMPLIANCE_TYPES, CONFIGURATION_TYPES, targetOfType, targetsFor, type IntuneTarget } from './targets.js';
 
 export const PUBLIC_GRAPH = 'https://graph.microsoft.com';
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -63,6 +63,16 @@ interface Tenant {
 }
 
 const keyOf = (kind: string, name: string) => `${kind}/${name}`;
+
+export interface AdoptResult {
+  adopted: Array<{ kind: ResourceKind; name: string; from: string }>;
+  skipped: Array<{ what: string; why: string }>;
+}
+
+/** A document name from a display name: lower-case letters, digits and `-`, at most 63. */
+function slug(text: string): string {
+  return text.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '');
+}
 
 /**
  * A version for a resource made of several Graph objects: a fingerprint of their ids,
@@ -419,6 +429,105 @@ export class IntuneBackend implements Backend {
       // Gone already (a replayed delete, or removed in the portal meanwhile): the goal is met.
       if (!(error instanceof BackendError && error.code === 'not_found')) throw error;
     }
+  }
+
+  // ---- adopting what emmctl does not own ----
+
+  /**
+   * Objects in the tenant emmctl does not own but can express as documents: dynamic device groups
+   * with a rule emmctl writes, and configuration or compliance policies of the types it maps whose
+   * assignments resolve to such groups (or all devices) and reach exactly that one type. With
+   * `apply`, each is taken over: renamed `emmctl:…` and marked, its settings left as they are, so
+   * the next plan of the exported files reports no changes. Everything else is listed with why.
+   */
+  async adopt(opts: { apply: boolean }): Promise<AdoptResult> {
+    const tenant = await this.readTenant();
+    const owned = new Set([...tenant.resources.values()].flatMap((r) => r.objects.map((o) => o.object.id)));
+    const taken = new Set([...tenant.resources.values()].map((r) => keyOf(r.kind, r.name)));
+    const nameFor = (kind: ResourceKind, displayName: unknown) => {
+      const base = slug(String(displayName ?? '')) || kind.toLowerCase();
+      let name = base;
+      for (let i = 2; taken.has(keyOf(kind, name)); i++) name = `${base.slice(0, 60)}-${i}`;
+      taken.add(keyOf(kind, name));
+      return name;
+    };
+    const result: AdoptResult = { adopted: [], skipped: [] };
+    const writes: Array<() => Promise<void>> = [];
+    const groupNames = new Map(tenant.groupNames);
+    const groupDocs = new Map<string, GroupDocument>();
+    for (const r of tenant.resources.values()) if (r.kind === 'Group') groupDocs.set(r.name, this.toStored(r, tenant.groupNames).document as GroupDocument);
+
+    const select = 'id,displayName,description,groupTypes,membershipRule,membershipRuleProcessingState';
+    const groups = await this.graph.all<GraphObject>('/groups', { query: { $filter: 'securityEnabled eq true', $select: select }, action: 'read groups' }).catch(async (error: unknown) => {
+      if (!(error instanceof BackendError) || error.code !== 'invalid') throw error;
+      return this.graph.all<GraphObject>('/groups', { query: { $select: select }, action: 'read groups' });
+    });
+    for (const g of groups) {
+      if (owned.has(g.id) || !Array.isArray(g.groupTypes) || !g.groupTypes.includes('DynamicMembership')) continue;
+      const name = nameFor('Group', g.displayName);
+      const { doc, why } = adoptGroup(g, name);
+      if (!doc) {
+        taken.delete(keyOf('Group', name));
+        result.skipped.push({ what: `group "${String(g.displayName)}"`, why: why! });
+        continue;
+      }
+      groupNames.set(g.id, name);
+      groupDocs.set(name, doc);
+      result.adopted.push({ kind: 'Group', name, from: String(g.displayName) });
+      const body = mapGroup(doc).body;
+      writes.push(async () => {
+        await this.graph.request({ method: 'PATCH', path: `/groups/${seg(g.id)}`, body: { displayName: body.displayName, description: body.description }, retry: 'safe', write: true, action: `adopt group ${String(g.displayName)}` });
+      });
+    }
+    for (const kind of ['Policy', 'CompliancePolicy'] as const) {
+      const collection = kind === 'Policy' ? '/deviceManagement/deviceConfigurations' : '/deviceManagement/deviceCompliancePolicies';
+      const types = kind === 'Policy' ? CONFIGURATION_TYPES : COMPLIANCE_TYPES;
+      for (const version of ['v1.0', 'beta'] as const) {
+        const expand = kind === 'Policy' ? 'assignments' : 'assignments,scheduledActionsForRule($expand=scheduledActionConfigurations)';
+        for (const o of await this.graph.all<GraphObject>(collection, { version, query: { $expand: expand }, action: `read ${kind === 'Policy' ? 'device configurations' : 'compliance policies'}` })) {
+          const target = targetOfType(o['@odata.type'], types);
+          if (owned.has(o.id) || (target && types[target].version !== version)) continue;
+          owned.add(o.id);
+          const label = `${kind === 'Policy' ? 'configuration' : 'compliance policy'} "${String(o.displayName)}"`;
+          if (!target) {
+            result.skipped.push({ what: label, why: `its type ${String(o['@odata.type'])} is not one emmctl maps` });
+            continue;
+          }
+          const name = nameFor(kind, o.displayName);
+          const bare: Marker = { kind, name, ...(typeof o.description === 'string' && o.description ? { description: o.description } : {}) };
+          const { assign, foreign } = readAssign([{ target, object: o }], groupNames, undefined);
+          const fail = (why: string) => {
+            taken.delete(keyOf(kind, name));
+            result.skipped.push({ what: label, why });
+          };
+          if (foreign.length) {
+            fail(`it is assigned to groups emmctl cannot adopt (${foreign.join(', ')})`);
+            continue;
+          }
+          if (!assign.length) {
+            fail('it is not assigned to any group');
+            continue;
+          }
+          const doc = kind === 'Policy' ? readPolicy(bare, [{ target, object: o }], groupNames) : readCompliance(bare, [{ target, object: o }], groupNames);
+          const reach = targetsFor(doc.spec.assign, groupDocs);
+          if (reach.length !== 1 || reach[0] !== target) {
+            fail(`its groups reach ${reach.join(', ')}, not only the ${target} type it is: emmctl would add objects for the other platforms`);
+            continue;
+          }
+          const mapped = kind === 'Policy' ? mapPolicy(doc as PolicyDocument, groupDocs) : mapCompliance(doc as CompliancePolicyDocument, groupDocs);
+          const mine = mapped.objects[0]!;
+          result.adopted.push({ kind, name, from: String(o.displayName) });
+          writes.push(async () => {
+            await this.graph.request({ method: 'PATCH', path: `${collection}/${seg(o.id)}`, version, body: { '@odata.type': o['@odata.type'], displayName: mine.displayName, description: mine.body.description }, retry: 'safe', write: true, action: `adopt ${label}` });
+          });
+        }
+      }
+    }
+    if (opts.apply) {
+      for (const w of writes) await w();
+      for (const a of result.adopted) this.audit('adopt', `${a.kind}/${a.name}`, { from: a.from });
+    }
+    return result;
   }
 
   // ---- enrollment ----

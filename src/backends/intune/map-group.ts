@@ -99,8 +99,9 @@ export function readGroup(marker: Marker, group: Record<string, unknown>): Group
   const rule = typeof group.membershipRule === 'string' ? group.membershipRule : undefined;
   const match: NonNullable<GroupDocument['spec']['match']> = {};
   if (rule) {
-    // A rule edited into a shape emmctl does not write reads as no condition: the plan then shows it.
-    const parsed = parseMembershipRule(rule) ?? {};
+    // A rule with conditions emmctl cannot express reads as none: the plan then shows the difference.
+    // emmctl's own shape first; a rule edited (or adopted) in another shape is read for what it means.
+    const parsed = parseMembershipRule(rule) ?? parseAdoptableRule(rule) ?? {};
     // The rule's OS types are a set: the platforms read back in the order they were written.
     const written = Array.isArray(marker.x?.platforms) ? (marker.x!.platforms as Platform[]) : undefined;
     if (parsed.platforms && written && written.length === parsed.platforms.length && written.every((p) => parsed.platforms!.includes(p))) parsed.platforms = [...written] as [Platform, ...Platform[]];
@@ -118,13 +119,43 @@ export function readGroup(marker: Marker, group: Record<string, unknown>): Group
   };
 }
 
+/**
+ * A rule written by hand, read for adoption: an AND of clauses, each an OR of
+ * `device.deviceOSType -eq "…"` or of `device.deviceOwnership -eq "…"` (parentheses, `-and`/`and`,
+ * `-eq`/`eq` and case as people write them). A platform counts when any of its OS types is named.
+ */
+export function parseAdoptableRule(rule: string): NonNullable<GroupDocument['spec']['match']> | undefined {
+  const text = rule.replace(/[()]/g, ' ').trim();
+  if (!text) return undefined;
+  const out: { platforms?: [Platform, ...Platform[]]; ownership?: 'corporate' | 'personal' } = {};
+  for (const part of text.split(/\s+-?and\s+/i)) {
+    const atoms = part.split(/\s+-?or\s+/i).map((a) => /^device\.(deviceOSType|deviceOwnership)\s+-?eq\s+"([^"]*)"$/i.exec(a.trim()));
+    if (atoms.some((a) => !a)) return undefined;
+    const props = new Set(atoms.map((a) => a![1]!.toLowerCase()));
+    if (props.size !== 1) return undefined;
+    const values = atoms.map((a) => a![2]!.toLowerCase());
+    if (props.has('deviceostype')) {
+      if (out.platforms) return undefined;
+      const platforms = (Object.keys(OS_TYPES) as Platform[]).filter((p) => OS_TYPES[p].some((t) => values.includes(t.toLowerCase())));
+      const known = (Object.values(OS_TYPES).flat() as string[]).map((t) => t.toLowerCase());
+      if (!platforms.length || values.some((v) => !known.includes(v) && v !== 'ios' && v !== 'ipad')) return undefined;
+      if (values.includes('ios') && !platforms.includes('ios')) platforms.push('ios');
+      out.platforms = (Object.keys(OS_TYPES) as Platform[]).filter((p) => platforms.includes(p)) as [Platform, ...Platform[]];
+    } else {
+      if (out.ownership || values.length !== 1 || !['company', 'personal'].includes(values[0]!)) return undefined;
+      out.ownership = values[0] === 'company' ? 'corporate' : 'personal';
+    }
+  }
+  return out;
+}
+
 /** A group emmctl does not own, as the Group it can express (for `export --adopt`), or why not. */
 export function adoptGroup(group: Record<string, unknown>, name: string): { doc?: GroupDocument; why?: string } {
   const rule = typeof group.membershipRule === 'string' ? group.membershipRule : undefined;
   const dynamic = Array.isArray(group.groupTypes) && group.groupTypes.includes('DynamicMembership');
   const description = typeof group.description === 'string' && group.description ? { description: group.description } : {};
   if (dynamic && rule) {
-    const match = parseMembershipRule(rule);
+    const match = parseAdoptableRule(rule);
     if (!match) return { why: `its membership rule "${rule}" uses conditions emmctl cannot express` };
     return { doc: { apiVersion: 'emmctl/v1', kind: 'Group', metadata: { name, ...description }, spec: { match } } };
   }

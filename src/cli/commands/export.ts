@@ -40,22 +40,49 @@ function setPath(root: Record<string, unknown>, path: string, value: unknown): v
   node[parts[parts.length - 1]!] = value;
 }
 
+/** Lists what `--adopt` would take over, asks (or needs --yes), then takes it over. */
+async function adopt(ctx: CliContext, backend: import('../../backends/backend.js').Backend, yes: boolean): Promise<void> {
+  if (!backend.adopt) throw new UsageError(`--adopt is for backends holding objects emmctl did not make (an intune context); ${backend.kind} ${backend.location} holds only emmctl's own resources`);
+  const preview = await backend.adopt({ apply: false });
+  for (const s of preview.skipped) ctx.warn(`not adopted: ${s.what}: ${s.why}`);
+  if (preview.adopted.length === 0) {
+    ctx.info('Nothing to adopt: every object emmctl can express is already its own.');
+    return;
+  }
+  ctx.info(`Adopting ${preview.adopted.length} object${preview.adopted.length === 1 ? '' : 's'} (renamed emmctl:<name>, marked in the description; settings unchanged):`);
+  for (const a of preview.adopted) ctx.info(`  ${a.kind}/${a.name}  ← "${a.from}"`);
+  if (!yes) {
+    if (!ctx.canPrompt()) throw new UsageError('export --adopt renames objects in the backend and needs --yes when not run on a terminal; nothing was adopted or written', 'review the list above, then run it again with --yes');
+    const { confirm } = await import('../../output/prompt.js');
+    const ok = await confirm({ stdin: ctx.io.stdin, stderr: ctx.io.stderr, canPrompt: true }, `Take these over in ${backend.kind} ${backend.location}?`, '--yes', 'adopt');
+    const { CancelledError } = await import('../../errors.js');
+    if (!ok) throw new CancelledError('export --adopt cancelled; nothing was adopted or written');
+  }
+  const done = await backend.adopt({ apply: true });
+  ctx.info(`Adopted ${done.adopted.length} object${done.adopted.length === 1 ? '' : 's'}.`);
+}
+
 export function register(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('export')
     .description("write the backend's current resources as policy files (adopt an existing backend as code)")
     .option('--dir <dir>', 'write one file per kind into DIR, and the schema when none is near (default: a multi-document YAML stream on stdout)')
     .option('--force', 'overwrite files that already exist in DIR')
+    .option('--adopt', 'intune: also take over objects emmctl did not make but can express (renamed emmctl:… and marked; asks first)')
+    .option('-y, --yes', 'with --adopt: take them over without asking (required when not on a terminal)')
     .addHelpText('after', `
 Examples:
   emmctl export --dir policies/       # groups.yaml, policies.yaml, ...
   emmctl export > fleet.yaml
   emmctl --context prod export --dir prod-policies/ && emmctl --context prod plan prod-policies/
+  emmctl --context corp export --adopt --dir policies/   # Intune: bring existing groups and policies under the files
 
 Secret fields (Wi-Fi passwords) are written as \${env:NAME} references; set them before planning.
 Next: emmctl validate DIR && emmctl plan DIR   # should report no changes`)
-    .action(async (opts: { dir?: string; force?: boolean }, command: Command) => {
+    .action(async (opts: { dir?: string; force?: boolean; adopt?: boolean; yes?: boolean }, command: Command) => {
+      if (opts.yes && !opts.adopt) throw new UsageError('--yes goes with --adopt');
       const backend = await ctx.backend(command);
+      if (opts.adopt) await adopt(ctx, backend, Boolean(opts.yes));
       const resources = await backend.listResources();
       const { KIND_ORDER, sensitiveLeaves } = await import('../../plan/index.js');
       const { secretEnvName } = await import('../../plan/secrets.js');
