@@ -120,4 +120,6 @@ export interface CreatedEnrollmentToken {
   token: EnrollmentToken;
   /** The secret the device presents. Shown once; stored only as a hash. */
   secret: string;
+  /** What a device scans or opens to enroll, when the backend has its own form (Intune's Android QR payload). */
+  enrollmentUrl?: string;
 }

@@ -157,6 +157,39 @@ describe('intune: the end-to-end story through the CLI', () => {
     expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['apply', 'command.lock', 'command.wipe']));
   });
 
+  it('makes, lists and revokes Android enrollment tokens through the beta enrollment profile', async () => {
+    const made = await cli(['enroll', 'token', 'create', '--profile', 'corp-android', '--expires', '2d', '-o', 'json']);
+    expect(made.code).toBe(0);
+    const token = JSON.parse(made.stdout) as { id: string; profile: string; secret: string; enrollmentUrl: string; expiresAt: string };
+    expect(token).toMatchObject({ profile: 'corp-android', secret: expect.stringMatching(/^[A-Z]{20}$/) });
+    // The device scans Intune's own QR payload, not an emmctl URL.
+    expect(token.enrollmentUrl).not.toContain('emmctl://');
+    expect(token.enrollmentUrl).toContain(token.secret);
+    const listed = await cli(['enroll', 'token', 'list', '-o', 'json']);
+    expect(listed.stdout).not.toContain(token.secret);
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ id: token.id, profile: 'corp-android', revoked: false })]);
+    const maxUses = await cli(['enroll', 'token', 'create', '--profile', 'corp-android', '--max-uses', '5']);
+    expect([maxUses.code, maxUses.stderr]).toEqual([1, expect.stringContaining('Intune enrollment tokens have no use limit')]);
+    const revoked = await cli(['enroll', 'token', 'revoke', token.id, '-o', 'json']);
+    expect(revoked.code).toBe(0);
+    expect(JSON.parse(revoked.stdout)).toEqual([expect.objectContaining({ id: token.id, revoked: true })]);
+  });
+
+  it('pre-registers Windows devices with Autopilot from the hardwareHash column', async () => {
+    const hash = Buffer.from('fake hardware hash of LAPTOP-9').toString('base64');
+    writeFileSync(join(dir.path, 'autopilot.csv'), `serial,platform,owner,hardwareHash\nSER-W9,windows,ana@contoso.example,${hash}\n`);
+    const imported = await cli(['enroll', 'import', 'autopilot.csv']);
+    expect(imported.code).toBe(0);
+    const identities = fake.requests.filter((r) => r.method === 'POST' && r.path === '/deviceManagement/importedWindowsAutopilotDeviceIdentities' && r.status < 300);
+    expect(identities).toHaveLength(1);
+    expect(identities[0]!.body).toMatchObject({ serialNumber: 'SER-W9', hardwareIdentifier: hash, assignedUserPrincipalName: 'ana@contoso.example' });
+    writeFileSync(join(dir.path, 'nohash.csv'), 'serial,platform\nSER-A9,android\n');
+    const refused = await cli(['enroll', 'import', 'nohash.csv']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('SER-A9: Intune pre-registers Windows devices only (Autopilot), not android');
+    expect(fake.schemaProblems).toEqual([]);
+  });
+
   it('says clearly what only an emmctl server or store can do', async () => {
     const token = await cli(['server', 'token', 'create', '--role', 'admin']);
     expect(token.code).toBe(2);

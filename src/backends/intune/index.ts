@@ -549,7 +549,9 @@ export class IntuneBackend implements Backend {
     const secret = typeof fresh.tokenValue === 'string' ? fresh.tokenValue : '';
     if (!secret) throw new BackendError('protocol', `Intune created no token value for ${input.profile}`);
     this.audit('token.create', `EnrollmentProfile/${input.profile}`, {});
-    return { token: tokenOf(fresh, input.profile, this.actor), secret };
+    // The QR payload Android's setup wizard reads (provisioning extras with the token), when Intune gives one.
+    const qr = typeof fresh.qrCodeContent === 'string' && fresh.qrCodeContent ? { enrollmentUrl: fresh.qrCodeContent } : {};
+    return { token: tokenOf(fresh, input.profile, this.actor), secret, ...qr };
   }
 
   async listEnrollmentTokens(): Promise<EnrollmentToken[]> {

@@ -85,7 +85,7 @@ Next: \`emmctl enroll token list\`; revoke a leaked token with \`emmctl enroll t
       const backend = await ctx.backend(command);
       const created = await backend.createEnrollmentToken({ profile: opts.profile, expiresInSeconds, maxUses: opts.maxUses });
       const { enrollmentUrl } = await import('../../fleet/enrollment.js');
-      const url = enrollmentUrl(backend, created.secret);
+      const url = created.enrollmentUrl ?? enrollmentUrl(backend, created.secret);
       const record = { ...created.token, secret: created.secret, enrollmentUrl: url };
       const format = outputFormat(ctx, command);
       const { renderRecordAsData, formatKeyValues } = await import('../../output/render.js');
