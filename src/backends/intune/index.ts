@@ -298,6 +298,14 @@ export class IntuneBackend implements Backend {
       }
     }
 
+    // Static groups: every listed device must resolve to its Entra device object before anything is written.
+    const members = new Map<string, string[]>();
+    for (const c of changes) {
+      if (c.kind !== 'Group' || c.op === 'delete') continue;
+      const listed = (c.document as GroupDocument).spec.devices;
+      if (listed) members.set(c.name, await this.resolveMembers(c.name, listed));
+    }
+
     const ordered = orderChanges(changes);
     const applied: AppliedChange[] = [];
     const createdGroups = new Set<string>();
@@ -306,6 +314,8 @@ export class IntuneBackend implements Backend {
       opts.onProgress?.(`[${i + 1}/${ordered.length}] ${label}`);
       try {
         await this.applyOne(c, current.get(keyOf(c.kind, c.name)), tenant, groupsAfter, createdGroups);
+        const wanted = members.get(c.name);
+        if (c.kind === 'Group' && wanted) await this.syncMembers(tenant.groupIds.get(c.name)!, wanted, createdGroups.has(c.name));
         applied.push({ op: c.op, kind: c.kind, name: c.name, version: null });
         this.audit('apply', `${c.kind}/${c.name}`, { op: c.op });
       } catch (error) {
@@ -383,6 +393,56 @@ export class IntuneBackend implements Backend {
         const created = await this.graph.request<GraphObject>({ method: 'POST', path, version: 'beta', body: m.body, retry: 'unsafe', write: true, action: `create enrollment profile ${m.body.displayName}` });
         return [{ object: created.body }];
       }
+    }
+  }
+
+  /** Entra device object ids of a static group's entries (managed device ids or serial numbers). */
+  private async resolveMembers(group: string, entries: readonly string[]): Promise<string[]> {
+    const ids: string[] = [];
+    const missing: string[] = [];
+    for (const entry of entries) {
+      let device: ManagedDevice | undefined;
+      if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(entry)) {
+        device = await this.graph.get<ManagedDevice>(`/deviceManagement/managedDevices/${seg(entry)}`, { query: { $select: 'id,azureADDeviceId' }, action: 'read a managed device' }).catch((error: unknown) => {
+          if (error instanceof BackendError && error.code === 'not_found') return undefined;
+          throw error;
+        });
+      }
+      device ??= (await this.graph.get<{ value: ManagedDevice[] }>('/deviceManagement/managedDevices', { query: { $filter: `serialNumber eq '${entry.replace(/'/g, "''")}'`, $select: 'id,azureADDeviceId' }, action: 'find a managed device by serial' })).value[0];
+      const aad = typeof device?.azureADDeviceId === 'string' ? device.azureADDeviceId : undefined;
+      const entra = aad ? (await this.graph.get<{ value: Array<{ id: string }> }>('/devices', { query: { $filter: `deviceId eq '${aad}'`, $select: 'id,deviceId' }, action: 'find an Entra device' })).value[0] : undefined;
+      if (entra) ids.push(entra.id);
+      else missing.push(entry);
+    }
+    if (missing.length) throw new BackendError('invalid', `Group/${group}: no Intune device with id or serial ${missing.map((m) => `"${m}"`).join(', ')} (a static group lists managed device ids or serial numbers); nothing was applied`);
+    return [...new Set(ids)];
+  }
+
+  /** A group's device members (users and other objects left out). */
+  private async deviceMembers(groupId: string): Promise<Array<{ id: string; deviceId?: string }>> {
+    const all = await this.graph.all<{ id: string; deviceId?: string; '@odata.type'?: string }>(`/groups/${seg(groupId)}/members`, { query: { $select: 'id,deviceId' }, action: 'read group members' });
+    return all.filter((m) => m['@odata.type'] === undefined || m['@odata.type'] === '#microsoft.graph.device');
+  }
+
+  /** Makes a static group's members exactly these Entra device objects. */
+  private async syncMembers(groupId: string, wanted: string[], fresh: boolean): Promise<void> {
+    const have = fresh ? [] : (await this.deviceMembers(groupId)).map((m) => m.id);
+    for (const id of wanted.filter((w) => !have.includes(w))) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.graph.request({ method: 'POST', path: `/groups/${seg(groupId)}/members/$ref`, body: { '@odata.id': `${this.graph.url(`/directoryObjects/${seg(id)}`)}` }, retry: 'safe', write: true, action: 'add a device to a group' });
+          break;
+        } catch (error) {
+          // A replay of an add that landed: the member is there, which is the goal.
+          if (error instanceof BackendError && error.code === 'invalid' && /already exist/i.test(error.message)) break;
+          // A group created moments ago may not be visible yet (directory replication).
+          if (!(fresh && error instanceof BackendError && error.code === 'not_found' && attempt < 8)) throw error;
+          await this.sleepMs(Math.min(8_000, 250 * 2 ** (attempt - 1)));
+        }
+      }
+    }
+    for (const id of have.filter((h) => !wanted.includes(h))) {
+      await this.graph.request({ method: 'DELETE', path: `/groups/${seg(groupId)}/members/${seg(id)}/$ref`, retry: 'safe', write: true, action: 'remove a device from a group' });
     }
   }
 
@@ -620,7 +680,7 @@ export class IntuneBackend implements Backend {
       if (name === 'all') continue;
       const id = tenant.groupIds.get(name);
       if (!id) continue;
-      const members = await this.graph.all<{ deviceId?: string }>(`/groups/${seg(id)}/members/microsoft.graph.device`, { query: { $select: 'id,deviceId' }, action: `read members of group ${name}` });
+      const members = await this.deviceMembers(id);
       for (const m of members) if (m.deviceId) (byAzureId.get(m.deviceId) ?? byAzureId.set(m.deviceId, new Set()).get(m.deviceId)!).add(name);
     }
     return byAzureId;
