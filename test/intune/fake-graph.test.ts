@@ -233,6 +233,11 @@ describe('Graph resources', () => {
     const stat = await graph(fake, 'POST', '/groups', securityGroup('emmctl:kiosks', { 'members@odata.bind': entra.map((e) => `https://graph.microsoft.com/v1.0/directoryObjects/${e.id}`) }));
     expect(stat.status).toBe(201);
     expect((await listAll(fake, `/groups/${stat.json.id}/members`)).items.map((m) => m.id).sort()).toEqual(entra.map((e) => e.id).sort());
+    const cast = await graph(fake, 'GET', `/groups/${stat.json.id}/members/microsoft.graph.device?$select=id,deviceId`);
+    expect(cast.json['@odata.context']).toBe(`${fake.graphUrl}/v1.0/$metadata#devices`);
+    expect(cast.json.value.map((m: Record<string, unknown>) => Object.keys(m).sort())).toEqual([['@odata.type', 'deviceId', 'id'], ['@odata.type', 'deviceId', 'id']]);
+    expect((await graph(fake, 'GET', `/groups/${stat.json.id}/members/microsoft.graph.user`)).json.value).toEqual([]);
+    expect((await graph(fake, 'GET', `/groups/${stat.json.id}/members/microsoft.graph.nothing`)).status).toBe(400);
 
     const found = await graph(fake, 'GET', `/groups?$filter=displayName eq 'emmctl:kiosks'&$select=id,displayName`);
     expect(found.json.value).toEqual([{ id: stat.json.id, displayName: 'emmctl:kiosks' }]);

@@ -1131,9 +1131,16 @@ export async function startFakeGraph(options: FakeGraphOptions = {}): Promise<Fa
     }
     if (rest[1] === 'members') {
       requireRole(ctx, 'members', write);
-      if (rest.length === 2 && ctx.method === 'GET') {
-        const list = groupMembers(g).map((id) => tenant.devices.get(tenant.entraIndex.get(id)!)).filter((d): d is StoredDevice => !!d).map(entraView);
-        return page(ctx, list, 'directoryObjects', true);
+      // members, or members/microsoft.graph.device (an OData type cast: only the devices among them).
+      const cast = rest[2];
+      if ((rest.length === 2 || (rest.length === 3 && cast?.startsWith('microsoft.graph.'))) && ctx.method === 'GET') {
+        if (cast !== undefined && cast !== 'microsoft.graph.device' && !(schemaChecks ? hasType('v1.0', cast) : /^microsoft\.graph\.(user|group|servicePrincipal|orgContact)$/.test(cast))) {
+          throw new GraphFail(400, 'Request_BadRequest', `Invalid type cast '${cast}'.`);
+        }
+        noExpand(ctx, 'microsoft.graph.directoryObject');
+        // The fake tenant's groups hold devices only: a cast to another type finds none.
+        const list = cast && cast !== 'microsoft.graph.device' ? [] : groupMembers(g).map((id) => tenant.devices.get(tenant.entraIndex.get(id)!)).filter((d): d is StoredDevice => !!d).map(entraView);
+        return page(ctx, list.map((r) => applySelect(ctx, 'microsoft.graph.device', r)), cast ? 'devices' : 'directoryObjects', true);
       }
       if (rest.length === 3 && rest[2] === '$ref' && ctx.method === 'POST') {
         const body = objBody(ctx);
