@@ -58,6 +58,7 @@ import { claimStep, endEpisode, firedInEpisode, firedRows, forgetSteps, openEpis
 import { cancelPending, commandById, insertPendingCommand, type CommandRow } from './repos/commands.js';
 import { enqueueNotification, finishNotification as dropNotification, pendingNotifications } from './repos/outbox.js';
 import { claimIdempotencyKey, finishIdempotencyKey, forgetIdempotencyKeys } from './repos/idempotency.js';
+import { releaseLease, takeLease, type Lease } from './repos/leases.js';
 import { bumpResourceGeneration, resourceGeneration, writeResource, type StoredSecrets } from './repos/resources.js';
 
 export { DB_FILE, noStoreError, type IfMissing } from './sqlite/files.js';
@@ -489,15 +490,17 @@ export class FleetStore {
       if (request[key] !== undefined && typeof request[key] !== 'string') throw new BackendError('invalid', `enrollment field ${key} must be a string`);
     }
     checkEnrollRequest(request, 'enrollment');
+    const auditRefusal = (sql: Sql, token: TokenRow, reason: string, target: string, detail: Record<string, unknown>, at: string) =>
+      this.audit(sql, { name: `enrollment-token:${token.id}`, source }, 'enroll.refused', target, {
+        serial: request.serial, profile: token.profile, token: token.id, platform: request.platform, reason, ...detail,
+      }, at);
     const outcome = await this.tx(async (sql): Promise<{ response: EnrollResponse } | { refused: BackendError }> => {
       const now = this.now();
       const token = (await sql.get('SELECT * FROM enrollment_tokens WHERE secret_hash = ?', [hashSecret(request.token)])) as TokenRow | undefined;
       // An unknown secret names nobody, so it is not audited (the per-address rate limit bounds it).
       if (!token) throw new BackendError('unauthorized', 'unknown enrollment token');
       const refuse = async (error: BackendError, reason: string, target: string, detail: Record<string, unknown> = {}) => {
-        await this.audit(sql, { name: `enrollment-token:${token.id}`, source }, 'enroll.refused', target, {
-          serial: request.serial, profile: token.profile, token: token.id, platform: request.platform, reason, ...detail,
-        }, now);
+        await auditRefusal(sql, token, reason, target, detail, now);
         return { refused: error };
       };
       const tokenTarget = `enrollment-token/${token.id}`;
@@ -548,11 +551,19 @@ export class FleetStore {
         (await sql.run("UPDATE commands SET status = 'cancelled', detail = 'device enrolled again', updated_at = ? WHERE device_id = ? AND status IN ('queued', 'sent')", [now, id]));
       }
       const used = (await sql.run('UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)', [token.id]));
-      if (used.changes !== 1) throw new BackendError('unauthorized', usedUp(token));
+      // The token as read may be stale by now: the refusal says what the conditional update met, read again.
+      if (used.changes !== 1) throw new TokenUsedUpMeanwhile((await sql.get<TokenRow>('SELECT * FROM enrollment_tokens WHERE id = ?', [token.id])) ?? token, now);
       const reenrolled = existing ? (existing.state === 'enrolled' ? 'released' : existing.state) : undefined;
       const claimedOwnership = request.ownership !== undefined && request.ownership !== profile.spec.ownership ? request.ownership : undefined;
       await this.audit(sql, { name: `device:${id}`, source }, 'enroll', `device/${id}`, { profile: token.profile, token: token.id, serial: request.serial, reenrolled, claimedOwnership }, now);
       return { response: { deviceId: id!, credential, checkInIntervalSeconds: CHECK_IN_INTERVAL_SECONDS } };
+    }).catch(async (error: unknown) => {
+      if (!(error instanceof TokenUsedUpMeanwhile)) throw error;
+      // Another enrollment (any replica) took the last use between this one's check and its
+      // conditional update: what this one wrote is rolled back, and its refusal is audited as
+      // one the check caught would have been.
+      await this.tx((sql) => auditRefusal(sql, error.token, 'token-used-up', `enrollment-token/${error.token.id}`, {}, error.at));
+      return { refused: new BackendError('unauthorized', usedUp(error.token)) };
     });
     if ('refused' in outcome) throw outcome.refused;
     return outcome.response;
@@ -1019,6 +1030,22 @@ export class FleetStore {
 
   // ---- notification outbox -----------------------------------------------------------------
 
+  // ---- leases (singleton jobs across replicas) ---------------------------------------------
+
+  /**
+   * Takes or renews the lease `name` for `holder` for the next `ttlMs`; undefined while another
+   * holder's lease runs. Several replicas ask; one at a time holds it (src/store/repos/leases.ts).
+   */
+  async takeLease(name: string, holder: string, ttlMs: number): Promise<Lease | undefined> {
+    const now = this.clock();
+    return this.tx((sql) => takeLease(sql, name, holder, now.toISOString(), new Date(now.getTime() + ttlMs).toISOString()));
+  }
+
+  /** Gives a lease up at once (a replica shutting down), so another replica need not wait for it to expire. */
+  async releaseLease(lease: Lease): Promise<boolean> {
+    return this.tx((sql) => releaseLease(sql, lease, this.now()));
+  }
+
   /** The oldest undelivered events, after `afterSeq`; the server's notifier delivers them. */
   async pendingNotifications(afterSeq = 0, limit = 50): Promise<OutboxEvent[]> {
     return this.read((sql) => pendingNotifications(sql, afterSeq, limit));
@@ -1204,6 +1231,13 @@ function checkPreregistered(r: PreregisteredDevice, at: string): void {
   checkSerial(r.serial, `${at} serial`);
   if (r.labels !== undefined && (r.labels === null || typeof r.labels !== 'object' || Array.isArray(r.labels))) throw new BackendError('invalid', `${at} labels must be an object of strings`);
   checkLabels(r.labels ?? {}, at);
+}
+
+/** Thrown inside an enrollment's unit of work to roll it back when its token's last use went to another enrollment. */
+class TokenUsedUpMeanwhile extends Error {
+  constructor(readonly token: TokenRow, readonly at: string) {
+    super(usedUp(token));
+  }
 }
 
 function usedUp(t: TokenRow): string {
