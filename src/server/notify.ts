@@ -7,9 +7,16 @@
 // retried with exponential backoff; once every channel has delivered or given up, the outcome
 // goes to the audit log and the event leaves the outbox. A restart re-sends what was pending,
 // so delivery is at least once: receivers deduplicate on the event id. Format: docs/api.md.
-import { createHmac } from 'node:crypto';
+//
+// With several replicas on one database, one notifier delivers: the one holding the "notifier"
+// lease row (renewed while it runs, given up at shutdown). The others only try to take the lease;
+// when its holder dies, the next one takes it once it expires and sends what is still in the
+// outbox, so an event is delivered once per channel, not once per replica.
+import { createHmac, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { UsageError } from '../errors.js';
 import type { NotifyDelivery, OutboxEvent } from '../model/access.js';
+import type { Lease } from '../store/repos/leases.js';
 import type { ServerStore } from './store.js';
 
 export interface NotifyOptions {
@@ -25,11 +32,14 @@ export interface NotifyOptions {
   timeoutMs?: number;
   /** How often the outbox is looked at (default 1 s); the reconcile tick also kicks it. */
   pollMs?: number;
+  /** How long the delivery lease lasts unless renewed (default 15 s): the failover time when its holder dies. */
+  leaseMs?: number;
 }
 
 export const SIGNATURE_HEADER = 'x-emmctl-signature';
 const MAX_BACKOFF_MS = 300_000;
 const MAX_IN_FLIGHT = 16;
+const LEASE = 'notifier';
 
 /** The signature a receiver recomputes: hex HMAC-SHA256 of `TIMESTAMP.BODY` with the shared secret. */
 export function signPayload(secret: string, timestamp: string, body: string): string {
@@ -67,10 +77,14 @@ export class Notifier {
   private drained: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly log: (line: string) => void;
+  private readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private lease?: Lease;
+  /** Local time (ms) after which the lease is renewed before the outbox is read again. */
+  private renewAt = 0;
 
   constructor(store: ServerStore, options: NotifyOptions, log: (line: string) => void = () => {}) {
     this.store = store;
-    this.options = { attempts: 6, backoffMs: 1000, timeoutMs: 10_000, pollMs: 1000, ...options };
+    this.options = { attempts: 6, backoffMs: 1000, timeoutMs: 10_000, pollMs: 1000, leaseMs: 15_000, ...options };
     this.log = log;
   }
 
@@ -102,13 +116,31 @@ export class Notifier {
     });
   }
 
+  /** True while this notifier holds the delivery lease (taken or renewed here when due). */
+  private async holding(): Promise<boolean> {
+    if (this.lease && Date.now() < this.renewAt) return true;
+    const asked = Date.now();
+    const lease = await this.store.takeLease(LEASE, this.holder, this.options.leaseMs);
+    if (lease && !this.lease) {
+      // Newly the deliverer: whatever a previous holder left in the outbox is ours now.
+      this.lastSeq = 0;
+    }
+    this.lease = lease;
+    // Renewed well before it runs out (a third of its time), measured from when it was asked for.
+    this.renewAt = asked + this.options.leaseMs / 3;
+    return lease !== undefined;
+  }
+
   private async drain(): Promise<void> {
     try {
+      if (!(await this.holding())) return;
       while (!this.stopped && this.inFlight.size < MAX_IN_FLIGHT) {
         const events = await this.store.pendingNotifications(this.lastSeq, MAX_IN_FLIGHT - this.inFlight.size);
         if (!events.length) break;
         for (const event of events) {
           this.lastSeq = event.seq;
+          // Read again after the lease was (re)taken while its delivery is still under way.
+          if (this.inFlight.has(event.seq)) continue;
           const done = this.deliver(event).finally(() => {
             this.inFlight.delete(event.seq);
             this.kick();
@@ -117,7 +149,7 @@ export class Notifier {
         }
       }
     } catch (error) {
-      this.log(`notify: cannot read the outbox: ${(error as Error).message}`);
+      this.log(`notify: cannot take the delivery lease or read the outbox: ${(error as Error).message}`);
     }
   }
 
@@ -128,6 +160,9 @@ export class Notifier {
     for (const cancel of [...this.pending]) cancel();
     await this.drained;
     await Promise.allSettled([...this.inFlight.values()]);
+    // Another replica takes over at once instead of after the lease runs out.
+    if (this.lease) await this.store.releaseLease(this.lease).catch(() => false);
+    this.lease = undefined;
   }
 
   private async deliver(event: OutboxEvent): Promise<void> {
