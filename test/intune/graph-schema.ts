@@ -113,7 +113,6 @@ interface V1Model {
   enums: Map<string, EnumDef>;
   /** key `${bindingType}/${name}` (collection-bound actions get `Collection(...)`). */
   actions: Map<string, ActionDef>;
-  /** derived types per base, for "is X derived from Y". */
   parseMs: number;
 }
 
@@ -465,7 +464,7 @@ class Checker {
   }
 
   /** A value declared as `type` (structured, enum or Edm), single or collection. */
-  value(path: string, def: { type: string; collection: boolean; nullable: boolean }, v: unknown, deepInsert: boolean): void {
+  value(path: string, def: { type: string; collection: boolean; nullable: boolean }, v: unknown): void {
     if (v === null) {
       if (!def.nullable && !def.collection) this.add(path, `${def.type} (not nullable)`, 'null');
       if (def.collection) this.add(path, `Collection(${def.type})`, 'null');
@@ -478,14 +477,14 @@ class Checker {
           if (!def.nullable) this.add(`${path}[${i}]`, `${def.type} (not nullable)`, 'null');
           return;
         }
-        this.single(`${path}[${i}]`, def.type, item, deepInsert);
+        this.single(`${path}[${i}]`, def.type, item);
       });
       return;
     }
-    this.single(path, def.type, v, deepInsert);
+    this.single(path, def.type, v);
   }
 
-  single(path: string, type: string, v: unknown, deepInsert: boolean): void {
+  single(path: string, type: string, v: unknown): void {
     if (type.startsWith('Edm.')) {
       const p = primitiveProblem(type, v);
       if (p) this.add(path, p, describe(v));
@@ -501,11 +500,11 @@ class Checker {
       return;
     }
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return this.add(path, `object of type ${type}`, describe(v));
-    this.object(path, type, v as Record<string, unknown>, deepInsert);
+    this.object(path, type, v as Record<string, unknown>);
   }
 
   /** A structured value declared as `declared`; its own `@odata.type` may name a derived type. */
-  object(path: string, declared: string, body: Record<string, unknown>, deepInsert: boolean): void {
+  object(path: string, declared: string, body: Record<string, unknown>): void {
     let type = declared;
     const annotated = body['@odata.type'];
     if (annotated !== undefined) {
@@ -555,13 +554,13 @@ class Checker {
       }
       const prop = lookup.prop(key);
       if (prop) {
-        if (prop !== 'unchecked') this.value(join2(path, key), prop, v, false);
+        if (prop !== 'unchecked') this.value(join2(path, key), prop, v);
         continue;
       }
       const nav = lookup.nav(key);
       if (nav) {
-        if (this.operation === 'create' && deepInsertAllowed(path, nav)) {
-          if (nav !== 'unchecked') this.value(join2(path, key), { type: nav.type, collection: nav.collection, nullable: false }, v, true);
+        if (this.operation === 'create' && deepInsertAllowed(nav)) {
+          if (nav !== 'unchecked') this.value(join2(path, key), { type: nav.type, collection: nav.collection, nullable: false }, v);
         } else {
           this.add(join2(path, key), `no navigation property in a ${this.operation} body (use ${key}@odata.bind)`, describe(v));
         }
@@ -572,7 +571,6 @@ class Checker {
       const suggestion = closest(key, lookup.allNames());
       this.add(join2(path, key), `a property of ${type}${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`, `unknown property "${key}"`);
     }
-    void deepInsert;
   }
 
   annotation(path: string, prop: string, term: string, v: unknown, lookup: Members): void {
@@ -653,7 +651,7 @@ function firstDefined<T>(list: string[], f: (t: string) => T | undefined): T | u
 }
 
 /** Deep insert: Graph accepts contained navigation properties in a create body (Intune's scheduledActionsForRule). */
-function deepInsertAllowed(_path: string, nav: NavDef | 'unchecked'): boolean {
+function deepInsertAllowed(nav: NavDef | 'unchecked'): boolean {
   return nav === 'unchecked' || nav.containsTarget;
 }
 
@@ -700,7 +698,7 @@ export function checkBody(version: GraphVersion, odataType: string, body: unknow
     c.add('', `object of type ${normalizeType(odataType)}`, describe(body));
     return c.problems;
   }
-  c.object('', normalizeType(odataType), body as Record<string, unknown>, false);
+  c.object('', normalizeType(odataType), body as Record<string, unknown>);
   return c.problems;
 }
 
@@ -732,7 +730,7 @@ export function checkActionBody(version: GraphVersion, bindingType: string, acti
       c.add(key, `a parameter of ${action} (${[...params.keys()].join(', ') || 'none'})${suggestion ? `; did you mean "${suggestion}"?` : ''}`, `unknown parameter "${key}"`);
       continue;
     }
-    c.value(key, p, v, false);
+    c.value(key, p, v);
   }
   return c.problems;
 }
