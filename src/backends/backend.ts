@@ -53,6 +53,8 @@ export interface Backend {
   readonly location: string;
   /** Something the user should know before reading from it (e.g. a store that does not exist yet), shown as a warning. */
   readonly notice?: string;
+  /** How queued commands reach devices, said after queueing (default: at the device's next check-in). */
+  readonly commandDelivery?: string;
 
   identity(): Promise<BackendIdentity>;
   /** The store's seal over a saved plan's digest (a keyed hash only the store can make). */

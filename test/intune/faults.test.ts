@@ -91,4 +91,29 @@ describe('intune: partial applies, eventual consistency and throttling', () => {
     expect((JSON.parse(again.stdout) as Array<{ outcome: string }>).map((r) => r.outcome)).toEqual(Array(8).fill('already-pending'));
     expect(fake.requests.filter((r) => r.status === 204 && r.path.endsWith('/remoteLock'))).toHaveLength(8);
   });
+
+  it('keeps a wipe whose answer was lost as "may have been sent" (exit 7) and never sends it again', async () => {
+    await setUp({ devices: [{ platform: 'android', ownership: 'company', deviceName: 'LOST-1' }], actionReadsToDone: 1000 });
+    const [device] = JSON.parse((await cli(['devices', 'list', '-o', 'json'])).stdout) as Array<{ id: string }>;
+    fake.faults.failWrite({ nth: 1, applied: true, match: { inBatch: true, path: /\/wipe$/ } });
+    const first = await cli(['wipe', device!.id, '--yes']);
+    expect(first.code).toBe(7);
+    expect(first.stderr).toContain('1 wipe command may have been sent to Intune (the answer was lost); running it again is safe');
+    const again = await cli(['wipe', device!.id, '--yes']);
+    expect(again.code).toBe(0);
+    expect(again.stdout + again.stderr).toMatch(/already pending/);
+    expect(fake.requests.filter((r) => r.path.endsWith('/wipe'))).toHaveLength(1);
+  });
+
+  it('follows a device action to its result with --wait: done, or failed (exit 1)', async () => {
+    await setUp({ devices: [{ platform: 'ios', deviceName: 'WAIT-1' }, { platform: 'ios', deviceName: 'WAIT-2' }] });
+    const devices = JSON.parse((await cli(['devices', 'list', '--sort', 'name', '-o', 'json'])).stdout) as Array<{ id: string }>;
+    const ok = await cli(['lock', devices[0]!.id, '--wait', '--timeout', '60s', '-o', 'json']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toEqual([expect.objectContaining({ status: 'acknowledged' })]);
+    fake.faults.failAction({ action: 'rebootNow', deviceId: devices[1]!.id });
+    const failed = await cli(['reboot', devices[1]!.id, '--wait', '--timeout', '60s', '-o', 'json']);
+    expect(failed.code).toBe(1);
+    expect(JSON.parse(failed.stdout)).toEqual([expect.objectContaining({ status: 'failed' })]);
+  });
 });

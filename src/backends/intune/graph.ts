@@ -297,7 +297,8 @@ export class GraphClient {
             continue;
           }
           const text = typeof inner.body === 'string' ? inner.body : JSON.stringify(inner.body ?? {});
-          results[p.index] = (inner.status === 503 || inner.status === 504) && p.r.retry === 'unsafe' ? this.lost(p.r, shown, `HTTP ${inner.status}`, p.attempt) : statusError(p.r, shown, inner.status, text, p.attempt, decision.retryAfterMs);
+          // A server error on a request that must not run twice (a wipe) may have come after the work: not a failure, an unknown.
+          results[p.index] = inner.status >= 500 && p.r.retry === 'unsafe' ? this.lost(p.r, shown, `HTTP ${inner.status}`, p.attempt) : statusError(p.r, shown, inner.status, text, p.attempt, decision.retryAfterMs);
         }
         if (again.length) {
           this.options.debug?.(`batch: ${again.length} throttled request${again.length === 1 ? '' : 's'} again in ${wait}ms`);

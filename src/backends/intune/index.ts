@@ -94,6 +94,7 @@ export class IntuneBackend implements Backend {
   readonly kind = 'intune';
   readonly location: string;
   readonly notice?: string;
+  readonly commandDelivery = 'Intune sends it to the devices as a device action; `emmctl commands list` (or --wait) follows its result.';
   private readonly graph: GraphClient;
   private readonly ledger: Ledger;
   private readonly actor: string;

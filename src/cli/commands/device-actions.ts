@@ -171,7 +171,7 @@ async function runAction(ctx: CliContext, command: Command, spec: ActionSpec, id
   const queued = records.filter((r) => r.outcome === 'queued').length;
   const pending = records.filter((r) => r.outcome === 'already-pending').length;
   const skipped = records.filter((r) => r.outcome === 'skipped').length;
-  ctx.info(`Queued ${spec.type} for ${queued} ${queued === 1 ? 'device' : 'devices'}${pending ? `, ${pending} already pending` : ''}${skipped ? `, ${skipped} skipped` : ''}. Devices run it at their next check-in.`);
+  ctx.info(`Queued ${spec.type} for ${queued} ${queued === 1 ? 'device' : 'devices'}${pending ? `, ${pending} already pending` : ''}${skipped ? `, ${skipped} skipped` : ''}. ${backend.commandDelivery ?? 'Devices run it at their next check-in.'}`);
 
   if (!opts.wait) {
     await printRecords(ctx, command, records);
