@@ -131,6 +131,10 @@ describe('intune: the end-to-end story through the CLI', () => {
     expect(Object.fromEntries(compliance.map((c) => [c.name, c.status]))).toEqual(verdicts);
     expect(Object.values(verdicts)).toContain('noncompliant');
     for (const c of compliance.filter((x) => x.status === 'noncompliant')) expect(c.failures.length).toBeGreaterThan(0);
+    const phone = android[0]!;
+    const show = await cli(['devices', 'show', phone.id, '-o', 'json']);
+    expect(show.code).toBe(0);
+    expect(JSON.parse(show.stdout)).toMatchObject({ id: phone.id, name: 'PHONE-1', groups: ['all', 'corp-android'], compliance: { status: expect.any(String) } });
     const gate = await cli(['compliance', '--fail-on', 'noncompliant']);
     expect(gate.code).toBe(5);
   });

@@ -749,9 +749,15 @@ export class IntuneBackend implements Backend {
       throw error;
     }
     const states = await this.policyStates(id);
+    // The emmctl groups whose Entra group holds this device (dynamic rules evaluated by Entra).
+    const tenant = await this.readTenant();
+    const groups = ['all'];
+    for (const [name, groupId] of [...tenant.groupIds].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if ((await this.deviceMembers(groupId)).some((m) => m.deviceId && m.deviceId === d.azureADDeviceId)) groups.push(name);
+    }
     return {
       ...toDevice(d),
-      groups: ['all'],
+      groups,
       compliance: toCompliance(d, states),
       effectiveConfiguration: { version: '', settings: {}, sources: {} },
       commands: (await this.listCommands({ deviceId: id, limit: 50 })).items,
