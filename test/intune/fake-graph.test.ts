@@ -647,7 +647,7 @@ describe('faults', () => {
   });
 
   it('keeps a new group invisible for a time on the clock', async () => {
-    fake.faults.groupVisibility({ ms: 30_000 }).clear;
+    fake.faults.groupVisibility({ ms: 30_000 });
     const g = await graph(fake, 'POST', '/groups', securityGroup('emmctl:later'));
     fake.faults.clear();
     expect((await graph(fake, 'GET', `/groups/${g.json.id}`)).status).toBe(404);
