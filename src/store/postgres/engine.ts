@@ -215,6 +215,11 @@ export class PostgresEngine implements SqlEngine {
 
 class NoPasswordError extends Error {}
 
+/** The portable subset writes flags as 0/1 (INTEGER columns): a boolean is bound as one, as the SQLite engine does. */
+function bindable(params: readonly unknown[]): unknown[] {
+  return params.some((p) => typeof p === 'boolean') ? params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p)) : (params as unknown[]);
+}
+
 /** One connection inside one transaction attempt. */
 export class PgSql implements Sql {
   readonly dialect: Dialect = postgresDialect;
@@ -259,7 +264,7 @@ export class PgSql implements Sql {
     if (params.length !== stmt.count) {
       return Promise.reject(new Error(`statement takes ${stmt.count} parameter${stmt.count === 1 ? '' : 's'}, ${params.length} given: ${sql.slice(0, 120)}`));
     }
-    const values = params as unknown[];
+    const values = bindable(params);
     return this.serial(() => this.client.query(stmt.name ? { name: stmt.name, text: stmt.text, values } : { text: stmt.text, values }));
   }
 

@@ -9,6 +9,7 @@
 // lock, not a session advisory lock, so CockroachDB (which ignores advisory locks) is covered too.
 import { randomBytes } from 'node:crypto';
 import { BackendError } from '../../errors.js';
+import { LIKE_ESCAPE, likeFromGlob } from './dialect.js';
 import type { PostgresEngine, PgSql } from './engine.js';
 import { sqlState } from './errors.js';
 
@@ -162,7 +163,52 @@ CREATE TABLE notify_outbox (
       ]);
     },
   },
+  {
+    version: 7,
+    name: 'one pending command per device and type as a unique key; lease rows for singleton jobs; filter functions',
+    sql: text(`
+CREATE UNIQUE INDEX commands_one_pending ON commands (device_id, type) WHERE status IN ('queued', 'sent');
+
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  expires_at TEXT NOT NULL
+);
+`),
+    // No server wrote to PostgreSQL before this version, so no duplicate pending commands can
+    // stand in the index's way (SQLite's migration 7 cancels them first).
+    run: createFilterFunctions,
+  },
 ];
+
+/**
+ * The device filters' case-insensitive glob and owner rules (model/filter.ts), as SQL functions:
+ * the SQLite engine registers the JavaScript functions themselves under the same names. Text
+ * columns are COLLATE "C", under which lower() folds only ASCII; JavaScript's toLowerCase folds
+ * all of Unicode, so the fold uses a Unicode-aware collation when the server has one:
+ * pg_c_utf8 (PostgreSQL 17's built-in provider), else ICU's root locale. Both fold by Unicode's
+ * simple case mapping, which differs from JavaScript only for the context-dependent cases
+ * (final sigma, dotted capital I).
+ */
+async function createFilterFunctions(sql: PgSql): Promise<void> {
+  const found = await sql.all<{ collname: string }>("SELECT collname FROM pg_collation WHERE collname IN ('pg_c_utf8', 'und-x-icu')");
+  const names = new Set(found.map((c) => c.collname));
+  const fold = names.has('pg_c_utf8') ? 'lower(value COLLATE "pg_c_utf8")' : names.has('und-x-icu') ? 'lower(value COLLATE "und-x-icu")' : 'lower(value)';
+  await sql.exec(`
+CREATE FUNCTION emm_fold(value text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT ${fold} $$;
+CREATE FUNCTION emm_like(pattern text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT ${likeFromGlob('pattern')} $$;
+CREATE FUNCTION emm_glob(value text, pattern text) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT COALESCE(emm_fold(value) LIKE emm_like(emm_fold(pattern)) ${LIKE_ESCAPE}, FALSE) $$;
+-- a bare domain (no @, no wildcard) matches owners at that domain; anything else is a glob
+CREATE FUNCTION emm_owner_matches(owner text, pattern text) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT CASE
+    WHEN owner IS NULL OR owner = '' THEN FALSE
+    WHEN strpos(pattern, '@') = 0 AND strpos(pattern, '*') = 0 AND strpos(pattern, '?') = 0
+      THEN right(emm_fold(owner), char_length(emm_fold(pattern)) + 1) = '@' || emm_fold(pattern)
+    ELSE emm_glob(owner, pattern) END $$;
+`);
+}
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;
 
