@@ -186,6 +186,32 @@ describe('PostgresEngine on a real server', () => {
     expect(await engine.transaction((sql) => sql.all("SELECT k FROM kv WHERE k LIKE 'killed%'"))).toEqual([]);
   });
 
+  it('says the pool is busy, not the server unreachable, when no connection frees up in time', async () => {
+    const u = new URL(db.url);
+    u.searchParams.set('connect_timeout', '1');
+    const small = await PostgresEngine.open(u.toString(), { poolSize: 1 });
+    let release!: () => void;
+    const holding = new Promise<void>((r) => (release = r));
+    let started!: () => void;
+    const isHolding = new Promise<void>((r) => (started = r));
+    try {
+      const held = small.transaction(async (sql) => {
+        await sql.get('SELECT 1');
+        started();
+        await holding;
+      });
+      await isHolding;
+      const e = await small.transaction((sql) => sql.get('SELECT 1')).then(() => undefined, (err: unknown) => err as Error);
+      release();
+      await held;
+      expect(e).toBeInstanceOf(StoreUnavailableError);
+      expect(e!.message).toBe(`database ${small.location} is busy: no free connection within 1 s (all 1 in use); nothing was changed`);
+    } finally {
+      release();
+      await small.close();
+    }
+  });
+
   describe('glob: LIKE … ESCAPE means what globMatch means', () => {
     // Glob wildcards, LIKE's own wildcards and escape, case pairs, and characters beyond the BMP.
     const ALPHABET = ['a', 'b', 'A', '*', '?', '%', '_', '\\', '.', 'é', '😀', ' '];

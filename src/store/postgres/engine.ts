@@ -27,6 +27,7 @@ export interface PostgresEngineOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+const DEFAULT_POOL_SIZE = 10;
 const DEFAULT_RETRY: RetryPolicy = { attempts: 10, baseMs: 4, maxMs: 250 };
 // Prepared statements live per connection; past this many distinct texts (filter combinations
 // are open-ended) statements run unnamed instead of growing every connection's cache forever.
@@ -55,7 +56,10 @@ export class PostgresEngine implements SqlEngine {
   ) {
     this.location = settings.location;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
   }
+
+  private readonly poolSize: number;
 
   /** Opens a pool (no connection is made until the first query: call ping() to check). */
   static async open(target: string | PostgresSettings, options: PostgresEngineOptions = {}): Promise<PostgresEngine> {
@@ -88,7 +92,7 @@ export class PostgresEngine implements SqlEngine {
       ssl: settings.ssl,
       application_name: settings.applicationName,
       connectionTimeoutMillis: settings.connectTimeoutSeconds * 1000,
-      max: options.poolSize ?? 10,
+      max: options.poolSize ?? DEFAULT_POOL_SIZE,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
       types: {
@@ -196,6 +200,10 @@ export class PostgresEngine implements SqlEngine {
     try {
       return await this.pool.connect();
     } catch (e) {
+      // Every connection busy for the whole wait is load, not an unreachable server: say which.
+      if (e instanceof Error && /timeout exceeded when trying to connect/.test(e.message) && this.pool.totalCount >= this.poolSize) {
+        throw new StoreUnavailableError(`database ${this.location} is busy: no free connection within ${this.settings.connectTimeoutSeconds} s (all ${this.poolSize} in use); nothing was changed`, { cause: e });
+      }
       throw this.unavailable(e, 'connect');
     }
   }
