@@ -7,6 +7,7 @@ import type { DeviceFilter } from '../model/requests.js';
 import { COMPLIANCE_STATUSES, DEVICE_STATES } from '../model/fleet.js';
 import { DEVICE_SORT_FIELDS, globMatch, hasWildcard } from '../model/filter.js';
 import { versionSortKey } from '../compliance/index.js';
+import type { Dialect } from './engine.js';
 
 /** Sort field → SQL key expression (matches an index in migrations.ts; NULLs sort as ''). */
 const SORT_KEYS: Record<string, string> = {
@@ -110,7 +111,7 @@ export interface CompiledFilters {
 const COLUMNS: Record<string, string> = { id: 'id', name: 'name', serial: 'serial', platform: 'platform', ownership: 'ownership', state: 'state', profile: 'profile', model: 'model' };
 const GLOBBABLE = new Set(['name', 'serial', 'model']);
 
-export function compileFilters(filters: DeviceFilter[] = []): CompiledFilters {
+export function compileFilters(filters: DeviceFilter[] = [], dialect: Dialect): CompiledFilters {
   const out: CompiledFilters = { where: [], params: [], group: [], compliance: [] };
   for (const f of filters) {
     const neg = f.op === '!=';
@@ -123,28 +124,28 @@ export function compileFilters(filters: DeviceFilter[] = []): CompiledFilters {
       out.compliance.push(f);
     } else if (f.field === 'os') {
       const key = versionKey(f.value)!;
-      const op = f.op === '=' ? '=' : f.op === '!=' ? 'IS NOT' : f.op;
+      const op = f.op === '=' ? '=' : f.op === '!=' ? 'IS DISTINCT FROM' : f.op;
       out.where.push(`os_key ${op} ?`);
       out.params.push(key);
     } else if (f.field === 'owner') {
       if (f.op !== '=' && f.op !== '!=') throw badOp(f);
-      out.where.push(neg ? 'NOT emm_owner_matches(owner, ?)' : 'emm_owner_matches(owner, ?)');
+      out.where.push(`${neg ? 'NOT ' : ''}${dialect.ownerMatches('owner')}`);
       out.params.push(f.value);
     } else if (f.field.startsWith('label.')) {
       if (f.op !== '=' && f.op !== '!=') throw badOp(f);
       const key = f.field.slice('label.'.length);
       if (key.includes('"')) throw new BackendError('invalid', `invalid label key "${key}"`);
-      if (hasWildcard(f.value)) out.where.push(`${neg ? 'NOT ' : ''}emm_glob(json_extract(labels, ?), ?)`);
-      else out.where.push(`json_extract(labels, ?) ${neg ? 'IS NOT' : '='} ?`);
-      out.params.push(`$."${key}"`, f.value);
+      if (hasWildcard(f.value)) out.where.push(`${neg ? 'NOT ' : ''}${dialect.foldedGlob(dialect.jsonText('labels'))}`);
+      else out.where.push(`${dialect.jsonText('labels')} ${neg ? 'IS DISTINCT FROM' : '='} ?`);
+      out.params.push(key, f.value);
     } else if (Object.prototype.hasOwnProperty.call(COLUMNS, f.field)) {
       if (f.op !== '=' && f.op !== '!=') throw badOp(f);
       if (f.field === 'state' && !(DEVICE_STATES as readonly string[]).includes(f.value)) throw new BackendError('invalid', `unknown device state "${f.value}"`, { hint: `one of: ${DEVICE_STATES.join(', ')}` });
       const col = COLUMNS[f.field];
       if (GLOBBABLE.has(f.field) && hasWildcard(f.value)) {
-        out.where.push(`${neg ? 'NOT ' : ''}emm_glob(${col}, ?)`);
+        out.where.push(`${neg ? 'NOT ' : ''}${dialect.foldedGlob(col)}`);
       } else {
-        out.where.push(`${col} ${neg ? 'IS NOT' : '='} ?`);
+        out.where.push(`${col} ${neg ? 'IS DISTINCT FROM' : '='} ?`);
       }
       out.params.push(f.value);
     } else {

@@ -36,6 +36,12 @@ export interface Dialect {
   readonly skipLocked: string;
   /** A case-sensitive glob test (`*` any run, `?` one character) of `expr` against the next `?` parameter. */
   glob(expr: string): string;
+  /** The device filters' case-insensitive glob (model/filter.ts via device-query.ts globMatches) of `expr` against the next `?`; false for NULL. */
+  foldedGlob(expr: string): string;
+  /** model/filter.ts ownerMatches of `expr` against the next `?` (a bare domain, an address or a glob); false for NULL. */
+  ownerMatches(expr: string): string;
+  /** The string at a key (the next `?` parameter) of the JSON object text in `expr`, or NULL. */
+  jsonText(expr: string): string;
 }
 
 export interface TransactionOptions {

@@ -199,6 +199,11 @@ export class FleetStore {
     await this.engine.close();
   }
 
+  /** Resolves when the database answers (the server's /readyz); rejects with StoreUnavailableError. */
+  async ping(): Promise<void> {
+    await this.engine.ping();
+  }
+
   /** Current schema version (the last migration applied). */
   async schemaVersion(): Promise<number> {
     return this.read(async (sql) => (await sql.get<{ v: number }>('SELECT max(version) AS v FROM migrations'))!.v);
@@ -856,7 +861,7 @@ export class FleetStore {
   private async scanDevices<T>(sql: Sql, query: DeviceQuery, map: (row: DeviceRow, ctx: ScanContext) => T, at?: Date, withFired = false): Promise<Page<T>> {
     const sort = parseSort(query.sort);
     const limit = pageLimit(query.limit);
-    const filters = compileFilters(query.filters);
+    const filters = compileFilters(query.filters, sql.dialect);
     const snap = await this.resources(sql);
     const now = this.clock();
     const evalAt = at ?? now;

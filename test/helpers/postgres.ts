@@ -61,3 +61,20 @@ export async function freshDatabase(options: FreshDatabaseOptions = {}): Promise
     },
   };
 }
+
+/** The URL's password (decoded). */
+export function passwordOf(url: string): string {
+  return decodeURIComponent(new URL(url).password);
+}
+
+/** The URL without its password: what `--database` takes, and what every message shows. */
+export function withoutPassword(url: string): string {
+  const u = new URL(url);
+  u.password = '';
+  return u.toString();
+}
+
+/** How a CLI child reaches this database: the bare URL as --database, the password in PGPASSWORD. */
+export function cliDatabase(db: FreshDatabase): { database: string; env: Record<string, string> } {
+  return { database: withoutPassword(db.url), env: { PGPASSWORD: passwordOf(db.url) } };
+}

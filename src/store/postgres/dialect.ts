@@ -18,4 +18,9 @@ export const postgresDialect: Dialect = {
   // The pattern is the next parameter. NULL never matches, and NOT of the test is then true, as
   // with the SQLite engine's function.
   glob: (expr: string) => `COALESCE((${expr}) LIKE ${likeFromGlob('?')} ${LIKE_ESCAPE}, FALSE)`,
+  // SQL functions of the same meaning as the SQLite engine's (migration 7).
+  foldedGlob: (expr: string) => `emm_glob(${expr}, ?)`,
+  ownerMatches: (expr: string) => `emm_owner_matches(${expr}, ?)`,
+  // ->> gives NULL for a missing key, as json_extract does; ?::text because ->> also takes an integer.
+  jsonText: (expr: string) => `((${expr})::jsonb ->> ?::text)`,
 };

@@ -23,6 +23,10 @@ export const SQLITE_DIALECT: Dialect = {
   name: 'sqlite',
   skipLocked: '',
   glob: (expr) => `emm_glob_cs(${expr}, ?)`,
+  foldedGlob: (expr) => `emm_glob(${expr}, ?)`,
+  ownerMatches: (expr) => `emm_owner_matches(${expr}, ?)`,
+  // The key is checked to hold no '"' (device-query.ts), so it can be spliced into the path.
+  jsonText: (expr) => `json_extract(${expr}, '$."' || ? || '"')`,
 };
 
 export interface SqliteOpenOptions {
