@@ -31,6 +31,22 @@ export async function chooseServerStore(flags: { database?: string; dataDir?: st
   return { engine: 'postgres', url, source };
 }
 
+/**
+ * The PostgreSQL database `server token create|list|revoke` act on, or undefined for the usual
+ * target (--data-dir, --context, EMMCTL_SERVER, EMMCTL_DATA_DIR, the current context).
+ * --database decides; EMMCTL_DATABASE_URL only when no other target is named, as on a server
+ * host where `emmctl server` itself reads it.
+ */
+export async function chooseTokenStore(flags: { database?: string; dataDir?: string; context?: string }, env: Record<string, string | undefined>): Promise<Extract<ServerStoreChoice, { engine: 'postgres' }> | undefined> {
+  if (flags.database !== undefined && flags.context !== undefined) {
+    throw new UsageError('--database and --context name two different targets', 'give --database URL for the database itself, or --context NAME for a server');
+  }
+  const named = flags.database !== undefined || (env.EMMCTL_DATABASE_URL && flags.dataDir === undefined && flags.context === undefined && !env.EMMCTL_SERVER);
+  if (!named) return undefined;
+  const choice = await chooseServerStore({ database: flags.database, dataDir: flags.dataDir }, env);
+  return choice.engine === 'postgres' ? choice : undefined;
+}
+
 function hasPassword(url: string): boolean {
   try {
     return new URL(url).password !== '';

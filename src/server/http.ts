@@ -16,7 +16,10 @@ import type { ServerStore } from './store.js';
 import { StoreUnavailableError } from '../store/engine.js';
 
 export interface ServerOptions {
-  dataDir: string;
+  /** The embedded store's directory; or, with databaseUrl, not given. */
+  dataDir?: string;
+  /** A PostgreSQL database URL (the password may be in it, or in PGPASSWORD, a file, ~/.pgpass). */
+  databaseUrl?: string;
   /** `HOST:PORT`, `:PORT` or `PORT`; port 0 picks a free one. Default 127.0.0.1:8787. */
   listen?: string;
   /** PEM contents; https when given. */
@@ -56,7 +59,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const now = options.now ?? (() => new Date());
   const { openStore } = await import('./open-store.js');
   const { documentChecker } = await import('../policy/documents.js');
-  const store = await openStore(options.dataDir, { now: options.now, checkDocument: await documentChecker(), notifyOutbox: Boolean(options.notify?.webhooks.length) });
+  if ((options.dataDir === undefined) === (options.databaseUrl === undefined)) throw new UsageError('the server serves one store: give dataDir or databaseUrl');
+  const where = options.databaseUrl !== undefined ? { databaseUrl: options.databaseUrl } : { dataDir: options.dataDir! };
+  const store = await openStore(where, {
+    now: options.now,
+    checkDocument: await documentChecker(),
+    notifyOutbox: Boolean(options.notify?.webhooks.length),
+    onLog: (line) => process.stderr.write(`${line}\n`),
+  });
   try {
     await reportStoredDocuments(store, options.log);
     return await listen(store, host, port, options, now);

@@ -376,6 +376,16 @@ const PATHS = {
   '/healthz': {
     get: op('public', { id: 'getHealth', summary: 'Liveness (no auth)', responses: { '200': ok('The server is up', { type: 'object', required: ['status'], properties: { status: { type: 'string', const: 'ok' } } }) } }),
   },
+  '/readyz': {
+    get: op('public', {
+      id: 'getReadiness',
+      summary: 'Readiness (no auth): the server can reach its database',
+      responses: {
+        '200': ok('Ready to serve', { type: 'object', required: ['status'], properties: { status: { type: 'string', const: 'ready' } } }),
+        '503': ERR['503'],
+      },
+    }),
+  },
   '/v1/openapi.json': {
     get: op('public', { id: 'getOpenApi', summary: 'This document (no auth)', responses: { '200': ok('OpenAPI 3.1 document', { type: 'object' }) } }),
   },

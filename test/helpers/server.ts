@@ -24,9 +24,21 @@ export function killAll(): void {
   running.clear();
 }
 
-export async function startServerProcess(dataDir: string, args: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [BIN, 'server', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
-    env: cliEnv(env),
+/**
+ * Where a server's data is: an embedded store's dir, or a PostgreSQL database (--database with
+ * the URL without its password, the password in env; or no flag, the store named by env alone).
+ */
+export type StoreArg = string | { database?: string; env?: Record<string, string> };
+
+function storeArgs(store: StoreArg): { args: string[]; env: Record<string, string> } {
+  if (typeof store === 'string') return { args: ['--data-dir', store], env: {} };
+  return { args: store.database === undefined ? [] : ['--database', store.database], env: store.env ?? {} };
+}
+
+export async function startServerProcess(store: StoreArg, args: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
+  const where = storeArgs(store);
+  const child = spawn(process.execPath, [BIN, 'server', '--listen', '127.0.0.1:0', ...where.args, ...args], {
+    env: cliEnv({ ...where.env, ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
@@ -69,9 +81,10 @@ export async function startServerProcess(dataDir: string, args: string[] = [], e
   };
 }
 
-/** Creates an API token through the CLI (directly on the store) and returns its secret. */
-export async function createApiToken(dataDir: string, role: 'admin' | 'operator' | 'viewer' | string, name = `${role}-test`): Promise<string> {
-  const r = await runCli(['server', 'token', 'create', '--role', role, '--name', name, '--data-dir', dataDir]);
+/** Creates an API token through the CLI (directly on the store or database) and returns its secret. */
+export async function createApiToken(store: StoreArg, role: 'admin' | 'operator' | 'viewer' | string, name = `${role}-test`): Promise<string> {
+  const where = storeArgs(store);
+  const r = await runCli(['server', 'token', 'create', '--role', role, '--name', name, ...where.args], { env: where.env });
   if (r.code !== 0) throw new Error(`emmctl server token create failed (${r.code}):\n${r.stderr}`);
   const secret = r.stdout.trim();
   if (!secret || secret.includes('\n')) throw new Error(`unexpected token output: ${JSON.stringify(r.stdout)}`);

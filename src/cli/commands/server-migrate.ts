@@ -31,7 +31,9 @@ Examples:
     .action(async (opts: { database?: string }, cmd: Command) => {
       const { chooseServerStore } = await import('../server-store.js');
       const globals = ctx.globals(cmd);
-      const choice = await chooseServerStore({ database: opts.database, dataDir: globals.dataDir }, ctx.io.env);
+      // `server` takes --database too, and commander gives a flag to the first command that knows it.
+      const database = (cmd.optsWithGlobals() as { database?: string }).database ?? opts.database;
+      const choice = await chooseServerStore({ database, dataDir: globals.dataDir }, ctx.io.env);
       let report: MigrateReport;
       if (choice.engine === 'postgres') {
         const { openPostgres } = await import('../../store/postgres/index.js');

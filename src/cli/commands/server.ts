@@ -5,6 +5,7 @@ import { acceptsOutput, type CliContext } from '../context.js';
 import { register as registerMigrate } from './server-migrate.js';
 
 interface ServeOptions {
+  database?: string;
   listen: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -24,6 +25,7 @@ export function register(program: Command, ctx: CliContext): void {
   const server = program
     .command('server')
     .description('Serve the embedded store over HTTP: the admin REST API and the device agent API')
+    .option('--database <url>', 'serve this PostgreSQL database (postgres://user@host:port/db, no password in the flag); env EMMCTL_DATABASE_URL; default: the embedded store (--data-dir)')
     .option('--listen <host:port>', 'address to listen on (port 0 picks a free port); env EMMCTL_LISTEN', '127.0.0.1:8787')
     .option('--tls-cert <file>', 'PEM certificate: serve https (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
@@ -47,8 +49,13 @@ With --notify-webhook, each event is signed (header X-Emmctl-Signature: sha256=H
 format is in docs/api.md. The secret comes from --notify-secret-file or EMMCTL_NOTIFY_SECRET,
 never from a flag value.
 
+With --database (or EMMCTL_DATABASE_URL) the server serves a PostgreSQL database, and several
+servers may serve one database behind a load balancer. The password comes from
+EMMCTL_DATABASE_URL, EMMCTL_DATABASE_PASSWORD_FILE, PGPASSWORD or ~/.pgpass, never the flag.
+/healthz says the process is up; /readyz (200, or 503 + Retry-After) that it can reach its database.
+
 Create the first API token on the server host, on the store it serves (no server needed):
-  emmctl server token create --role admin --name ci --data-dir DIR
+  emmctl server token create --role admin --name ci --data-dir DIR   (or --database URL)
 Then point the CLI at the server:
   EMMCTL_SERVER=http://127.0.0.1:8787 EMMCTL_TOKEN=<token> emmctl devices list`,
     )
@@ -60,17 +67,19 @@ Then point the CLI at the server:
 
   const token = server
     .command('token')
-    .description('Manage API tokens: on the store (--data-dir, no server needed) or through a server (--context, EMMCTL_SERVER; admin token)')
+    .description('Manage API tokens: on the store (--data-dir or --database, no server needed) or through a server (--context, EMMCTL_SERVER; admin token)')
     .addHelpText('after', `
-Which store or server: the same as every command (--data-dir, --context, EMMCTL_SERVER, ...).
-Against a server the calls go through its admin API and need an admin token; on a store
-(--data-dir) they need no server, which is how the first admin token is made.`);
+Which store or server: the same as every command (--data-dir, --context, EMMCTL_SERVER, ...),
+or the PostgreSQL database a server serves (--database URL, or EMMCTL_DATABASE_URL when no
+other target is given). Against a server the calls go through its admin API and need an admin
+token; on a store they need no server, which is how the first admin token is made.`);
   const create = token
     .command('create')
     .description('Create an API token and print its secret once on stdout (-o json|yaml: the token record with its secret)')
     .addOption(new Option('--role <role>', 'viewer (read), operator (also apply, lock, reboot), admin (also wipe, retire, prune, tokens)').choices(ROLES).makeOptionMandatory())
     .option('--name <name>', 'a name for the audit log (default: <role>-<random>)')
     .option('--expires <duration>', 'lifetime such as 90d, 12h, 2w (default: never)')
+    .option('--database <url>', 'on this PostgreSQL database (no password in the flag); env EMMCTL_DATABASE_URL')
     .addHelpText('after', `
 Examples:
   $ emmctl server token create --role viewer --name dashboard --expires 90d
@@ -80,26 +89,38 @@ Examples:
 The secret is shown once and stored only as a hash: keep it in your CI secret store.
 
 Next:  echo "$TOKEN" | emmctl context add prod --server URL --token-stdin`)
-    .action(async (opts: { role: string; name?: string; expires?: string }, command: Command) => {
+    .action(async (opts: { role: string; name?: string; expires?: string; database?: string }, command: Command) => {
       const { createToken } = await import('../../server/tokens.js');
-      await createToken(ctx, command, opts);
+      await createToken(ctx, command, { ...opts, databaseUrl: await tokenDatabase(ctx, command) });
     });
   acceptsOutput(create, ['table', 'json', 'yaml']);
   token
     .command('list')
     .description('List API tokens (never their secrets)')
-    .action(async (_opts: unknown, command: Command) => {
+    .option('--database <url>', 'on this PostgreSQL database (no password in the flag); env EMMCTL_DATABASE_URL')
+    .action(async (opts: { database?: string }, command: Command) => {
       const { listTokens } = await import('../../server/tokens.js');
-      await listTokens(ctx, command);
+      await listTokens(ctx, command, { databaseUrl: await tokenDatabase(ctx, command) });
     });
   token
     .command('revoke')
     .description('Revoke an API token; requests with it get 401 from then on')
     .argument('<id>', 'token id (see `emmctl server token list`)')
-    .action(async (id: string, _opts: unknown, command: Command) => {
+    .option('--database <url>', 'on this PostgreSQL database (no password in the flag); env EMMCTL_DATABASE_URL')
+    .action(async (id: string, opts: { database?: string }, command: Command) => {
       const { revokeToken } = await import('../../server/tokens.js');
-      await revokeToken(ctx, command, id);
+      await revokeToken(ctx, command, id, { databaseUrl: await tokenDatabase(ctx, command) });
     });
+}
+
+/** The PostgreSQL database a token command acts on, if --database or EMMCTL_DATABASE_URL names one (src/cli/server-store.ts). */
+async function tokenDatabase(ctx: CliContext, command: Command): Promise<string | undefined> {
+  const { chooseTokenStore } = await import('../server-store.js');
+  const globals = ctx.globals(command);
+  // `server` takes --database too, and commander gives a flag to the first command that knows
+  // it, wherever it stands on the line: read it from the whole chain.
+  const database = (command.optsWithGlobals() as { database?: string }).database;
+  return (await chooseTokenStore({ database, dataDir: globals.dataDir, context: globals.context }, ctx.io.env))?.url;
 }
 
 async function serve(ctx: CliContext, command: Command, opts: ServeOptions): Promise<void> {
@@ -107,10 +128,10 @@ async function serve(ctx: CliContext, command: Command, opts: ServeOptions): Pro
   const { UsageError } = await import('../../errors.js');
   const { parseBucketConfig } = await import('../../server/ratelimit.js');
   const { startServer } = await import('../../server/http.js');
-  const { defaultDataDir } = await import('../target.js');
+  const { chooseServerStore } = await import('../server-store.js');
   const env = ctx.io.env;
   const globals = ctx.globals(command);
-  const dataDir = globals.dataDir ?? defaultDataDir(env);
+  const choice = await chooseServerStore({ database: opts.database, dataDir: globals.dataDir }, env);
   const listen = command.getOptionValueSource('listen') === 'default' && env.EMMCTL_LISTEN ? env.EMMCTL_LISTEN : opts.listen;
 
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together', 'give both for https, or neither for http');
@@ -172,14 +193,17 @@ async function serve(ctx: CliContext, command: Command, opts: ServeOptions): Pro
   const running = await startServer({
     notify,
     timeouts,
-    dataDir,
+    ...(choice.engine === 'postgres' ? { databaseUrl: choice.url } : { dataDir: choice.dataDir }),
     listen,
     tls,
     rateLimit,
     tickSeconds,
     log: opts.accessLog ? undefined : false,
   });
-  ctx.info(`emmctl server: store in ${dataDir}`);
+  if (choice.engine === 'postgres') {
+    const { redactUrl } = await import('../../store/postgres/config.js');
+    ctx.info(`emmctl server: database ${redactUrl(choice.url)}`);
+  } else ctx.info(`emmctl server: store in ${choice.dataDir}`);
   if (notify) {
     const { channelName } = await import('../../server/notify.js');
     ctx.info(`emmctl server: notifying ${notify.webhooks.map(channelName).join(', ')}`);
