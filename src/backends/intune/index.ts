@@ -411,7 +411,7 @@ export class IntuneBackend implements Backend {
       }
       device ??= (await this.graph.get<{ value: ManagedDevice[] }>('/deviceManagement/managedDevices', { query: { $filter: `serialNumber eq '${entry.replace(/'/g, "''")}'`, $select: 'id,azureADDeviceId' }, action: 'find a managed device by serial' })).value[0];
       const aad = typeof device?.azureADDeviceId === 'string' ? device.azureADDeviceId : undefined;
-      const entra = aad ? (await this.graph.get<{ value: Array<{ id: string }> }>('/devices', { query: { $filter: `deviceId eq '${aad}'`, $select: 'id,deviceId' }, action: 'find an Entra device' })).value[0] : undefined;
+      const entra = aad ? (await this.graph.get<{ value: Array<{ id: string }> }>('/devices', { query: { $filter: `deviceId eq '${aad.replace(/'/g, "''")}'`, $select: 'id,deviceId' }, action: 'find an Entra device' })).value[0] : undefined;
       if (entra) ids.push(entra.id);
       else missing.push(entry);
     }
