@@ -76,6 +76,40 @@ export function evaluateCompliance(input: ComplianceInput): ComplianceResult {
   return { status, failures, policies: names, failing: true };
 }
 
+const HOUR_MS = 3_600_000;
+
+/**
+ * The first instant (epoch ms) after `input.now` at which evaluateCompliance(input) with only the
+ * clock moved might answer differently from `result`, or Infinity: a stored result stands for
+ * every instant in [now, that). The clock alone moves three things: a `maxCheckInAgeDays` rule
+ * lapsing (one ms past the limit), the hour an age failure prints ("last check-in 15d3h ago"),
+ * and the end of the grace period of an episode whose start is known. Any instant given too
+ * early only costs a re-evaluation; one too late would be a wrong answer, so every policy's age
+ * rule counts, failing or not.
+ */
+export function resultHoldsUntil(input: ComplianceInput, result: ComplianceResult): number {
+  const { device } = input;
+  if (!device.posture || device.lastCheckIn === undefined) return Infinity;
+  const now = input.now.getTime();
+  let until = Infinity;
+  const last = Date.parse(device.lastCheckIn);
+  if (!Number.isNaN(last)) {
+    for (const p of input.policies) {
+      const days = (p.spec?.rules as ComplianceRules | undefined)?.maxCheckInAgeDays;
+      if (days === undefined || input.unevaluable?.has(p.metadata.name)) continue;
+      // The same arithmetic as checkCheckInAge: it fails once now - last > limit.
+      const limit = days * DAY_MS;
+      if (Number.isNaN(limit)) continue;
+      if (now - last > limit) until = Math.min(until, last + (Math.floor((now - last) / HOUR_MS) + 1) * HOUR_MS);
+      else until = Math.min(until, last + Math.floor(limit) + 1);
+    }
+  }
+  if (result.status === 'in-grace' && input.noncompliantSince !== undefined) {
+    until = Math.min(until, parseInstant(input.noncompliantSince, 'noncompliantSince') + gracePeriodMs(input.policies, result.failures));
+  }
+  return until;
+}
+
 /**
  * How long after an episode starts the device turns noncompliant: the smallest offset of a
  * `markNoncompliant` step among the failing policies, 0 when any failing policy has none.

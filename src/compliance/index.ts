@@ -4,7 +4,7 @@
 export { compareVersions, versionSortKey, versionParts, SORT_KEY_PART_WIDTH } from './versions.js';
 export { parseDuration } from './duration.js';
 export { ALL_GROUP, groupsForDevice, policiesForGroups } from './groups.js';
-export { DAY_MS, evaluateCompliance, formatAge, gracePeriodMs } from './evaluate.js';
+export { DAY_MS, evaluateCompliance, formatAge, gracePeriodMs, resultHoldsUntil } from './evaluate.js';
 export type { ComplianceInput, ComplianceResult } from './evaluate.js';
 export { dueEscalations, escalationKey, escalationOutlook, failureOnset, nextEscalationAt, upcomingEscalation } from './escalation.js';
 export type { DueEscalation, EscalationAction, EscalationInput } from './escalation.js';

@@ -46,7 +46,7 @@ import type {
 } from '../model/policy.generated.js';
 import { DEFAULT_RELEASE_SECONDS, MAX_RELEASE_SECONDS, type Actor, type ApiRole, type ApiTokenInfo, type NotifyDelivery, type OutboxEvent } from '../model/access.js';
 import { compileFilters, decodeCursor, encodeCursor, invalidCursor, parseSort, versionKey } from './device-query.js';
-import { dueEscalations, effectiveConfiguration, escalationKey, evaluateCompliance, escalationOutlook, failureOnset, groupsForDevice, parseDuration, policiesForGroups } from '../compliance/index.js';
+import { dueEscalations, effectiveConfiguration, escalationKey, evaluateCompliance, escalationOutlook, failureOnset, groupsForDevice, parseDuration, policiesForGroups, resultHoldsUntil } from '../compliance/index.js';
 import { parseWhatIfInstant } from '../model/duration.js';
 import type { ComplianceResult } from '../compliance/index.js';
 import { getPath, maskValue, replacePaths, secretRefPaths, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
@@ -60,6 +60,7 @@ import { enqueueNotification, finishNotification as dropNotification, pendingNot
 import { claimIdempotencyKey, finishIdempotencyKey, forgetIdempotencyKeys } from './repos/idempotency.js';
 import { releaseLease, takeLease, type Lease } from './repos/leases.js';
 import { bumpResourceGeneration, resourceGeneration, writeResource, type StoredSecrets } from './repos/resources.js';
+import { FOREVER, INVALIDATE, isFresh, STORED_COLUMNS, statusFilter, storeEvaluation, type StoredColumns } from './repos/compliance.js';
 
 export { DB_FILE, noStoreError, type IfMissing } from './sqlite/files.js';
 const KINDS: readonly ResourceKind[] = ['Group', 'Policy', 'CompliancePolicy', 'EnrollmentProfile'];
@@ -102,9 +103,14 @@ export interface FleetStoreOptions {
    * queued (the server sets it when it has a notification channel to deliver them).
    */
   notifyOutbox?: boolean;
+  /**
+   * false: listings evaluate every device from scratch and ignore the stored evaluations (the
+   * reference the tests and benchmarks compare the stored listing with). Default true.
+   */
+  storedCompliance?: boolean;
 }
 
-interface DeviceRow {
+interface DeviceRow extends StoredColumns {
   id: string;
   name: string;
   serial: string | null;
@@ -164,6 +170,19 @@ interface ResourceSnapshot {
   configs: Map<string, { device: EffectiveConfiguration; admin: EffectiveConfiguration }>;
   /** CompliancePolicy name → why it cannot be evaluated (see FleetStoreOptions.checkDocument). */
   unevaluable: Map<string, string>;
+  /** compliance_gen of the evaluations this store writes, and the ones it may read as its own (see resources()). */
+  evalKey: string;
+  readKeys: string[];
+}
+
+/** What a device's stored evaluation holds (devices.compliance): the result, and the failing policies' steps for its escalation picture. */
+interface StoredResult {
+  status: ComplianceResult['status'];
+  reason?: string;
+  failures: ComplianceResult['failures'];
+  policies: string[];
+  failing: boolean;
+  steps: Array<{ name: string; actions: ReadonlyArray<NonNullable<CompliancePolicyDocument['spec']['actions']>[number]> }>;
 }
 
 export class FleetStore {
@@ -173,6 +192,7 @@ export class FleetStore {
   private readonly checkDocument?: (document: unknown) => string | undefined;
   private snapshot?: ResourceSnapshot;
   private readonly outbox: boolean;
+  private readonly useStored: boolean;
   /** True when opened with ifMissing 'empty' and there was no store: an empty stand-in, nothing on disk. */
   readonly missing: boolean;
 
@@ -182,6 +202,7 @@ export class FleetStore {
     this.clock = options.now ?? (() => new Date());
     this.checkDocument = options.checkDocument;
     this.outbox = options.notifyOutbox === true;
+    this.useStored = options.storedCompliance !== false;
     this.missing = options.missing === true;
   }
 
@@ -320,11 +341,13 @@ export class FleetStore {
   private async resources(sql: Sql): Promise<ResourceSnapshot> {
     const generation = await resourceGeneration(sql);
     if (this.snapshot?.generation === generation) return this.snapshot;
-    const snap: ResourceSnapshot = { generation, groups: [], profiles: [], policies: [], digestPolicies: [], digests: new Set(), compliance: [], configs: new Map(), unevaluable: new Map() };
+    const snap: ResourceSnapshot = { generation, groups: [], profiles: [], policies: [], digestPolicies: [], digests: new Set(), compliance: [], configs: new Map(), unevaluable: new Map(), evalKey: '', readKeys: [] };
+    let rejected = 0;
     for (const r of (await sql.all('SELECT document, secrets FROM resources ORDER BY kind, name', [])) as Array<{ document: string; secrets: string }>) {
       const doc = JSON.parse(r.document) as ResourceDocument;
       const why = this.checkDocument?.(doc);
       if (why !== undefined) {
+        rejected++;
         // A CompliancePolicy that fails the checks makes the devices it reaches `unknown`; any other
         // kind takes no part (a Group matches nobody, a Policy configures nothing): guessing what
         // a broken document means could configure or judge devices wrongly.
@@ -345,6 +368,12 @@ export class FleetStore {
         for (const [, v] of secrets) snap.digests.add(v.digest);
       } else snap.compliance.push(doc);
     }
+    // Stored evaluations are keyed by the generation and by the evaluator: one without a document
+    // checker (the embedded CLI) judges broken documents differently from one with it (the server).
+    // When the checker rejects nothing, both see the same documents and read each other's.
+    if (!this.checkDocument) snap.evalKey = `${generation}:raw`;
+    else snap.evalKey = rejected === 0 ? generation : `${generation}:checked`;
+    snap.readKeys = snap.evalKey.endsWith(':checked') ? [snap.evalKey] : [generation, `${generation}:raw`];
     this.snapshot = snap;
     return snap;
   }
@@ -461,7 +490,7 @@ export class FleetStore {
         if (row) {
           const labels = { ...(JSON.parse(row.labels) as Record<string, string>), ...(r.labels ?? {}) };
           // Only while it is still pre-registered (compare-and-set: an enrollment may claim it meanwhile).
-          const changed = (await sql.run("UPDATE devices SET name = ?, platform = ?, owner = ?, ownership = ?, labels = ?, updated_at = ? WHERE id = ? AND state = 'preregistered'", [r.name ?? row.name, r.platform, r.owner ?? row.owner, r.ownership ?? row.ownership, JSON.stringify(labels), at, row.id]));
+          const changed = (await sql.run(`UPDATE devices SET name = ?, platform = ?, owner = ?, ownership = ?, labels = ?, updated_at = ?, ${INVALIDATE} WHERE id = ? AND state = 'preregistered'`, [r.name ?? row.name, r.platform, r.owner ?? row.owner, r.ownership ?? row.ownership, JSON.stringify(labels), at, row.id]));
           if (changed.changes !== 1) throw new BackendError('conflict', `serial "${r.serial}" was enrolled while pre-registering; nothing was pre-registered`, { hint: 'run it again' });
           updated++;
         } else {
@@ -546,7 +575,7 @@ export class FleetStore {
         const ownership = existing.state === 'preregistered' ? existing.ownership : profile.spec.ownership;
         // Written only if the record is still what the rule was decided on (compare-and-set).
         const claimed = (await sql.run(`UPDATE devices SET name = ?, platform = ?, ownership = ?, owner = ?, labels = ?, state = 'enrolled', profile = ?, model = ?,
-            os_version = ?, os_key = ?, enrolled_at = ?, credential_hash = ?, noncompliant_since = NULL, released_until = NULL, updated_at = ?
+            os_version = ?, os_key = ?, enrolled_at = ?, credential_hash = ?, noncompliant_since = NULL, released_until = NULL, updated_at = ?, ${INVALIDATE}
             WHERE id = ? AND state = ? AND credential_hash IS NOT DISTINCT FROM ? AND released_until IS NOT DISTINCT FROM ?`, [request.name ?? existing.name, request.platform, ownership, existing.owner ?? request.owner ?? null, JSON.stringify(labels), token.profile,
           request.model ?? existing.model, request.osVersion, versionKey(request.osVersion), now, hashSecret(credential), now,
           id, existing.state, existing.credential_hash, existing.released_until]));
@@ -620,9 +649,9 @@ export class FleetStore {
       const postureJson = JSON.stringify(posture);
       if (posture.osVersion === row.os_version) {
         // The usual check-in: same OS. Leaving os_key out of the SET spares the OS index a write.
-        (await sql.run('UPDATE devices SET posture = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ? WHERE id = ?', [postureJson, posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, deviceId]));
+        (await sql.run(`UPDATE devices SET posture = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${INVALIDATE} WHERE id = ?`, [postureJson, posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, deviceId]));
       } else {
-        (await sql.run('UPDATE devices SET posture = ?, os_version = ?, os_key = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ? WHERE id = ?', [postureJson, posture.osVersion, versionKey(posture.osVersion), posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, deviceId]));
+        (await sql.run(`UPDATE devices SET posture = ?, os_version = ?, os_key = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${INVALIDATE} WHERE id = ?`, [postureJson, posture.osVersion, versionKey(posture.osVersion), posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, deviceId]));
       }
       row.posture = postureJson;
       row.os_version = posture.osVersion;
@@ -631,7 +660,7 @@ export class FleetStore {
       const snap = await this.resources(sql);
       const device = toDevice(row);
       const groups = groupsForDevice(device, snap.groups, snap.profiles);
-      await this.escalate(sql, row, device, snap, groups, now);
+      await this.keepEvaluation(sql, row, device, snap, groups, now, await this.escalate(sql, row, device, snap, groups, now));
       const config = row.state === 'retired' ? this.emptyConfig(snap) : this.configFor(snap, groups);
       const pending: CommandRow[] = [];
       for (const c of (await sql.all("SELECT * FROM commands WHERE device_id = ? AND status IN ('queued', 'sent') ORDER BY seq", [deviceId])) as CommandRow[]) {
@@ -650,12 +679,43 @@ export class FleetStore {
   /**
    * Runs compliance escalation for one device: starts or ends the non-compliance episode and
    * fires each due `actions` step once per episode. `device` is toDevice(row), already
-   * parsed by the caller for the groups. Call inside a transaction.
+   * parsed by the caller for the groups. Call inside a transaction. Returns the device's compliance
+   * at `now` with the episode as it stands afterwards (undefined: not enrolled, not escalated).
    */
-  private async escalate(sql: Sql, row: DeviceRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date): Promise<void> {
-    if (row.state !== 'enrolled') return;
+  private async escalate(sql: Sql, row: DeviceRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date): Promise<ComplianceResult | undefined> {
+    if (row.state !== 'enrolled') return undefined;
     const policies = policiesForGroups(snap.compliance, groups);
-    const result = evaluateCompliance({ device, policies, now, noncompliantSince: row.noncompliant_since ?? undefined, unevaluable: snap.unevaluable });
+    const before = row.noncompliant_since;
+    const result = evaluateCompliance({ device, policies, now, noncompliantSince: before ?? undefined, unevaluable: snap.unevaluable });
+    await this.runEpisode(sql, row, policies, result, now);
+    // An episode opened now starts at `now`, which the evaluation assumed already; only a start
+    // another writer chose (or none, for a failing device) changes what it judged.
+    if (!result.failing || row.noncompliant_since === before || (before === null && row.noncompliant_since === now.toISOString())) return result;
+    return evaluateCompliance({ device, policies, now, noncompliantSince: row.noncompliant_since ?? undefined, unevaluable: snap.unevaluable });
+  }
+
+  /**
+   * Stores the device's evaluation at `now` (see repos/compliance.ts), unless `onlyIfStale` and
+   * the stored one still answers for now. `result`: already evaluated with the row's episode.
+   */
+  private async keepEvaluation(sql: Sql, row: DeviceRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date, result?: ComplianceResult, onlyIfStale = false): Promise<void> {
+    const at = now.toISOString();
+    if (onlyIfStale && isFresh(row, [snap.evalKey], at)) return;
+    const policies = policiesForGroups(snap.compliance, groups);
+    const input = { device, policies, now, noncompliantSince: row.noncompliant_since ?? undefined, unevaluable: snap.unevaluable };
+    result ??= evaluateCompliance(input);
+    const until = resultHoldsUntil(input, result);
+    const failing = new Set(result.failures.map((f) => f.policy));
+    const stored: StoredResult = {
+      status: result.status, ...(result.reason !== undefined ? { reason: result.reason } : {}), failures: result.failures, policies: result.policies, failing: result.failing,
+      steps: result.failing ? policies.filter((p) => failing.has(p.metadata.name)).map((p) => ({ name: p.metadata.name, actions: p.spec.actions ?? [] })) : [],
+    };
+    const untilText = until === Infinity || until >= Date.parse(FOREVER) ? FOREVER : new Date(until).toISOString();
+    await storeEvaluation(sql, row, { body: JSON.stringify(stored), status: result.status, gen: snap.evalKey, from: at, until: untilText });
+  }
+
+  /** Starts or ends the episode for `result` and fires the steps due in it. */
+  private async runEpisode(sql: Sql, row: DeviceRow, policies: CompliancePolicyDocument[], result: ComplianceResult, now: Date): Promise<void> {
     const at = now.toISOString();
     // Nothing can be judged (a policy cannot be evaluated, the others pass): the episode stays as it is.
     if (result.reason !== undefined && !result.failing) return;
@@ -761,7 +821,11 @@ export class FleetStore {
         const snap = await this.resources(sql);
         for (const row of rows) {
           const device = toDevice(row);
-          await this.escalate(sql, row, device, snap, groupsForDevice(device, snap.groups, snap.profiles), now);
+          const groups = groupsForDevice(device, snap.groups, snap.profiles);
+          const since = row.noncompliant_since;
+          const result = await this.escalate(sql, row, device, snap, groups, now);
+          // Paged like the escalation itself: after an apply, each pass re-stores what it made stale.
+          await this.keepEvaluation(sql, row, device, snap, groups, now, result, row.noncompliant_since === since);
         }
         if (rows.length) after = rows[rows.length - 1]!.id;
         return rows.length;
@@ -796,7 +860,7 @@ export class FleetStore {
       if (report.status !== 'acknowledged' || (cmd.type !== 'wipe' && cmd.type !== 'retire')) return;
       const state: DeviceState = cmd.type === 'wipe' ? 'wiped' : 'retired';
       // A wiped device has no identity left: its credential goes, so further check-ins are refused.
-      (await sql.run(`UPDATE devices SET state = ?, noncompliant_since = NULL, updated_at = ?${cmd.type === 'wipe' ? ', credential_hash = NULL' : ''} WHERE id = ?`, [state, at, deviceId]));
+      (await sql.run(`UPDATE devices SET state = ?, noncompliant_since = NULL, updated_at = ?, ${INVALIDATE}${cmd.type === 'wipe' ? ', credential_hash = NULL' : ''} WHERE id = ?`, [state, at, deviceId]));
       await forgetSteps(sql, deviceId);
       (await sql.run("UPDATE commands SET status = 'cancelled', detail = ?, updated_at = ? WHERE device_id = ? AND status IN ('queued', 'sent') AND id != ?", [`device ${state}`, at, deviceId, commandId]));
       await this.audit(sql, actor, `device.${state}`, `device/${deviceId}`, { commandId }, at);
@@ -823,7 +887,7 @@ export class FleetStore {
     const at = query.at === undefined ? undefined : resolveWhatIf(query.at, now);
     return this.read((sql) => this.scanDevices(sql, query, (row, ctx) => {
       const { result, since } = ctx.evaluation();
-      const out = this.addEscalation(toCompliance(row, result), row, ctx.policies(), result, since, at ?? now, ctx.fired);
+      const out = this.addEscalation(toCompliance(row, result), row, ctx.stepPolicies(), result, since, at ?? now, ctx.fired);
       if (at) out.evaluatedAt = at.toISOString();
       return out;
     }, at, true));
@@ -857,6 +921,9 @@ export class FleetStore {
    * filters are evaluated here while scanning, so a page may read more rows than it returns,
    * but never the whole table at once. `withFired`: read the fired escalation steps of each
    * batch's devices in an episode (one statement per batch), for records that show them.
+   * A device's compliance is its stored evaluation when that answers for the instant asked
+   * (storedResult), else evaluated here; a status filter is then SQL over the stored status,
+   * plus the devices without a fresh one.
    */
   private async scanDevices<T>(sql: Sql, query: DeviceQuery, map: (row: DeviceRow, ctx: ScanContext) => T, at?: Date, withFired = false): Promise<Page<T>> {
     const sort = parseSort(query.sort);
@@ -870,16 +937,28 @@ export class FleetStore {
     const cmp = sort.desc ? '<' : '>';
     const dir = sort.desc ? 'DESC' : 'ASC';
     const where = [...filters.where];
+    const params = [...filters.params];
+    const withStored = this.useStored && (withFired || filters.compliance.length > 0);
+    const nowText = now.toISOString();
+    const evalText = evalAt.toISOString();
+    const whatIf = evalText !== nowText;
+    if (withStored && !whatIf) {
+      for (const f of filters.compliance) {
+        const sqlFilter = statusFilter(f.op as '=' | '!=', f.value, snap.readKeys, nowText);
+        where.push(sqlFilter.where);
+        params.push(...sqlFilter.params);
+      }
+    }
     let after = query.cursor
       ? await decodeCursor(query.cursor, sort, async (id) => (await sql.get<{ k: string }>(`SELECT ${sort.expr} AS k FROM devices WHERE id = ?`, [id]))?.k)
       : undefined;
     const text = (withCursor: boolean) =>
-      `SELECT ${LISTING_COLUMNS}, ${sort.expr} AS sort_key FROM devices WHERE ${[...where, ...(withCursor ? [`(${sort.expr}, id) ${cmp} (?, ?)`] : []), '1 = 1'].join(' AND ')} ORDER BY ${sort.expr} ${dir}, id ${dir} LIMIT ?`;
+      `SELECT ${LISTING_COLUMNS}${withStored ? `, ${STORED_COLUMNS}` : ''}, ${sort.expr} AS sort_key FROM devices WHERE ${[...where, ...(withCursor ? [`(${sort.expr}, id) ${cmp} (?, ?)`] : []), '1 = 1'].join(' AND ')} ORDER BY ${sort.expr} ${dir}, id ${dir} LIMIT ?`;
     const items: T[] = [];
     for (;;) {
       const rows = after
-        ? await sql.all<DeviceRow>(text(true), [...filters.params, after.key, after.id, batch])
-        : await sql.all<DeviceRow>(text(false), [...filters.params, batch]);
+        ? await sql.all<DeviceRow>(text(true), [...params, after.key, after.id, batch])
+        : await sql.all<DeviceRow>(text(false), [...params, batch]);
       const batchFired = new Map<string, FiredRow[]>();
       if (withFired) {
         // Only a device in an episode has fired steps.
@@ -894,6 +973,7 @@ export class FleetStore {
         if (items.length === limit) return { items, nextCursor: encodeCursor(sort, after!.key, after!.id) };
         after = { key: row.sort_key ?? '', id: row.id };
         let evaluated: { result: ComplianceResult; since?: string } | undefined;
+        let stored: StoredResult | undefined;
         let groups: string[] | undefined;
         let parsed: Device | undefined;
         let assigned: CompliancePolicyDocument[] | undefined;
@@ -901,7 +981,15 @@ export class FleetStore {
         const groupsOf = () => (groups ??= groupsForDevice(device(), snap.groups, snap.profiles));
         const ctx: ScanContext = {
           policies: () => (assigned ??= policiesForGroups(snap.compliance, groupsOf())),
-          evaluation: () => (evaluated ??= evaluateAt(row, device(), ctx.policies(), now, evalAt, snap.unevaluable)),
+          evaluation: () => {
+            if (evaluated) return evaluated;
+            stored = withStored ? storedResult(row, snap.readKeys, nowText, evalText) : undefined;
+            if (!stored) return (evaluated = evaluateAt(row, device(), ctx.policies(), now, evalAt, snap.unevaluable));
+            const { steps: _steps, ...result } = stored;
+            return (evaluated = { result, since: result.failing ? (row.noncompliant_since ?? evalText) : undefined });
+          },
+          // Only the failing policies' steps make the escalation picture: the stored evaluation keeps those.
+          stepPolicies: () => (ctx.evaluation(), stored ? stepDocuments(stored) : ctx.policies()),
           fired: () => firedOf(row.id),
         };
         if (!filters.group.every((f) => groupsOf().includes(f.value) === (f.op === '='))) continue;
@@ -1181,7 +1269,28 @@ function maskDigests(value: unknown, digests: Set<string>): unknown {
 interface ScanContext {
   policies(): CompliancePolicyDocument[];
   evaluation(): { result: ComplianceResult; since?: string };
+  /** Policies for the escalation picture of evaluation(): the assigned ones, or the stored failing ones' steps. */
+  stepPolicies(): CompliancePolicyDocument[];
   fired(): FiredRow[];
+}
+
+/**
+ * The device's stored evaluation if it gives exactly what evaluateAt would at `at` (evaluated
+ * `now`): fresh for `at` under one of the evaluator keys; for a what-if (`at` later than `now`)
+ * also fresh at `now`, since the result then holds throughout [now, at], and not a failing
+ * device whose episode is not recorded yet, whose what-if episode starts at `now` itself.
+ */
+function storedResult(row: DeviceRow, keys: readonly string[], now: string, at: string): StoredResult | undefined {
+  if (!isFresh(row, keys, at)) return undefined;
+  if (at !== now && row.compliance_from! > now) return undefined;
+  const stored = JSON.parse(row.compliance!) as StoredResult;
+  if (at !== now && stored.failing && row.noncompliant_since === null) return undefined;
+  return stored;
+}
+
+/** The stored steps as the documents escalationOutlook reads (name and actions are all it looks at). */
+function stepDocuments(stored: StoredResult): CompliancePolicyDocument[] {
+  return stored.steps.map((s) => ({ metadata: { name: s.name }, spec: { actions: s.actions } }) as unknown as CompliancePolicyDocument);
 }
 
 function byFiring(a: FiredRow, b: FiredRow): number {

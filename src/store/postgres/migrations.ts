@@ -180,6 +180,18 @@ CREATE TABLE leases (
     // stand in the index's way (SQLite's migration 7 cancels them first).
     run: createFilterFunctions,
   },
+  {
+    version: 8,
+    name: 'stored compliance: each device\'s evaluation, what it was evaluated against and the interval it holds in',
+    sql: text(`
+ALTER TABLE devices ADD COLUMN IF NOT EXISTS compliance TEXT;
+ALTER TABLE devices ADD COLUMN IF NOT EXISTS compliance_status TEXT;
+ALTER TABLE devices ADD COLUMN IF NOT EXISTS compliance_gen TEXT;
+ALTER TABLE devices ADD COLUMN IF NOT EXISTS compliance_from TEXT;
+ALTER TABLE devices ADD COLUMN IF NOT EXISTS compliance_until TEXT;
+CREATE INDEX IF NOT EXISTS devices_by_compliance ON devices (compliance_status, id);
+`),
+  },
 ];
 
 /**

@@ -4,6 +4,7 @@
 // is the claim, inserted ON CONFLICT DO NOTHING, and only the writer whose insert took it queues
 // the step's command and writes its audit.
 import type { Sql } from '../engine.js';
+import { INVALIDATE } from './compliance.js';
 
 export interface FiredRow {
   device_id: string;
@@ -36,14 +37,15 @@ export async function claimStep(sql: Sql, c: StepClaim): Promise<boolean> {
 
 /** Opens an episode at `at` unless one is open; returns the open episode's start (this one, or the one another writer opened). */
 export async function openEpisode(sql: Sql, deviceId: string, at: string): Promise<string | undefined> {
-  const opened = await sql.get<{ since: string }>('UPDATE devices SET noncompliant_since = ? WHERE id = ? AND noncompliant_since IS NULL RETURNING noncompliant_since AS since', [at, deviceId]);
+  // The episode start is an input of the stored evaluation (repos/compliance.ts).
+  const opened = await sql.get<{ since: string }>(`UPDATE devices SET noncompliant_since = ?, ${INVALIDATE} WHERE id = ? AND noncompliant_since IS NULL RETURNING noncompliant_since AS since`, [at, deviceId]);
   if (opened) return opened.since;
   return (await sql.get<{ since: string | null }>('SELECT noncompliant_since AS since FROM devices WHERE id = ?', [deviceId]))?.since ?? undefined;
 }
 
 /** Ends the device's episode (back to compliance, wiped, retired, enrolled again) and forgets its fired steps. */
 export async function endEpisode(sql: Sql, deviceId: string): Promise<void> {
-  await sql.run('UPDATE devices SET noncompliant_since = NULL WHERE id = ? AND noncompliant_since IS NOT NULL', [deviceId]);
+  await sql.run(`UPDATE devices SET noncompliant_since = NULL, ${INVALIDATE} WHERE id = ? AND noncompliant_since IS NOT NULL`, [deviceId]);
   await forgetSteps(sql, deviceId);
 }
 

@@ -232,6 +232,20 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 `,
   },
+  {
+    version: 8,
+    name: 'stored compliance: each device\'s evaluation, what it was evaluated against and the interval it holds in',
+    // The evaluation listings read instead of evaluating every device (src/store/repos/compliance.ts); NULL: not evaluated yet.
+    sql: '',
+    run(db) {
+      // Checked first so that replaying the migrations over a rewound store still works.
+      const columns = new Set((db.prepare('PRAGMA table_info(devices)').all() as Array<{ name: string }>).map((c) => c.name));
+      for (const c of ['compliance', 'compliance_status', 'compliance_gen', 'compliance_from', 'compliance_until']) {
+        if (!columns.has(c)) db.exec(`ALTER TABLE devices ADD COLUMN ${c} TEXT`);
+      }
+      db.exec('CREATE INDEX IF NOT EXISTS devices_by_compliance ON devices (compliance_status, id)');
+    },
+  },
 ];
 
 /**

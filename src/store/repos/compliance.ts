@@ -1,0 +1,84 @@
+// Stored compliance: each device's evaluated compliance kept on its row (migration 8), so a
+// listing reads it instead of evaluating every device. A stored evaluation says what it was
+// evaluated against (compliance_gen: the resource generation and the evaluator, see
+// FleetStore.resources) and the interval the clock alone cannot change it in
+// ([compliance_from, compliance_until), see compliance/evaluate.ts resultHoldsUntil).
+//
+// Two rules keep a stored evaluation true to the row it sits on, with any number of writers:
+//   - every statement that changes an input of the evaluation (posture, last check-in, labels,
+//     owner, platform, ownership, serial, profile, the episode start) sets compliance_gen to NULL
+//     in the same statement (INVALIDATE);
+//   - an evaluation is written only if the row still holds the inputs it was computed from (a
+//     conditional UPDATE on those columns, re-checked by PostgreSQL on the latest row version),
+//     so an evaluation of a posture another writer has replaced meanwhile is never stored.
+// So a row with compliance_gen set holds the evaluation of its own current inputs.
+import type { Sql } from '../engine.js';
+
+/** Appended to the SET list of any UPDATE that changes an input of the device's evaluation. */
+export const INVALIDATE = 'compliance_gen = NULL';
+
+/** The columns a listing reads to use the stored evaluation. */
+export const STORED_COLUMNS = 'compliance, compliance_status, compliance_gen, compliance_from, compliance_until';
+
+/** compliance_until of an evaluation the clock alone never changes (ISO text sorts after any instant we write). */
+export const FOREVER = '9999-12-31T23:59:59.999Z';
+
+/** The row columns an evaluation is computed from, as read. */
+export interface EvaluationInputs {
+  id: string;
+  platform: string;
+  ownership: string;
+  owner: string | null;
+  labels: string;
+  serial: string | null;
+  profile: string | null;
+  posture: string | null;
+  last_check_in: string | null;
+  noncompliant_since: string | null;
+}
+
+export interface StoredColumns {
+  compliance?: string | null;
+  compliance_status?: string | null;
+  compliance_gen?: string | null;
+  compliance_from?: string | null;
+  compliance_until?: string | null;
+}
+
+export interface Evaluation {
+  /** JSON of the result and the failing policies' escalation steps (FleetStore's StoredResult). */
+  body: string;
+  status: string;
+  gen: string;
+  from: string;
+  until: string;
+}
+
+/** Stores `e` if the row still has `inputs`; false when another writer changed them first. */
+export async function storeEvaluation(sql: Sql, inputs: EvaluationInputs, e: Evaluation): Promise<boolean> {
+  const r = await sql.run(
+    `UPDATE devices SET compliance = ?, compliance_status = ?, compliance_gen = ?, compliance_from = ?, compliance_until = ?
+     WHERE id = ? AND platform = ? AND ownership = ? AND owner IS NOT DISTINCT FROM ? AND labels = ? AND serial IS NOT DISTINCT FROM ?
+       AND profile IS NOT DISTINCT FROM ? AND posture IS NOT DISTINCT FROM ? AND last_check_in IS NOT DISTINCT FROM ? AND noncompliant_since IS NOT DISTINCT FROM ?`,
+    [e.body, e.status, e.gen, e.from, e.until, inputs.id, inputs.platform, inputs.ownership, inputs.owner, inputs.labels, inputs.serial,
+      inputs.profile, inputs.posture, inputs.last_check_in, inputs.noncompliant_since]);
+  return r.changes === 1;
+}
+
+/** True when the stored evaluation answers for instant `at` under one of the evaluator keys `gens`. */
+export function isFresh(row: StoredColumns, gens: readonly string[], at: string): boolean {
+  return row.compliance_gen != null && gens.includes(row.compliance_gen) && row.compliance_from! <= at && at < row.compliance_until!;
+}
+
+/**
+ * SQL for a compliance-status filter over the stored column: the rows whose fresh stored status
+ * passes, plus every row without a fresh evaluation (the caller evaluates those and filters them
+ * itself). The same freshness as isFresh, so SQL never drops a row the caller would keep.
+ */
+export function statusFilter(op: '=' | '!=', status: string, gens: readonly string[], at: string): { where: string; params: unknown[] } {
+  const stale = `compliance_gen IS NULL OR compliance_gen NOT IN (${gens.map(() => '?').join(', ')}) OR compliance_from > ? OR compliance_until <= ?`;
+  return {
+    where: `(compliance_status ${op === '=' ? '=' : 'IS DISTINCT FROM'} ? OR ${stale})`,
+    params: [status, ...gens, at, at],
+  };
+}
