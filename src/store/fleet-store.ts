@@ -711,7 +711,7 @@ export class FleetStore {
       steps: result.failing ? policies.filter((p) => failing.has(p.metadata.name)).map((p) => ({ name: p.metadata.name, actions: p.spec.actions ?? [] })) : [],
     };
     const untilText = until === Infinity || until >= Date.parse(FOREVER) ? FOREVER : new Date(until).toISOString();
-    await storeEvaluation(sql, row, { body: JSON.stringify(stored), status: result.status, gen: snap.evalKey, from: at, until: untilText });
+    await storeEvaluation(sql, row, { body: JSON.stringify(stored), status: result.status, gen: snap.evalKey, from: at, until: untilText }, row.compliance_status);
   }
 
   /** Starts or ends the episode for `result` and fires the steps due in it. */

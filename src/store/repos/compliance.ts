@@ -54,14 +54,20 @@ export interface Evaluation {
   until: string;
 }
 
-/** Stores `e` if the row still has `inputs`; false when another writer changed them first. */
-export async function storeEvaluation(sql: Sql, inputs: EvaluationInputs, e: Evaluation): Promise<boolean> {
+/**
+ * Stores `e` if the row still has `inputs`; false when another writer changed them first.
+ * `statusRead`: the row's compliance_status as read with the inputs; when it equals the new one
+ * the column is left out of the SET (SQLite then leaves its index alone, as on most check-ins)
+ * and made a condition instead, so a status another writer stored meanwhile is never kept.
+ */
+export async function storeEvaluation(sql: Sql, inputs: EvaluationInputs, e: Evaluation, statusRead?: string | null): Promise<boolean> {
+  const same = statusRead === e.status;
   const r = await sql.run(
-    `UPDATE devices SET compliance = ?, compliance_status = ?, compliance_gen = ?, compliance_from = ?, compliance_until = ?
+    `UPDATE devices SET compliance = ?, ${same ? '' : 'compliance_status = ?, '}compliance_gen = ?, compliance_from = ?, compliance_until = ?
      WHERE id = ? AND platform = ? AND ownership = ? AND owner IS NOT DISTINCT FROM ? AND labels = ? AND serial IS NOT DISTINCT FROM ?
-       AND profile IS NOT DISTINCT FROM ? AND posture IS NOT DISTINCT FROM ? AND last_check_in IS NOT DISTINCT FROM ? AND noncompliant_since IS NOT DISTINCT FROM ?`,
-    [e.body, e.status, e.gen, e.from, e.until, inputs.id, inputs.platform, inputs.ownership, inputs.owner, inputs.labels, inputs.serial,
-      inputs.profile, inputs.posture, inputs.last_check_in, inputs.noncompliant_since]);
+       AND profile IS NOT DISTINCT FROM ? AND posture IS NOT DISTINCT FROM ? AND last_check_in IS NOT DISTINCT FROM ? AND noncompliant_since IS NOT DISTINCT FROM ?${same ? ' AND compliance_status = ?' : ''}`,
+    [e.body, ...(same ? [] : [e.status]), e.gen, e.from, e.until, inputs.id, inputs.platform, inputs.ownership, inputs.owner, inputs.labels, inputs.serial,
+      inputs.profile, inputs.posture, inputs.last_check_in, inputs.noncompliant_since, ...(same ? [e.status] : [])]);
   return r.changes === 1;
 }
 
