@@ -60,7 +60,7 @@ import { enqueueNotification, finishNotification as dropNotification, pendingNot
 import { claimIdempotencyKey, finishIdempotencyKey, forgetIdempotencyKeys } from './repos/idempotency.js';
 import { releaseLease, takeLease, type Lease } from './repos/leases.js';
 import { bumpResourceGeneration, resourceGeneration, writeResource, type StoredSecrets } from './repos/resources.js';
-import { FOREVER, INVALIDATE, isFresh, STORED_COLUMNS, statusFilter, storeEvaluation, type StoredColumns } from './repos/compliance.js';
+import { evaluationSet, FOREVER, INVALIDATE, isFresh, STORED_COLUMNS, statusFilter, storeEvaluation, type Evaluation, type StoredColumns } from './repos/compliance.js';
 
 export { DB_FILE, noStoreError, type IfMissing } from './sqlite/files.js';
 const KINDS: readonly ResourceKind[] = ['Group', 'Policy', 'CompliancePolicy', 'EnrollmentProfile'];
@@ -647,20 +647,29 @@ export class FleetStore {
         throw new BackendError('unauthorized', `device ${deviceId} is not enrolled`);
       }
       const postureJson = JSON.stringify(posture);
-      if (posture.osVersion === row.os_version) {
-        // The usual check-in: same OS. Leaving os_key out of the SET spares the OS index a write.
-        (await sql.run(`UPDATE devices SET posture = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${INVALIDATE} WHERE id = ?`, [postureJson, posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, deviceId]));
-      } else {
-        (await sql.run(`UPDATE devices SET posture = ?, os_version = ?, os_key = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${INVALIDATE} WHERE id = ?`, [postureJson, posture.osVersion, versionKey(posture.osVersion), posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, deviceId]));
-      }
+      const sameOs = posture.osVersion === row.os_version;
+      const snap = await this.resources(sql);
+      const inputsRead = { ...row };
       row.posture = postureJson;
       row.os_version = posture.osVersion;
       row.last_check_in = at;
       if (posture.model) row.model = posture.model;
-      const snap = await this.resources(sql);
       const device = toDevice(row);
       const groups = groupsForDevice(device, snap.groups, snap.profiles);
-      await this.keepEvaluation(sql, row, device, snap, groups, now, await this.escalate(sql, row, device, snap, groups, now));
+      // Evaluated before the write, so the posture and its evaluation go in one statement.
+      const evaluated = this.evaluation(row, device, snap, groups, now);
+      const stored = evaluationSet(inputsRead, evaluated.stored, inputsRead.compliance_status);
+      if (sameOs) {
+        // The usual check-in: same OS. Leaving os_key out of the SET spares the OS index a write.
+        (await sql.run(`UPDATE devices SET posture = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${stored.set} WHERE id = ?`, [postureJson, posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, ...stored.params, deviceId]));
+      } else {
+        (await sql.run(`UPDATE devices SET posture = ?, os_version = ?, os_key = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${stored.set} WHERE id = ?`, [postureJson, posture.osVersion, versionKey(posture.osVersion), posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, ...stored.params, deviceId]));
+      }
+      row.compliance_status = evaluated.stored.status;
+      const since = row.noncompliant_since;
+      const result = await this.escalate(sql, row, device, snap, groups, now, evaluated.result);
+      // Opening or ending the episode invalidated what was just stored (its start is an input).
+      if (row.noncompliant_since !== since) await this.keepEvaluation(sql, row, device, snap, groups, now, result);
       const config = row.state === 'retired' ? this.emptyConfig(snap) : this.configFor(snap, groups);
       const pending: CommandRow[] = [];
       for (const c of (await sql.all("SELECT * FROM commands WHERE device_id = ? AND status IN ('queued', 'sent') ORDER BY seq", [deviceId])) as CommandRow[]) {
@@ -682,11 +691,11 @@ export class FleetStore {
    * parsed by the caller for the groups. Call inside a transaction. Returns the device's compliance
    * at `now` with the episode as it stands afterwards (undefined: not enrolled, not escalated).
    */
-  private async escalate(sql: Sql, row: DeviceRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date): Promise<ComplianceResult | undefined> {
+  private async escalate(sql: Sql, row: DeviceRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date, evaluated?: ComplianceResult): Promise<ComplianceResult | undefined> {
     if (row.state !== 'enrolled') return undefined;
     const policies = policiesForGroups(snap.compliance, groups);
     const before = row.noncompliant_since;
-    const result = evaluateCompliance({ device, policies, now, noncompliantSince: before ?? undefined, unevaluable: snap.unevaluable });
+    const result = evaluated ?? evaluateCompliance({ device, policies, now, noncompliantSince: before ?? undefined, unevaluable: snap.unevaluable });
     await this.runEpisode(sql, row, policies, result, now);
     // An episode opened now starts at `now`, which the evaluation assumed already; only a start
     // another writer chose (or none, for a failing device) changes what it judged.
@@ -699,19 +708,23 @@ export class FleetStore {
    * the stored one still answers for now. `result`: already evaluated with the row's episode.
    */
   private async keepEvaluation(sql: Sql, row: DeviceRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date, result?: ComplianceResult, onlyIfStale = false): Promise<void> {
-    const at = now.toISOString();
-    if (onlyIfStale && isFresh(row, [snap.evalKey], at)) return;
+    if (onlyIfStale && isFresh(row, [snap.evalKey], now.toISOString())) return;
+    await storeEvaluation(sql, row, this.evaluation(row, device, snap, groups, now, result).stored, row.compliance_status);
+  }
+
+  /** The device's evaluation at `now` with the row's episode, and the stored form of it (`result`: already evaluated so). */
+  private evaluation(row: DeviceRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date, result?: ComplianceResult): { result: ComplianceResult; stored: Evaluation } {
     const policies = policiesForGroups(snap.compliance, groups);
     const input = { device, policies, now, noncompliantSince: row.noncompliant_since ?? undefined, unevaluable: snap.unevaluable };
     result ??= evaluateCompliance(input);
     const until = resultHoldsUntil(input, result);
     const failing = new Set(result.failures.map((f) => f.policy));
-    const stored: StoredResult = {
+    const body: StoredResult = {
       status: result.status, ...(result.reason !== undefined ? { reason: result.reason } : {}), failures: result.failures, policies: result.policies, failing: result.failing,
       steps: result.failing ? policies.filter((p) => failing.has(p.metadata.name)).map((p) => ({ name: p.metadata.name, actions: p.spec.actions ?? [] })) : [],
     };
     const untilText = until === Infinity || until >= Date.parse(FOREVER) ? FOREVER : new Date(until).toISOString();
-    await storeEvaluation(sql, row, { body: JSON.stringify(stored), status: result.status, gen: snap.evalKey, from: at, until: untilText }, row.compliance_status);
+    return { result, stored: { body: JSON.stringify(body), status: result.status, gen: snap.evalKey, from: now.toISOString(), until: untilText } };
   }
 
   /** Starts or ends the episode for `result` and fires the steps due in it. */

@@ -71,6 +71,23 @@ export async function storeEvaluation(sql: Sql, inputs: EvaluationInputs, e: Eva
   return r.changes === 1;
 }
 
+/**
+ * The SET list that stores `e` within the UPDATE that writes the posture and check-in time it was
+ * evaluated with (a check-in: one statement, not two). The other inputs are not that statement's
+ * to set, so compliance_gen is set only if the row still holds them (PostgreSQL evaluates the CASE
+ * on the row version it updates), else NULL: not stored. `statusRead` as for storeEvaluation.
+ */
+export function evaluationSet(inputs: EvaluationInputs, e: Evaluation, statusRead?: string | null): { set: string; params: unknown[] } {
+  const same = statusRead === e.status;
+  return {
+    set: `compliance = ?, ${same ? '' : 'compliance_status = ?, '}compliance_from = ?, compliance_until = ?,
+      compliance_gen = CASE WHEN platform = ? AND ownership = ? AND owner IS NOT DISTINCT FROM ? AND labels = ? AND serial IS NOT DISTINCT FROM ?
+        AND profile IS NOT DISTINCT FROM ? AND noncompliant_since IS NOT DISTINCT FROM ?${same ? ' AND compliance_status = ?' : ''} THEN ? ELSE NULL END`,
+    params: [e.body, ...(same ? [] : [e.status]), e.from, e.until, inputs.platform, inputs.ownership, inputs.owner, inputs.labels, inputs.serial,
+      inputs.profile, inputs.noncompliant_since, ...(same ? [e.status] : []), e.gen],
+  };
+}
+
 /** True when the stored evaluation answers for instant `at` under one of the evaluator keys `gens`. */
 export function isFresh(row: StoredColumns, gens: readonly string[], at: string): boolean {
   return row.compliance_gen != null && gens.includes(row.compliance_gen) && row.compliance_from! <= at && at < row.compliance_until!;
