@@ -234,28 +234,39 @@ export interface MigrationReport {
 /** Brings the database to PG_LATEST_VERSION; safe to call from any number of processes at once. */
 export async function migratePostgres(engine: PostgresEngine, migrations: readonly PgMigration[] = PG_MIGRATIONS): Promise<MigrationReport> {
   await bootstrap(engine);
+  return engine.transaction(async (s) => applyMigrations(s as PgSql, engine.location, migrations));
+}
+
+/**
+ * The migrations inside the caller's transaction, which holds the migration lock until it ends:
+ * a copy into an empty database (store/copy.ts) creates the schema and its rows in one
+ * transaction, so a failed copy leaves no schema behind either.
+ */
+export async function migrateInTransaction(sql: PgSql, location: string, migrations: readonly PgMigration[] = PG_MIGRATIONS): Promise<MigrationReport> {
+  await sql.exec(BOOTSTRAP_SQL);
+  return applyMigrations(sql, location, migrations);
+}
+
+async function applyMigrations(sql: PgSql, location: string, migrations: readonly PgMigration[]): Promise<MigrationReport> {
   const latest = migrations[migrations.length - 1]!.version;
-  return engine.transaction(async (s) => {
-    const sql = s as PgSql;
-    // Waits here while another process migrates; its versions are visible once it commits,
-    // because every READ COMMITTED statement takes a fresh snapshot.
-    await sql.get('SELECT id FROM migration_lock WHERE id = 1 FOR UPDATE');
-    const from = (await sql.get<{ v: number }>('SELECT coalesce(max(version), 0) AS v FROM migrations'))!.v;
-    if (from > latest) {
-      throw new BackendError('unavailable', `the database ${engine.location} has schema version ${from}, newer than this emmctl understands (${latest})`, {
-        hint: 'upgrade emmctl on every replica before it serves this database',
-      });
-    }
-    const applied: MigrationReport['applied'] = [];
-    for (const m of migrations) {
-      if (m.version <= from) continue;
-      if (m.sql) await sql.exec(m.sql);
-      await m.run?.(sql);
-      await sql.run('INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, new Date().toISOString()]);
-      applied.push({ version: m.version, name: m.name });
-    }
-    return { from, to: Math.max(from, latest), applied };
-  });
+  // Waits here while another process migrates; its versions are visible once it commits,
+  // because every READ COMMITTED statement takes a fresh snapshot.
+  await sql.get('SELECT id FROM migration_lock WHERE id = 1 FOR UPDATE');
+  const from = (await sql.get<{ v: number }>('SELECT coalesce(max(version), 0) AS v FROM migrations'))!.v;
+  if (from > latest) {
+    throw new BackendError('unavailable', `the database ${location} has schema version ${from}, newer than this emmctl understands (${latest})`, {
+      hint: 'upgrade emmctl on every replica before it serves this database',
+    });
+  }
+  const applied: MigrationReport['applied'] = [];
+  for (const m of migrations) {
+    if (m.version <= from) continue;
+    if (m.sql) await sql.exec(m.sql);
+    await m.run?.(sql);
+    await sql.run('INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, new Date().toISOString()]);
+    applied.push({ version: m.version, name: m.name });
+  }
+  return { from, to: Math.max(from, latest), applied };
 }
 
 /** The last migration applied (0 when none). */
@@ -267,6 +278,12 @@ export async function postgresSchemaVersion(engine: PostgresEngine): Promise<num
   }, { readOnly: true });
 }
 
+const BOOTSTRAP_SQL = text(`
+CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS migration_lock (id INTEGER PRIMARY KEY CHECK (id = 1));
+INSERT INTO migration_lock (id) VALUES (1) ON CONFLICT (id) DO NOTHING;
+`);
+
 // The bookkeeping tables, created if missing. Two processes creating the same table at once:
 // the second fails on the catalog's unique index (23505) or finds it created (42P07); the
 // statement is then simply run again and sees the table.
@@ -274,11 +291,7 @@ async function bootstrap(engine: PostgresEngine): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await engine.transaction(async (s) => {
-        await (s as PgSql).exec(text(`
-CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS migration_lock (id INTEGER PRIMARY KEY CHECK (id = 1));
-INSERT INTO migration_lock (id) VALUES (1) ON CONFLICT (id) DO NOTHING;
-`));
+        await (s as PgSql).exec(BOOTSTRAP_SQL);
       });
       return;
     } catch (e) {
