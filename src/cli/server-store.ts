@@ -47,7 +47,7 @@ export async function chooseTokenStore(flags: { database?: string; dataDir?: str
   return choice.engine === 'postgres' ? choice : undefined;
 }
 
-function hasPassword(url: string): boolean {
+export function hasPassword(url: string): boolean {
   try {
     return new URL(url).password !== '';
   } catch {

@@ -2,6 +2,7 @@
 // (they also migrate at start, under the same lock), and print the versions.
 import type { Command } from 'commander';
 import { acceptsOutput, type CliContext } from '../context.js';
+import { COPY_HELP, type CopyFlags } from './server-migrate-copy.js';
 
 export interface MigrateReport {
   engine: 'postgres' | 'sqlite';
@@ -18,6 +19,9 @@ export function register(server: Command, ctx: CliContext): void {
     .command('migrate')
     .description('Apply the store schema migrations now and print the versions (PostgreSQL with --database or EMMCTL_DATABASE_URL, else the embedded store)')
     .option('--database <url>', 'PostgreSQL database URL, without its password; env EMMCTL_DATABASE_URL')
+    .option('--from <dir>', 'copy the embedded store in DIR into the empty PostgreSQL database --to (stop its server first)')
+    .option('--to <url>', 'with --from: the PostgreSQL database URL, without its password (default: EMMCTL_DATABASE_URL)')
+    .option('--dry-run', 'with --from: copy and check inside the transaction, then roll it back')
     .addHelpText('after', `
 Every server migrates at start, under a lock, so replicas starting together never race; run
 this first to see the schema change before the servers do. The password never goes in the
@@ -27,8 +31,14 @@ JSON: {engine, location, from, to, applied: [{version, name}]}.
 
 Examples:
   $ PGPASSWORD=... emmctl server migrate --database postgres://emmctl@db.example.com/emmctl?sslmode=verify-full
-  $ emmctl server migrate --data-dir /var/lib/emmctl -o json`)
-    .action(async (opts: { database?: string }, cmd: Command) => {
+  $ emmctl server migrate --data-dir /var/lib/emmctl -o json
+  $ PGPASSWORD=... emmctl server migrate --from /var/lib/emmctl --to postgres://emmctl@db.example.com/emmctl
+${COPY_HELP}`)
+    .action(async (opts: { database?: string } & CopyFlags, cmd: Command) => {
+      if (opts.from !== undefined || opts.to !== undefined || opts.dryRun) {
+        const { runCopy } = await import('./server-migrate-copy.js');
+        return runCopy(ctx, cmd, opts);
+      }
       const { chooseServerStore } = await import('../server-store.js');
       const globals = ctx.globals(cmd);
       // `server` takes --database too, and commander gives a flag to the first command that knows it.
