@@ -91,8 +91,8 @@ export interface CopyOptions {
   target: PostgresEngine;
   /** Copy and check inside the transaction, then roll it back. */
   dryRun?: boolean;
-  /** Called once per table as it is being copied, for progress. */
-  onTable?: (table: string) => void;
+  /** What the copy is doing now, for a progress line: "copying devices", "checking the copy". */
+  onProgress?: (what: string) => void;
 }
 
 const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -169,9 +169,10 @@ export async function copyStoreToPostgres(options: CopyOptions): Promise<CopyRep
         // The migration just filled meta with a store id and keys of its own; the store's replace them.
         await sql.run('DELETE FROM meta');
         for (const table of COPIED_TABLES) {
-          options.onTable?.(table.name);
+          options.onProgress?.(`copying ${table.name}`);
           await copyTable(sql, source, table, columns.get(table.name)!);
         }
+        options.onProgress?.('checking the copy');
         const tables = await verify(sql, source, columns);
         const differ = tables.filter((t) => !t.equal);
         if (differ.length > 0) {

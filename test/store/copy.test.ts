@@ -58,8 +58,8 @@ describe('copying an embedded store into PostgreSQL', () => {
       const copy = copyStoreToPostgres({
         dataDir: source,
         target,
-        onTable: (table) => {
-          if (table === 'devices') writer.prepare("INSERT INTO audit (at, actor, source, action, target) VALUES ('2026-01-01T00:00:00.000Z', 'x', 'cli', 'test', 'nothing')").run();
+        onProgress: (what) => {
+          if (what === 'copying devices') writer.prepare("INSERT INTO audit (at, actor, source, action, target) VALUES ('2026-01-01T00:00:00.000Z', 'x', 'cli', 'test', 'nothing')").run();
         },
       });
       await expect(copy).rejects.toThrow(/^the store at .*emmctl\.db changed while it was being copied: a server or another emmctl is writing to it; the copy was rolled back, nothing was changed$/);

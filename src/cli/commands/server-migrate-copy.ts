@@ -47,11 +47,14 @@ export async function runCopy(ctx: CliContext, cmd: Command, flags: CopyFlags): 
   }
   const format = globals.output;
   const [{ PostgresEngine }, { copyStoreToPostgres }] = await Promise.all([import('../../store/postgres/engine.js'), import('../../store/copy.js')]);
+  const { createProgress } = await import('../../output/progress.js');
   const engine = await PostgresEngine.open(url, { env: ctx.io.env, poolSize: 1 });
+  const progress = createProgress(ctx.io.stderr);
   let report: CopyReport;
   try {
-    report = await copyStoreToPostgres({ dataDir: flags.from, target: engine, dryRun: flags.dryRun });
+    report = await copyStoreToPostgres({ dataDir: flags.from, target: engine, dryRun: flags.dryRun, onProgress: (what) => progress.update(what) });
   } finally {
+    progress.done();
     await engine.close();
   }
   if (format === 'json' || format === 'yaml') {
