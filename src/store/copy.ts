@@ -229,7 +229,10 @@ function openSource(dataDir: string): Database.Database {
     db.pragma('busy_timeout = 5000');
     return db;
   } catch (e) {
-    throw new EmmctlError(`cannot open the store at ${resolve(path)}: ${(e as Error).message}`, { cause: e });
+    throw new EmmctlError(`cannot open the store at ${resolve(path)} to read it: ${(e as Error).message}`, {
+      hint: 'a store whose server was killed may need its journal recovered: run `emmctl server migrate --data-dir DIR` once, then the copy again',
+      cause: e,
+    });
   }
 }
 
