@@ -30,7 +30,9 @@ export async function runCopy(ctx: CliContext, cmd: Command, flags: CopyFlags): 
   const { UsageError } = await import('../../errors.js');
   const globals = ctx.globals(cmd);
   if (flags.from === undefined) throw new UsageError(`${flags.to !== undefined ? '--to' : '--dry-run'} needs --from DATA_DIR: the embedded store to copy`);
-  if (flags.database !== undefined) throw new UsageError('--database with --from: the copy writes to --to URL', 'give the database once, as --to URL');
+  // `server` may take --database itself, and commander gives a flag to the first command that knows it.
+  const database = (cmd.optsWithGlobals() as { database?: string }).database ?? flags.database;
+  if (database !== undefined) throw new UsageError('--database with --from: the copy writes to --to URL', 'give the database once, as --to URL');
   if (globals.dataDir !== undefined) throw new UsageError('--data-dir with --from: the store to copy is --from DATA_DIR', 'give the data dir once, as --from DATA_DIR');
   const { isDatabaseUrl, redactUrl } = await import('../../store/postgres/config.js');
   let url = flags.to;
