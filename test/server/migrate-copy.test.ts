@@ -104,7 +104,7 @@ describe('emmctl server migrate --from DATA_DIR --to URL', () => {
   let storeId: string;
   let sourceCounts: Record<string, number>;
   let sourceDigest: string;
-  let auditBefore: Array<{ id: number; at: string; action: string; target: string; actor: string }>;
+  let auditBefore: Array<{ id: string; at: string; action: string; target: string; actor: string }>;
   const state = () => join(work.path, 'simulator-state.json');
   const copy = (args: string[], extra: Record<string, string> = {}) => runCli(['server', 'migrate', ...args], { env: { PGPASSWORD: password, ...extra } });
 
@@ -232,7 +232,7 @@ describe('emmctl server migrate --from DATA_DIR --to URL', () => {
     expect(await targetCounts(db.url)).toEqual(sourceCounts);
     expect(r.stderr).toContain(`copied store ${storeId} (schema version`);
     // Sequences continue after the copied maximum.
-    const maxAudit = Math.max(...auditBefore.map((a) => a.id));
+    const maxAudit = Math.max(...auditBefore.map((a) => Number(a.id)));
     expect(report.sequences.find((s) => s.table === 'audit')!.next).toBeGreaterThan(maxAudit);
     const out = r.stdout + r.stderr;
     expect(out).not.toContain(password);
@@ -272,7 +272,7 @@ describe('emmctl server migrate --from DATA_DIR --to URL', () => {
       const cli = (args: string[]) => runCli(args, { cwd: repo, env });
 
       // The plan was sealed by the SQLite store; the copy has its id and key.
-      const applied = await cli(['apply', '--plan', join(work.path, 'plan.json')]);
+      const applied = await cli(['apply', '--plan', join(work.path, 'plan.json'), '--yes']);
       expect(applied.code, applied.stderr).toBe(0);
       // The secret came along: the files with the same value are in sync; another value is a change.
       expect((await cli(['plan', '--detailed-exitcode'])).code).toBe(0);
@@ -286,13 +286,13 @@ describe('emmctl server migrate --from DATA_DIR --to URL', () => {
       expect(devices).toHaveLength(DEVICES + 1);
       expect(json<{ status: string }>(await cli(['commands', 'show', pendingLock, '-o', 'json'])).status).not.toMatch(/^(queued|sent)$/);
 
-      const audit = json<Array<{ id: number; at: string; action: string; target: string; actor: string }>>(await cli(['audit', '-o', 'json']));
+      const audit = json<Array<{ id: string; at: string; action: string; target: string; actor: string }>>(await cli(['audit', '-o', 'json']));
       expect(audit.slice(0, auditBefore.length)).toEqual(auditBefore);
       const added = audit.slice(auditBefore.length);
       expect(added.some((a) => a.action === 'apply')).toBe(true);
       expect(added.some((a) => a.action === 'command.result' && a.target === `command/${pendingLock}`)).toBe(true);
-      const maxBefore = Math.max(...auditBefore.map((a) => a.id));
-      for (const a of added) expect(a.id).toBeGreaterThan(maxBefore);
+      const maxBefore = Math.max(...auditBefore.map((a) => Number(a.id)));
+      for (const a of added) expect(Number(a.id)).toBeGreaterThan(maxBefore);
       // A new command gets a number after the copied ones, and the old token's audit name is kept.
       expect((await cli(['reboot', devices[0]!.id, '--yes'])).code).toBe(0);
       const last = json<Array<{ actor: string; action: string }>>(await cli(['audit', '--limit', '1', '-o', 'json']));
