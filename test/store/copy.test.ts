@@ -79,4 +79,27 @@ describe('copying an embedded store into PostgreSQL', () => {
       await again.close();
     }
   });
+
+  it('continues each sequence after the highest number the store ever gave, not the highest still there', async () => {
+    const source = join(dir.path, 'delivered');
+    expect((await runCli(['server', 'token', 'create', '--role', 'admin', '--name', 'x', '--data-dir', source])).code).toBe(0);
+    // Three notification events, the last two delivered (deleted), as the notifier does.
+    const writer = new Database(join(source, 'emmctl.db'));
+    for (const n of [1, 2, 3]) writer.prepare("INSERT INTO notify_outbox (event_id, device_id, event, created_at) VALUES (?, 'dev_1', '{}', '2026-01-01T00:00:00.000Z')").run(`ev_${n}`);
+    writer.prepare("DELETE FROM notify_outbox WHERE event_id IN ('ev_2', 'ev_3')").run();
+    writer.close();
+    const scratch = await freshDatabase();
+    const target = await PostgresEngine.open(scratch.url);
+    try {
+      const report = await copyStoreToPostgres({ dataDir: source, target });
+      expect(report.sequences.find((s) => s.table === 'notify_outbox')).toEqual({ table: 'notify_outbox', next: 4 });
+      const next = await target.transaction((sql) => sql.get<{ seq: number }>("INSERT INTO notify_outbox (event_id, device_id, event, created_at) VALUES ('ev_new', 'dev_1', '{}', '2026-01-02T00:00:00.000Z') RETURNING seq"));
+      expect(next!.seq).toBe(4);
+      const audit = await target.transaction((sql) => sql.get<{ seq: number }>("INSERT INTO audit (at, actor, source, action, target) VALUES ('2026-01-02T00:00:00.000Z', 'x', 'cli', 'test', 'x') RETURNING seq"));
+      expect(audit!.seq).toBe(report.tables.find((t) => t.table === 'audit')!.source + 1);
+    } finally {
+      await target.close();
+      await scratch.drop();
+    }
+  });
 });
