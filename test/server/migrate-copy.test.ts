@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +45,7 @@ const PSK = 'guest-psk-7f3a9c';
 
 const TABLES = ['meta', 'resources', 'devices', 'escalations', 'commands', 'idempotency', 'enrollment_tokens', 'api_tokens', 'audit', 'notify_outbox'];
 
+const passwordOfUrl = (url: string) => decodeURIComponent(new URL(url).password);
 const digestFile = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 function json<T>(r: CliResult): T {
@@ -74,6 +76,43 @@ async function startDatabaseServer(url: string, listen: string, password: string
       child.kill(signal);
       return exited;
     },
+  };
+}
+
+/**
+ * A TCP proxy to the database that cuts both connections when the client sends COMMIT (simple
+ * query protocol): `before` the server sees it (the copy is not saved), or right `after` passing
+ * it on (the server commits, the answer is lost). Either way the client cannot know which.
+ */
+async function commitCutter(target: URL, mode: 'before' | 'after'): Promise<{ url: URL; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    sockets.add(client).add(upstream);
+    const cut = () => {
+      client.destroy();
+      upstream.end();
+    };
+    client.on('data', (chunk: Buffer) => {
+      if (!chunk.includes(Buffer.from('COMMIT\0'))) return void upstream.write(chunk);
+      if (mode === 'before') return cut();
+      upstream.write(chunk, cut);
+    });
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.end());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(target.toString());
+  url.port = String((server.address() as { port: number }).port);
+  return {
+    url,
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
   };
 }
 
@@ -264,6 +303,34 @@ describe('emmctl server migrate --from DATA_DIR --to URL', () => {
     expect(r.stderr).toContain(`error: database ${bare} already holds an emmctl store (resources: ${sourceCounts.resources} rows, devices: ${DEVICES} rows`);
     expect(r.stderr).toContain('nothing was changed');
     expect(await targetCounts(db.url)).toEqual(before);
+  });
+
+  it('says plainly when the answer to COMMIT is lost (exit 7); running it again tells which way it went', async () => {
+    const small = join(work.path, 'small');
+    await createApiToken(small, 'admin', 'small-admin');
+    for (const mode of ['before', 'after'] as const) {
+      const target = await freshDatabase();
+      const proxy = await commitCutter(new URL(target.url), mode);
+      try {
+        const lost = await runCli(['server', 'migrate', '--from', small], { env: { EMMCTL_DATABASE_URL: proxy.url.toString() } });
+        expect(lost.code, lost.stderr).toBe(7);
+        expect(lost.stdout).toBe('');
+        const shown = new URL(proxy.url.toString());
+        shown.password = '';
+        expect(lost.stderr).toContain(`error: database ${shown.toString()} went away while the copy was being committed: it may or may not have been saved`);
+        expect(lost.stderr).not.toContain(passwordOfUrl(target.url));
+        // Not saved: the database is as it was, and the copy goes in. Saved: it is checked, not redone.
+        expect((await tableNames(target.url)).length > 0).toBe(mode === 'after');
+        const again = await runCli(['server', 'migrate', '--from', small, '-o', 'json'], { env: { EMMCTL_DATABASE_URL: target.url } });
+        expect(again.code, again.stderr).toBe(0);
+        const report = JSON.parse(again.stdout) as { alreadyCopied: boolean; tables: Array<{ equal: boolean }> };
+        expect(report.alreadyCopied).toBe(mode === 'after');
+        expect(report.tables.every((t) => t.equal)).toBe(true);
+      } finally {
+        await proxy.close();
+        await target.drop();
+      }
+    }
   });
 
   it('emmctl server --database serves the copied fleet: old credentials and tokens, the saved plan, the whole audit log', async () => {
