@@ -4,16 +4,15 @@
 // then serves the same fleet at the same address: devices check in with their old credentials,
 // the old API and enrollment tokens work, the saved plan applies, the audit log is whole and in
 // order and keeps counting. Refusals leave the database as it was.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cliEnv, ROOT, runCli, tempDir, type CliResult } from '../helpers/cli.js';
-import { adminQuery, freshDatabase, type FreshDatabase } from '../helpers/postgres.js';
-import { createApiToken, killAll, startServerProcess, type ServerProcess } from '../helpers/server.js';
+import { ROOT, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { adminQuery, cliDatabase, freshDatabase, passwordOf, withoutPassword, type FreshDatabase } from '../helpers/postgres.js';
+import { createApiToken, killAll, startServerProcess } from '../helpers/server.js';
 
 const LAB_PROFILE = `apiVersion: emmctl/v1
 kind: EnrollmentProfile
@@ -45,38 +44,11 @@ const PSK = 'guest-psk-7f3a9c';
 
 const TABLES = ['meta', 'resources', 'devices', 'escalations', 'commands', 'idempotency', 'enrollment_tokens', 'api_tokens', 'audit', 'notify_outbox'];
 
-const passwordOfUrl = (url: string) => decodeURIComponent(new URL(url).password);
 const digestFile = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 function json<T>(r: CliResult): T {
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as T;
-}
-
-/** `emmctl server --database URL` on a given address (the password comes from PGPASSWORD). */
-async function startDatabaseServer(url: string, listen: string, password: string): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [BIN, 'server', '--listen', listen, '--database', url, '--no-access-log'], { env: cliEnv({ PGPASSWORD: password }), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stdout!.resume();
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-      if (/listening on \S+\n/.test(stderr)) resolve();
-    });
-    void exited.then(() => reject(new Error(`server exited before listening:\n${stderr}`)));
-  });
-  return {
-    url: /listening on (\S+)\n/.exec(stderr)![1]!,
-    child,
-    stderr: () => stderr,
-    waitForStderr: async () => {},
-    exited,
-    async stop(signal = 'SIGTERM') {
-      child.kill(signal);
-      return exited;
-    },
-  };
 }
 
 /**
@@ -155,10 +127,8 @@ describe('emmctl server migrate --from DATA_DIR --to URL', () => {
     writeFileSync(join(repo, 'policies', 'enrollment', 'lab.yaml'), LAB_PROFILE);
     writeFileSync(join(repo, 'policies', 'configuration', 'guest-wifi.yaml'), GUEST_WIFI('Guest network'));
     db = await freshDatabase();
-    const u = new URL(db.url);
-    password = decodeURIComponent(u.password);
-    u.password = '';
-    bare = u.toString();
+    password = passwordOf(db.url);
+    bare = withoutPassword(db.url);
 
     adminToken = await createApiToken(data, 'admin', 'copy-admin');
     // Escalations run every second and notify a webhook nobody listens on, so the store holds
@@ -315,10 +285,8 @@ describe('emmctl server migrate --from DATA_DIR --to URL', () => {
         const lost = await runCli(['server', 'migrate', '--from', small], { env: { EMMCTL_DATABASE_URL: proxy.url.toString() } });
         expect(lost.code, lost.stderr).toBe(7);
         expect(lost.stdout).toBe('');
-        const shown = new URL(proxy.url.toString());
-        shown.password = '';
-        expect(lost.stderr).toContain(`error: database ${shown.toString()} went away while the copy was being committed: it may or may not have been saved`);
-        expect(lost.stderr).not.toContain(passwordOfUrl(target.url));
+        expect(lost.stderr).toContain(`error: database ${withoutPassword(proxy.url.toString())} went away while the copy was being committed: it may or may not have been saved`);
+        expect(lost.stderr).not.toContain(passwordOf(target.url));
         // Not saved: the database is as it was, and the copy goes in. Saved: it is checked, not redone.
         expect((await tableNames(target.url)).length > 0).toBe(mode === 'after');
         const again = await runCli(['server', 'migrate', '--from', small, '-o', 'json'], { env: { EMMCTL_DATABASE_URL: target.url } });
@@ -335,7 +303,7 @@ describe('emmctl server migrate --from DATA_DIR --to URL', () => {
 
   it('emmctl server --database serves the copied fleet: old credentials and tokens, the saved plan, the whole audit log', async () => {
     // The same address the SQLite server had: a saved plan names the server it was made against.
-    const server = await startDatabaseServer(bare, listen, password);
+    const server = await startServerProcess(cliDatabase(db), ['--listen', listen, '--no-access-log']);
     try {
       expect(server.url).toBe(serverUrl);
       const env = { EMMCTL_SERVER: server.url, EMMCTL_TOKEN: adminToken, GUEST_PSK: PSK };
