@@ -72,7 +72,7 @@ describe('a replica killed with SIGKILL under load', () => {
   });
 
   it('loses nothing acknowledged and doubles nothing during a command burst, applies and a check-in storm; the other replicas keep serving', async () => {
-    const devices = await seed(fleet, 90);
+    const devices = await seed(fleet, 60);
     const victim = 1;
     let answered = 0;
     let killed = false;
@@ -80,7 +80,7 @@ describe('a replica killed with SIGKILL under load', () => {
     // The kill comes when a third of the requests have been answered: mid-burst by count, not by clock.
     const track = async <T extends Outcome>(p: Promise<T>): Promise<T> => {
       const o = await p;
-      if (++answered === 120) killing = fleet.kill(victim).then(() => { killed = true; });
+      if (++answered === 80) killing = fleet.kill(victim).then(() => { killed = true; });
       return o;
     };
     const reboots = devices.map((d) => ({ deviceId: d.deviceId, key: randomUUID() }));
