@@ -321,4 +321,3 @@ describe(`${REPLICAS} emmctl server replicas on one PostgreSQL database`, () => 
     expect((await delivered()).length).toBe(n);
   });
 });
-
