@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cliEnv } from '../helpers/cli.js';
 import { startCluster, type Cluster } from '../helpers/postgres-cluster.js';
@@ -92,13 +93,36 @@ describe('a replica killed with SIGKILL under load', () => {
     const sendApply = (a: (typeof applies)[number], replica?: number) => fleet.attempt('POST', '/v1/resources/apply', { token: fleet.admin, replica, headers: { 'idempotency-key': a.key }, body: applyBody(a) });
     const checkIns = devices.flatMap((d) => [d, d, d]);
 
-    const [rebootOut, applyOut, checkInOut] = await Promise.all([
-      inParallel(reboots, 12, (r) => track(sendReboot(r))),
-      inParallel(applies, 2, (a) => track(sendApply(a))),
-      inParallel(checkIns, 24, (d) => track(fleet.attempt('POST', '/v1/agent/checkin', { device: d.credential, body: { posture: POSTURE } }))),
-    ]);
-    await killing;
+    // The applies are made to wait inside their transactions (an apply first takes the resource
+    // generation row, which the test holds), so those on the victim are in flight when it dies.
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    let applyOut: Outcome[];
+    let rebootOut: Outcome[];
+    let checkInOut: Outcome[];
+    try {
+      await holder.query('BEGIN');
+      await holder.query("SELECT value FROM meta WHERE key = 'resource_generation' FOR UPDATE");
+      const appliesDone = Promise.all(applies.map((a) => sendApply(a)));
+      await until('every apply waits on the generation row', async () => {
+        const r = await adminQuery(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${db.name}' AND wait_event_type = 'Lock' AND query LIKE 'UPDATE meta%'`);
+        return r.rows[0].n === applies.length;
+      });
+      [rebootOut, checkInOut] = await Promise.all([
+        inParallel(reboots, 12, (r) => track(sendReboot(r))),
+        inParallel(checkIns, 24, (d) => track(fleet.attempt('POST', '/v1/agent/checkin', { device: d.credential, body: { posture: POSTURE } }))),
+      ]);
+      await killing;
+      await holder.query('COMMIT');
+      applyOut = await appliesDone;
+    } finally {
+      await holder.end();
+    }
     expect(killed).toBe(true);
+    // Round-robin put two applies on the victim: their answers are lost, the others' arrive.
+    expect(applyOut.map((o) => (isLost(o) ? `lost on ${o.replica}` : `${o.status} from ${o.replica}`))).toEqual(
+      applyOut.map((o) => (o.replica === victim ? `lost on ${victim}` : `200 from ${o.replica}`)));
+    expect(applyOut.filter(isLost).length).toBe(2);
     const all = [...rebootOut, ...applyOut, ...checkInOut];
     const t = tally(all);
     const fromLive = all.filter((o) => o.replica !== victim);
