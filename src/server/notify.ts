@@ -40,6 +40,9 @@ export const SIGNATURE_HEADER = 'x-emmctl-signature';
 const MAX_BACKOFF_MS = 300_000;
 const MAX_IN_FLIGHT = 16;
 const LEASE = 'notifier';
+const PAGE = 50;
+/** Seqs this process finished, remembered so a page read just before an event left the outbox does not send it again. */
+const MAX_FINISHED = 10_000;
 
 /** The signature a receiver recomputes: hex HMAC-SHA256 of `TIMESTAMP.BODY` with the shared secret. */
 export function signPayload(secret: string, timestamp: string, body: string): string {
@@ -68,9 +71,9 @@ export class Notifier {
   private readonly store: ServerStore;
   private readonly options: Required<NotifyOptions>;
   private readonly inFlight = new Map<number, Promise<void>>();
+  private readonly finished = new Set<number>();
   /** What close() must cut short: requests in flight and backoff waits. */
   private readonly pending = new Set<() => void>();
-  private lastSeq = 0;
   private timer?: NodeJS.Timeout;
   private draining = false;
   private again = false;
@@ -120,27 +123,27 @@ export class Notifier {
   private async holding(): Promise<boolean> {
     if (this.lease && Date.now() < this.renewAt) return true;
     const asked = Date.now();
-    const lease = await this.store.takeLease(LEASE, this.holder, this.options.leaseMs);
-    if (lease && !this.lease) {
-      // Newly the deliverer: whatever a previous holder left in the outbox is ours now.
-      this.lastSeq = 0;
-    }
-    this.lease = lease;
+    this.lease = await this.store.takeLease(LEASE, this.holder, this.options.leaseMs);
     // Renewed well before it runs out (a third of its time), measured from when it was asked for.
     this.renewAt = asked + this.options.leaseMs / 3;
-    return lease !== undefined;
+    return this.lease !== undefined;
   }
 
   private async drain(): Promise<void> {
     try {
       if (!(await this.holding())) return;
+      // Every pass reads the outbox from its start (it holds only what is not yet delivered): a
+      // cursor kept across passes would skip for good an event whose transaction took its seq
+      // before, but committed after, one already read (PostgreSQL numbers rows when they are
+      // written, not in commit order; other replicas write to the outbox too).
+      let after = 0;
       while (!this.stopped && this.inFlight.size < MAX_IN_FLIGHT) {
-        const events = await this.store.pendingNotifications(this.lastSeq, MAX_IN_FLIGHT - this.inFlight.size);
+        const events = await this.store.pendingNotifications(after, PAGE);
         if (!events.length) break;
         for (const event of events) {
-          this.lastSeq = event.seq;
-          // Read again after the lease was (re)taken while its delivery is still under way.
-          if (this.inFlight.has(event.seq)) continue;
+          after = event.seq;
+          if (this.inFlight.has(event.seq) || this.finished.has(event.seq)) continue;
+          if (this.inFlight.size >= MAX_IN_FLIGHT) break;
           const done = this.deliver(event).finally(() => {
             this.inFlight.delete(event.seq);
             this.kick();
@@ -168,6 +171,8 @@ export class Notifier {
   private async deliver(event: OutboxEvent): Promise<void> {
     const deliveries = await Promise.all(this.options.webhooks.map((url) => this.deliverTo(url, event)));
     if (this.stopped) return;
+    this.finished.add(event.seq);
+    if (this.finished.size > MAX_FINISHED) this.finished.delete(this.finished.values().next().value!);
     try {
       await this.store.finishNotification(event, deliveries);
     } catch (error) {
