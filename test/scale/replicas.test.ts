@@ -303,13 +303,36 @@ describe(`${REPLICAS} emmctl server replicas on one PostgreSQL database`, () => 
     expect(byStatus.get('queued')).toBe(n - 30);
   });
 
+  it('delivers an event whose transaction committed after a later one was delivered (outbox seqs are not in commit order)', async () => {
+    const [early, later] = await enrollMany(2);
+    // A slow writer (a replica's transaction) takes an outbox seq first and commits last.
+    const slow = new pg.Client({ connectionString: db.url });
+    await slow.connect();
+    try {
+      await slow.query('BEGIN');
+      const body = JSON.stringify({ type: 'escalation.notify', id: 'evt_late_commit', occurredAt: new Date().toISOString(), device: { id: early!.deviceId }, policy: 'scale-baseline' });
+      await slow.query('INSERT INTO notify_outbox (event_id, device_id, event, created_at) VALUES ($1, $2, $3, $4)', ['evt_late_commit', early!.deviceId, body, new Date().toISOString()]);
+      ok(await checkIn(later!.credential, { ...POSTURE, encrypted: false }), 'check-in');
+      const laterLock = (await fleet.all('/v1/commands', { deviceId: later!.deviceId, type: 'lock' }))[0];
+      await until('the later event was delivered', async () => received.some((r) => r.type === 'escalation.command') && (await fleet.all('/v1/audit', { actor: 'server:notify' })).some((a) => a.target === `device/${later!.deviceId}`));
+      expect(laterLock).toBeDefined();
+      await slow.query('COMMIT');
+    } finally {
+      await slow.end();
+    }
+    await until('the late-committed event was delivered', async () => received.some((r) => r.id === 'evt_late_commit'));
+  });
+
   it('delivers each escalation event once, not once per replica (the notifier holds a lease row)', async () => {
-    // Every lock the tests above had escalation queue is one escalation.command event.
+    // Every lock the tests above had escalation queue is one escalation.command event, plus the one late-committed event.
     const queuedByEscalation = (await fleet.all('/v1/audit')).filter((a) => a.actor.startsWith('compliance:') && a.action === 'command.lock' && a.detail.outcome === 'queued');
-    const n = queuedByEscalation.length;
+    const n = queuedByEscalation.length + 1;
     // Delivered means recorded: each event's outcome is audited once it has left the outbox.
     const delivered = async () => (await fleet.all('/v1/audit', { actor: 'server:notify' })).filter((a) => a.action === 'notify.delivered');
-    await until(`all ${n} events delivered`, async () => (await delivered()).length >= n);
+    await until(`all ${n} events delivered`, async () => (await delivered()).length >= n).catch(async (error: Error) => {
+      const state = await adminQuery('SELECT (SELECT count(*)::int FROM notify_outbox) AS outbox, (SELECT json_agg(l) FROM leases l) AS leases', db.url);
+      throw new Error(`${error.message}: ${(await delivered()).length} delivered, ${received.length} received, ${JSON.stringify(state.rows[0])}; replica logs:\n${fleet.replicas.map((r) => r.stderr().slice(-1500)).join('\n---\n')}`);
+    });
     expect((await adminQuery('SELECT count(*)::int AS n FROM notify_outbox', db.url)).rows[0].n).toBe(0);
     const ids = countBy(received, (r) => r.id);
     const twice = [...ids.values()].filter((c) => c > 1).length;
@@ -317,7 +340,7 @@ describe(`${REPLICAS} emmctl server replicas on one PostgreSQL database`, () => 
     expect(ids.size).toBe(n);
     expect(twice).toBe(0);
     expect(received.length).toBe(n);
-    expect(received.every((r) => r.type === 'escalation.command')).toBe(true);
+    expect(received.filter((r) => r.type !== 'escalation.command').map((r) => r.id)).toEqual(['evt_late_commit']);
     expect((await delivered()).length).toBe(n);
   });
 });
