@@ -298,7 +298,12 @@ function toHttpError(error: unknown): HttpError {
   }
   if (error instanceof UsageError) return new HttpError(400, 'invalid', error.message, {}, error.hint);
   if (error instanceof StoreUnavailableError) {
-    return new HttpError(503, 'unavailable', `the store is unavailable (${error.message}); retry shortly`, { 'retry-after': String(error.retryAfterSeconds) });
+    // The engine's message names the database (host, user, file path): that is for the server log
+    // (every 5xx is logged with it), not for whoever sent the request, who may be an unenrolled device.
+    const message = error.outcome === 'unknown'
+      ? 'the store went away while saving this request: it may or may not have been saved; retry it with the same idempotency key'
+      : 'the store is unavailable; nothing was changed, retry shortly';
+    return new HttpError(503, 'unavailable', message, { 'retry-after': String(error.retryAfterSeconds) });
   }
   return new HttpError(500, 'unavailable', 'internal server error; see the server log');
 }

@@ -78,9 +78,15 @@ export interface SqlEngine {
  */
 export class StoreUnavailableError extends Error {
   readonly retryAfterSeconds: number;
-  constructor(message: string, opts: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+  /**
+   * 'unchanged': the transaction certainly did not commit. 'unknown': the connection went away
+   * during COMMIT, so the change may have been saved (a retry is safe only with an idempotency key).
+   */
+  readonly outcome: 'unchanged' | 'unknown';
+  constructor(message: string, opts: { cause?: unknown; retryAfterSeconds?: number; outcome?: 'unchanged' | 'unknown' } = {}) {
     super(message, { cause: opts.cause });
     this.name = 'StoreUnavailableError';
     this.retryAfterSeconds = opts.retryAfterSeconds ?? 1;
+    this.outcome = opts.outcome ?? 'unchanged';
   }
 }

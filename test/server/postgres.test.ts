@@ -115,6 +115,18 @@ describe('/readyz follows the database', () => {
       expect(Number(down.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect(down.body).toEqual({ error: { code: 'unavailable', message: 'the database is not reachable; retry shortly' } });
       expect((await get(`${server.url}/healthz`)).status).toBe(200);
+      // Any caller, an unenrolled device too, gets the 503 without where the database lives.
+      const enroll = await fetch(`${server.url}/v1/agent/enroll`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: 'emmctl-enroll-unknown', platform: 'android', serial: 'SER-DOWN-1', osVersion: '14' }),
+      });
+      const enrollText = await enroll.text();
+      expect(enroll.status).toBe(503);
+      expect(enroll.headers.get('retry-after')).toBeTruthy();
+      expect(JSON.parse(enrollText)).toEqual({ error: { code: 'unavailable', message: 'the store is unavailable; nothing was changed, retry shortly' } });
+      const where = new URL(url);
+      for (const part of [where.hostname, String(where.port), where.username, where.pathname.slice(1)]) expect(enrollText).not.toContain(part);
       await cluster.start();
       expect((await get(`${server.url}/readyz`)).status).toBe(200);
     } finally {

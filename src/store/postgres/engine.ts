@@ -217,7 +217,7 @@ export class PostgresEngine implements SqlEngine {
         : phase === 'commit'
           ? `database ${this.location} went away while committing (${what}): the change may or may not have been saved; retrying the request is safe where it carries an idempotency key`
           : `database ${this.location} is unavailable: ${what}; nothing was changed`;
-    return new StoreUnavailableError(message, { cause: e });
+    return new StoreUnavailableError(message, { cause: e, outcome: phase === 'commit' ? 'unknown' : 'unchanged' });
   }
 }
 
