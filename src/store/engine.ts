@@ -65,6 +65,12 @@ export interface SqlEngine {
    * When the database cannot be reached, rejects with StoreUnavailableError.
    */
   transaction<T>(fn: (sql: Sql) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /**
+   * One read-only statement on its own, outside any unit of work: a single statement is atomic
+   * and sees one snapshot by itself, so PostgreSQL needs one round trip instead of three (BEGIN,
+   * the statement, COMMIT). For the credential checks in front of every request.
+   */
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** Resolves when the database answers a trivial query (for /readyz); rejects with StoreUnavailableError. */
   ping(): Promise<void>;
   close(): Promise<void>;

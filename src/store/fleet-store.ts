@@ -630,7 +630,8 @@ export class FleetStore {
 
   async authenticateDevice(credential: string): Promise<string | undefined> {
     if (typeof credential !== 'string' || !credential) return undefined;
-    const row = await this.read((sql) => sql.get<{ id: string }>("SELECT id FROM devices WHERE credential_hash = ? AND state IN ('enrolled', 'retired')", [hashSecret(credential)]));
+    // One statement, no transaction around it: one round trip on PostgreSQL, in front of every agent request.
+    const [row] = await this.engine.query<{ id: string }>("SELECT id FROM devices WHERE credential_hash = ? AND state IN ('enrolled', 'retired')", [hashSecret(credential)]);
     return row?.id;
   }
 
@@ -1195,7 +1196,7 @@ export class FleetStore {
 
   async authenticateApiToken(secret: string): Promise<ApiTokenInfo | undefined> {
     if (typeof secret !== 'string' || !secret) return undefined;
-    const row = await this.read((sql) => sql.get<ApiTokenRow>('SELECT * FROM api_tokens WHERE secret_hash = ?', [hashSecret(secret)]));
+    const [row] = await this.engine.query<ApiTokenRow>('SELECT * FROM api_tokens WHERE secret_hash = ?', [hashSecret(secret)]);
     const now = this.clock();
     if (!row || row.revoked || (row.expires_at !== null && row.expires_at <= now.toISOString())) return undefined;
     if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) >= TOKEN_TOUCH_MS) {

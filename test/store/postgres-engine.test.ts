@@ -106,6 +106,13 @@ describe('PostgresEngine on a real server', () => {
     expect(await engine.transaction((sql) => sql.get("SELECT k FROM kv WHERE k = 'swallowed'"))).toBeUndefined();
   });
 
+  it('query runs one statement on its own and returns its rows (what a transaction wrote is seen once committed)', async () => {
+    await engine.transaction((sql) => sql.run('INSERT INTO kv (k, v) VALUES (?, ?)', ['single', 41]));
+    expect(await engine.query<{ k: string; v: number }>('SELECT k, v + ? AS v FROM kv WHERE k = ?', [1, 'single'])).toEqual([{ k: 'single', v: 42 }]);
+    expect(await engine.query('SELECT k FROM kv WHERE k = ?', ['none'])).toEqual([]);
+    await expect(engine.query('SELECT ?::int AS a', [])).rejects.toThrow(/statement takes 1 parameter, 0 given/);
+  });
+
   it('runs read-only work read-only', async () => {
     await expect(engine.transaction((sql) => sql.run("INSERT INTO kv (k, v) VALUES ('ro', 1)"), { readOnly: true })).rejects.toMatchObject({ code: '25006' });
   });
@@ -270,7 +277,9 @@ describe('a server that is not there, or goes away', () => {
       expect((down as Error).message).toMatch(new RegExp(`^(cannot connect to database|database) ${engine.location.replace(/[.?*+^$[\]\\(){}|-]/g, '\\$&')}`));
       const tx = await engine.transaction((sql) => sql.get('SELECT 1')).then(() => undefined, (e: unknown) => e);
       expect(tx).toBeInstanceOf(StoreUnavailableError);
-      for (const e of [down, tx] as Error[]) expect(`${e.message} ${String(e)}`).not.toContain(cluster.password);
+      const single = await engine.query('SELECT 1').then(() => undefined, (e: unknown) => e);
+      expect(single).toBeInstanceOf(StoreUnavailableError);
+      for (const e of [down, tx, single] as Error[]) expect(`${e.message} ${String(e)}`).not.toContain(cluster.password);
       await cluster.start();
       await engine.ping();
     } finally {

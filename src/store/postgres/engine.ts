@@ -156,6 +156,22 @@ export class PostgresEngine implements SqlEngine {
     }
   }
 
+  async query<T = Record<string, unknown>>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    const client = await this.connect();
+    const sql = new PgSql(client, this);
+    let destroy = false;
+    try {
+      return await sql.all<T>(text, params);
+    } catch (e) {
+      if (!isUnavailable(e)) throw e;
+      destroy = true;
+      throw this.unavailable(e, 'request');
+    } finally {
+      sql.end();
+      client.release(destroy);
+    }
+  }
+
   async ping(): Promise<void> {
     const client = await this.connect();
     let destroy = false;

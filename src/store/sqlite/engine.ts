@@ -176,6 +176,10 @@ export class SqliteEngine implements SqlEngine {
     }
   }
 
+  query<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    return this.transaction((s) => s.all<T>(sql, params), { readOnly: true });
+  }
+
   async ping(): Promise<void> {
     await this.transaction(async (sql) => { await sql.get('SELECT 1 AS ok'); }, { readOnly: true });
   }
