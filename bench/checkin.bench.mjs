@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, ROOT, median, report, spawnListening } from './lib.mjs';
+import { BARE_CHECKIN_SERVER, BIN, ROOT, median, report, spawnListening } from './lib.mjs';
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 10_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -44,26 +44,6 @@ async function startChild(args) {
   started.child.on('exit', () => children.delete(started.child));
   return started;
 }
-
-// The baseline: node:http reading and parsing the JSON body, answering with JSON of the same shape.
-const BARE = `
-import { createServer } from 'node:http';
-let n = 0;
-const checkIn = JSON.stringify({ deviceId: 'dev_bare', configuration: { version: 'cfg_bare_0123456789', settings: { passcode: { required: true, minLength: 6 }, encryption: 'required', camera: 'enabled' } }, commands: [], checkInIntervalSeconds: 900 });
-const server = createServer((req, res) => {
-  let body = '';
-  req.setEncoding('utf8');
-  req.on('data', (c) => (body += c));
-  req.on('end', () => {
-    JSON.parse(body);
-    const out = req.url === '/v1/agent/enroll' ? JSON.stringify({ deviceId: 'dev_' + ++n, credential: 'cred_' + n, checkInIntervalSeconds: 900 }) : checkIn;
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) });
-    res.end(out);
-  });
-});
-server.keepAliveTimeout = 5000;
-server.listen(0, '127.0.0.1', () => process.stderr.write('listening on http://127.0.0.1:' + server.address().port + '\\n'));
-`;
 
 function simulate(url, stateFile, extra = []) {
   const out = emmctl(['simulate', '--devices', String(DEVICES), '--once', '--seed', '42', '--concurrency', String(CONCURRENCY), '--server', url, '--state', stateFile, '-o', 'json', '-q', ...extra]);
@@ -111,7 +91,7 @@ emmctl(['apply', policies, '--yes', '-q'], serverEnv);
 const { secret } = JSON.parse(emmctl(['enroll', 'token', 'create', '--profile', 'bench', '-o', 'json'], serverEnv));
 
 const barePath = join(dir, 'bare.mjs');
-writeFileSync(barePath, BARE);
+writeFileSync(barePath, BARE_CHECKIN_SERVER);
 const bare = await startChild([barePath]);
 const serverState = join(dir, 'state-server.json');
 const bareState = join(dir, 'state-bare.json');

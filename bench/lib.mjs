@@ -63,3 +63,27 @@ export function spawnListening(args, { env = process.env, cwd = ROOT } = {}) {
     child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}:\n${stderr}`)));
   });
 }
+
+/**
+ * The check-in benchmarks' baseline, as the source of a module to run with node: a bare node:http
+ * endpoint that reads and parses the JSON body and answers the agent routes with canned JSON of
+ * the same shape (prints `listening on URL` like `emmctl server`).
+ */
+export const BARE_CHECKIN_SERVER = `
+import { createServer } from 'node:http';
+let n = 0;
+const checkIn = JSON.stringify({ deviceId: 'dev_bare', configuration: { version: 'cfg_bare_0123456789', settings: { passcode: { required: true, minLength: 6 }, encryption: 'required', camera: 'enabled' } }, commands: [], checkInIntervalSeconds: 900 });
+const server = createServer((req, res) => {
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    JSON.parse(body);
+    const out = req.url === '/v1/agent/enroll' ? JSON.stringify({ deviceId: 'dev_' + ++n, credential: 'cred_' + n, checkInIntervalSeconds: 900 }) : checkIn;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) });
+    res.end(out);
+  });
+});
+server.keepAliveTimeout = 5000;
+server.listen(0, '127.0.0.1', () => process.stderr.write('listening on http://127.0.0.1:' + server.address().port + '\\n'));
+`;
