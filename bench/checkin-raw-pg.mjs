@@ -14,7 +14,8 @@
 // "our layers cost this much", whatever the number of round trips.
 //
 // Usage: DATABASE_URL=postgres://… node bench/checkin-raw-pg.mjs CONCURRENCY POOL_SIZE
-// Prints one JSON line: { checkIns, seconds, checkInsPerSecond }.
+// Prints one JSON line: { checkIns, seconds, checkInsPerSecond, cpuSeconds } (this process's CPU
+// time over the timed loop).
 import pg from 'pg';
 
 const url = process.env.DATABASE_URL;
@@ -73,10 +74,12 @@ if (devices.length === 0) throw new Error('no enrolled devices in the database')
 await Promise.all(Array.from({ length: poolSize }, () => pool.connect())).then((clients) => clients.forEach((c) => c.release()));
 
 let next = 0;
+const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 await Promise.all(Array.from({ length: Math.min(concurrency, devices.length) }, async () => {
   while (next < devices.length) await checkIn(devices[next++]);
 }));
 const seconds = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
 await pool.end();
-console.log(JSON.stringify({ checkIns: devices.length, seconds, checkInsPerSecond: devices.length / seconds }));
+console.log(JSON.stringify({ checkIns: devices.length, seconds, checkInsPerSecond: devices.length / seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 }));

@@ -16,7 +16,7 @@
 // for profiling, BENCH_PASSES=pg1,raw (only those kinds of pass) and BENCH_CPU_PROF=DIR (replica 1
 // and the SQLite server run with node --cpu-prof, profiles written to DIR when they stop).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -220,16 +220,64 @@ async function rawPass() {
   const { stdout } = await runChild([join(ROOT, 'bench', 'checkin-raw-pg.mjs'), String(CONCURRENCY), String(POOL_SIZE)], { DATABASE_URL: databaseUrl });
   const r = JSON.parse(stdout);
   if (r.checkIns !== DEVICES + HALF) throw new Error(`raw pass checked in ${r.checkIns} devices, expected ${DEVICES + HALF}`);
-  return r.checkInsPerSecond;
+  return { rate: r.checkInsPerSecond, cpuSeconds: r.cpuSeconds };
+}
+
+// Per pass, for sizing: the WAL written per check-in, and the CPU time per check-in of the
+// server process(es) and of PostgreSQL (every server process of the cluster), read from /proc.
+// CPU time is what other load on the machine changes least: it says how many cores a rate
+// needs, where a rate measured on a busy machine only says what that machine gave. The raw
+// loop's WAL is the check-in's own; a server pass's also holds what its background work (the
+// reconcile tick) wrote meanwhile.
+const meter = new pg.Client({ connectionString: databaseUrl });
+await meter.connect();
+const TICKS = 100; // USER_HZ: /proc reports CPU times in 1/100 s on Linux
+const hasProc = existsSync('/proc/self/stat');
+function cpuTimes(pid) {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // After "pid (comm) ": state ppid … utime (14th field) stime cutime cstime.
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { ppid: Number(f[1]), own: (Number(f[11]) + Number(f[12])) / TICKS, children: (Number(f[13]) + Number(f[14])) / TICKS };
+}
+function postgresCpu() {
+  const postmaster = Number(readFileSync(join(cluster.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const main = cpuTimes(postmaster);
+  // Backends that ended count in the postmaster's children's times; live ones are read one by one.
+  let total = main.own + main.children;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const t = cpuTimes(entry);
+      if (t.ppid === postmaster) total += t.own;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+const serversOf = { pg1: [replica1], pg1x2: [replica1], pg2: [replica1, replica2], sqlite: [sqlite], bare: [bare] };
+const usesPostgres = new Set(['pg1', 'raw', 'pg1x2', 'pg2']);
+const sizing = {};
+async function measured(kind, pass, checkIns) {
+  const servers = serversOf[kind] ?? [];
+  const lsn = async () => (await meter.query('SELECT pg_current_wal_insert_lsn() AS l')).rows[0].l;
+  const before = { wal: usesPostgres.has(kind) ? await lsn() : undefined, pg: hasProc && usesPostgres.has(kind) ? postgresCpu() : 0, servers: hasProc ? servers.map((c) => cpuTimes(c.child.pid).own) : [] };
+  const result = await pass();
+  const m = (sizing[kind] ??= { wal: [], postgresMs: [], serverMs: [] });
+  if (before.wal !== undefined) m.wal.push(Number((await meter.query('SELECT pg_wal_lsn_diff($1, $2)::bigint AS d', [await lsn(), before.wal])).rows[0].d) / checkIns);
+  if (hasProc && usesPostgres.has(kind)) m.postgresMs.push(((postgresCpu() - before.pg) * 1000) / checkIns);
+  if (hasProc && servers.length) m.serverMs.push((servers.reduce((sum, c, i) => sum + cpuTimes(c.child.pid).own - before.servers[i], 0) * 1000) / checkIns);
+  if (result.cpuSeconds !== undefined) m.serverMs.push((result.cpuSeconds * 1000) / checkIns);
+  return result.rate;
 }
 
 const kinds = {
-  pg1: () => onePass(replica1.url, state.pgA),
-  raw: rawPass,
-  pg1x2: () => twoSimulators(replica1.url, replica1.url, state.pgB1),
-  pg2: () => twoSimulators(replica1.url, replica2.url, state.pgB2),
-  sqlite: () => onePass(sqlite.url, state.sqlite),
-  bare: () => onePass(bare.url, state.bare),
+  pg1: () => measured('pg1', async () => ({ rate: await onePass(replica1.url, state.pgA) }), DEVICES),
+  raw: () => measured('raw', rawPass, DEVICES + HALF),
+  pg1x2: () => measured('pg1x2', async () => ({ rate: await twoSimulators(replica1.url, replica1.url, state.pgB1) }), 2 * HALF),
+  pg2: () => measured('pg2', async () => ({ rate: await twoSimulators(replica1.url, replica2.url, state.pgB2) }), 2 * HALF),
+  sqlite: () => measured('sqlite', async () => ({ rate: await onePass(sqlite.url, state.sqlite) }), DEVICES),
+  bare: () => measured('bare', async () => ({ rate: await onePass(bare.url, state.bare) }), DEVICES),
 };
 const names = Object.keys(kinds);
 const only = process.env.BENCH_PASSES?.split(',');
@@ -240,6 +288,9 @@ for (let i = 0; i < RUNS; i++) {
   for (const [k, pass] of Object.entries(kinds)) rates[k].push(await pass());
   loads.push(loadavg()[0]);
 }
+const sizes = (await meter.query(`SELECT (SELECT count(*) FROM devices)::int AS devices, pg_relation_size('devices') AS heap,
+  pg_indexes_size('devices') AS indexes, pg_total_relation_size('devices') AS total`)).rows[0];
+await meter.end();
 await Promise.all([replica1, replica2, sqlite, bare].map((c) => new Promise((resolve) => {
   if (c.child.exitCode !== null || c.child.signalCode !== null) return resolve();
   c.child.once('exit', resolve);
@@ -269,4 +320,23 @@ report({
   baselineName: 'bare node:http JSON endpoint',
   target: { text: `≥ ${TARGETS.sqliteVsBare}x bare node:http`, ok: (ratio) => ratio >= TARGETS.sqliteVsBare },
 });
+const kb = (n) => (n / 1024).toFixed(2);
+const med = (v) => (v?.length ? median(v) : NaN);
+console.log('per check-in, median of the passes (CPU in ms: the server process(es), or the raw loop; all of PostgreSQL):');
+for (const [k, v] of Object.entries(sizing)) {
+  const parts = [`  ${k}:`];
+  if (v.serverMs.length) parts.push(`${k === 'raw' ? 'raw loop' : 'server'} CPU ${med(v.serverMs).toFixed(3)} ms`);
+  if (v.postgresMs.length) parts.push(`PostgreSQL CPU ${med(v.postgresMs).toFixed(3)} ms`);
+  if (v.wal.length) parts.push(`WAL ${kb(med(v.wal))} KiB`);
+  console.log(parts.join(' | '));
+}
+if (sizing.pg1?.serverMs.length && sizing.raw?.serverMs.length) {
+  const ours = med(sizing.pg1.serverMs) + med(sizing.pg1.postgresMs);
+  const raw = med(sizing.raw.serverMs) + med(sizing.raw.postgresMs);
+  // The rate ratio above also charges the server path for its load generator (the simulator's
+  // HTTP client shares the cores; the raw loop has none): this one leaves the client out.
+  report({ name: 'check-ins per CPU-second, server + PostgreSQL (1 replica)', value: 1000 / ours, unit: 'check-ins/CPU-s', baseline: 1000 / raw, baselineName: 'raw pg loop + PostgreSQL' });
+  console.log(`cores per 1,000 check-ins/s at these costs: emmctl server ${med(sizing.pg1.serverMs).toFixed(2)}, PostgreSQL ${med(sizing.pg1.postgresMs).toFixed(2)}`);
+}
+console.log(`PostgreSQL devices table after the run: ${sizes.devices} devices, heap ${kb(Number(sizes.heap) / sizes.devices)} KiB and indexes ${kb(Number(sizes.indexes) / sizes.devices)} KiB per device (${(Number(sizes.total) / 2 ** 20).toFixed(1)} MiB in all, dead versions not yet vacuumed included)`);
 report({ name: 'enrollments, emmctl server on PostgreSQL', value: enrollRates.pg, unit: 'enrollments/s', baseline: enrollRates.sqlite, baselineName: 'emmctl server on SQLite' });

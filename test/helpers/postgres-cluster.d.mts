@@ -4,6 +4,8 @@ export interface Cluster {
   adminUrl: string;
   port: number;
   password: string;
+  /** The cluster's data directory (postmaster.pid names the server process). */
+  dataDir: string;
   /** Milliseconds initdb and the first start took. */
   initMs: number;
   startMs: number;

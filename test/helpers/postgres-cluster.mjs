@@ -79,6 +79,7 @@ export async function startCluster(options = {}) {
     return {
       adminUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
       port,
+      dataDir,
       password,
       initMs,
       startMs: performance.now() - started - initMs,
