@@ -7,9 +7,10 @@
 //
 // Per check-in, in order:
 //   auth   SELECT id … WHERE credential_hash (one statement, no transaction)
-//   write  BEGIN; UPDATE devices SET posture, … RETURNING *, the resource generation and whether a
-//          command waits; [SELECT the episode's fired steps, when one is open];
-//          [SELECT the pending commands, when one waits]; COMMIT
+//   write  BEGIN; SELECT * FROM devices WHERE id; SELECT the resource generation;
+//          UPDATE devices SET posture, …, the stored compliance evaluation (same-valued here: the
+//          loop evaluates nothing); [SELECT the episode's fired steps, when one is open];
+//          SELECT the pending commands; COMMIT
 // Keep this list in step with FleetStore.authenticateDevice and checkIn: the ratio then means
 // "our layers cost this much", whatever the number of round trips.
 //
@@ -28,12 +29,12 @@ pool.on('error', () => {});
 
 const q = {
   auth: { name: 'raw_auth', text: "SELECT id FROM devices WHERE credential_hash = $1 AND state IN ('enrolled', 'retired')" },
+  row: { name: 'raw_row', text: 'SELECT * FROM devices WHERE id = $1' },
+  generation: { name: 'raw_generation', text: "SELECT value FROM meta WHERE key = 'resource_generation'" },
   update: {
     name: 'raw_update',
-    text: `UPDATE devices SET posture = $1, model = coalesce($2, model), last_check_in = $3, applied_config_version = $4, updated_at = $5
-      WHERE id = $6 AND os_version = $7 AND credential_hash IS NOT NULL AND state IN ('enrolled', 'retired')
-      RETURNING *, (SELECT value FROM meta WHERE key = 'resource_generation') AS resource_generation,
-        EXISTS (SELECT 1 FROM commands WHERE device_id = devices.id AND status IN ('queued', 'sent')) AS has_commands`,
+    text: `UPDATE devices SET posture = $1, model = coalesce($2, model), last_check_in = $3, applied_config_version = $4, updated_at = $5,
+      compliance = $6, compliance_from = $7, compliance_until = $8, compliance_gen = $9 WHERE id = $10`,
   },
   fired: { name: 'raw_fired', text: 'SELECT policy, after_seconds, action FROM escalations WHERE device_id = $1 AND episode_start = $2' },
   pending: { name: 'raw_pending', text: "SELECT * FROM commands WHERE device_id = $1 AND status IN ('queued', 'sent') ORDER BY seq" },
@@ -60,15 +61,17 @@ async function checkIn(device) {
   if (id !== device.id) throw new Error(`device ${device.id} did not authenticate`);
   await inTransaction('BEGIN', async (c) => {
     const at = new Date().toISOString();
+    const row = (await run(c, q.row, [id])).rows[0];
+    if (!row?.credential_hash) throw new Error(`device ${id} is not enrolled`);
+    await run(c, q.generation);
     // The posture as the device sent it last time: the same OS, as in the usual check-in.
-    const row = (await run(c, q.update, [device.posture, device.model, at, device.applied_config_version, at, id, device.os_version])).rows[0];
-    if (!row) throw new Error(`device ${id} was not updated`);
+    await run(c, q.update, [row.posture, row.model, at, row.applied_config_version, at, row.compliance, row.compliance_from, row.compliance_until, row.compliance_gen, id]);
     if (row.noncompliant_since) await run(c, q.fired, [id, row.noncompliant_since]);
-    return row.has_commands ? (await run(c, q.pending, [id])).rows : [];
+    return (await run(c, q.pending, [id])).rows;
   });
 }
 
-const devices = (await pool.query("SELECT id, credential_hash, posture, model, applied_config_version, os_version FROM devices WHERE state = 'enrolled' AND credential_hash IS NOT NULL ORDER BY id")).rows;
+const devices = (await pool.query("SELECT id, credential_hash FROM devices WHERE state = 'enrolled' AND credential_hash IS NOT NULL ORDER BY id")).rows;
 if (devices.length === 0) throw new Error('no enrolled devices in the database');
 // Every connection of the pool opened before the clock starts, as a warm server's are.
 await Promise.all(Array.from({ length: poolSize }, () => pool.connect())).then((clients) => clients.forEach((c) => c.release()));
