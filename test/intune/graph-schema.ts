@@ -17,6 +17,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { editDistance } from '../../src/model/suggest.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -665,27 +666,13 @@ function closest(name: string, names: string[]): string | undefined {
   let bestD = Math.max(2, Math.floor(name.length / 3)) + 1;
   const lower = name.toLowerCase();
   for (const n of names) {
-    const d = distance(lower, n.toLowerCase());
+    const d = editDistance(lower, n.toLowerCase());
     if (d < bestD) {
       bestD = d;
       best = n;
     }
   }
   return best;
-}
-
-function distance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length]!;
 }
 
 /**
