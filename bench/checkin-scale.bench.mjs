@@ -21,7 +21,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startCluster } from '../test/helpers/postgres-cluster.mjs';
-import { BARE_CHECKIN_SERVER, BIN, ROOT, median, report, spawnListening } from './lib.mjs';
+import { BARE_CHECKIN_SERVER, BIN, CHECKIN_POLICIES, ROOT, median, report, spawnListening } from './lib.mjs';
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 10_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -127,25 +127,7 @@ writeFileSync(barePath, BARE_CHECKIN_SERVER);
 const bare = await startChild([barePath]);
 
 const policies = join(dir, 'policies.yaml');
-writeFileSync(policies, `apiVersion: emmctl/v1
-kind: CompliancePolicy
-metadata: { name: baseline }
-spec:
-  assign: [all]
-  rules: { encryption: required, passcode: required, compromised: blocked, minOsVersion: { android: "13", ios: "17.0" } }
----
-apiVersion: emmctl/v1
-kind: Policy
-metadata: { name: baseline-settings }
-spec:
-  assign: [all]
-  settings: { passcode: { required: true, minLength: 6 }, encryption: required }
----
-apiVersion: emmctl/v1
-kind: EnrollmentProfile
-metadata: { name: bench }
-spec: { platforms: [android, ios, ipados, windows, macos], ownership: corporate }
-`);
+writeFileSync(policies, CHECKIN_POLICIES);
 const enrollSecret = {};
 for (const [name, url, token] of [['pg', replica1.url, pgAdmin], ['sqlite', sqlite.url, sqliteAdmin]]) {
   const adminEnv = { EMMCTL_SERVER: url, EMMCTL_TOKEN: token };

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BARE_CHECKIN_SERVER, BIN, ROOT, median, report, spawnListening } from './lib.mjs';
+import { BARE_CHECKIN_SERVER, BIN, CHECKIN_POLICIES, ROOT, median, report, spawnListening } from './lib.mjs';
 
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 10_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -67,25 +67,7 @@ const dataDir = join(dir, 'store');
 const admin = emmctl(['server', 'token', 'create', '--role', 'admin', '--name', 'bench', '--data-dir', dataDir]).trim();
 const server = await startChild([BIN, 'server', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--no-access-log', '--device-rate-limit', 'off', '--enroll-rate-limit', 'off']);
 const policies = join(dir, 'policies.yaml');
-writeFileSync(policies, `apiVersion: emmctl/v1
-kind: CompliancePolicy
-metadata: { name: baseline }
-spec:
-  assign: [all]
-  rules: { encryption: required, passcode: required, compromised: blocked, minOsVersion: { android: "13", ios: "17.0" } }
----
-apiVersion: emmctl/v1
-kind: Policy
-metadata: { name: baseline-settings }
-spec:
-  assign: [all]
-  settings: { passcode: { required: true, minLength: 6 }, encryption: required }
----
-apiVersion: emmctl/v1
-kind: EnrollmentProfile
-metadata: { name: bench }
-spec: { platforms: [android, ios, ipados, windows, macos], ownership: corporate }
-`);
+writeFileSync(policies, CHECKIN_POLICIES);
 const serverEnv = { EMMCTL_SERVER: server.url, EMMCTL_TOKEN: admin };
 emmctl(['apply', policies, '--yes', '-q'], serverEnv);
 const { secret } = JSON.parse(emmctl(['enroll', 'token', 'create', '--profile', 'bench', '-o', 'json'], serverEnv));

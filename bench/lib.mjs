@@ -69,6 +69,27 @@ export function spawnListening(args, { env = process.env, cwd = ROOT } = {}) {
  * endpoint that reads and parses the JSON body and answers the agent routes with canned JSON of
  * the same shape (prints `listening on URL` like `emmctl server`).
  */
+/** The policy repo both check-in benches apply: one compliance policy, one settings policy, one profile. */
+export const CHECKIN_POLICIES = `apiVersion: emmctl/v1
+kind: CompliancePolicy
+metadata: { name: baseline }
+spec:
+  assign: [all]
+  rules: { encryption: required, passcode: required, compromised: blocked, minOsVersion: { android: "13", ios: "17.0" } }
+---
+apiVersion: emmctl/v1
+kind: Policy
+metadata: { name: baseline-settings }
+spec:
+  assign: [all]
+  settings: { passcode: { required: true, minLength: 6 }, encryption: required }
+---
+apiVersion: emmctl/v1
+kind: EnrollmentProfile
+metadata: { name: bench }
+spec: { platforms: [android, ios, ipados, windows, macos], ownership: corporate }
+`;
+
 export const BARE_CHECKIN_SERVER = `
 import { createServer } from 'node:http';
 let n = 0;
