@@ -1,7 +1,7 @@
 // The raw-`pg` baseline of checkin-scale.bench.mjs: a child process (a core of its own, as a
 // server replica has) that runs, straight on a node-postgres Pool with named prepared statements,
 // the statements one agent check-in makes `emmctl server` issue (src/server/auth.ts's
-// authenticateDevice, then FleetStore.checkIn), in the same transactions, for every enrolled
+// authenticateDevice, then FleetService.checkIn), in the same transactions, for every enrolled
 // device of the database, CONCURRENCY at a time. No HTTP, no JSON bodies, no compliance
 // evaluation: what is left is the database's share of a check-in.
 //
@@ -11,7 +11,7 @@
 //          UPDATE devices SET posture, …, the stored compliance evaluation (same-valued here: the
 //          loop evaluates nothing); [SELECT the episode's fired steps, when one is open];
 //          SELECT the pending commands; COMMIT
-// Keep this list in step with FleetStore.authenticateDevice and checkIn: the ratio then means
+// Keep this list in step with FleetService.authenticateDevice and checkIn: the ratio then means
 // "our layers cost this much", whatever the number of round trips.
 //
 // Usage: DATABASE_URL=postgres://… node bench/checkin-raw-pg.mjs CONCURRENCY POOL_SIZE

@@ -1,11 +1,11 @@
 // Compliance over a 100,000-device fleet on both engines (issue #8 item 5): wall time and peak
-// RSS of the listing (a) through the FleetStore service call directly, reading the stored
+// RSS of the listing (a) through the FleetService service call directly, reading the stored
 // evaluations, (b) the same call evaluating every device from scratch (storedCompliance: false),
 // and (c) `emmctl compliance -o json` through the CLI against an `emmctl server`, each as a ratio
 // to a plain keyset scan of the same devices table with the engine's raw driver, in the same run.
 // Target on PostgreSQL: under 3 s and under 300 MB.
 //
-// The fleet is seeded once into SQLite through the FleetStore agent API (enroll + check-in, so each
+// The fleet is seeded once into SQLite through the FleetService agent API (enroll + check-in, so each
 // device's evaluation is stored the way check-ins store it), then copied row for row into a fresh
 // PostgreSQL database (BENCH_DATABASE_URL, an admin URL of an existing server; else an embedded
 // cluster like the tests'). Every measured listing is its own process; peak RSS is its VmHWM.
@@ -25,14 +25,14 @@ const work = mkdtempSync(join(tmpdir(), 'emmctl-compliance-scale-'));
 const children = new Set();
 const require = createRequire(join(ROOT, 'package.json'));
 
-/** FleetStore, the engines and the test cluster as one ESM file a plain node child imports. */
+/** FleetService, the engines and the test cluster as one ESM file a plain node child imports. */
 async function bundle() {
   const outfile = join(work, 'bundle.mjs');
   const sqlite = require.resolve('better-sqlite3');
   await build({
     absWorkingDir: ROOT,
     stdin: {
-      contents: `export { FleetStore } from './src/store/fleet-store.ts';
+      contents: `export { FleetService } from './src/service/fleet-service.ts';
 export { openPostgres } from './src/store/postgres/index.ts';
 export { startCluster } from './test/helpers/postgres-cluster.ts';`,
       resolveDir: ROOT,
@@ -111,10 +111,10 @@ try {
     return file;
   };
   const seed = script('seed.mjs', `
-const { FleetStore } = await import(${JSON.stringify(mod)});
+const { FleetService } = await import(${JSON.stringify(mod)});
 const [dataDir, n] = [process.argv[2], Number(process.argv[3])];
 const actor = { name: 'local:bench', source: 'local' };
-const store = await FleetStore.open(dataDir);
+const store = await FleetService.open(dataDir);
 const doc = (kind, name, spec) => ({ op: 'create', kind, name, document: { apiVersion: 'emmctl/v1', kind, metadata: { name }, spec } });
 await store.applyChanges([
   doc('Group', 'corp-android', { match: { platforms: ['android'], ownership: 'corporate' } }),
@@ -134,7 +134,7 @@ await store.close();
   let t = performance.now();
   const seeded = spawnSync(process.execPath, [seed, dataDir, String(DEVICES)], { encoding: 'utf8' });
   if (seeded.status !== 0) throw new Error(`seeding failed: ${seeded.stderr}`);
-  console.log(`seeded ${DEVICES} devices into SQLite (enroll + check-in through FleetStore) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  console.log(`seeded ${DEVICES} devices into SQLite (enroll + check-in through FleetService) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   // PostgreSQL: the same rows, copied into a fresh database migrated by emmctl.
   const { default: pg } = await import(pathToFileURL(require.resolve('pg')).href);
@@ -205,12 +205,12 @@ for (;;) {
 }
 await client.end();
 `);
-  // The service call: FleetStore.listCompliance page by page, each record written as a JSON line.
+  // The service call: FleetService.listCompliance page by page, each record written as a JSON line.
   const service = script('service.mjs', `
-const { FleetStore, openPostgres } = await import(${JSON.stringify(mod)});
+const { FleetService, openPostgres } = await import(${JSON.stringify(mod)});
 const [engine, target, stored] = process.argv.slice(2);
 const options = { storedCompliance: stored === 'stored' };
-const store = engine === 'sqlite' ? await FleetStore.open(target, { ...options, ifMissing: 'fail' }) : new FleetStore((await openPostgres(target, { migrate: false })).engine, options);
+const store = engine === 'sqlite' ? await FleetService.open(target, { ...options, ifMissing: 'fail' }) : new FleetService((await openPostgres(target, { migrate: false })).engine, options);
 let cursor;
 do {
   const page = await store.listCompliance({ limit: 1000, ...(cursor ? { cursor } : {}) });

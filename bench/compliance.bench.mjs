@@ -3,7 +3,7 @@
 // of the same devices table in the same run. Targets (issue 4): within 3x the raw scan, < 300 MB.
 //
 // Seeding: a bench-only child imports the store (bundled on the fly from src/ by
-// test/store/bundle-store.mjs) and enrolls + checks in every device through the FleetStore agent
+// test/store/bundle-store.mjs) and enrolls + checks in every device through the FleetService agent
 // API — the path real devices take, in one process with no HTTP, so 100k devices take seconds.
 // Both measured commands are separate processes (Node start-up included in both); peak RSS is
 // the child's VmHWM, polled from /proc/PID/status (Linux), or /usr/bin/time when unavailable.
@@ -64,10 +64,10 @@ try {
   const reuse = existsSync(join(dataDir, 'emmctl.db'));
   const seedScript = join(work, 'seed.mjs');
   writeFileSync(seedScript, `
-const { FleetStore } = await import(${JSON.stringify(bundle)});
+const { FleetService } = await import(${JSON.stringify(bundle)});
 const [dataDir, n] = [process.argv[2], Number(process.argv[3])];
 const actor = { name: 'local:bench', source: 'local' };
-const store = await FleetStore.open(dataDir);
+const store = await FleetService.open(dataDir);
 const doc = (kind, name, spec) => ({ op: 'create', kind, name, document: { apiVersion: 'emmctl/v1', kind, metadata: { name }, spec } });
 await store.applyChanges([
   doc('Group', 'corp-android', { match: { platforms: ['android'], ownership: 'corporate' } }),
@@ -92,7 +92,7 @@ process.stdout.write(JSON.stringify({ ms: performance.now() - t0 }) + '\\n');
     const seed = spawnSync(process.execPath, [seedScript, dataDir, String(DEVICES)], { encoding: 'utf8' });
     if (seed.status !== 0) throw new Error(`seeding failed: ${seed.stderr}`);
     const seedMs = JSON.parse(seed.stdout).ms;
-    console.log(`seeded ${DEVICES} devices (enroll + check-in through FleetStore) in ${(seedMs / 1000).toFixed(1)} s`);
+    console.log(`seeded ${DEVICES} devices (enroll + check-in through FleetService) in ${(seedMs / 1000).toFixed(1)} s`);
   }
 
   // The baseline: every row of the same devices table, read with better-sqlite3's iterator.

@@ -17,10 +17,10 @@ import { bundleStore } from '../test/store/bundle-store.mjs';
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 10_000);
 const work = mkdtempSync(join(tmpdir(), 'emmctl-filter-bench-'));
 try {
-  const { FleetStore } = await import(await bundleStore(work));
+  const { FleetService } = await import(await bundleStore(work));
   const dataDir = join(work, 'data');
   const actor = { name: 'local:bench', source: 'local' };
-  const store = await FleetStore.open(dataDir);
+  const store = await FleetService.open(dataDir);
   const doc = (kind, name, spec) => ({ op: 'create', kind, name, document: { apiVersion: 'emmctl/v1', kind, metadata: { name }, spec } });
   await store.applyChanges([doc('EnrollmentProfile', 'corp', { platforms: ['android', 'ios'], ownership: 'corporate', labels: { team: 'sales' } })], actor);
   const { secret } = await store.createEnrollmentToken({ profile: 'corp' }, actor);

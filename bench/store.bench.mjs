@@ -54,7 +54,7 @@ try {
 function childSource() {
   return `
 import Database from ${JSON.stringify(new URL('../node_modules/better-sqlite3/lib/index.js', import.meta.url).href)};
-const { FleetStore } = await import(BUNDLE_URL);
+const { FleetService } = await import(BUNDLE_URL);
 const [mode, dataDir, nArg] = process.argv.slice(2);
 const n = Number(nArg);
 const actor = { name: 'local:bench', source: 'local' };
@@ -71,7 +71,7 @@ async function allDeviceIds(store, limit) {
   return ids.slice(0, limit);
 }
 if (mode === 'seed') {
-  const store = await FleetStore.open(dataDir);
+  const store = await FleetService.open(dataDir);
   const doc = (kind, name, spec) => ({ op: 'create', kind, name, document: { apiVersion: 'emmctl/v1', kind, metadata: { name }, spec } });
   await store.applyChanges([
     doc('Group', 'corp-android', { match: { platforms: ['android'], ownership: 'corporate' } }),
@@ -102,7 +102,7 @@ if (mode === 'seed') {
   db.transaction(() => { ids.forEach((d, i) => { const at = new Date().toISOString(); ins.run(i + 1, 'cmd_' + i, d, 'lock', 'queued', 'bench', 'local:bench', 'k', at, at, null, at); }); })();
   out({ ms: performance.now() - t0 });
 } else if (mode === 'enqueue-batch' || mode === 'enqueue-single') {
-  const store = await FleetStore.open(dataDir);
+  const store = await FleetService.open(dataDir);
   const ids = await allDeviceIds(store, n);
   const type = mode === 'enqueue-batch' ? 'lock' : 'reboot';
   const t0 = performance.now();
@@ -117,7 +117,7 @@ if (mode === 'seed') {
   for (const row of db.prepare('SELECT * FROM devices').iterate()) if (row.id) count++;
   out({ ms: performance.now() - t0, count, rssMb: process.resourceUsage().maxRSS / 1024 });
 } else if (mode === 'compliance') {
-  const store = await FleetStore.open(dataDir);
+  const store = await FleetService.open(dataDir);
   const t0 = performance.now();
   const statuses = {};
   let count = 0;
@@ -129,7 +129,7 @@ if (mode === 'seed') {
   } while (cursor);
   out({ ms: performance.now() - t0, count, statuses, rssMb: process.resourceUsage().maxRSS / 1024 });
 } else if (mode === 'check-in') {
-  const store = await FleetStore.open(dataDir);
+  const store = await FleetService.open(dataDir);
   const ids = await allDeviceIds(store, n);
   const t0 = performance.now();
   for (const [i, id] of ids.entries()) await store.checkIn(id, { posture: posture(i) });

@@ -167,6 +167,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   // Device channels (src/channels/<channel>/): how the service reaches devices. Pure translation
   // between emmctl's model and a vendor's wire format, below the service and above model.
   channels: ['compliance', 'model', ROOT_LAYER],
+  // The fleet rules (design.md's service layer), over the store seam; it reaches devices through channels.
+  service: ['store', 'channels', 'compliance', 'model', ROOT_LAYER],
 };
 
 function layerViolations(graph: Graph): Array<readonly [string, string, string]> {

@@ -17,13 +17,13 @@ export interface OpenStoreOptions {
 
 export async function openStore(where: StoreLocation | string, options: OpenStoreOptions = {}): Promise<ServerStore> {
   const location = typeof where === 'string' ? { dataDir: where } : where;
-  const { FleetStore } = await import('../store/fleet-store.js');
+  const { FleetService } = await import('../service/fleet-service.js');
   const service = { now: options.now, checkDocument: options.checkDocument, notifyOutbox: options.notifyOutbox };
   if ('databaseUrl' in location) {
     const [{ openPostgres }, { StoreUnavailableError }] = await Promise.all([import('../store/postgres/index.js'), import('../store/engine.js')]);
     try {
       const { engine } = await openPostgres(location.databaseUrl, { onLog: options.onLog });
-      return new FleetStore(engine, service);
+      return new FleetService(engine, service);
     } catch (error) {
       // At start there is no request to answer 503 to: the command fails, saying what and where.
       if (error instanceof StoreUnavailableError) throw new EmmctlError(error.message, { hint: 'check that the database server is up and reachable from here, and the URL, user and password', cause: error });
@@ -31,5 +31,5 @@ export async function openStore(where: StoreLocation | string, options: OpenStor
     }
   }
   const { SqliteEngine } = await import('../store/sqlite/engine.js');
-  return new FleetStore(SqliteEngine.open(location.dataDir), service);
+  return new FleetService(SqliteEngine.open(location.dataDir), service);
 }

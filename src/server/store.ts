@@ -1,3 +1,3 @@
-// What the server serves: the fleet service (FleetStore, async, over either engine). One
+// What the server serves: the fleet service (FleetService, async, over either engine). One
 // interface, not a hand-kept copy of it: the server compiles against the service itself.
-export type { FleetStore as ServerStore } from '../store/fleet-store.js';
+export type { FleetService as ServerStore } from '../service/fleet-service.js';

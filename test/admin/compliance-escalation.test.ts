@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceCompliance } from '../../src/model/fleet.js';
 import type { ResourceDocument } from '../../src/model/policy.generated.js';
-import { DB_FILE, FleetStore } from '../../src/store/fleet-store.js';
+import { DB_FILE, FleetService } from '../../src/service/fleet-service.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { createApiToken, killAll, startServerProcess, type ServerProcess } from '../helpers/server.js';
 
@@ -39,7 +39,7 @@ beforeAll(async () => {
   env = { EMMCTL_DATA_DIR: dataDir, HOME: dir.path, EMMCTL_CONFIG_DIR: join(dir.path, 'config') };
   t0 = Math.floor(Date.now() / 1000) * 1000 - 5 * DAY;
   let t = t0;
-  const store = await FleetStore.open(dataDir, { now: () => new Date(t) });
+  const store = await FleetService.open(dataDir, { now: () => new Date(t) });
   try {
     await store.applyChanges(DOCS.map((d) => ({ op: 'create' as const, kind: d.kind, name: d.metadata.name, document: d })), ADMIN);
     const { secret } = await store.createEnrollmentToken({ profile: 'corp' }, ADMIN);

@@ -1,10 +1,10 @@
 // Seeds a store for the admin e2e tests the real way: policies applied through the store,
-// devices enrolled with an enrollment token and checked in through the agent API (FleetStore),
+// devices enrolled with an enrollment token and checked in through the agent API (FleetService),
 // exactly as the server and the simulator do. Never SQL.
 import { join } from 'node:path';
 import type { Posture } from '../../src/model/fleet.js';
 import type { Platform, ResourceDocument } from '../../src/model/policy.generated.js';
-import { FleetStore } from '../../src/store/fleet-store.js';
+import { FleetService } from '../../src/service/fleet-service.js';
 import { tempDir } from '../helpers/cli.js';
 
 const ADMIN = { name: 'local:seed', source: 'local' };
@@ -53,7 +53,7 @@ export interface SeededStore {
 export async function seedStore(fleet: SeedDevice[] = FLEET): Promise<SeededStore> {
   const dir = tempDir('emmctl-admin-');
   const dataDir = join(dir.path, 'data');
-  const store = await FleetStore.open(dataDir);
+  const store = await FleetService.open(dataDir);
   const ids: Record<string, string> = {};
   const credentials: Record<string, string> = {};
   try {
@@ -74,7 +74,7 @@ export async function seedStore(fleet: SeedDevice[] = FLEET): Promise<SeededStor
 
 /** A device checks in once and reports every pending command with `status` — the agent's side of --wait. */
 export async function deviceRunsCommands(dataDir: string, deviceId: string, status: 'acknowledged' | 'failed' = 'acknowledged'): Promise<string[]> {
-  const store = await FleetStore.open(dataDir);
+  const store = await FleetService.open(dataDir);
   try {
     const response = await store.checkIn(deviceId, { posture: { osVersion: '14', encrypted: true, passcodeSet: true, compromised: false, installedApps: [] } });
     for (const cmd of response.commands) await store.reportCommandResult(deviceId, cmd.id, { status, detail: status === 'failed' ? 'device refused' : undefined });

@@ -2,7 +2,7 @@
 // on the embedded store and through a real server alike; flags still win.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResourceDocument } from '../../src/model/policy.generated.js';
-import { FleetStore } from '../../src/store/fleet-store.js';
+import { FleetService } from '../../src/service/fleet-service.js';
 import { runCli } from '../helpers/cli.js';
 import { createToken, killAll, startServerProcess, type ServerProcess } from '../server/helpers.js';
 import { seedStore, type SeededStore } from './devices.seed.js';
@@ -19,7 +19,7 @@ let serverEnv: Record<string, string>;
 
 beforeAll(async () => {
   fleet = await seedStore([]);
-  const store = await FleetStore.open(fleet.dataDir);
+  const store = await FleetService.open(fleet.dataDir);
   try {
     await store.applyChanges(PROFILES.map((d) => ({ op: 'create' as const, kind: d.kind, name: d.metadata.name, document: d })), { name: 'local:seed', source: 'local' });
   } finally {

@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FleetStore } from '../../src/store/fleet-store.js';
+import { FleetService } from '../../src/service/fleet-service.js';
 import { runCli } from '../helpers/cli.js';
 import { seedStore, type SeededStore } from './devices.seed.js';
 
@@ -24,7 +24,7 @@ describe('enroll token', () => {
     expect(r.stdout).toMatch(/max uses:\s+3/);
     expect(r.stderr).toMatch(/shown only this once/);
     // The printed secret is the real one: a device enrolls with it through the agent API.
-    const store = await FleetStore.open(fleet.dataDir);
+    const store = await FleetService.open(fleet.dataDir);
     try {
       const enrolled = await store.enrollDevice({ token: secret!, platform: 'android', serial: 'SN-TOKEN', osVersion: '14' }, 'test');
       expect(enrolled.deviceId).toMatch(/\S/);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendError } from '../../src/errors.js';
 import type { ResourceDocument } from '../../src/model/policy.generated.js';
-import { FleetStore } from '../../src/store/fleet-store.js';
+import { FleetService } from '../../src/service/fleet-service.js';
 import { runCli } from '../helpers/cli.js';
 import { seedStore, type SeededStore } from './devices.seed.js';
 
@@ -21,8 +21,8 @@ const json = async (...args: string[]) => {
   return JSON.parse(r.stdout);
 };
 /** The device side, on the store the CLI manages. */
-async function agent<T>(fn: (store: FleetStore) => Promise<T>): Promise<T> {
-  const store = await FleetStore.open(fleet.dataDir);
+async function agent<T>(fn: (store: FleetService) => Promise<T>): Promise<T> {
+  const store = await FleetService.open(fleet.dataDir);
   try {
     return await fn(store);
   } finally {

@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { planDigest, type SavedPlan } from '../../src/plan/index.js';
-import { FleetStore } from '../../src/store/fleet-store.js';
+import { FleetService } from '../../src/service/fleet-service.js';
 import { runCli } from '../helpers/cli.js';
 import { policies, sandbox, SECRET, type Sandbox } from '../plan/fixtures.js';
 
@@ -25,7 +25,7 @@ const rehash = (plan: SavedPlan): SavedPlan => ({ ...plan, digest: planDigest(pl
 /** A plan edited by someone holding the store itself (its seal key): to reach the checks behind the seal. */
 async function resealWithStore(plan: SavedPlan): Promise<SavedPlan> {
   const hashed = rehash(plan);
-  const store = await FleetStore.open(sb.env.EMMCTL_DATA_DIR!);
+  const store = await FleetService.open(sb.env.EMMCTL_DATA_DIR!);
   try {
     return { ...hashed, seal: await store.sealPlan(hashed.digest) };
   } finally {

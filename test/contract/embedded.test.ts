@@ -1,9 +1,9 @@
 // The Backend contract on the embedded driver: a real SQLite file in a temp dir. The agent side
-// is a second FleetStore handle on the same file, as the server and the CLI would share it.
+// is a second FleetService handle on the same file, as the server and the CLI would share it.
 import { join } from 'node:path';
 import { openEmbeddedBackend } from '../../src/backends/embedded/index.js';
 import { BackendError } from '../../src/errors.js';
-import { FleetStore } from '../../src/store/fleet-store.js';
+import { FleetService } from '../../src/service/fleet-service.js';
 import { tempDir } from '../helpers/cli.js';
 import { backendContract } from './backend-contract.js';
 
@@ -11,7 +11,7 @@ backendContract('embedded', async () => {
   const dir = tempDir('emmctl-contract-');
   const dataDir = join(dir.path, 'store');
   const backend = await openEmbeddedBackend({ dataDir, actor: 'local:contract' });
-  const agentStore = await FleetStore.open(dataDir);
+  const agentStore = await FleetService.open(dataDir);
   const device = async (credential: string) => {
     const id = await agentStore.authenticateDevice(credential);
     if (!id) throw new BackendError('unauthorized', 'unknown or revoked device credential');

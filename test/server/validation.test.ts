@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers/cli.js';
-import { FleetStore } from '../../src/store/fleet-store.js';
+import { FleetService } from '../../src/service/fleet-service.js';
 import { call, checkIn, createToken, enroll, enrollmentToken, killAll, POSTURE, PROFILE, seedResources, startServerProcess, type ServerProcess } from './helpers.js';
 
 const dir = tempDir('emmctl-server-validation-');
@@ -319,7 +319,7 @@ describe('stored documents that fail today\'s checks', () => {
   it('are reported at start, and check-ins still succeed (compliance unknown with the reason), delivering queued locks', async () => {
     const adminOld = await createToken(old.path, 'admin');
     // Documents stored before the server validated: written through the store itself, as an older server did.
-    const store = await FleetStore.open(old.path);
+    const store = await FleetService.open(old.path);
     const actor = { name: 'old-server', source: 'test' };
     await store.applyChanges([
       { op: 'create', kind: 'Group', name: 'all-android', document: doc('Group', 'all-android', { match: { platforms: ['android'] } }) as never },
@@ -368,7 +368,7 @@ describe('stored documents that fail today\'s checks', () => {
       doc('CompliancePolicy', 'actions-text', { assign: 'all', rules: { encryption: 'required' }, actions: 'x' }),
       doc('EnrollmentProfile', 'group-number', { platforms: ['android'], group: 5 }),
     ];
-    const store = await FleetStore.open(broken.path);
+    const store = await FleetService.open(broken.path);
     await store.applyChanges([
       { op: 'create', kind: 'EnrollmentProfile', name: PROFILE.metadata.name, document: PROFILE as never },
       ...docs.map((d) => ({ op: 'create' as const, kind: d.kind as never, name: d.metadata.name, document: d as never })),

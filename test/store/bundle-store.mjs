@@ -11,14 +11,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Returns the file URL of a bundle exporting FleetStore, openEmbeddedBackend and versionKey. */
+/** Returns the file URL of a bundle exporting FleetService, openEmbeddedBackend and versionKey. */
 export async function bundleStore(outDir = mkdtempSync(join(tmpdir(), 'emmctl-store-bundle-'))) {
   const sqlite = createRequire(join(root, 'package.json')).resolve('better-sqlite3');
   const outfile = join(outDir, 'store.mjs');
   await build({
     absWorkingDir: root,
     stdin: {
-      contents: "export { FleetStore } from './src/store/fleet-store.ts'; export { openEmbeddedBackend } from './src/backends/embedded/index.ts';",
+      contents: "export { FleetService } from './src/service/fleet-service.ts'; export { openEmbeddedBackend } from './src/backends/embedded/index.ts';",
       resolveDir: root,
       loader: 'ts',
     },

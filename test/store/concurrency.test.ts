@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FleetStore } from '../../src/store/fleet-store.js';
+import { FleetService } from '../../src/service/fleet-service.js';
 import { tempDir } from '../helpers/cli.js';
 // @ts-expect-error plain ESM helper shared with the benchmarks
 import { bundleStore } from './bundle-store.mjs';
@@ -17,8 +17,8 @@ describe('two handles on one store', () => {
   it('a check-in sees policy changes applied through another handle', async () => {
     const dir = tempDir();
     dirs.push(dir);
-    const server = await FleetStore.open(dir.path);
-    const cli = await FleetStore.open(dir.path);
+    const server = await FleetService.open(dir.path);
+    const cli = await FleetService.open(dir.path);
     try {
       await cli.applyChanges(createAll(), ADMIN);
       const d = await enrollDevice(server);
@@ -40,14 +40,14 @@ describe('two handles on one store', () => {
     dirs.push(dir);
     const bundleUrl = await bundleStore(dir.path);
     const dataDir = join(dir.path, 'data');
-    const store = await FleetStore.open(dataDir);
+    const store = await FleetService.open(dataDir);
     await store.applyChanges(createAll(), ADMIN);
     const d = await enrollDevice(store);
     const script = join(dir.path, 'writer.mjs');
     writeFileSync(script, `
 import { writeSync } from 'node:fs';
-const { FleetStore } = await import(${JSON.stringify(bundleUrl)});
-const store = await FleetStore.open(${JSON.stringify(dataDir)});
+const { FleetService } = await import(${JSON.stringify(bundleUrl)});
+const store = await FleetService.open(${JSON.stringify(dataDir)});
 const changes = [];
 for (let i = 0; i < 15000; i++) {
   const name = 'bulk-' + i;

@@ -6,7 +6,7 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { DB_FILE, FleetStore } from '../../src/store/fleet-store.js';
+import { DB_FILE, FleetService } from '../../src/service/fleet-service.js';
 import { tempDir } from '../helpers/cli.js';
 // @ts-expect-error plain ESM helper shared with the benchmarks
 import { bundleStore } from './bundle-store.mjs';
@@ -31,13 +31,13 @@ async function dump(dataDir: string): Promise<Record<string, unknown[]>> {
   return out;
 }
 
-/** Runs `body` in a child after FleetStore.open; SIGKILLs it once the WAL outgrows `killAtBytes`. */
+/** Runs `body` in a child after FleetService.open; SIGKILLs it once the WAL outgrows `killAtBytes`. */
 async function killMidTransaction(dataDir: string, body: string, killAtBytes: number) {
   const script = join(dataDir, '..', 'child.mjs');
   writeFileSync(script, `
 import { writeSync } from 'node:fs';
-const { FleetStore } = await import(${JSON.stringify(bundleUrl)});
-const store = await FleetStore.open(${JSON.stringify(dataDir)});
+const { FleetService } = await import(${JSON.stringify(bundleUrl)});
+const store = await FleetService.open(${JSON.stringify(dataDir)});
 const actor = { name: 'local:crash', source: 'local' };
 ${body}
 writeSync(1, 'begin\\n');
@@ -70,7 +70,7 @@ describe('kill -9 mid-transaction', () => {
     const dir = tempDir('emmctl-crash-');
     dirs.push(dir);
     const dataDir = join(dir.path, 'data');
-    const store = await FleetStore.open(dataDir);
+    const store = await FleetService.open(dataDir);
     await store.applyChanges(createAll(), ADMIN);
     await enrollDevice(store);
     await store.close();
@@ -91,7 +91,7 @@ async function run(store, actor) {
     expect(r.out).toBe('begin\n');
     expect(r.walAtKill).toBeGreaterThan(8 * 1024 * 1024);
 
-    const reopened = await FleetStore.open(dataDir);
+    const reopened = await FleetService.open(dataDir);
     expect(await reopened.listResources()).toHaveLength(5);
     await reopened.close();
     expect(await dump(dataDir)).toEqual(before);
@@ -101,7 +101,7 @@ async function run(store, actor) {
     const dir = tempDir('emmctl-crash-');
     dirs.push(dir);
     const dataDir = join(dir.path, 'data');
-    const store = await FleetStore.open(dataDir);
+    const store = await FleetService.open(dataDir);
     await store.applyChanges(createAll(), ADMIN);
     const { secret } = await store.createEnrollmentToken({ profile: 'corp', maxUses: 5000 }, ADMIN);
     for (let i = 0; i < 3000; i++) await store.enrollDevice({ token: secret, platform: 'android', serial: `K${i}`, osVersion: '14' }, 'test');
@@ -119,7 +119,7 @@ async function run(store, actor) {
     expect(r.signal).toBe('SIGKILL');
     expect(r.out).toBe('begin\n');
 
-    const reopened = await FleetStore.open(dataDir);
+    const reopened = await FleetService.open(dataDir);
     expect((await reopened.listCommands({})).items).toEqual([]);
     await reopened.close();
     expect(await dump(dataDir)).toEqual(before);

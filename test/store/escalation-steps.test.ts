@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ResourceDocument } from '../../src/model/policy.generated.js';
-import { DB_FILE, FleetStore } from '../../src/store/fleet-store.js';
+import { DB_FILE, FleetService } from '../../src/service/fleet-service.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { tempDir } from '../helpers/cli.js';
 import { ADMIN, DAY, createAll, docs, enrollDevice, posture, testClock } from './fixtures.js';
@@ -26,22 +26,22 @@ async function seeded(actions: Step[] = FOUR) {
   const clock = testClock();
   const dir = tempDir('emmctl-steps-');
   const dataDir = join(dir.path, 'data');
-  const store = await FleetStore.open(dataDir, { now: clock.now });
+  const store = await FleetService.open(dataDir, { now: clock.now });
   cleanups.push(() => dir.cleanup());
   cleanups.push(() => store.close());
   await store.applyChanges(createAll(withActions(actions)), ADMIN);
   return { store, clock, dataDir };
 }
 
-async function setActions(store: FleetStore, actions: Step[]): Promise<void> {
+async function setActions(store: FleetService, actions: Step[]): Promise<void> {
   const current = (await store.listResources('CompliancePolicy')).find((r) => r.name === 'baseline')!;
   const document = withActions(actions).find((d) => d.kind === 'CompliancePolicy')!;
   await store.applyChanges([{ op: 'update', kind: 'CompliancePolicy', name: 'baseline', document, expectedVersion: current.version }], ADMIN);
 }
 
 /** `type` of each command queued for the device, oldest first. */
-const commandTypes = async (store: FleetStore, deviceId: string) => (await store.listCommands({ deviceId })).items.map((c) => c.type);
-const stepsAudited = async (store: FleetStore) => (await store.listAudit({ actor: 'compliance:baseline' })).items.map((a) => `${a.action}@${(a.detail as { step: { after: string } }).step.after}`);
+const commandTypes = async (store: FleetService, deviceId: string) => (await store.listCommands({ deviceId })).items.map((c) => c.type);
+const stepsAudited = async (store: FleetService) => (await store.listAudit({ actor: 'compliance:baseline' })).items.map((a) => `${a.action}@${(a.detail as { step: { after: string } }).step.after}`);
 
 describe('escalation steps are identified by what they are', () => {
   it('removing a fired 1d notify step still retires a device 31 days non-compliant, exactly once', async () => {
@@ -119,7 +119,7 @@ describe('migrating stored steps from list positions', () => {
     }
     await db.close();
 
-    const again = await FleetStore.open(dataDir, { now: clock.now });
+    const again = await FleetService.open(dataDir, { now: clock.now });
     cleanups.push(() => again.close());
     expect(await again.schemaVersion()).toBe(version);
     clock.set('2026-02-01T00:00:00.000Z');

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDeviceFilter } from '../../src/model/filter.js';
-import { FleetStore } from '../../src/store/fleet-store.js';
+import { FleetService } from '../../src/service/fleet-service.js';
 import { openPostgres } from '../../src/store/postgres/index.js';
 import { SqliteEngine } from '../../src/store/sqlite/engine.js';
 import { tempDir } from '../helpers/cli.js';
@@ -33,14 +33,14 @@ const FILTERS = [
 describe('device filters on SQLite and PostgreSQL', () => {
   let db: FreshDatabase;
   let dir: { path: string; cleanup(): void };
-  const stores: FleetStore[] = [];
+  const stores: FleetService[] = [];
   beforeAll(async () => {
     db = await freshDatabase();
     dir = tempDir('emmctl-filters-');
     const clock = testClock();
     const engines = [SqliteEngine.open(join(dir.path, 'data')), (await openPostgres(db.url)).engine];
     for (const engine of engines) {
-      const store = new FleetStore(engine, { now: clock.now });
+      const store = new FleetService(engine, { now: clock.now });
       stores.push(store);
       await store.applyChanges(createAll(docs()), ADMIN);
       await store.preregisterDevices(ROWS.map((r) => ({ ...r, labels: { ...r.labels } })), ADMIN);
@@ -62,11 +62,11 @@ describe('device filters on SQLite and PostgreSQL', () => {
   // the selections as sets and the orders as sequences of sort keys.
   const keyOf = (d: { name: string; owner?: string; platform: string; state: string }, sort?: string): string =>
     sort === undefined ? d.name : String((d as Record<string, unknown>)[sort.replace(/^-/, '')] ?? '');
-  const listing = async (store: FleetStore, filter: string, sort?: string) => {
+  const listing = async (store: FleetService, filter: string, sort?: string) => {
     const items = (await store.listDevices({ filters: [parseDeviceFilter(filter)], sort, limit: 100 })).items;
     return { serials: items.map((d) => d.serial).sort(), keys: items.map((d) => keyOf(d, sort)) };
   };
-  const serials = async (store: FleetStore, filter: string) => (await listing(store, filter)).serials;
+  const serials = async (store: FleetService, filter: string) => (await listing(store, filter)).serials;
 
   it('every filter form selects the same devices, in the same order', async () => {
     const [sqlite, pg] = stores;
@@ -92,7 +92,7 @@ describe('device filters on SQLite and PostgreSQL', () => {
 
   it('pages the same way: each engine walks its own cursors through every device once, in the same key order', async () => {
     for (const sort of ['name', '-name', 'owner', 'platform', '-state']) {
-      const walk = async (store: FleetStore) => {
+      const walk = async (store: FleetService) => {
         const items: Array<{ serial?: string; key: string }> = [];
         let cursor: string | undefined;
         do {

@@ -4,7 +4,7 @@ import type { ResourceChange } from '../../src/backends/backend.js';
 import type { Posture } from '../../src/model/fleet.js';
 import type { ResourceDocument } from '../../src/model/policy.generated.js';
 import type { Actor } from '../../src/store/api.js';
-import type { FleetStore } from '../../src/store/fleet-store.js';
+import type { FleetService } from '../../src/service/fleet-service.js';
 
 export const ADMIN: Actor = { name: 'local:tester', source: 'local' };
 
@@ -55,7 +55,7 @@ export function posture(over: Partial<Posture> = {}): Posture {
 
 let serials = 0;
 /** Enrolls through a fresh token of profile `corp` and checks in once. */
-export async function enrollDevice(store: FleetStore, opts: { platform?: 'android' | 'ios'; serial?: string; owner?: string; posture?: Partial<Posture>; token?: string } = {}) {
+export async function enrollDevice(store: FleetService, opts: { platform?: 'android' | 'ios'; serial?: string; owner?: string; posture?: Partial<Posture>; token?: string } = {}) {
   const token = opts.token ?? (await store.createEnrollmentToken({ profile: 'corp' }, ADMIN)).secret;
   const serial = opts.serial ?? `SN${process.pid}-${++serials}`;
   const p = posture(opts.posture);

@@ -1,10 +1,10 @@
-// FleetStore on real SQLite files in temp dirs, with an injectable clock for time rules.
+// FleetService on real SQLite files in temp dirs, with an injectable clock for time rules.
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { BackendError } from '../../src/errors.js';
-import { DB_FILE, FleetStore } from '../../src/store/fleet-store.js';
+import { DB_FILE, FleetService } from '../../src/service/fleet-service.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import type { ResourceDocument } from '../../src/model/policy.generated.js';
 import { tempDir } from '../helpers/cli.js';
@@ -20,7 +20,7 @@ afterEach(async () => {
 async function open(clock = testClock()) {
   const dir = tempDir('emmctl-store-');
   const dataDir = join(dir.path, 'data');
-  const store = await FleetStore.open(dataDir, { now: clock.now });
+  const store = await FleetService.open(dataDir, { now: clock.now });
   cleanups.push(() => dir.cleanup());
   cleanups.push(() => store.close());
   return { store, dataDir, clock };
@@ -51,7 +51,7 @@ describe('opening and migrations', () => {
     const dataDir = join(dir.path, 'data');
     mkdirSync(dataDir);
     chmodSync(dataDir, 0o755);
-    const store = await FleetStore.open(dataDir);
+    const store = await FleetService.open(dataDir);
     await store.close();
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(dataDir, DB_FILE)).mode & 0o777).toBe(0o600);
@@ -59,7 +59,7 @@ describe('opening and migrations', () => {
     // An existing database file with loose modes is narrowed too, on every open.
     chmodSync(dataDir, 0o750);
     chmodSync(join(dataDir, DB_FILE), 0o644);
-    (await FleetStore.open(dataDir)).close();
+    (await FleetService.open(dataDir)).close();
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(dataDir, DB_FILE)).mode & 0o777).toBe(0o600);
   });
@@ -71,7 +71,7 @@ describe('opening and migrations', () => {
     mkdirSync(dataDir);
     chmodSync(dataDir, 0o755);
     writeFileSync(join(dataDir, 'notes.txt'), 'kept');
-    (await FleetStore.open(dataDir)).close();
+    (await FleetService.open(dataDir)).close();
     expect(statSync(dataDir).mode & 0o777).toBe(0o755);
     expect(statSync(join(dataDir, DB_FILE)).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(dataDir, 'notes.txt'), 'utf8')).toBe('kept');
@@ -88,7 +88,7 @@ describe('opening and migrations', () => {
     }
     await store.close();
 
-    const again = await FleetStore.open(dataDir);
+    const again = await FleetService.open(dataDir);
     cleanups.push(() => again.close());
     expect(await again.schemaVersion()).toBe(LATEST);
     expect((await again.listResources()).map((r) => `${r.kind}/${r.name}@${r.version}`)).toEqual([
@@ -116,7 +116,7 @@ describe('opening and migrations', () => {
     db.prepare('ALTER TABLE resources DROP COLUMN secrets').run();
     db.prepare("DELETE FROM meta WHERE key = 'store_id'").run();
     await db.close();
-    const again = await FleetStore.open(dataDir);
+    const again = await FleetService.open(dataDir);
     cleanups.push(() => again.close());
     expect(await again.schemaVersion()).toBe(LATEST);
     expect((await again.listDevices({ filters: [{ field: 'os', op: '<', value: '10' }] })).items.map((x) => x.id)).toEqual([d.deviceId]);
@@ -137,7 +137,7 @@ describe('opening and migrations', () => {
     const withPsk = { ...doc, spec: { ...doc.spec, settings: { wifi: [{ ssid: 'corp', security: 'wpa2-personal', password: 'old-store-psk' }] } } };
     db.prepare("UPDATE resources SET document = ? WHERE kind = 'Policy'").run(JSON.stringify(withPsk));
     await db.close();
-    const again = await FleetStore.open(dataDir);
+    const again = await FleetService.open(dataDir);
     cleanups.push(() => again.close());
     expect(await again.storeId()).toBe(before);
     const listed = JSON.stringify(await again.listResources());
@@ -155,7 +155,7 @@ describe('opening and migrations', () => {
     const db = new Database(join(dataDir, DB_FILE));
     db.prepare("INSERT INTO migrations (version, name, applied_at) VALUES (99, 'future', 'x')").run();
     await db.close();
-    await expectBackendError(() => FleetStore.open(dataDir), 'unavailable', new RegExp(`schema version 99, newer than this emmctl understands \\(${LATEST}\\)`));
+    await expectBackendError(() => FleetService.open(dataDir), 'unavailable', new RegExp(`schema version 99, newer than this emmctl understands \\(${LATEST}\\)`));
   });
 
   it('reports an unusable data dir clearly', async () => {
@@ -163,7 +163,7 @@ describe('opening and migrations', () => {
     cleanups.push(dir.cleanup);
     const file = join(dir.path, 'not-a-dir');
     writeFileSync(file, 'x');
-    const err = await expectBackendError(() => FleetStore.open(file), 'unavailable', /cannot open the store at .*not-a-dir/);
+    const err = await expectBackendError(() => FleetService.open(file), 'unavailable', /cannot open the store at .*not-a-dir/);
     expect(err.hint).toMatch(/--data-dir/);
   });
 });

@@ -2,7 +2,7 @@
 // evaluating it, and must answer exactly as an evaluation from scratch would, whatever happened
 // since it was stored: check-ins, applies that change policies and groups, reconcile passes, and
 // the clock moving on its own (check-in ages lapsing, grace periods ending, steps falling due).
-// The reference is a second FleetStore on the same database with storedCompliance: false.
+// The reference is a second FleetService on the same database with storedCompliance: false.
 // Runs on SQLite and on PostgreSQL (the run's embedded cluster, or EMMCTL_TEST_DATABASE_URL).
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import type { ComplianceQuery } from '../../src/model/requests.js';
 import type { DeviceCompliance } from '../../src/model/fleet.js';
 import type { Platform, ResourceDocument } from '../../src/model/policy.generated.js';
 import type { SqlEngine } from '../../src/store/engine.js';
-import { FleetStore } from '../../src/store/fleet-store.js';
+import { FleetService } from '../../src/service/fleet-service.js';
 import { openPostgres } from '../../src/store/postgres/index.js';
 import { SqliteEngine } from '../../src/store/sqlite/engine.js';
 import { tempDir } from '../helpers/cli.js';
@@ -73,7 +73,7 @@ function randomPosture(rand: () => number, platform: Platform) {
   };
 }
 
-async function everything(store: FleetStore, query: ComplianceQuery): Promise<DeviceCompliance[]> {
+async function everything(store: FleetService, query: ComplianceQuery): Promise<DeviceCompliance[]> {
   const out: DeviceCompliance[] = [];
   let cursor: string | undefined;
   do {
@@ -109,7 +109,7 @@ describe.each(ENGINES)('stored compliance on %s', (_name, open) => {
   async function stores(clock: ReturnType<typeof testClock>) {
     const engine = await open();
     engines.push(engine);
-    return { engine, stored: new FleetStore(engine, { now: clock.now }), scratch: new FleetStore(engine, { now: clock.now, storedCompliance: false }) };
+    return { engine, stored: new FleetService(engine, { now: clock.now }), scratch: new FleetService(engine, { now: clock.now, storedCompliance: false }) };
   }
 
   it('a random fleet through random check-ins, applies, reconcile passes and clock advances lists as an evaluation from scratch', async () => {

@@ -1,4 +1,4 @@
-// The embedded driver (the default): the Backend interface over a FleetStore in a local data
+// The embedded driver (the default): the Backend interface over a FleetService in a local data
 // dir (the SQLite engine), no server needed. Each method names the local actor for the audit log.
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
@@ -6,7 +6,7 @@ import type { ApiTokenAdmin, ApplyOptions, Backend, ComplianceQuery, DeviceQuery
 import type { BackendTarget } from '../target.js';
 import type { ResourceKind } from '../../model/policy.generated.js';
 import type { Actor, ApiRole } from '../../store/api.js';
-import { FleetStore, type FleetStoreOptions } from '../../store/fleet-store.js';
+import { FleetService, type FleetServiceOptions } from '../../service/fleet-service.js';
 
 export function localActorName(): string {
   let user = process.env.USER ?? process.env.USERNAME ?? 'unknown';
@@ -22,12 +22,12 @@ export class EmbeddedBackend implements Backend, ApiTokenAdmin {
   readonly kind = 'embedded';
   readonly location: string;
   /** The underlying store, for callers that also need the agent side (simulate, tests). */
-  readonly store: FleetStore;
+  readonly store: FleetService;
   private readonly actor: Actor;
 
   readonly notice?: string;
 
-  constructor(store: FleetStore, location: string, actor: Actor) {
+  constructor(store: FleetService, location: string, actor: Actor) {
     this.store = store;
     this.location = location;
     this.actor = actor;
@@ -106,9 +106,9 @@ export class EmbeddedBackend implements Backend, ApiTokenAdmin {
 
 export async function openEmbeddedBackend(
   target: Omit<Extract<BackendTarget, { kind: 'embedded' }>, 'kind'> & { kind?: 'embedded' },
-  options: FleetStoreOptions = {},
+  options: FleetServiceOptions = {},
 ): Promise<EmbeddedBackend> {
-  const store = await FleetStore.open(target.dataDir, { ifMissing: target.ifMissing, ...options });
+  const store = await FleetService.open(target.dataDir, { ifMissing: target.ifMissing, ...options });
   // Absolute, so a saved plan names the same folder from wherever it is applied.
   return new EmbeddedBackend(store, resolve(target.dataDir), { name: target.actor ?? localActorName(), source: 'local' });
 }

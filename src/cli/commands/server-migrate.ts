@@ -57,8 +57,8 @@ ${COPY_HELP}`)
         await engine.close();
         report = { engine: 'postgres', location: engine.location, from: migration!.from, to: migration!.to, applied: migration!.applied };
       } else {
-        const { FleetStore } = await import('../../store/fleet-store.js');
-        const store = await FleetStore.open(choice.dataDir);
+        const { FleetService } = await import('../../service/fleet-service.js');
+        const store = await FleetService.open(choice.dataDir);
         try {
           report = { engine: 'sqlite', location: choice.dataDir, from: null, to: await store.schemaVersion(), applied: [] };
         } finally {

@@ -1,7 +1,7 @@
 // Stored compliance: each device's evaluated compliance kept on its row (migration 8), so a
 // listing reads it instead of evaluating every device. A stored evaluation says what it was
 // evaluated against (compliance_gen: the resource generation and the evaluator, see
-// FleetStore.resources) and the interval the clock alone cannot change it in
+// FleetService.resources) and the interval the clock alone cannot change it in
 // ([compliance_from, compliance_until), see compliance/evaluate.ts resultHoldsUntil).
 //
 // Two rules keep a stored evaluation true to the row it sits on, with any number of writers:
@@ -46,7 +46,7 @@ export interface StoredColumns {
 }
 
 export interface Evaluation {
-  /** JSON of the result and the failing policies' escalation steps (FleetStore's StoredResult). */
+  /** JSON of the result and the failing policies' escalation steps (FleetService's StoredResult). */
   body: string;
   status: string;
   gen: string;

@@ -170,7 +170,7 @@ ALTER TABLE resources ADD COLUMN secrets TEXT NOT NULL DEFAULT '{}';
   {
     version: 4,
     name: 'plan seal key',
-    // Never leaves the store: saved plans are sealed with an HMAC under it (FleetStore.sealPlan).
+    // Never leaves the store: saved plans are sealed with an HMAC under it (FleetService.sealPlan).
     sql: "INSERT OR IGNORE INTO meta (key, value) VALUES ('plan_key', lower(hex(randomblob(32))));",
   },
   {

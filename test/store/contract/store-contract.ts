@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BackendError } from '../../../src/errors.js';
 import type { ResourceDocument } from '../../../src/model/policy.generated.js';
 import type { SqlEngine } from '../../../src/store/engine.js';
-import { FleetStore } from '../../../src/store/fleet-store.js';
+import { FleetService } from '../../../src/service/fleet-service.js';
 import { takeLease, releaseLease } from '../../../src/store/repos/leases.js';
 import { ADMIN, DAY, createAll, posture, testClock } from '../fixtures.js';
 
@@ -39,17 +39,17 @@ export function describeStoreContract(name: string, options: StoreContractOption
   const one = async () => {
     const engine = await options.open();
     opened.push(engine);
-    return [new FleetStore(engine, { now: clock.now })];
+    return [new FleetService(engine, { now: clock.now })];
   };
   const two = async () => {
     const [a, b] = await options.openTwo!();
     opened.push(a, b);
-    return [new FleetStore(a, { now: clock.now }), new FleetStore(b, { now: clock.now })];
+    return [new FleetService(a, { now: clock.now }), new FleetService(b, { now: clock.now })];
   };
-  const shapes: Array<[string, () => Promise<FleetStore[]>]> = [['one engine', one]];
+  const shapes: Array<[string, () => Promise<FleetService[]>]> = [['one engine', one]];
   if (options.openTwo) shapes.push(['two engines on one database', two]);
 
-  async function fleet(stores: FleetStore[], documents: ResourceDocument[], devices: number, encrypted = false) {
+  async function fleet(stores: FleetService[], documents: ResourceDocument[], devices: number, encrypted = false) {
     clock.set('2026-01-01T00:00:00.000Z');
     await stores[0]!.applyChanges(createAll(documents), ADMIN);
     const { secret } = await stores[0]!.createEnrollmentToken({ profile: 'corp' }, ADMIN);

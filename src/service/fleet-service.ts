@@ -1,4 +1,4 @@
-// FleetStore: the fleet's rules over the async store seam (src/store/engine.ts): resources,
+// FleetService: the fleet's rules over the async store seam (src/store/engine.ts): resources,
 // devices, commands, tokens and the audit log, and the rules that keep them consistent. Every
 // multi-row change is one unit of work (SqlEngine.transaction), and every admin change writes its
 // audit record inside that same unit, so a crash never leaves an unaudited change. Rules that
@@ -45,24 +45,24 @@ import type {
   ResourceKind,
 } from '../model/policy.generated.js';
 import { DEFAULT_RELEASE_SECONDS, MAX_RELEASE_SECONDS, type Actor, type ApiRole, type ApiTokenInfo, type NotifyDelivery, type OutboxEvent } from '../model/access.js';
-import { compileFilters, decodeCursor, encodeCursor, invalidCursor, parseSort, versionKey } from './device-query.js';
+import { compileFilters, decodeCursor, encodeCursor, invalidCursor, parseSort, versionKey } from '../store/device-query.js';
 import { dueEscalations, effectiveConfiguration, escalationKey, evaluateCompliance, escalationOutlook, failureOnset, groupsForDevice, parseDuration, policiesForGroups, resultHoldsUntil } from '../compliance/index.js';
 import { parseWhatIfInstant } from '../model/duration.js';
 import type { ComplianceResult } from '../compliance/index.js';
 import { getPath, maskValue, replacePaths, secretRefPaths, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
-import type { Sql, SqlEngine } from './engine.js';
-import type { IfMissing } from './sqlite/files.js';
+import type { Sql, SqlEngine } from '../store/engine.js';
+import type { IfMissing } from '../store/sqlite/files.js';
 import { checkEnrollRequest, checkLabels, checkLength, checkSerial, DEVICE_LIMITS, parsePosture } from '../model/device-limits.js';
-import { hashSecret, newId, newSecret } from './secrets.js';
-import { claimStep, endEpisode, firedInEpisode, firedRows, forgetSteps, openEpisode, type FiredRow } from './repos/escalations.js';
-import { cancelPending, commandById, insertPendingCommand, type CommandRow } from './repos/commands.js';
-import { enqueueNotification, finishNotification as dropNotification, pendingNotifications } from './repos/outbox.js';
-import { claimIdempotencyKey, finishIdempotencyKey, forgetIdempotencyKeys } from './repos/idempotency.js';
-import { releaseLease, takeLease, type Lease } from './repos/leases.js';
-import { bumpResourceGeneration, resourceGeneration, writeResource, type StoredSecrets } from './repos/resources.js';
-import { evaluationSet, FOREVER, INVALIDATE, isFresh, STORED_COLUMNS, statusFilter, storeEvaluation, type Evaluation, type StoredColumns } from './repos/compliance.js';
+import { hashSecret, newId, newSecret } from '../store/secrets.js';
+import { claimStep, endEpisode, firedInEpisode, firedRows, forgetSteps, openEpisode, type FiredRow } from '../store/repos/escalations.js';
+import { cancelPending, commandById, insertPendingCommand, type CommandRow } from '../store/repos/commands.js';
+import { enqueueNotification, finishNotification as dropNotification, pendingNotifications } from '../store/repos/outbox.js';
+import { claimIdempotencyKey, finishIdempotencyKey, forgetIdempotencyKeys } from '../store/repos/idempotency.js';
+import { releaseLease, takeLease, type Lease } from '../store/repos/leases.js';
+import { bumpResourceGeneration, resourceGeneration, writeResource, type StoredSecrets } from '../store/repos/resources.js';
+import { evaluationSet, FOREVER, INVALIDATE, isFresh, STORED_COLUMNS, statusFilter, storeEvaluation, type Evaluation, type StoredColumns } from '../store/repos/compliance.js';
 
-export { DB_FILE, noStoreError, type IfMissing } from './sqlite/files.js';
+export { DB_FILE, noStoreError, type IfMissing } from '../store/sqlite/files.js';
 const KINDS: readonly ResourceKind[] = ['Group', 'Policy', 'CompliancePolicy', 'EnrollmentProfile'];
 const DEFAULT_TOKEN_TTL_MS = 7 * 86_400_000;
 /** A command no device picked up in this time is expired by reconcile(). */
@@ -83,7 +83,7 @@ export interface StoreApplyOptions extends ApplyOptions {
   precheck?: (current: StoredResource[]) => void;
 }
 
-export interface FleetStoreOptions {
+export interface FleetServiceOptions {
   /** Injectable clock for tests (escalation timing, token expiry). */
   now?: () => Date;
   /**
@@ -168,7 +168,7 @@ interface ResourceSnapshot {
   digests: Set<string>;
   compliance: CompliancePolicyDocument[];
   configs: Map<string, { device: EffectiveConfiguration; admin: EffectiveConfiguration }>;
-  /** CompliancePolicy name → why it cannot be evaluated (see FleetStoreOptions.checkDocument). */
+  /** CompliancePolicy name → why it cannot be evaluated (see FleetServiceOptions.checkDocument). */
   unevaluable: Map<string, string>;
   /** compliance_gen of the evaluations this store writes, and the ones it may read as its own (see resources()). */
   evalKey: string;
@@ -185,7 +185,7 @@ interface StoredResult {
   steps: Array<{ name: string; actions: ReadonlyArray<NonNullable<CompliancePolicyDocument['spec']['actions']>[number]> }>;
 }
 
-export class FleetStore {
+export class FleetService {
   readonly path: string;
   readonly engine: SqlEngine;
   private readonly clock: () => Date;
@@ -196,7 +196,7 @@ export class FleetStore {
   /** True when opened with ifMissing 'empty' and there was no store: an empty stand-in, nothing on disk. */
   readonly missing: boolean;
 
-  constructor(engine: SqlEngine, options: Omit<FleetStoreOptions, 'ifMissing'> & { missing?: boolean } = {}) {
+  constructor(engine: SqlEngine, options: Omit<FleetServiceOptions, 'ifMissing'> & { missing?: boolean } = {}) {
     this.engine = engine;
     this.path = engine.location;
     this.clock = options.now ?? (() => new Date());
@@ -210,10 +210,10 @@ export class FleetStore {
    * Opens the embedded store in dataDir (src/store/sqlite/), creating it unless ifMissing says
    * otherwise: dir 0700, files 0600, schema migrated.
    */
-  static async open(dataDir: string, options: FleetStoreOptions = {}): Promise<FleetStore> {
-    const { SqliteEngine } = await import('./sqlite/engine.js');
+  static async open(dataDir: string, options: FleetServiceOptions = {}): Promise<FleetService> {
+    const { SqliteEngine } = await import('../store/sqlite/engine.js');
     const engine = SqliteEngine.open(dataDir, { ifMissing: options.ifMissing });
-    return new FleetStore(engine, { ...options, missing: engine.missing });
+    return new FleetService(engine, { ...options, missing: engine.missing });
   }
 
   async close(): Promise<void> {
