@@ -60,7 +60,8 @@ import { enqueueNotification, finishNotification as dropNotification, pendingNot
 import { claimIdempotencyKey, finishIdempotencyKey, forgetIdempotencyKeys } from '../store/repos/idempotency.js';
 import { releaseLease, takeLease, type Lease } from '../store/repos/leases.js';
 import { bumpResourceGeneration, resourceGeneration, writeResource, type StoredSecrets } from '../store/repos/resources.js';
-import { evaluationSet, FOREVER, INVALIDATE, isFresh, STORED_COLUMNS, statusFilter, storeEvaluation, type Evaluation, type StoredColumns } from '../store/repos/compliance.js';
+import { evaluationSet, FOREVER, INVALIDATE, isFresh, STORED_COLUMNS, statusFilter, storeEvaluation, type Evaluation } from '../store/repos/compliance.js';
+import type { ApiTokenRow, DeviceRow, TokenRow } from '../store/repos/rows.js';
 
 export { DB_FILE, noStoreError, type IfMissing } from '../store/sqlite/files.js';
 const KINDS: readonly ResourceKind[] = ['Group', 'Policy', 'CompliancePolicy', 'EnrollmentProfile'];
@@ -108,52 +109,6 @@ export interface FleetServiceOptions {
    * reference the tests and benchmarks compare the stored listing with). Default true.
    */
   storedCompliance?: boolean;
-}
-
-interface DeviceRow extends StoredColumns {
-  id: string;
-  name: string;
-  serial: string | null;
-  platform: Platform;
-  ownership: 'corporate' | 'personal';
-  owner: string | null;
-  labels: string;
-  state: DeviceState;
-  profile: string | null;
-  model: string | null;
-  os_version: string | null;
-  os_key: string | null;
-  posture: string | null;
-  enrolled_at: string | null;
-  last_check_in: string | null;
-  noncompliant_since: string | null;
-  credential_hash: string | null;
-  applied_config_version: string | null;
-  released_until: string | null;
-  sort_key?: string;
-}
-
-interface TokenRow {
-  id: string;
-  profile: string;
-  secret_hash: string;
-  created_at: string;
-  expires_at: string;
-  max_uses: number | null;
-  uses: number;
-  revoked: number;
-  created_by: string;
-}
-
-interface ApiTokenRow {
-  id: string;
-  name: string;
-  role: ApiRole;
-  secret_hash: string;
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-  revoked: number;
 }
 
 /** The policy resources as the evaluator needs them, reloaded only when applyChanges bumped the generation. */
