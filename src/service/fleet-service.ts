@@ -55,13 +55,19 @@ import type { IfMissing } from '../store/sqlite/files.js';
 import { checkEnrollRequest, checkLabels, checkLength, checkSerial, DEVICE_LIMITS, parsePosture } from '../model/device-limits.js';
 import { hashSecret, newId, newSecret } from '../store/secrets.js';
 import { claimStep, endEpisode, firedInEpisode, firedRows, forgetSteps, openEpisode, type FiredRow } from '../store/repos/escalations.js';
-import { cancelPending, commandById, insertPendingCommand, type CommandRow } from '../store/repos/commands.js';
+import { cancelPending, cancelPendingOfDevice, commandById, commandOfDevice, commandPage, insertPendingCommand, recentCommands, recordResult, type CommandRow } from '../store/repos/commands.js';
 import { enqueueNotification, finishNotification as dropNotification, pendingNotifications } from '../store/repos/outbox.js';
 import { claimIdempotencyKey, finishIdempotencyKey, forgetIdempotencyKeys } from '../store/repos/idempotency.js';
 import { releaseLease, takeLease, type Lease } from '../store/repos/leases.js';
-import { bumpResourceGeneration, resourceGeneration, writeResource, type StoredSecrets } from '../store/repos/resources.js';
-import { evaluationSet, FOREVER, INVALIDATE, isFresh, STORED_COLUMNS, statusFilter, storeEvaluation, type Evaluation } from '../store/repos/compliance.js';
+import { bumpResourceGeneration, groupNames, referringResources, resourceDocument, resourceGeneration, resourceRows, writeResource, type StoredSecrets } from '../store/repos/resources.js';
+import { evaluationSet, FOREVER, isFresh, STORED_COLUMNS, statusFilter, storeEvaluation, type Evaluation } from '../store/repos/compliance.js';
 import type { ApiTokenRow, DeviceRow, TokenRow } from '../store/repos/rows.js';
+import { appendAudit, auditPage } from '../store/repos/audit.js';
+import { planKey, schemaVersion, storeId } from '../store/repos/meta.js';
+import { apiTokenById, apiTokenBySecretHash, apiTokenRows, insertApiToken, revokeApiToken, touchApiToken } from '../store/repos/api-tokens.js';
+import { enrollmentTokenById, enrollmentTokenBySecretHash, enrollmentTokenRows, insertEnrollmentToken, revokeEnrollmentToken, takeEnrollmentTokenUse } from '../store/repos/enrollment-tokens.js';
+import { claimForEnrollment, deviceById, deviceBySerial, deviceIdByCredential, endEnrollment, insertEnrolled, insertPreregistered, releaseEnrolled, updatePreregistered } from '../store/repos/devices.js';
+import type { SeqPageQuery } from '../store/repos/paging.js';
 
 export { DB_FILE, noStoreError, type IfMissing } from '../store/sqlite/files.js';
 const KINDS: readonly ResourceKind[] = ['Group', 'Policy', 'CompliancePolicy', 'EnrollmentProfile'];
@@ -182,7 +188,7 @@ export class FleetService {
 
   /** Current schema version (the last migration applied). */
   async schemaVersion(): Promise<number> {
-    return this.read(async (sql) => (await sql.get<{ v: number }>('SELECT max(version) AS v FROM migrations'))!.v);
+    return this.read((sql) => schemaVersion(sql));
   }
 
   private now(): string {
@@ -200,15 +206,14 @@ export class FleetService {
   }
 
   private async audit(sql: Sql, actor: Actor | { name: string; source: string }, action: string, target: string, detail?: Record<string, unknown>, at = this.now()): Promise<void> {
-    await sql.run('INSERT INTO audit (at, actor, source, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)', [
-      at, actor.name, actor.source, action, target, detail === undefined ? null : JSON.stringify(detail)]);
+    await appendAudit(sql, { at, actor: actor.name, source: actor.source, action, target, detail: detail === undefined ? null : JSON.stringify(detail) });
   }
 
   // ---- resources -------------------------------------------------------------------------
 
   /** The random id this store was created with: the same whether reached by path or by server URL. */
   async storeId(): Promise<string> {
-    return this.read(async (sql) => (await sql.get<{ value: string }>("SELECT value FROM meta WHERE key = 'store_id'"))!.value);
+    return this.read((sql) => storeId(sql));
   }
 
   /**
@@ -218,7 +223,7 @@ export class FleetService {
    */
   async sealPlan(digest: string): Promise<string> {
     if (typeof digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(digest)) throw new BackendError('invalid', 'a plan digest is "sha256:" and 64 hex digits');
-    const key = await this.read(async (sql) => (await sql.get<{ value: string }>("SELECT value FROM meta WHERE key = 'plan_key'"))!.value);
+    const key = await this.read((sql) => planKey(sql));
     return `hmac-sha256:${createHmac('sha256', Buffer.from(key, 'hex')).update(digest).digest('hex')}`;
   }
 
@@ -228,10 +233,7 @@ export class FleetService {
   }
 
   private async resourcesIn(sql: Sql, kind?: ResourceKind): Promise<StoredResource[]> {
-    const rows = (kind
-      ? (await sql.all('SELECT * FROM resources WHERE kind = ? ORDER BY kind, name', [kind]))
-      : (await sql.all('SELECT * FROM resources ORDER BY kind, name', []))) as Array<{ kind: ResourceKind; name: string; document: string; version: number; updated_at: string; secrets: string }>;
-    return rows.map((r) => {
+    return (await resourceRows(sql, kind)).map((r) => {
       const document = JSON.parse(r.document) as ResourceDocument;
       const stored = JSON.parse(r.secrets) as StoredSecrets;
       const resource: StoredResource = { kind: r.kind, name: r.name, document, version: r.version, updatedAt: r.updated_at };
@@ -276,10 +278,9 @@ export class FleetService {
   }
 
   private async checkReferences(sql: Sql): Promise<void> {
-    const groups = new Set(((await sql.all("SELECT name FROM resources WHERE kind = 'Group'", [])) as Array<{ name: string }>).map((r) => r.name));
+    const groups = new Set(await groupNames(sql));
     groups.add('all');
-    const rows = (await sql.all("SELECT kind, name, document FROM resources WHERE kind != 'Group'", [])) as Array<{ kind: ResourceKind; name: string; document: string }>;
-    for (const r of rows) {
+    for (const r of await referringResources(sql)) {
       const doc = JSON.parse(r.document) as ResourceDocument;
       const raw: unknown = doc.kind === 'EnrollmentProfile' ? (doc.spec?.group ? [doc.spec.group] : []) : doc.kind === 'Group' ? [] : doc.spec?.assign;
       // A document stored before validation may hold anything here: only names can refer.
@@ -298,7 +299,7 @@ export class FleetService {
     if (this.snapshot?.generation === generation) return this.snapshot;
     const snap: ResourceSnapshot = { generation, groups: [], profiles: [], policies: [], digestPolicies: [], digests: new Set(), compliance: [], configs: new Map(), unevaluable: new Map(), evalKey: '', readKeys: [] };
     let rejected = 0;
-    for (const r of (await sql.all('SELECT document, secrets FROM resources ORDER BY kind, name', [])) as Array<{ document: string; secrets: string }>) {
+    for (const r of await resourceRows(sql)) {
       const doc = JSON.parse(r.document) as ResourceDocument;
       const why = this.checkDocument?.(doc);
       if (why !== undefined) {
@@ -387,21 +388,22 @@ export class FleetService {
       };
       const secret = newSecret('enrollment');
       row.secret_hash = hashSecret(secret);
-      (await sql.run('INSERT INTO enrollment_tokens (id, profile, secret_hash, created_at, expires_at, max_uses, uses, revoked, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)', [row.id, row.profile, row.secret_hash, row.created_at, row.expires_at, row.max_uses, row.uses, row.revoked, row.created_by]));
+      await insertEnrollmentToken(sql, row);
       await this.audit(sql, actor, 'token.create', `enrollment-token/${row.id}`, { profile: row.profile, expiresAt: row.expires_at, maxUses: row.max_uses ?? undefined });
       return { token: toToken(row), secret };
     });
   }
 
   async listEnrollmentTokens(): Promise<EnrollmentToken[]> {
-    return this.read(async (sql) => ((await sql.all('SELECT * FROM enrollment_tokens ORDER BY created_at, id', [])) as TokenRow[]).map(toToken));
+    return this.read(async (sql) => (await enrollmentTokenRows(sql)).map(toToken));
   }
 
   async revokeEnrollmentToken(id: string, actor: Actor): Promise<EnrollmentToken> {
     return this.tx(async (sql) => {
-      const row = (await sql.get('SELECT * FROM enrollment_tokens WHERE id = ?', [id])) as TokenRow | undefined;
+      const row = await enrollmentTokenById(sql, id);
       if (!row) throw new BackendError('not_found', `enrollment token ${id} does not exist`, { hint: 'list tokens with `emmctl enroll token list`' });
-      if (!row.revoked && (await sql.run('UPDATE enrollment_tokens SET revoked = 1 WHERE id = ? AND revoked = 0', [id])).changes === 1) {
+      // Conditional: two concurrent revocations audit once.
+      if (!row.revoked && await revokeEnrollmentToken(sql, id)) {
         await this.audit(sql, actor, 'token.revoke', `enrollment-token/${id}`);
       }
       row.revoked = 1;
@@ -410,8 +412,7 @@ export class FleetService {
   }
 
   private async profile(sql: Sql, name: string): Promise<EnrollmentProfileDocument | undefined> {
-    const r = (await sql.get("SELECT document FROM resources WHERE kind = 'EnrollmentProfile' AND name = ?", [name])) as { document: string } | undefined;
-    return r ? (JSON.parse(r.document) as EnrollmentProfileDocument) : undefined;
+    return resourceDocument<EnrollmentProfileDocument>(sql, 'EnrollmentProfile', name);
   }
 
   async preregisterDevices(rows: PreregisteredDevice[], actor: Actor): Promise<{ created: number; updated: number }> {
@@ -428,7 +429,7 @@ export class FleetService {
       // retired, or wiped) record's ownership or labels would move it between groups and policies
       // behind its back: such rows refuse the whole request, and the refusal is audited.
       const existing: Array<DeviceRow | undefined> = [];
-      for (const r of rows) existing.push(await sql.get<DeviceRow>('SELECT * FROM devices WHERE serial = ?', [r.serial]));
+      for (const r of rows) existing.push(await deviceBySerial(sql, r.serial));
       const taken = rows.filter((_, i) => existing[i] !== undefined && existing[i]!.state !== 'preregistered');
       if (taken.length) {
         const serials = taken.map((r) => r.serial);
@@ -445,12 +446,13 @@ export class FleetService {
         if (row) {
           const labels = { ...(JSON.parse(row.labels) as Record<string, string>), ...(r.labels ?? {}) };
           // Only while it is still pre-registered (compare-and-set: an enrollment may claim it meanwhile).
-          const changed = (await sql.run(`UPDATE devices SET name = ?, platform = ?, owner = ?, ownership = ?, labels = ?, updated_at = ?, ${INVALIDATE} WHERE id = ? AND state = 'preregistered'`, [r.name ?? row.name, r.platform, r.owner ?? row.owner, r.ownership ?? row.ownership, JSON.stringify(labels), at, row.id]));
-          if (changed.changes !== 1) throw new BackendError('conflict', `serial "${r.serial}" was enrolled while pre-registering; nothing was pre-registered`, { hint: 'run it again' });
+          const fields = { name: r.name ?? row.name, platform: r.platform, owner: r.owner ?? row.owner, ownership: r.ownership ?? row.ownership, labels: JSON.stringify(labels) };
+          if (!await updatePreregistered(sql, row.id, fields, at)) throw new BackendError('conflict', `serial "${r.serial}" was enrolled while pre-registering; nothing was pre-registered`, { hint: 'run it again' });
           updated++;
         } else {
-          (await sql.run(`INSERT INTO devices (id, name, serial, platform, ownership, owner, labels, state, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'preregistered', ?, ?)`, [newId('dev'), r.name ?? `${r.platform}-${r.serial}`, r.serial, r.platform, r.ownership ?? 'corporate', r.owner ?? null, JSON.stringify(r.labels ?? {}), at, at]));
+          await insertPreregistered(sql, newId('dev'), r.serial, {
+            name: r.name ?? `${r.platform}-${r.serial}`, platform: r.platform, ownership: r.ownership ?? 'corporate', owner: r.owner ?? null, labels: JSON.stringify(r.labels ?? {}),
+          }, at);
           created++;
         }
       }
@@ -485,7 +487,7 @@ export class FleetService {
       }, at);
     const outcome = await this.tx(async (sql): Promise<{ response: EnrollResponse } | { refused: BackendError }> => {
       const now = this.now();
-      const token = (await sql.get('SELECT * FROM enrollment_tokens WHERE secret_hash = ?', [hashSecret(request.token)])) as TokenRow | undefined;
+      const token = await enrollmentTokenBySecretHash(sql, hashSecret(request.token));
       // An unknown secret names nobody, so it is not audited (the per-address rate limit bounds it).
       if (!token) throw new BackendError('unauthorized', 'unknown enrollment token');
       const refuse = async (error: BackendError, reason: string, target: string, detail: Record<string, unknown> = {}) => {
@@ -507,16 +509,18 @@ export class FleetService {
       }
       const credential = newSecret('device');
       const profileLabels = profile.spec.labels ?? {};
-      let existing = (await sql.get('SELECT * FROM devices WHERE serial = ?', [request.serial])) as DeviceRow | undefined;
+      let existing = await deviceBySerial(sql, request.serial);
       let id: string | undefined;
       if (!existing) {
         // The unique serial decides between two enrollments of one new serial, not the read above.
         const candidate = newId('dev');
-        const inserted = (await sql.run(`INSERT INTO devices (id, name, serial, platform, ownership, owner, labels, state, profile, model, os_version, os_key, enrolled_at, credential_hash, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'enrolled', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING`, [candidate, request.name ?? `${request.platform}-${request.serial}`, request.serial, request.platform, profile.spec.ownership,
-          request.owner ?? null, JSON.stringify(profileLabels), token.profile, request.model ?? null, request.osVersion, versionKey(request.osVersion), now, hashSecret(credential), now, now]));
-        if (inserted.changes === 1) id = candidate;
-        else existing = (await sql.get('SELECT * FROM devices WHERE serial = ?', [request.serial])) as DeviceRow;
+        const inserted = await insertEnrolled(sql, candidate, request.serial, {
+          name: request.name ?? `${request.platform}-${request.serial}`, platform: request.platform, ownership: profile.spec.ownership, owner: request.owner ?? null,
+          labels: JSON.stringify(profileLabels), profile: token.profile, model: request.model ?? null, osVersion: request.osVersion, osKey: versionKey(request.osVersion),
+          credentialHash: hashSecret(credential),
+        }, now);
+        if (inserted) id = candidate;
+        else existing = (await deviceBySerial(sql, request.serial))!;
       }
       if (existing) {
         const refusal = claimRefusal(existing, token.profile, profile, request.platform, now);
@@ -529,19 +533,17 @@ export class FleetService {
         // claims about itself would otherwise let a BYOD token's holder enroll as corporate.
         const ownership = existing.state === 'preregistered' ? existing.ownership : profile.spec.ownership;
         // Written only if the record is still what the rule was decided on (compare-and-set).
-        const claimed = (await sql.run(`UPDATE devices SET name = ?, platform = ?, ownership = ?, owner = ?, labels = ?, state = 'enrolled', profile = ?, model = ?,
-            os_version = ?, os_key = ?, enrolled_at = ?, credential_hash = ?, noncompliant_since = NULL, released_until = NULL, updated_at = ?, ${INVALIDATE}
-            WHERE id = ? AND state = ? AND credential_hash IS NOT DISTINCT FROM ? AND released_until IS NOT DISTINCT FROM ?`, [request.name ?? existing.name, request.platform, ownership, existing.owner ?? request.owner ?? null, JSON.stringify(labels), token.profile,
-          request.model ?? existing.model, request.osVersion, versionKey(request.osVersion), now, hashSecret(credential), now,
-          id, existing.state, existing.credential_hash, existing.released_until]));
-        if (claimed.changes !== 1) throw new BackendError('conflict', `device with serial "${request.serial}" changed while enrolling; nothing was changed`, { hint: 'enroll again' });
+        const claimed = await claimForEnrollment(sql, existing, {
+          name: request.name ?? existing.name, platform: request.platform, ownership, owner: existing.owner ?? request.owner ?? null, labels: JSON.stringify(labels),
+          profile: token.profile, model: request.model ?? existing.model, osVersion: request.osVersion, osKey: versionKey(request.osVersion), credentialHash: hashSecret(credential),
+        }, now);
+        if (!claimed) throw new BackendError('conflict', `device with serial "${request.serial}" changed while enrolling; nothing was changed`, { hint: 'enroll again' });
         await forgetSteps(sql, id!);
         // A released device's queue was meant for its previous enrollment, not for whoever enrolls now.
-        (await sql.run("UPDATE commands SET status = 'cancelled', detail = 'device enrolled again', updated_at = ? WHERE device_id = ? AND status IN ('queued', 'sent')", [now, id]));
+        await cancelPendingOfDevice(sql, id, 'device enrolled again', now);
       }
-      const used = (await sql.run('UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)', [token.id]));
       // The token as read may be stale by now: the refusal says what the conditional update met, read again.
-      if (used.changes !== 1) throw new TokenUsedUpMeanwhile((await sql.get<TokenRow>('SELECT * FROM enrollment_tokens WHERE id = ?', [token.id])) ?? token, now);
+      if (!await takeEnrollmentTokenUse(sql, token.id)) throw new TokenUsedUpMeanwhile((await enrollmentTokenById(sql, token.id)) ?? token, now);
       const reenrolled = existing ? (existing.state === 'enrolled' ? 'released' : existing.state) : undefined;
       const claimedOwnership = request.ownership !== undefined && request.ownership !== profile.spec.ownership ? request.ownership : undefined;
       await this.audit(sql, { name: `device:${id}`, source }, 'enroll', `device/${id}`, { profile: token.profile, token: token.id, serial: request.serial, reenrolled, claimedOwnership }, now);
@@ -576,8 +578,7 @@ export class FleetService {
       }
       const at = this.clock();
       const until = new Date(at.getTime() + seconds * 1000).toISOString();
-      const changed = (await sql.run("UPDATE devices SET released_until = ?, updated_at = ? WHERE id = ? AND state = 'enrolled'", [until, at.toISOString(), id]));
-      if (changed.changes !== 1) throw new BackendError('conflict', `device ${id} changed while releasing it; nothing was changed`);
+      if (!await releaseEnrolled(sql, id, until, at.toISOString())) throw new BackendError('conflict', `device ${id} changed while releasing it; nothing was changed`);
       await this.audit(sql, actor, 'device.release', `device/${id}`, { serial: row.serial ?? undefined, until }, at.toISOString());
       return toDevice({ ...row, released_until: until });
     });
@@ -586,8 +587,7 @@ export class FleetService {
   async authenticateDevice(credential: string): Promise<string | undefined> {
     if (typeof credential !== 'string' || !credential) return undefined;
     // One statement, no transaction around it: one round trip on PostgreSQL, in front of every agent request.
-    const [row] = await this.engine.query<{ id: string }>("SELECT id FROM devices WHERE credential_hash = ? AND state IN ('enrolled', 'retired')", [hashSecret(credential)]);
-    return row?.id;
+    return deviceIdByCredential(this.engine, hashSecret(credential));
   }
 
   // ---- agent: check-in, escalation, command results ----------------------------------------
@@ -816,10 +816,9 @@ export class FleetService {
     await this.tx(async (sql) => {
       const at = this.now();
       // Conditional: of two reports racing (a retry through another replica), one records it.
-      const cmd = await sql.get<CommandRow>("UPDATE commands SET status = ?, detail = ?, updated_at = ? WHERE id = ? AND device_id = ? AND status IN ('queued', 'sent') RETURNING *",
-        [report.status, report.detail ?? null, at, commandId, deviceId]);
+      const cmd = await recordResult(sql, commandId, deviceId, report.status, report.detail ?? null, at);
       if (!cmd) {
-        const found = await sql.get<CommandRow>('SELECT * FROM commands WHERE id = ? AND device_id = ?', [commandId, deviceId]);
+        const found = await commandOfDevice(sql, commandId, deviceId);
         if (!found) throw new BackendError('not_found', `command ${commandId} does not exist for device ${deviceId}`);
         if (found.status === report.status) return; // a retried report
         throw new BackendError('conflict', `command ${commandId} is already ${found.status}; cannot record ${report.status}`);
@@ -829,9 +828,9 @@ export class FleetService {
       if (report.status !== 'acknowledged' || (cmd.type !== 'wipe' && cmd.type !== 'retire')) return;
       const state: DeviceState = cmd.type === 'wipe' ? 'wiped' : 'retired';
       // A wiped device has no identity left: its credential goes, so further check-ins are refused.
-      (await sql.run(`UPDATE devices SET state = ?, noncompliant_since = NULL, updated_at = ?, ${INVALIDATE}${cmd.type === 'wipe' ? ', credential_hash = NULL' : ''} WHERE id = ?`, [state, at, deviceId]));
+      await endEnrollment(sql, deviceId, state, cmd.type === 'wipe', at);
       await forgetSteps(sql, deviceId);
-      (await sql.run("UPDATE commands SET status = 'cancelled', detail = ?, updated_at = ? WHERE device_id = ? AND status IN ('queued', 'sent') AND id != ?", [`device ${state}`, at, deviceId, commandId]));
+      await cancelPendingOfDevice(sql, deviceId, `device ${state}`, at, commandId);
       await this.audit(sql, actor, `device.${state}`, `device/${deviceId}`, { commandId }, at);
     });
   }
@@ -839,7 +838,7 @@ export class FleetService {
   // ---- devices -------------------------------------------------------------------------------
 
   private async deviceRow(sql: Sql, id: string): Promise<DeviceRow | undefined> {
-    return sql.get<DeviceRow>('SELECT * FROM devices WHERE id = ?', [id]);
+    return deviceById(sql, id);
   }
 
   async listDevices(query: DeviceQuery = {}): Promise<Page<Device>> {
@@ -872,7 +871,7 @@ export class FleetService {
       const policies = policiesForGroups(snap.compliance, groups);
       const now = this.clock();
       const { result: c, since } = evaluateAt(row, device, policies, now, now, snap.unevaluable);
-      const commands = (await sql.all<CommandRow>('SELECT * FROM commands WHERE device_id = ? ORDER BY seq DESC LIMIT 50', [id])).map(toCommand);
+      const commands = (await recentCommands(sql, id, 50)).map(toCommand);
       const fired = await firedRows(sql, [row.id]);
       return {
         ...device,
@@ -1018,12 +1017,8 @@ export class FleetService {
 
   /** Oldest first; cursor is the position after the last command returned. */
   async listCommands(query: CommandQuery = {}): Promise<Page<DeviceCommand>> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.deviceId) { where.push('device_id = ?'); params.push(query.deviceId); }
-    if (query.status) { where.push('status = ?'); params.push(query.status); }
-    if (query.type) { where.push('type = ?'); params.push(query.type); }
-    return this.read((sql) => this.seqPage<CommandRow, DeviceCommand>(sql, 'commands', where, params, query, toCommand));
+    const filter = { deviceId: query.deviceId, status: query.status, type: query.type };
+    return this.read((sql) => this.seqPage(query, (page) => commandPage(sql, filter, page), toCommand));
   }
 
   private async commandRow(sql: Sql, id: string): Promise<CommandRow> {
@@ -1058,33 +1053,31 @@ export class FleetService {
     if (query.order !== undefined && query.order !== 'asc' && query.order !== 'desc') {
       throw new BackendError('invalid', `order must be asc or desc (got "${String(query.order)}")`);
     }
-    const where: string[] = [];
-    const params: unknown[] = [];
+    const filter: { since?: string; actor?: string } = {};
     if (query.since) {
       const t = Date.parse(query.since);
       if (Number.isNaN(t)) throw new BackendError('invalid', `"${query.since}" is not an ISO-8601 instant`);
-      where.push('at >= ?');
-      params.push(new Date(t).toISOString());
+      filter.since = new Date(t).toISOString();
     }
-    if (query.actor) { where.push('actor = ?'); params.push(query.actor); }
-    return this.read((sql) => this.seqPage<{ seq: number; at: string; actor: string; source: string; action: string; target: string; detail: string | null }, AuditRecord>(sql, 'audit', where, params, query, (r) => ({
+    if (query.actor) filter.actor = query.actor;
+    return this.read((sql) => this.seqPage(query, (page) => auditPage(sql, filter, page), (r): AuditRecord => ({
       id: String(r.seq), at: r.at, actor: r.actor, source: r.source, action: r.action, target: r.target,
       ...(r.detail ? { detail: JSON.parse(r.detail) as Record<string, unknown> } : {}),
     })));
   }
 
-  /** The cursor is the seq of the last row returned; in `desc` order the next page lies below it. */
-  private async seqPage<R extends { seq: number }, T>(sql: Sql, table: string, where: string[], params: unknown[], query: { limit?: number; cursor?: string; order?: 'asc' | 'desc' }, map: (r: R) => T): Promise<Page<T>> {
+  /**
+   * The cursor is the seq of the last row returned; in `desc` order the next page lies below it.
+   * One row more than the page is read, to know whether another page follows.
+   */
+  private async seqPage<R extends { seq: number }, T>(query: { limit?: number; cursor?: string; order?: 'asc' | 'desc' }, rowsOf: (page: SeqPageQuery) => Promise<R[]>, map: (r: R) => T): Promise<Page<T>> {
     const limit = pageLimit(query.limit);
-    const desc = query.order === 'desc';
     let after: number | undefined;
     if (query.cursor) {
       after = Number(Buffer.from(query.cursor, 'base64url').toString('utf8'));
       if (!Number.isInteger(after) || after < 0) throw invalidCursor();
     }
-    const conds = after === undefined ? where : [...where, desc ? 'seq < ?' : 'seq > ?'];
-    const args = after === undefined ? params : [...params, after];
-    const rows = (await sql.all(`SELECT * FROM ${table} WHERE ${[...conds, '1 = 1'].join(' AND ')} ORDER BY seq ${desc ? 'DESC' : 'ASC'} LIMIT ?`, [...args, limit + 1])) as R[];
+    const rows = await rowsOf({ after, desc: query.order === 'desc', limit: limit + 1 });
     const more = rows.length > limit;
     if (more) rows.pop();
     return { items: rows.map(map), ...(more ? { nextCursor: Buffer.from(String(rows[rows.length - 1]!.seq)).toString('base64url') } : {}) };
@@ -1143,7 +1136,7 @@ export class FleetService {
         expires_at: input.expiresInSeconds !== undefined ? new Date(now.getTime() + input.expiresInSeconds * 1000).toISOString() : null,
         last_used_at: null, revoked: 0,
       };
-      (await sql.run('INSERT INTO api_tokens (id, name, role, secret_hash, created_at, expires_at, last_used_at, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [row.id, row.name, row.role, row.secret_hash, row.created_at, row.expires_at, row.last_used_at, row.revoked]));
+      await insertApiToken(sql, row);
       await this.audit(sql, actor, 'api-token.create', `api-token/${row.id}`, { name: row.name, role: row.role, expiresAt: row.expires_at ?? undefined });
       return { token: toApiToken(row), secret };
     });
@@ -1151,29 +1144,29 @@ export class FleetService {
 
   async authenticateApiToken(secret: string): Promise<ApiTokenInfo | undefined> {
     if (typeof secret !== 'string' || !secret) return undefined;
-    const [row] = await this.engine.query<ApiTokenRow>('SELECT * FROM api_tokens WHERE secret_hash = ?', [hashSecret(secret)]);
+    const row = await apiTokenBySecretHash(this.engine, hashSecret(secret));
     const now = this.clock();
     if (!row || row.revoked || (row.expires_at !== null && row.expires_at <= now.toISOString())) return undefined;
     if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) >= TOKEN_TOUCH_MS) {
       const touched = now.toISOString();
       const stale = new Date(now.getTime() - TOKEN_TOUCH_MS).toISOString();
       // Conditional, so concurrent calls (any replica) write it once a minute at most.
-      await this.tx((sql) => sql.run('UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)', [touched, row.id, stale]));
+      await this.tx((sql) => touchApiToken(sql, row.id, touched, stale));
       row.last_used_at = touched;
     }
     return toApiToken(row);
   }
 
   async listApiTokens(): Promise<ApiTokenInfo[]> {
-    return this.read(async (sql) => (await sql.all<ApiTokenRow>('SELECT * FROM api_tokens ORDER BY created_at, id')).map(toApiToken));
+    return this.read(async (sql) => (await apiTokenRows(sql)).map(toApiToken));
   }
 
   async revokeApiToken(id: string, actor: Actor): Promise<ApiTokenInfo> {
     return this.tx(async (sql) => {
-      const row = (await sql.get('SELECT * FROM api_tokens WHERE id = ?', [id])) as ApiTokenRow | undefined;
+      const row = await apiTokenById(sql, id);
       if (!row) throw new BackendError('not_found', `API token ${id} does not exist`);
       // Conditional: two concurrent revocations audit once.
-      if (!row.revoked && (await sql.run('UPDATE api_tokens SET revoked = 1 WHERE id = ? AND revoked = 0', [id])).changes === 1) {
+      if (!row.revoked && await revokeApiToken(sql, id)) {
         await this.audit(sql, actor, 'api-token.revoke', `api-token/${id}`, { name: row.name });
       }
       row.revoked = 1;

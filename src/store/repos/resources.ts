@@ -4,7 +4,7 @@
 // one wins and the others find 0 rows and get the stale-plan conflict.
 import { BackendError } from '../../errors.js';
 import type { AppliedChange, ResourceChange } from '../../model/requests.js';
-import type { ResourceDocument } from '../../model/policy.generated.js';
+import type { ResourceDocument, ResourceKind } from '../../model/policy.generated.js';
 import { secretDigest, secretRefPaths } from '../../model/secrets.js';
 import type { Sql } from '../engine.js';
 
@@ -54,4 +54,38 @@ export async function bumpResourceGeneration(sql: Sql): Promise<void> {
 
 export async function resourceGeneration(sql: Sql): Promise<string> {
   return (await sql.get<{ value: string }>("SELECT value FROM meta WHERE key = 'resource_generation'"))!.value;
+}
+
+export interface ResourceRow {
+  kind: ResourceKind;
+  name: string;
+  /** JSON of the document as applied (secret references in place). */
+  document: string;
+  version: number;
+  updated_at: string;
+  /** JSON of StoredSecrets. */
+  secrets: string;
+}
+
+/** Every resource (of `kind`, when given), in (kind, name) order. */
+export async function resourceRows(sql: Sql, kind?: ResourceKind): Promise<ResourceRow[]> {
+  return kind
+    ? sql.all<ResourceRow>('SELECT * FROM resources WHERE kind = ? ORDER BY kind, name', [kind])
+    : sql.all<ResourceRow>('SELECT * FROM resources ORDER BY kind, name', []);
+}
+
+/** The names of the stored Groups. */
+export async function groupNames(sql: Sql): Promise<string[]> {
+  return (await sql.all<{ name: string }>("SELECT name FROM resources WHERE kind = 'Group'", [])).map((r) => r.name);
+}
+
+/** The resources that may name a group (every kind but Group), for the reference check. */
+export async function referringResources(sql: Sql): Promise<Array<Pick<ResourceRow, 'kind' | 'name' | 'document'>>> {
+  return sql.all("SELECT kind, name, document FROM resources WHERE kind != 'Group'", []);
+}
+
+/** The stored document of one resource, parsed; undefined when there is none. */
+export async function resourceDocument<D extends ResourceDocument>(sql: Sql, kind: D['kind'], name: string): Promise<D | undefined> {
+  const r = await sql.get<{ document: string }>('SELECT document FROM resources WHERE kind = ? AND name = ?', [kind, name]);
+  return r ? (JSON.parse(r.document) as D) : undefined;
 }
