@@ -17,7 +17,7 @@
 // Deletions already need admin.
 import type { CommandType } from '../model/fleet.js';
 import type { ComplianceAction, GroupMatch, Ownership, Platform, ResourceDocument, ResourceKind } from '../model/policy.generated.js';
-import type { ApiRole } from '../store/api.js';
+import type { ApiRole } from '../model/access.js';
 
 const RANK: Record<ApiRole, number> = { viewer: 0, operator: 1, admin: 2 };
 

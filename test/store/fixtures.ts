@@ -3,7 +3,7 @@
 import type { ResourceChange } from '../../src/backends/backend.js';
 import type { Posture } from '../../src/model/fleet.js';
 import type { ResourceDocument } from '../../src/model/policy.generated.js';
-import type { Actor } from '../../src/store/api.js';
+import type { Actor } from '../../src/model/access.js';
 import type { FleetService } from '../../src/service/fleet-service.js';
 
 export const ADMIN: Actor = { name: 'local:tester', source: 'local' };

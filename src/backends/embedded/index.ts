@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { ApiTokenAdmin, ApplyOptions, Backend, ComplianceQuery, DeviceQuery, EnqueueRequest, PreregisteredDevice, ResourceChange, CommandQuery, AuditQuery } from '../backend.js';
 import type { BackendTarget } from '../target.js';
 import type { ResourceKind } from '../../model/policy.generated.js';
-import type { Actor, ApiRole } from '../../store/api.js';
+import type { Actor, ApiRole } from '../../model/access.js';
 import { FleetService, type FleetServiceOptions } from '../../service/fleet-service.js';
 
 export function localActorName(): string {

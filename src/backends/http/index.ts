@@ -22,7 +22,7 @@ import { UsageError, type BackendError } from '../../errors.js';
 import { formatDeviceFilter } from '../../model/filter.js';
 import type { AuditRecord, Device, DeviceCommand, DeviceCompliance, EnrollmentToken, Page, StoredResource } from '../../model/fleet.js';
 import type { ResourceKind } from '../../model/policy.generated.js';
-import type { ApiRole, ApiTokenInfo } from '../../store/api.js';
+import type { ApiRole, ApiTokenInfo } from '../../model/access.js';
 import type {
   ApiTokenAdmin,
   AppliedChange,

@@ -238,7 +238,7 @@ Next: re-enroll the device with a new token, then \`emmctl audit\` shows the rel
     .action(async (id: string, opts: { expires: string }, command: Command) => {
       const { parseDuration } = await import('../../output/time.js');
       const expiresInSeconds = parseDuration(opts.expires, '--expires');
-      const { MAX_RELEASE_SECONDS } = await import('../../store/api.js');
+      const { MAX_RELEASE_SECONDS } = await import('../../model/access.js');
       if (expiresInSeconds > MAX_RELEASE_SECONDS) {
         const { UsageError } = await import('../../errors.js');
         throw new UsageError(`--expires ${opts.expires}: a release lasts at most ${MAX_RELEASE_SECONDS / 86_400}d`);

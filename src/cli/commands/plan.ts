@@ -138,7 +138,7 @@ export async function printPlan(
  */
 export async function roleNotes(ctx: CliContext, backend: Backend, plan: Plan): Promise<Map<string, string>> {
   const notes = new Map<string, string>();
-  const whoami = (backend as Partial<{ whoami(): Promise<{ name: string; role: import('../../store/api.js').ApiRole }> }>).whoami;
+  const whoami = (backend as Partial<{ whoami(): Promise<{ name: string; role: import('../../model/access.js').ApiRole }> }>).whoami;
   if (typeof whoami !== 'function' || !plan.changes.some((c) => c.op !== 'delete')) return notes;
   const me = await whoami.call(backend);
   const { roleNeeds, roleAtLeast } = await import('../../fleet/change-roles.js');
