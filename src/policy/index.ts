@@ -11,7 +11,8 @@
 //     Every Problem is { file, line, column, path, message, rule, severity } — line/column of the
 //     offending key or value, 1-based; 0 for whole-file problems (missing, too large).
 //   Options: env + envCheck (report unset `${env:NAME}`), resolveSecrets (fill `resolved`; an
-//     unset secret is then an error at the reference), stdin, cwd, maxFileBytes (1 MiB), strict.
+//     unset secret is then an error at the reference), stdin, cwd, maxFileBytes (1 MiB), strict,
+//     android (also the warnings of what Android devices through AMAPI cannot apply: android.ts).
 //   resolveSecrets(value, env) → { value, missing }   for documents that left their files.
 //   listPolicyFiles(paths, cwd) → { files, problems }  the files a load would read.
 //   formatProblems{Text,Json,Github}                    validate's three output formats.
@@ -20,6 +21,7 @@
 // What a load checks: YAML syntax, duplicate keys, alias bombs (bounded expansion), file size,
 // UTF-8; the JSON Schema (schema/emmctl.schema.json) with human messages; per-document
 // consistency; unique names per kind; group references; same-priority policy conflicts (warning).
+import { androidProblems } from './android.js';
 import { checkDocument, checkDocumentSet, type CheckedDocument, type CheckRule } from './checks.js';
 import { DEFAULT_MAX_FILE_BYTES, decodePolicyBytes, listPolicyFiles, readPolicyBytes, type BytesResult } from './files.js';
 import { schemaProblems, schemaValidator } from './schema.js';
@@ -34,6 +36,7 @@ export { pathString } from './types.js';
 export { DEFAULT_MAX_FILE_BYTES, listPolicyFiles } from './files.js';
 export { findSecretRefs, resolveSecrets, SECRET_REF, type SecretRefUse } from './secrets.js';
 export { BUILTIN_GROUP, CHECK_RULES, NOTIFY_NO_CHANNEL } from './checks.js';
+export { ANDROID_RULES, isAndroidProblem } from './android.js';
 export { MAX_ALIAS_COUNT } from './yaml-source.js';
 export { checkDocuments, describeProblem, documentChecker, documentSetChecker, type DocumentCheck, type DocumentInput } from './documents.js';
 
@@ -78,6 +81,7 @@ export async function loadPolicySet(paths: readonly string[], opts: LoadOptions 
     valid.push(...fileDocs);
   }
   problems.push(...checkDocumentSet(valid));
+  if (opts.android) problems.push(...androidProblems(valid));
   return finish(valid, problems, listed.files, documentCount, opts);
 }
 

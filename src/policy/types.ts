@@ -60,6 +60,11 @@ export interface LoadOptions {
   cwd?: string;
   /** Refuse files larger than this many bytes (default 1 MiB). */
   maxFileBytes?: number;
+  /**
+   * Also warn of what AMAPI cannot carry to Android devices (rules `android/…`, src/policy/android.ts).
+   * The commands always ask, so a cached load holds them, and drop them unless the target has the channel.
+   */
+  android?: boolean;
   /** Count warnings as errors (ok is false when any warning). */
   strict?: boolean;
 }

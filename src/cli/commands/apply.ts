@@ -9,7 +9,7 @@ import type { StoredResource } from '../../model/fleet.js';
 import type { ResourceDocument } from '../../model/policy.generated.js';
 import type { Plan, PlannedChange, SavedPlan } from '../../plan/index.js';
 import { acceptsOutput, type CliContext } from '../context.js';
-import { computeBackendPlan, DEFAULT_POLICY_PATH, loadDesired, policyPaths, printPlan, roleNotes, warnBackend, warnNotifyChannel } from './plan.js';
+import { computeBackendPlan, DEFAULT_POLICY_PATH, loadDesired, policyPaths, printPlan, roleNotes, warnAndroid, warnBackend, warnNotifyChannel } from './plan.js';
 
 interface ApplyOptions {
   prune?: boolean;
@@ -178,6 +178,7 @@ Next: emmctl plan (should report no changes), emmctl enroll token create --profi
         // apply is how a new store starts; a dry run only previews one, as plan does.
         backend = await ctx.backend(command, { ifMissing: opts.dryRun ? 'empty' : 'create' });
         await warnNotifyChannel(ctx, backend, desired);
+        await warnAndroid(ctx, backend, desired);
         await warnBackend(ctx, backend, desired);
         plan = await computeBackendPlan(backend, desired, prune);
         digest = planModule.digestDocuments(desired.documents);

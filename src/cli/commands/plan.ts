@@ -17,6 +17,8 @@ export interface DesiredState {
   secrets: Map<string, Record<string, string>>;
   /** notify-no-channel warnings, held back until the backend says whether it has a channel. */
   notifyWarnings?: import('../../policy/index.js').Problem[];
+  /** What Android devices through AMAPI cannot apply (rules android/…), held back until the backend says it has that channel. */
+  androidWarnings?: import('../../policy/index.js').Problem[];
 }
 
 /** Prints the held-back notify warnings unless the backend delivers notifications. */
@@ -28,6 +30,22 @@ export async function warnNotifyChannel(ctx: CliContext, backend: Backend, desir
   ctx.io.stderr.write(formatProblemsText(desired.notifyWarnings, ctx.err));
 }
 
+/**
+ * The Android warnings, printed (and returned, for -o json) when the backend is a server that
+ * manages Android devices through Google: `GET /v1/whoami` lists `android` in `channels`. A server
+ * older than the field has no channel. Elsewhere they concern no device and stay unsaid.
+ */
+export async function warnAndroid(ctx: CliContext, backend: Backend, desired: DesiredState): Promise<import('../../policy/index.js').Problem[]> {
+  if (!desired.androidWarnings?.length) return [];
+  const whoami = (backend as Partial<{ whoami(): Promise<Record<string, unknown>> }>).whoami;
+  if (typeof whoami !== 'function') return [];
+  const channels = (await whoami.call(backend)).channels;
+  if (!Array.isArray(channels) || !channels.includes('android')) return [];
+  const { formatProblemsText } = await import('../../policy/index.js');
+  ctx.io.stderr.write(formatProblemsText(desired.androidWarnings, ctx.err));
+  return desired.androidWarnings;
+}
+
 /** What the backend says it cannot carry of the desired documents (e.g. Intune's unmapped fields), as warnings. */
 export async function warnBackend(ctx: CliContext, backend: Backend, desired: DesiredState): Promise<void> {
   if (!backend.planWarnings) return;
@@ -35,7 +53,7 @@ export async function warnBackend(ctx: CliContext, backend: Backend, desired: De
 }
 
 /** Pairs each reference in the written documents with its value in the resolved ones. */
-export async function desiredState(raw: ResourceDocument[], resolved: ResourceDocument[], notifyWarnings?: DesiredState['notifyWarnings']): Promise<DesiredState> {
+export async function desiredState(raw: ResourceDocument[], resolved: ResourceDocument[], notifyWarnings?: DesiredState['notifyWarnings'], androidWarnings?: DesiredState['androidWarnings']): Promise<DesiredState> {
   const { getPath, secretRefPaths } = await import('../../model/secrets.js');
   const secrets = new Map<string, Record<string, string>>();
   raw.forEach((doc, i) => {
@@ -43,7 +61,7 @@ export async function desiredState(raw: ResourceDocument[], resolved: ResourceDo
     if (refs.length === 0) return;
     secrets.set(`${doc.kind}/${doc.metadata.name}`, Object.fromEntries(refs.map((r) => [r.path, String(getPath(resolved[i], r.path))])));
   });
-  return { documents: raw, secrets, ...(notifyWarnings?.length ? { notifyWarnings } : {}) };
+  return { documents: raw, secrets, ...(notifyWarnings?.length ? { notifyWarnings } : {}), ...(androidWarnings?.length ? { androidWarnings } : {}) };
 }
 
 /**
@@ -79,26 +97,30 @@ export async function loadDesired(ctx: CliContext, paths: string[]): Promise<Des
       }
       // Every secret resolved: the cached load stands. Otherwise the full load says where.
       if (documents.length === raw.length) {
-        const [notifyWarnings, warnings] = partition(hit.warnings, (p) => p.rule === policy.NOTIFY_NO_CHANNEL);
+        const [androidWarnings, rest] = partition(hit.warnings, policy.isAndroidProblem);
+        const [notifyWarnings, warnings] = partition(rest, (p) => p.rule === policy.NOTIFY_NO_CHANNEL);
         if (warnings.length) ctx.io.stderr.write(policy.formatProblemsText(warnings, ctx.err));
-        return desiredState(raw, documents, notifyWarnings);
+        return desiredState(raw, documents, notifyWarnings, androidWarnings);
       }
     }
   }
 
-  const result = await policy.loadPolicySet(paths, { env: ctx.io.env, resolveSecrets: true, cwd });
+  // Android warnings are made every time (and cached, as validate does) and held back for the target.
+  const result = await policy.loadPolicySet(paths, { env: ctx.io.env, resolveSecrets: true, cwd, android: true });
   if (!result.ok) {
-    ctx.io.stderr.write(policy.formatProblemsText(result.problems, ctx.err));
+    // Invalid files stop the plan before any target is asked; their Android warnings would be noise.
+    ctx.io.stderr.write(policy.formatProblemsText(result.problems.filter((p) => !policy.isAndroidProblem(p)), ctx.err));
     const errors = result.problems.filter((p) => p.severity === 'error').length || result.problems.length;
     throw new ValidationFailedError(`${errors} problem${errors === 1 ? '' : 's'} in the policy files; nothing was planned`);
   }
-  const [notifyWarnings, warnings] = partition(result.warnings, (p) => p.rule === policy.NOTIFY_NO_CHANNEL);
+  const [androidWarnings, rest] = partition(result.warnings, policy.isAndroidProblem);
+  const [notifyWarnings, warnings] = partition(rest, (p) => p.rule === policy.NOTIFY_NO_CHANNEL);
   if (warnings.length) ctx.io.stderr.write(policy.formatProblemsText(warnings, ctx.err));
   // Cached only when no file changed while it was being loaded.
   if (cache && hashBefore && cache.contentHash(cwd, result.files) === hashBefore) {
     cache.set(cwd, paths, hashBefore, { documents: result.documents.map((d) => ({ file: d.file, document: d.document })), warnings: result.warnings });
   }
-  return desiredState(result.documents.map((d) => d.document), result.documents.map((d) => d.resolved ?? d.document), notifyWarnings);
+  return desiredState(result.documents.map((d) => d.document), result.documents.map((d) => d.resolved ?? d.document), notifyWarnings, androidWarnings);
 }
 
 function partition<T>(items: T[], test: (item: T) => boolean): [T[], T[]] {
@@ -114,12 +136,14 @@ export async function computeBackendPlan(backend: Backend, desired: DesiredState
 export async function printPlan(
   ctx: CliContext,
   format: string | undefined,
-  data: { plan: Plan; backend: Backend; prune: boolean; digest: string; notes?: ReadonlyMap<string, string> },
+  data: { plan: Plan; backend: Backend; prune: boolean; digest: string; notes?: ReadonlyMap<string, string>; warnings?: readonly import('../../policy/index.js').Problem[] },
 ): Promise<void> {
   const { toSavedPlan } = await import('../../plan/index.js');
   if (format === 'json' || format === 'yaml') {
-    // The same document a saved plan holds (fields masked, references kept, no secret values).
-    const doc = toSavedPlan(data.plan, { backend: await data.backend.identity(), prune: data.prune, desiredDigest: data.digest, createdAt: new Date() });
+    // The same document a saved plan holds (fields masked, references kept, no secret values),
+    // plus the warnings about the target the policy files are planned for (validate's fields).
+    const doc: Record<string, unknown> = { ...toSavedPlan(data.plan, { backend: await data.backend.identity(), prune: data.prune, desiredDigest: data.digest, createdAt: new Date() }) };
+    if (data.warnings?.length) doc.warnings = data.warnings.map((p) => ({ file: p.file, line: p.line, column: p.column, path: p.path, message: p.message, rule: p.rule, severity: p.severity }));
     const { renderDocument } = await import('../../output/render.js');
     await renderDocument(doc, format, ctx.io.stdout);
     return;
@@ -187,12 +211,13 @@ Next: emmctl apply`)
       // No store yet: plan against an empty one, as the apply that creates it would; nothing is written.
       const backend = await ctx.backend(command, { ifMissing: 'empty' });
       await warnNotifyChannel(ctx, backend, desired);
+      const warnings = await warnAndroid(ctx, backend, desired);
       await warnBackend(ctx, backend, desired);
       const plan = await computeBackendPlan(backend, desired, Boolean(opts.prune));
       const { digestDocuments, hasChanges } = await import('../../plan/index.js');
       const digest = digestDocuments(desired.documents);
       const notes = await roleNotes(ctx, backend, plan);
-      await printPlan(ctx, globals.output, { plan, backend, prune: Boolean(opts.prune), digest, notes });
+      await printPlan(ctx, globals.output, { plan, backend, prune: Boolean(opts.prune), digest, notes, warnings });
       if (opts.out) {
         const { toSavedPlan } = await import('../../plan/index.js');
         // Sealed and bound to this backend; secrets only as references and salted digests.

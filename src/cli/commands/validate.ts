@@ -15,6 +15,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--env-check', 'also report ${env:NAME} secret references whose variable is unset or empty')
     .option('--strict', 'treat warnings (conflicting policies of equal priority) as errors')
     .option('--notify-channel', 'the target server has a notification channel (emmctl server --notify-webhook): no notify-no-channel warnings')
+    .option('--android', 'the target server manages Android devices through Google (emmctl server --android-enterprise): warn of what AMAPI cannot apply (rules android/…)')
     .option('--no-cache', 'parse every file even if it passed unchanged before (cache: EMMCTL_CACHE_DIR, empty to disable)')
     .addHelpText('after', `
 Output (-o): text (default; problems on stderr as file:line:col: error: message),
@@ -25,8 +26,9 @@ Examples:
   emmctl validate                         # policies/
   emmctl validate policies/ extra.yaml
   cat policy.yaml | emmctl validate -
-  emmctl validate -o github --env-check   # in CI`)
-    .action(async (paths: string[], opts: { envCheck?: boolean; strict?: boolean; notifyChannel?: boolean; cache: boolean }, command: Command) => {
+  emmctl validate -o github --env-check   # in CI
+  emmctl validate --android               # also what Android devices through Google cannot apply`)
+    .action(async (paths: string[], opts: { envCheck?: boolean; strict?: boolean; notifyChannel?: boolean; android?: boolean; cache: boolean }, command: Command) => {
       const globals = ctx.globals(command);
       const format = validateFormat(globals.output);
       const given = policyPaths(paths);
@@ -43,7 +45,7 @@ Examples:
           : 'name policy files (*.yaml, *.yml), folders holding them, or - for stdin');
       }
       const stdin = given.includes('-') ? await readAtMost(ctx.io.stdin, policy.DEFAULT_MAX_FILE_BYTES + 1) : undefined;
-      const outcome = await validateSet(ctx, policy, given, listed.files, { envCheck: Boolean(opts.envCheck), strict: Boolean(opts.strict), notifyChannel: Boolean(opts.notifyChannel), useCache: opts.cache, stdin });
+      const outcome = await validateSet(ctx, policy, given, listed.files, { envCheck: Boolean(opts.envCheck), strict: Boolean(opts.strict), notifyChannel: Boolean(opts.notifyChannel), android: Boolean(opts.android), useCache: opts.cache, stdin });
       const { ok, problems, summary } = outcome;
       const { summaryLine } = await import('../../policy/format.js');
       if (format === 'json') ctx.io.stdout.write(policy.formatProblemsJson(problems, summary));
@@ -78,11 +80,12 @@ async function validateSet(
   policy: PolicyModule,
   paths: string[],
   files: string[],
-  opts: { envCheck: boolean; strict: boolean; notifyChannel: boolean; useCache: boolean; stdin?: Buffer },
+  opts: { envCheck: boolean; strict: boolean; notifyChannel: boolean; android: boolean; useCache: boolean; stdin?: Buffer },
 ): Promise<Outcome> {
-  // The cache keeps every warning; what the target makes moot is dropped after, before --strict judges.
+  // The cache keeps every warning; what the target makes moot (or, for Android, what does not
+  // concern it) is dropped after, before --strict judges.
   const judge = (ok: boolean, problems: Problem[], summary: Outcome['summary']): Outcome => {
-    const shown = opts.notifyChannel ? problems.filter((p) => p.rule !== policy.NOTIFY_NO_CHANNEL) : problems;
+    const shown = problems.filter((p) => !(opts.notifyChannel && p.rule === policy.NOTIFY_NO_CHANNEL) && (opts.android || !policy.isAndroidProblem(p)));
     return { ok: ok && !(opts.strict && shown.some((p) => p.severity === 'warning')), problems: shown, summary };
   };
   const cwd = process.cwd();
@@ -96,7 +99,8 @@ async function validateSet(
       return judge(true, hit.warnings, { files: files.length, documents: hit.documents.length });
     }
   }
-  const result = await policy.loadPolicySet(paths, { env: ctx.io.env, envCheck: opts.envCheck, stdin: opts.stdin, cwd });
+  // Android warnings are made every time (and cached) so that a cached load can show them too.
+  const result = await policy.loadPolicySet(paths, { env: ctx.io.env, envCheck: opts.envCheck, stdin: opts.stdin, cwd, android: true });
   const problems = result.ok ? result.warnings : result.problems;
   // Cached only when clean (warnings allowed) and no file changed while it was being loaded.
   if (cache && hash && problems.every((p) => p.severity === 'warning') && result.documents.length === result.documentCount && cache.contentHash(cwd, result.files) === hash) {

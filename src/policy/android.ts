@@ -1,0 +1,196 @@
+// What the policy files ask of Android devices that Google's Android Management API cannot carry,
+// as warnings at the setting's file:line:col. The rules are the Android compiler's own
+// (src/channels/android/compile.ts, `unmappable`): this module only decides which documents
+// reach Android devices, in which mode, and where in the files each finding belongs.
+//
+// Which Policies reach Android devices, per mode (the file set is all there is to go on):
+//  - Modes come from the EnrollmentProfiles whose platforms include android, since an Android
+//    device enrolls only with a token of one: corporate → fully managed, personal → a work
+//    profile (enrollment.ts). With no such profile in the files, both modes are assumed.
+//  - A group can hold Android devices of a mode unless its `match` rules them out (platforms
+//    without android, or another ownership) and neither its static `devices` list nor an Android
+//    profile's `spec.group` can put them there. Labels and owners cannot be judged from the files:
+//    such a group may hold Android devices. `all` holds every device.
+//  - A Policy reaches a mode when one of its groups can hold devices of that mode.
+// Each Policy is judged on what every device it reaches is sure to receive with it: it is merged
+// (src/compliance/merge.ts, the same rules the server uses) with the Policies assigned to `all`,
+// to a group holding every Android device of the mode, or to every group it is assigned to; then
+// compiled for the mode. A finding is reported on the Policy that supplied the setting (the
+// merge's `sources`), once, naming the modes it applies to. So a `passcode.minLength` whose
+// quality comes from a baseline policy assigned to `all` is not reported, and a combination that
+// only some devices get (two policies on overlapping groups) is judged by the server's compiler
+// when it happens, where the channel reports it.
+// Wi-Fi keys are never read here (validate does not resolve secrets): a key's shape is judged by
+// the compiler on the server, which holds the value.
+//
+// Outside Policy settings: an Android EnrollmentProfile's maxUses above 1 (AMAPI's tokens are
+// one-time or unlimited) and Groups matching by owner e-mail (AMAPI has no field for the owner).
+import { compilePolicy, type AndroidDeviceMode, type UnmappableRule } from '../channels/android/compile.js';
+import { effectiveConfiguration } from '../compliance/merge.js';
+import type { EnrollmentProfileDocument, GroupDocument, Ownership, PolicyDocument } from '../model/policy.generated.js';
+import { BUILTIN_GROUP, type CheckedDocument } from './checks.js';
+import { pathString, type DocPath, type Problem } from './types.js';
+
+/** Every rule id this module emits: the compiler's, for settings, profiles and groups alike. */
+export const ANDROID_RULES: readonly UnmappableRule[] = ['android/unmappable', 'android/management-mode', 'android/invalid-value', 'android/unknown-setting'];
+
+/** Android warnings are made on every load and shown only when the target has the channel. */
+export function isAndroidProblem(p: Pick<Problem, 'rule'>): boolean {
+  return p.rule.startsWith('android/');
+}
+
+interface Mode {
+  ownership: Ownership;
+  device: AndroidDeviceMode;
+  label: string;
+}
+
+const MODES: Record<Ownership, Mode> = {
+  corporate: { ownership: 'corporate', device: { ownership: 'corporate', managementMode: 'fully-managed' }, label: 'fully managed' },
+  personal: { ownership: 'personal', device: { ownership: 'personal', managementMode: 'work-profile' }, label: 'personal work-profile' },
+};
+
+// The compiler needs a key to compile a personal network; its shape is judged where the value is.
+const PLACEHOLDER_KEY = 'placeholder-key';
+
+export function androidProblems(docs: readonly CheckedDocument[]): Problem[] {
+  const of = <K extends CheckedDocument['document']['kind']>(kind: K) =>
+    docs.filter((d) => d.document.kind === kind) as Array<CheckedDocument & { document: Extract<CheckedDocument['document'], { kind: K }> }>;
+  const profiles = of('EnrollmentProfile').filter((d) => d.document.spec.platforms.includes('android'));
+  const groups = new Map(of('Group').map((d) => [d.document.metadata.name, d.document] as const));
+  const policies = of('Policy');
+  const ownerships = new Set<Ownership>(profiles.map((d) => d.document.spec.ownership));
+  const modes = ownerships.size ? [MODES.corporate, MODES.personal].filter((m) => ownerships.has(m.ownership)) : [MODES.corporate, MODES.personal];
+  const out: Problem[] = [];
+
+  for (const d of profiles) {
+    const { maxUses } = d.document.spec;
+    if (maxUses !== undefined && maxUses > 1) {
+      out.push(warn(d, ['spec', 'maxUses'], 'android/unmappable',
+        `EnrollmentProfile "${d.document.metadata.name}": maxUses ${maxUses} is not an Android enrollment token's limit: AMAPI's tokens are one-time or unlimited, so the token is unlimited at Google and emmctl counts the enrollments itself, deletes the token at ${maxUses} and removes a device that enrolled past the limit before the deletion took effect`));
+    }
+  }
+
+  const profileDocs = profiles.map((d) => d.document);
+  for (const d of of('Group')) {
+    const owners = d.document.spec.match?.owners;
+    const reached = modes.filter((m) => canHold(d.document.metadata.name, m, groups, profileDocs));
+    if (owners && reached.length) {
+      out.push(warn(d, ['spec', 'match', 'owners'], 'android/unmappable',
+        `Group "${d.document.metadata.name}": AMAPI has no field for a device's owner, so an Android device managed through Google reports no owner e-mail and this match holds for it only where emmctl knows the owner otherwise (a pre-registered device's owner)`, 'key'));
+    }
+  }
+
+  // One finding per (policy, setting, rule, reason), naming every mode it applies to.
+  const findings = new Map<string, { d: CheckedDocument; path: DocPath; ruleId: UnmappableRule; setting: string; reason: string; modes: string[] }>();
+  for (const mode of modes) {
+    const reach = new Map(policies.map((p) => [p, p.document.spec.assign.filter((g) => canHold(g, mode, groups, profileDocs))] as const));
+    for (const p of policies) {
+      const mine = reach.get(p)!;
+      if (mine.length === 0) continue;
+      const companions = policies.filter((q) => q !== p && reach.get(q)!.length > 0 && reachesAll(q.document, mine, mode, groups, profileDocs));
+      const configuration = effectiveConfiguration([p.document, ...companions.map((q) => q.document)]);
+      const keys = new Map<string, string>();
+      for (const net of (configuration.settings.wifi as Array<{ ssid: string }> | undefined) ?? []) keys.set(net.ssid, PLACEHOLDER_KEY);
+      const compiled = compilePolicy({ configuration, mode: mode.device, wifiPassphrases: keys });
+      for (const u of compiled.unmappable) {
+        if (!suppliedBy(configuration.sources, u.path, p.document)) continue;
+        const key = `${p.document.metadata.name}\0${u.path}\0${u.ruleId}\0${u.reason}`;
+        const seen = findings.get(key);
+        if (seen) {
+          if (!seen.modes.includes(mode.label)) seen.modes.push(mode.label);
+        } else {
+          findings.set(key, { d: p, path: docPath(p.document, u.path), ruleId: u.ruleId, setting: u.path, reason: u.reason, modes: [mode.label] });
+        }
+      }
+    }
+  }
+  for (const f of findings.values()) {
+    const where = f.modes.length === modes.length && modes.length > 1 ? 'Android devices' : `${f.modes.join(' and ')} Android devices`;
+    out.push(warn(f.d, f.path, f.ruleId, `Policy "${f.d.document.metadata.name}": ${f.setting} is not applied on ${where}: ${f.reason}`));
+  }
+  return out;
+}
+
+function warn(d: CheckedDocument, path: DocPath, rule: UnmappableRule, message: string, target: 'key' | 'value' = 'value'): Problem {
+  return { ...d.locate(path, target), path: pathString(path), message, rule, severity: 'warning' };
+}
+
+/** Whether the group can hold Android devices of this mode (groups.ts's rules, as far as the files tell). */
+function canHold(name: string, mode: Mode, groups: ReadonlyMap<string, GroupDocument>, profiles: readonly EnrollmentProfileDocument[]): boolean {
+  if (name === BUILTIN_GROUP) return true;
+  if (profiles.some((p) => p.spec.group === name && p.spec.ownership === mode.ownership)) return true;
+  const g = groups.get(name);
+  if (!g) return false; // an unknown group is an error of its own; it holds nothing
+  if (g.spec.devices) return true;
+  const m = g.spec.match;
+  if (!m) return false;
+  return (!m.platforms || m.platforms.includes('android')) && (m.ownership === undefined || m.ownership === mode.ownership);
+}
+
+/** Whether the group holds every Android device of this mode, whatever its labels and owner. */
+function holdsAll(name: string, mode: Mode, groups: ReadonlyMap<string, GroupDocument>, profiles: readonly EnrollmentProfileDocument[]): boolean {
+  if (name === BUILTIN_GROUP) return true;
+  // Every Android device of the mode enrolled with one of these profiles, which all name the group.
+  const ofMode = profiles.filter((p) => p.spec.ownership === mode.ownership);
+  if (ofMode.length && ofMode.every((p) => p.spec.group === name)) return true;
+  const m = groups.get(name)?.spec.match;
+  if (!m || m.labels !== undefined || m.owners !== undefined) return false;
+  return (!m.platforms || m.platforms.includes('android')) && (m.ownership === undefined || m.ownership === mode.ownership);
+}
+
+/** Whether `q` reaches every device of this mode that the groups `of` hold. */
+function reachesAll(q: PolicyDocument, of: readonly string[], mode: Mode, groups: ReadonlyMap<string, GroupDocument>, profiles: readonly EnrollmentProfileDocument[]): boolean {
+  if (q.spec.assign.some((g) => holdsAll(g, mode, groups, profiles))) return true;
+  return of.every((g) => q.spec.assign.includes(g));
+}
+
+/** Whether the compiler's finding at `path` is about a value `p` supplied (the merge's sources). */
+function suppliedBy(sources: Record<string, string>, path: string, p: PolicyDocument): boolean {
+  const name = p.metadata.name;
+  for (let at: string | undefined = path; at !== undefined; at = parent(at, p)) {
+    const who = sources[at];
+    if (who !== undefined) return who.split(', ').includes(name);
+  }
+  return false;
+}
+
+/** `osUpdates.window.days` → `osUpdates.window`; `wifi[a.b].password` → `wifi[a.b]`; a top-level key → undefined. */
+function parent(path: string, p: PolicyDocument): string | undefined {
+  const net = wifiOf(path, p);
+  if (net && path !== `wifi[${net.ssid}]`) return `wifi[${net.ssid}]`;
+  if (net) return 'wifi';
+  const bracket = path.endsWith(']') ? path.lastIndexOf('[') : -1;
+  if (bracket > 0) return path.slice(0, bracket);
+  const dot = path.lastIndexOf('.');
+  return dot > 0 ? path.slice(0, dot) : undefined;
+}
+
+// An SSID may hold "." or "]": the network is found by the names the policy gives, not by parsing.
+function wifiOf(path: string, p: PolicyDocument): { ssid: string; index: number } | undefined {
+  if (!path.startsWith('wifi[')) return undefined;
+  const nets = p.spec.settings.wifi ?? [];
+  let best: { ssid: string; index: number } | undefined;
+  nets.forEach((n, index) => {
+    const at = `wifi[${n.ssid}]`;
+    if ((path === at || path.startsWith(`${at}.`)) && (!best || n.ssid.length > best.ssid.length)) best = { ssid: n.ssid, index };
+  });
+  return best;
+}
+
+/** Where in the Policy document the compiler's setting path is (the nearest node there is, when the merge made it). */
+function docPath(p: PolicyDocument, path: string): DocPath {
+  const base = ['spec', 'settings'];
+  const net = wifiOf(path, p);
+  if (net) {
+    const rest = path.slice(`wifi[${net.ssid}]`.length);
+    return [...base, 'wifi', net.index, ...(rest ? rest.slice(1).split('.') : [])];
+  }
+  const app = /^apps\.(required|blocked)\[(.*)\]$/.exec(path);
+  if (app) {
+    const list = p.spec.settings.apps?.[app[1] as 'required' | 'blocked'] ?? [];
+    const i = list.indexOf(app[2]!);
+    return i >= 0 ? [...base, 'apps', app[1]!, i] : [...base, 'apps', app[1]!];
+  }
+  return [...base, ...path.split('.')];
+}
