@@ -102,6 +102,11 @@ export function generatePolicyDocs(schema = JSON.parse(readFileSync(schemaPath, 
     '| --- | --- | --- |',
     ...CHECKS.map(([rule, sev, what]) => `| \`${rule}\` | ${sev} | ${what} |`),
     '',
+    'For Android devices managed through Google (`validate --android`, or `plan` and `apply` against a',
+    'server with the Android channel), warnings with the rules `android/unmappable`,',
+    '`android/management-mode`, `android/invalid-value` and `android/unknown-setting` say what the',
+    'Android Management API cannot apply: [docs/android.md](android.md#what-amapi-cannot-express).',
+    '',
   );
   return parts.join('\n');
 }
