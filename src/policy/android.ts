@@ -15,8 +15,9 @@
 // Each Policy is judged on what every device it reaches is sure to receive with it: it is merged
 // (src/compliance/merge.ts, the same rules the server uses) with the Policies assigned to `all`,
 // to a group holding every Android device of the mode, or to every group it is assigned to; then
-// compiled for the mode. A finding is reported on the Policy that supplied the setting (the
-// merge's `sources`), once, naming the modes it applies to. So a `passcode.minLength` whose
+// compiled for the mode (Policies reaching the same groups share that merge: one per distinct
+// set, not one per Policy, so a large repo costs little). A finding is reported on the Policy
+// that supplied the setting (the merge's `sources`), once, naming the modes it applies to. So a `passcode.minLength` whose
 // quality comes from a baseline policy assigned to `all` is not reported, and a combination that
 // only some devices get (two policies on overlapping groups) is judged by the server's compiler
 // when it happens, where the channel reports it.
@@ -83,24 +84,28 @@ export function androidProblems(docs: readonly CheckedDocument[]): Problem[] {
 
   // One finding per (policy, setting, rule, reason), naming every mode it applies to.
   const findings = new Map<string, { d: CheckedDocument; path: DocPath; ruleId: UnmappableRule; setting: string; reason: string; modes: string[] }>();
+  const byName = new Map(policies.map((p) => [p.document.metadata.name, p] as const));
   for (const mode of modes) {
     const reach = new Map(policies.map((p) => [p, p.document.spec.assign.filter((g) => canHold(g, mode, groups, profileDocs))] as const));
-    for (const p of policies) {
-      const mine = reach.get(p)!;
-      if (mine.length === 0) continue;
-      const companions = policies.filter((q) => q !== p && reach.get(q)!.length > 0 && reachesAll(q.document, mine, mode, groups, profileDocs));
-      const configuration = effectiveConfiguration([p.document, ...companions.map((q) => q.document)]);
-      const keys = new Map<string, string>();
-      for (const net of (configuration.settings.wifi as Array<{ ssid: string }> | undefined) ?? []) keys.set(net.ssid, PLACEHOLDER_KEY);
-      const compiled = compilePolicy({ configuration, mode: mode.device, wifiPassphrases: keys });
+    // Policies with the same reaching groups are judged in the same merge: one per distinct set.
+    const sets = new Map<string, string[]>();
+    for (const groupsOf of reach.values()) if (groupsOf.length) sets.set([...new Set(groupsOf)].sort().join('\0'), groupsOf);
+    for (const of of sets.values()) {
+      const sure = policies.filter((q) => reach.get(q)!.length > 0 && reachesAll(q.document, of, mode, groups, profileDocs));
+      const configuration = effectiveConfiguration(sure.map((q) => q.document));
+      const ssids = ((configuration.settings.wifi as Array<{ ssid: string }> | undefined) ?? []).map((n) => n.ssid);
+      const compiled = compilePolicy({ configuration, mode: mode.device, wifiPassphrases: new Map(ssids.map((ssid) => [ssid, PLACEHOLDER_KEY])) });
       for (const u of compiled.unmappable) {
-        if (!suppliedBy(configuration.sources, u.path, p.document)) continue;
-        const key = `${p.document.metadata.name}\0${u.path}\0${u.ruleId}\0${u.reason}`;
-        const seen = findings.get(key);
-        if (seen) {
-          if (!seen.modes.includes(mode.label)) seen.modes.push(mode.label);
-        } else {
-          findings.set(key, { d: p, path: docPath(p.document, u.path), ruleId: u.ruleId, setting: u.path, reason: u.reason, modes: [mode.label] });
+        for (const name of suppliers(configuration.sources, u.path, ssids)) {
+          const p = byName.get(name);
+          if (!p) continue;
+          const key = `${name}\0${u.path}\0${u.ruleId}\0${u.reason}`;
+          const seen = findings.get(key);
+          if (seen) {
+            if (!seen.modes.includes(mode.label)) seen.modes.push(mode.label);
+          } else {
+            findings.set(key, { d: p, path: docPath(p.document, u.path), ruleId: u.ruleId, setting: u.path, reason: u.reason, modes: [mode.label] });
+          }
         }
       }
     }
@@ -145,46 +150,44 @@ function reachesAll(q: PolicyDocument, of: readonly string[], mode: Mode, groups
   return of.every((g) => q.spec.assign.includes(g));
 }
 
-/** Whether the compiler's finding at `path` is about a value `p` supplied (the merge's sources). */
-function suppliedBy(sources: Record<string, string>, path: string, p: PolicyDocument): boolean {
-  const name = p.metadata.name;
-  for (let at: string | undefined = path; at !== undefined; at = parent(at, p)) {
+/** The Policies that supplied the value the compiler's finding at `path` is about (the merge's sources). */
+function suppliers(sources: Record<string, string>, path: string, ssids: readonly string[]): string[] {
+  for (let at: string | undefined = path; at !== undefined; at = parent(at, ssids)) {
     const who = sources[at];
-    if (who !== undefined) return who.split(', ').includes(name);
+    if (who !== undefined) return who.split(', ');
   }
-  return false;
+  return [];
 }
 
 /** `osUpdates.window.days` → `osUpdates.window`; `wifi[a.b].password` → `wifi[a.b]`; a top-level key → undefined. */
-function parent(path: string, p: PolicyDocument): string | undefined {
-  const net = wifiOf(path, p);
-  if (net && path !== `wifi[${net.ssid}]`) return `wifi[${net.ssid}]`;
-  if (net) return 'wifi';
+function parent(path: string, ssids: readonly string[]): string | undefined {
+  const ssid = ssidOf(path, ssids);
+  if (ssid !== undefined) return path === `wifi[${ssid}]` ? 'wifi' : `wifi[${ssid}]`;
   const bracket = path.endsWith(']') ? path.lastIndexOf('[') : -1;
   if (bracket > 0) return path.slice(0, bracket);
   const dot = path.lastIndexOf('.');
   return dot > 0 ? path.slice(0, dot) : undefined;
 }
 
-// An SSID may hold "." or "]": the network is found by the names the policy gives, not by parsing.
-function wifiOf(path: string, p: PolicyDocument): { ssid: string; index: number } | undefined {
+// An SSID may hold "." or "]": the network is found among the names given, not by parsing.
+function ssidOf(path: string, ssids: readonly string[]): string | undefined {
   if (!path.startsWith('wifi[')) return undefined;
-  const nets = p.spec.settings.wifi ?? [];
-  let best: { ssid: string; index: number } | undefined;
-  nets.forEach((n, index) => {
-    const at = `wifi[${n.ssid}]`;
-    if ((path === at || path.startsWith(`${at}.`)) && (!best || n.ssid.length > best.ssid.length)) best = { ssid: n.ssid, index };
-  });
+  let best: string | undefined;
+  for (const ssid of ssids) {
+    const at = `wifi[${ssid}]`;
+    if ((path === at || path.startsWith(`${at}.`)) && (best === undefined || ssid.length > best.length)) best = ssid;
+  }
   return best;
 }
 
 /** Where in the Policy document the compiler's setting path is (the nearest node there is, when the merge made it). */
 function docPath(p: PolicyDocument, path: string): DocPath {
   const base = ['spec', 'settings'];
-  const net = wifiOf(path, p);
-  if (net) {
-    const rest = path.slice(`wifi[${net.ssid}]`.length);
-    return [...base, 'wifi', net.index, ...(rest ? rest.slice(1).split('.') : [])];
+  const nets = (p.spec.settings.wifi ?? []).map((n) => n.ssid);
+  const ssid = ssidOf(path, nets);
+  if (ssid !== undefined) {
+    const rest = path.slice(`wifi[${ssid}]`.length);
+    return [...base, 'wifi', nets.indexOf(ssid), ...(rest ? rest.slice(1).split('.') : [])];
   }
   const app = /^apps\.(required|blocked)\[(.*)\]$/.exec(path);
   if (app) {
