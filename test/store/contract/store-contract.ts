@@ -162,6 +162,65 @@ export function describeStoreContract(name: string, options: StoreContractOption
           expect(await engines[0]!.transaction((sql) => releaseLease(sql, holders[0]!, later))).toBe(false);
           expect(await engines[0]!.transaction((sql) => releaseLease(sql, next!, later))).toBe(true);
         });
+
+        it('enrolls one new serial once under concurrent enrollments of it; the others are refused and take no use of the token', async () => {
+          const stores = await open();
+          await fleet(stores, LOCK_AFTER_A_DAY, 0);
+          const { token, secret } = await stores[0]!.createEnrollmentToken({ profile: 'corp' }, ADMIN);
+          const settled = await Promise.allSettled(Array.from({ length: 8 }, (_, i) =>
+            stores[i % stores.length]!.enrollDevice({ token: secret, platform: 'android', serial: 'SAME', osVersion: '14' }, 'contract')));
+          const { ok, errors } = outcomes(settled);
+          expect(ok).toHaveLength(1);
+          expect(errors).toHaveLength(7);
+          for (const e of errors) expect(e).toMatchObject({ code: 'conflict', message: expect.stringMatching(/belongs to an enrolled device/) });
+          expect((await stores[0]!.listDevices({ limit: 100 })).items.map((d) => d.id)).toEqual([ok[0]!.deviceId]);
+          expect((await stores[0]!.listEnrollmentTokens()).find((t) => t.id === token.id)!.uses).toBe(1);
+          expect(await stores[0]!.authenticateDevice(ok[0]!.credential)).toBe(ok[0]!.deviceId);
+          const audit = (await stores[0]!.listAudit({ limit: 1000 })).items;
+          expect(audit.filter((a) => a.action === 'enroll')).toHaveLength(1);
+          expect(audit.filter((a) => a.action === 'enroll.refused')).toHaveLength(7);
+        });
+
+        it('records a revocation once under concurrent revokes, of an enrollment token and of an API token', async () => {
+          const stores = await open();
+          await fleet(stores, LOCK_AFTER_A_DAY, 0);
+          const { token } = await stores[0]!.createEnrollmentToken({ profile: 'corp' }, ADMIN);
+          const { token: api, secret } = await stores[0]!.createApiToken({ name: 'ci', role: 'operator' }, ADMIN);
+          expect(await stores[stores.length - 1]!.authenticateApiToken(secret)).toMatchObject({ id: api.id, role: 'operator' });
+          const revoked = await Promise.all(Array.from({ length: 6 }, (_, i) => stores[i % stores.length]!.revokeEnrollmentToken(token.id, ADMIN)));
+          const apiRevoked = await Promise.all(Array.from({ length: 6 }, (_, i) => stores[i % stores.length]!.revokeApiToken(api.id, ADMIN)));
+          for (const t of [...revoked, ...apiRevoked]) expect(t.revoked).toBe(true);
+          const audit = (await stores[0]!.listAudit({ limit: 1000 })).items;
+          expect(audit.filter((a) => a.action === 'token.revoke')).toHaveLength(1);
+          expect(audit.filter((a) => a.action === 'api-token.revoke')).toHaveLength(1);
+          expect(await stores[0]!.authenticateApiToken(secret)).toBeUndefined();
+        });
+
+        it('cancels a command once under concurrent cancels; the others are told it is cancelled already', async () => {
+          const stores = await open();
+          const [id] = await fleet(stores, LOCK_AFTER_A_DAY, 1, true);
+          const { results: [queued] } = await stores[0]!.enqueueCommands({ deviceIds: [id!], type: 'lock', idempotencyKey: 'lock-1' }, ADMIN);
+          const { ok, errors } = outcomes(await Promise.allSettled(Array.from({ length: 6 }, (_, i) => stores[i % stores.length]!.cancelCommand(queued!.command!.id, ADMIN))));
+          expect(ok.map((c) => c.status)).toEqual(['cancelled']);
+          expect(errors).toHaveLength(5);
+          for (const e of errors) expect(e).toMatchObject({ code: 'conflict', message: expect.stringMatching(/is already cancelled/) });
+          expect((await stores[0]!.listAudit({ limit: 1000 })).items.filter((a) => a.action === 'command.cancel')).toHaveLength(1);
+        });
+
+        it("records a device's command result once under concurrent reports of it (a wipe ends the enrollment once)", async () => {
+          const stores = await open();
+          const [id] = await fleet(stores, LOCK_AFTER_A_DAY, 1, true);
+          const { results: [lock] } = await stores[0]!.enqueueCommands({ deviceIds: [id!], type: 'lock', idempotencyKey: 'lock-1' }, ADMIN);
+          const { results: [wipe] } = await stores[0]!.enqueueCommands({ deviceIds: [id!], type: 'wipe', idempotencyKey: 'wipe-1' }, ADMIN);
+          // Retried reports through any writer are accepted; one of them records the result.
+          await Promise.all(Array.from({ length: 6 }, (_, i) => stores[i % stores.length]!.reportCommandResult(id!, wipe!.command!.id, { status: 'acknowledged' })));
+          const audit = (await stores[0]!.listAudit({ limit: 1000 })).items;
+          expect(audit.filter((a) => a.action === 'command.result')).toHaveLength(1);
+          expect(audit.filter((a) => a.action === 'device.wiped')).toHaveLength(1);
+          expect((await stores[0]!.getDevice(id!)).state).toBe('wiped');
+          expect(await stores[0]!.getCommand(lock!.command!.id)).toMatchObject({ status: 'cancelled', detail: 'device wiped' });
+          await expect(stores[0]!.reportCommandResult(id!, wipe!.command!.id, { status: 'failed' })).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/already acknowledged/) });
+        });
       });
     }
 
