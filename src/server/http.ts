@@ -3,6 +3,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { BackendError, EmmctlError, UsageError } from '../errors.js';
 import { BatchedWriter, loggablePath, type AccessLogEntry, type LogSink } from './accesslog.js';
@@ -31,7 +33,7 @@ export interface ServerOptions {
   /** Access log sink, one JSON line per call; default: batched to stderr; false: off. */
   log?: LogSink | false;
   bodyLimitBytes?: number;
-  /** How often store.reconcile runs (escalations, command expiry). Default 30 s. */
+  /** How often a reconcile pass runs (escalations, command expiry), shared by the replicas. Default 30 s. */
   tickSeconds?: number;
   timeouts?: { headersMs?: number; requestMs?: number; keepAliveMs?: number; shutdownMs?: number };
   /** Notification webhooks for escalation events (src/server/notify.ts). */
@@ -203,25 +205,40 @@ async function listen(store: ServerStore, host: string, port: number, options: S
   }
 
   const tickMs = (options.tickSeconds ?? 30) * 1000;
-  // One pass at a time: a pass over a large fleet may outlast the tick (its pages interleave with requests).
+  // Reconcile passes are shared by every replica on the database (FleetService.reconcileShare):
+  // each wakes when the store says work can be there (the next pass is due, or a dead holder's
+  // page lease runs out), takes pages until none is left to hand out, and sleeps again. Waking
+  // together at a pass's due time is what spreads a pass over the replicas; a little jitter keeps
+  // them from all asking in the same millisecond.
+  const holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   let reconciling: Promise<void> | undefined;
+  let wake: NodeJS.Timeout | undefined;
+  const schedule = (delayMs: number) => {
+    if (closing) return;
+    clearTimeout(wake);
+    wake = setTimeout(reconcile, Math.max(0, Math.min(delayMs, tickMs)) + Math.random() * Math.min(100, tickMs / 20));
+    wake.unref();
+  };
   const reconcile = () => {
     if (closing || reconciling) return;
+    let delayMs = tickMs;
     reconciling = (async () => {
       try {
-        await store.reconcile(now());
+        const share = await store.reconcileShare(holder, { intervalMs: tickMs, shouldStop: () => closing });
+        delayMs = share.wakeAt.getTime() - now().getTime();
       } catch (error) {
         log?.(JSON.stringify({ time: new Date().toISOString(), level: 'error', message: `reconcile failed: ${errorText(error)}` }));
       }
       notifier?.kick();
       const nowMs = Date.now();
       for (const limiter of Object.values(limiters)) limiter?.sweep(nowMs);
-    })().finally(() => { reconciling = undefined; });
+    })().finally(() => {
+      reconciling = undefined;
+      schedule(delayMs);
+    });
   };
   // The first run waits for the next turn so "listening" is not delayed by a large fleet.
   setImmediate(reconcile);
-  const tick = setInterval(reconcile, tickMs);
-  tick.unref();
 
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
@@ -233,7 +250,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
     close() {
       closed ??= new Promise<void>((resolve) => {
         closing = true;
-        clearInterval(tick);
+        clearTimeout(wake);
         server.close(() => resolve());
         // Keep-alive connections with no request in flight would otherwise hold the server open.
         server.closeIdleConnections();

@@ -68,6 +68,7 @@ import { apiTokenById, apiTokenBySecretHash, apiTokenRows, insertApiToken, revok
 import { enrollmentTokenById, enrollmentTokenBySecretHash, enrollmentTokenRows, insertEnrollmentToken, revokeEnrollmentToken, takeEnrollmentTokenUse } from '../store/repos/enrollment-tokens.js';
 import { claimForEnrollment, deviceById, deviceBySerial, deviceIdByCredential, endEnrollment, insertEnrolled, insertPreregistered, releaseEnrolled, updatePreregistered } from '../store/repos/devices.js';
 import type { SeqPageQuery } from '../store/repos/paging.js';
+import { claimNextPage, currentPass, expireCommands, finishPage, PAGE_DEVICES, startPass, takeOverPage, type ReconcilePage } from '../store/repos/reconcile.js';
 
 export { DB_FILE, noStoreError, type IfMissing } from '../store/sqlite/files.js';
 const KINDS: readonly ResourceKind[] = ['Group', 'Policy', 'CompliancePolicy', 'EnrollmentProfile'];
@@ -81,6 +82,8 @@ export const IDEMPOTENCY_TTL_MS = 7 * 86_400_000;
 const LISTING_COLUMNS = 'id, name, serial, platform, ownership, owner, labels, state, profile, model, os_version, posture, enrolled_at, last_check_in, noncompliant_since, released_until';
 const DEFAULT_PAGE = 100;
 const RECONCILE_PAGE = 500;
+/** How long a replica holds a claimed reconcile page before another may take it over (it is done in one transaction, usually well under a second). */
+export const RECONCILE_LEASE_MS = 30_000;
 const MAX_PAGE = 1000;
 /** Writing last_used_at on every API call would turn reads into writes; once a minute is enough. */
 const TOKEN_TOUCH_MS = 60_000;
@@ -88,6 +91,28 @@ const TOKEN_TOUCH_MS = 60_000;
 export interface StoreApplyOptions extends ApplyOptions {
   /** Runs inside the transaction on the stored resources before any change; throw to refuse (nothing applied). */
   precheck?: (current: StoredResource[]) => void;
+}
+
+export interface ReconcileShareOptions {
+  /** A pass starts this long after the previous one started (once that one is done). */
+  intervalMs: number;
+  /** How long a claimed page is this replica's before another may take it over (default RECONCILE_LEASE_MS). */
+  leaseMs?: number;
+  /** Devices per page (default 500). */
+  pageSize?: number;
+}
+
+/** What one replica did of the shared reconcile pass (FleetService.reconcileShare). */
+export interface ReconcileShare {
+  /** The pass it worked on (or found running). */
+  pass?: number;
+  /** This replica started that pass (and expired commands in it). */
+  started?: boolean;
+  pages: number;
+  devices: number;
+  expired: number;
+  /** When to ask again. */
+  wakeAt: Date;
 }
 
 export interface FleetServiceOptions {
@@ -763,9 +788,10 @@ export class FleetService {
   }
 
   /**
-   * The periodic tick: escalation for every enrolled device (devices that stopped checking in
-   * become non-compliant by age too), expiry of commands past expires_at, and forgetting
-   * idempotency keys older than IDEMPOTENCY_TTL_MS.
+   * One whole reconcile pass by this caller alone: escalation for every enrolled device (devices
+   * that stopped checking in become non-compliant by age too), expiry of commands past
+   * expires_at, and forgetting idempotency keys older than IDEMPOTENCY_TTL_MS. The server runs
+   * the same work as passes shared by its replicas instead (reconcileShare).
    *
    * A server should not block its event loop for a whole 100k-device pass: with `maxDevices`
    * it returns after that many devices with `next`; call again with `after: next` (and the
@@ -773,12 +799,8 @@ export class FleetService {
    * per page of devices, so a long run never blocks check-ins for long.
    */
   async reconcile(now: Date = this.clock(), opts: { after?: string; maxDevices?: number } = {}): Promise<{ devices: number; expired: number; next?: string }> {
-    const at = now.toISOString();
     // Expiry is one cheap statement: done at the start of a pass, not on every step of it.
-    const expired = opts.after ? 0 : await this.tx(async (sql) => {
-      await forgetIdempotencyKeys(sql, new Date(now.getTime() - IDEMPOTENCY_TTL_MS).toISOString());
-      return (await sql.run("UPDATE commands SET status = 'expired', updated_at = ? WHERE status IN ('queued', 'sent') AND expires_at <= ?", [at, at])).changes;
-    });
+    const expired = opts.after ? 0 : await this.tx((sql) => this.expire(sql, now));
     const max = opts.maxDevices ?? Infinity;
     let after = opts.after ?? '';
     let devices = 0;
@@ -787,21 +809,118 @@ export class FleetService {
       const n = await this.tx(async (sql) => {
         // Rows another replica is escalating are skipped (PostgreSQL); the step claims are what keep a step from firing twice.
         const rows = await sql.all<DeviceRow>(`SELECT * FROM devices WHERE state = 'enrolled' AND id > ? ORDER BY id LIMIT ?${sql.dialect.skipLocked}`, [after, want]);
-        const snap = await this.resources(sql);
-        for (const row of rows) {
-          const device = toDevice(row);
-          const groups = groupsForDevice(device, snap.groups, snap.profiles);
-          const since = row.noncompliant_since;
-          const result = await this.escalate(sql, row, device, snap, groups, now);
-          // Paged like the escalation itself: after an apply, each pass re-stores what it made stale.
-          await this.keepEvaluation(sql, row, device, snap, groups, now, result, row.noncompliant_since === since);
-        }
+        await this.reconcileRows(sql, rows, now);
         if (rows.length) after = rows[rows.length - 1]!.id;
         return rows.length;
       });
       devices += n;
       if (n < want) return { devices, expired };
       if (devices >= max) return { devices, expired, next: after };
+    }
+  }
+
+  /**
+   * The server's tick: this replica's share of the reconcile pass the replicas run together
+   * (src/store/repos/reconcile.ts). It starts the next pass when one is due (every `intervalMs`,
+   * counted from the previous pass's start, once that one is done), then evaluates pages of the
+   * pass as long as any is left to hand out; pages other replicas hold are theirs. Each enrolled
+   * device is evaluated once per pass across the replicas; a page whose holder died is taken
+   * over once its lease (`leaseMs`) runs out.
+   *
+   * `wakeAt` says when asking again can find work: when the next pass is due, or when an
+   * unfinished page's lease runs out (earlier, while other replicas finish the pass).
+   */
+  async reconcileShare(holder: string, opts: ReconcileShareOptions & { shouldStop?: () => boolean }): Promise<ReconcileShare> {
+    const out: ReconcileShare = { pages: 0, devices: 0, expired: 0, wakeAt: new Date(this.clock().getTime() + opts.intervalMs) };
+    while (!opts.shouldStop?.()) {
+      const claim = await this.claimReconcilePage(holder, opts);
+      out.pass = claim.pass ?? out.pass;
+      if (claim.started) {
+        out.started = true;
+        out.expired += claim.expired ?? 0;
+      }
+      if (!claim.page) {
+        out.wakeAt = claim.wakeAt;
+        break;
+      }
+      out.pages += 1;
+      out.devices += await this.reconcilePage(claim.page, holder);
+    }
+    return out;
+  }
+
+  /**
+   * One claim of a page of the shared pass for `holder` (starting the next pass first when it is
+   * due): the page, or none and when to ask again. Public so that a test can claim a page and
+   * never evaluate it (what a replica that dies in between leaves behind).
+   */
+  async claimReconcilePage(holder: string, opts: ReconcileShareOptions): Promise<{ page?: ReconcilePage; pass?: number; started?: boolean; expired?: number; wakeAt: Date }> {
+    const leaseMs = opts.leaseMs ?? RECONCILE_LEASE_MS;
+    // A few rounds: each lost race means another replica just claimed or started something.
+    for (let round = 0; round < 8; round++) {
+      const result = await this.tx(async (sql) => {
+        const now = this.clock();
+        const at = now.toISOString();
+        const until = new Date(now.getTime() + leaseMs).toISOString();
+        let state = await currentPass(sql);
+        let started = false;
+        let expired = 0;
+        const due = state ? Date.parse(state.startedAt) + opts.intervalMs : now.getTime();
+        if (!state || (state.handedOut && state.unfinished === 0 && due <= now.getTime())) {
+          const pass = (state?.pass ?? 0) + 1;
+          if (!(await startPass(sql, pass, holder, at))) return 'again' as const;
+          started = true;
+          expired = await this.expire(sql, now);
+          state = { pass, startedAt: at, handedOut: false, unfinished: 0 };
+        }
+        const pass = state.pass;
+        const taken = await takeOverPage(sql, pass, holder, at, until);
+        if (taken) return { page: taken, pass, started, expired, wakeAt: now };
+        if (!state.handedOut) {
+          const page = await claimNextPage(sql, pass, opts.pageSize ?? RECONCILE_PAGE, holder, until);
+          if (page === undefined) return 'again' as const;
+          if (page !== 'handed-out') return { page, pass, started, expired, wakeAt: now };
+          state = (await currentPass(sql))!;
+        }
+        // Nothing to hand out: wait for the next pass, or for a lease to run out (a dead holder's page).
+        const nextPass = Date.parse(state.startedAt) + opts.intervalMs;
+        let wake = state.unfinished === 0 ? nextPass : Math.min(Math.max(nextPass, now.getTime() + Math.min(opts.intervalMs, 1000)), Date.parse(state.firstExpiry!));
+        wake = Math.max(wake, now.getTime() + 10);
+        return { pass, started, expired, wakeAt: new Date(wake) };
+      });
+      if (result !== 'again') return result;
+    }
+    return { wakeAt: new Date(this.clock().getTime() + Math.min(opts.intervalMs, 1000)) };
+  }
+
+  /** Evaluates a claimed page's devices and marks it done, in one transaction; the devices evaluated. */
+  async reconcilePage(page: ReconcilePage, holder: string): Promise<number> {
+    return this.tx(async (sql) => {
+      const now = this.clock();
+      // Rows a check-in holds are skipped (PostgreSQL): that check-in evaluates the device itself.
+      const rows = await sql.all<DeviceRow>(`SELECT * FROM devices WHERE ${PAGE_DEVICES} ORDER BY id${sql.dialect.skipLocked}`, [page.after, page.last]);
+      await this.reconcileRows(sql, rows, now);
+      await finishPage(sql, page, holder, rows.length, now.toISOString());
+      return rows.length;
+    });
+  }
+
+  private async expire(sql: Sql, now: Date): Promise<number> {
+    await forgetIdempotencyKeys(sql, new Date(now.getTime() - IDEMPOTENCY_TTL_MS).toISOString());
+    return expireCommands(sql, now.toISOString());
+  }
+
+  /** Escalation and the stored evaluation of each device row, in the caller's transaction. */
+  private async reconcileRows(sql: Sql, rows: DeviceRow[], now: Date): Promise<void> {
+    if (!rows.length) return;
+    const snap = await this.resources(sql);
+    for (const row of rows) {
+      const device = toDevice(row);
+      const groups = groupsForDevice(device, snap.groups, snap.profiles);
+      const since = row.noncompliant_since;
+      const result = await this.escalate(sql, row, device, snap, groups, now);
+      // Paged like the escalation itself: after an apply, each pass re-stores what it made stale.
+      await this.keepEvaluation(sql, row, device, snap, groups, now, result, row.noncompliant_since === since);
     }
   }
 

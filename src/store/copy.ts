@@ -52,12 +52,13 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
 
 /**
  * Left out on purpose: each engine's own bookkeeping (migrations, SQLite's AUTOINCREMENT counters,
- * which become the sequences' next values), and leases, which name processes of the old server
- * that no longer run (a copied lease would only hold its job back until it expired).
+ * which become the sequences' next values), and leases and reconcile pages, which name processes
+ * of the old server that no longer run (a copied lease would only hold its job back until it
+ * expired; the first replica starts a new reconcile pass).
  */
 export const NOT_COPIED: Readonly<Record<'sqlite' | 'postgres', readonly string[]>> = {
-  sqlite: ['migrations', 'sqlite_sequence', 'leases'],
-  postgres: ['migrations', 'migration_lock', 'leases'],
+  sqlite: ['migrations', 'sqlite_sequence', 'leases', 'reconcile_passes', 'reconcile_pages'],
+  postgres: ['migrations', 'migration_lock', 'leases', 'reconcile_passes', 'reconcile_pages'],
 };
 
 export interface TableCount {

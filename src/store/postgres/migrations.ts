@@ -192,6 +192,29 @@ ALTER TABLE devices ADD COLUMN IF NOT EXISTS compliance_until TEXT;
 CREATE INDEX IF NOT EXISTS devices_by_compliance ON devices (compliance_status, id);
 `),
   },
+  {
+    version: 9,
+    name: 'reconcile passes shared by the replicas: one row per pass, one per page of devices handed out',
+    sql: text(`
+CREATE TABLE IF NOT EXISTS reconcile_passes (
+  pass BIGINT PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  started_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reconcile_pages (
+  pass BIGINT NOT NULL,
+  after_id TEXT NOT NULL,
+  last_id TEXT NOT NULL,
+  final INTEGER NOT NULL,
+  holder TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  done_at TEXT,
+  done_by TEXT,
+  evaluated INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (pass, after_id)
+);
+`),
+  },
 ];
 
 /**
@@ -285,8 +308,9 @@ INSERT INTO migration_lock (id) VALUES (1) ON CONFLICT (id) DO NOTHING;
 `);
 
 // The bookkeeping tables, created if missing. Two processes creating the same table at once:
-// the second fails on the catalog's unique index (23505) or finds it created (42P07); the
-// statement is then simply run again and sees the table.
+// the second fails on the catalog's unique index (23505), finds it created (42P07) or finds the
+// table's row type created (42710, "type … already exists"); the statement is then simply run
+// again and sees the table.
 async function bootstrap(engine: PostgresEngine): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -296,7 +320,7 @@ async function bootstrap(engine: PostgresEngine): Promise<void> {
       return;
     } catch (e) {
       const code = sqlState(e);
-      if (attempt < 5 && (code === '23505' || code === '42P07')) continue;
+      if (attempt < 5 && (code === '23505' || code === '42P07' || code === '42710')) continue;
       throw e;
     }
   }

@@ -246,6 +246,31 @@ CREATE TABLE IF NOT EXISTS leases (
       db.exec('CREATE INDEX IF NOT EXISTS devices_by_compliance ON devices (compliance_status, id)');
     },
   },
+  {
+    version: 9,
+    name: 'reconcile passes shared by the replicas: one row per pass, one per page of devices handed out',
+    // src/store/repos/reconcile.ts: a page is claimed by inserting its row (the key is the
+    // compare-and-set), leased to its holder until done; an expired lease is taken over.
+    sql: `
+CREATE TABLE IF NOT EXISTS reconcile_passes (
+  pass INTEGER PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  started_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reconcile_pages (
+  pass INTEGER NOT NULL,
+  after_id TEXT NOT NULL,
+  last_id TEXT NOT NULL,
+  final INTEGER NOT NULL,
+  holder TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  done_at TEXT,
+  done_by TEXT,
+  evaluated INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (pass, after_id)
+);
+`,
+  },
 ];
 
 /**
