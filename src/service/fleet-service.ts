@@ -68,7 +68,7 @@ import { apiTokenById, apiTokenBySecretHash, apiTokenRows, insertApiToken, revok
 import { enrollmentTokenById, enrollmentTokenBySecretHash, enrollmentTokenRows, insertEnrollmentToken, revokeEnrollmentToken, takeEnrollmentTokenUse } from '../store/repos/enrollment-tokens.js';
 import { claimForEnrollment, deviceById, deviceBySerial, deviceIdByCredential, endEnrollment, insertEnrolled, insertPreregistered, releaseEnrolled, updatePreregistered } from '../store/repos/devices.js';
 import type { SeqPageQuery } from '../store/repos/paging.js';
-import { claimNextPage, currentPass, expireCommands, finishPage, PAGE_DEVICES, startPass, takeOverPage, type ReconcilePage } from '../store/repos/reconcile.js';
+import { claimNextPage, currentPass, enrolledDevicesAfter, expireCommands, finishPage, pageDevices, startPass, takeOverPage, type ReconcilePage } from '../store/repos/reconcile.js';
 
 export { DB_FILE, noStoreError, type IfMissing } from '../store/sqlite/files.js';
 const KINDS: readonly ResourceKind[] = ['Group', 'Policy', 'CompliancePolicy', 'EnrollmentProfile'];
@@ -807,8 +807,8 @@ export class FleetService {
     for (;;) {
       const want = Math.min(RECONCILE_PAGE, max - devices);
       const n = await this.tx(async (sql) => {
-        // Rows another replica is escalating are skipped (PostgreSQL); the step claims are what keep a step from firing twice.
-        const rows = await sql.all<DeviceRow>(`SELECT * FROM devices WHERE state = 'enrolled' AND id > ? ORDER BY id LIMIT ?${sql.dialect.skipLocked}`, [after, want]);
+        // Rows another transaction is escalating are skipped (PostgreSQL); the step claims are what keep a step from firing twice.
+        const rows = await enrolledDevicesAfter<DeviceRow>(sql, after, want);
         await this.reconcileRows(sql, rows, now);
         if (rows.length) after = rows[rows.length - 1]!.id;
         return rows.length;
@@ -897,8 +897,7 @@ export class FleetService {
   async reconcilePage(page: ReconcilePage, holder: string): Promise<number> {
     return this.tx(async (sql) => {
       const now = this.clock();
-      // Rows a check-in holds are skipped (PostgreSQL): that check-in evaluates the device itself.
-      const rows = await sql.all<DeviceRow>(`SELECT * FROM devices WHERE ${PAGE_DEVICES} ORDER BY id${sql.dialect.skipLocked}`, [page.after, page.last]);
+      const rows = await pageDevices<DeviceRow>(sql, page);
       await this.reconcileRows(sql, rows, now);
       await finishPage(sql, page, holder, rows.length, now.toISOString());
       return rows.length;

@@ -101,8 +101,21 @@ export async function claimNextPage(sql: Sql, pass: number, size: number, holder
   return won ? { pass, after, last, final } : undefined;
 }
 
-/** The clause selecting a page's devices (two parameters: after, last), for the evaluating transaction. */
-export const PAGE_DEVICES = "state = 'enrolled' AND id > ? AND id <= ?";
+/**
+ * A claimed page's enrolled devices, locked for its evaluating transaction. Rows a check-in holds
+ * are skipped (PostgreSQL): that check-in evaluates its device itself.
+ */
+export async function pageDevices<Row>(sql: Sql, page: ReconcilePage): Promise<Row[]> {
+  return sql.all<Row>(`SELECT * FROM devices WHERE state = 'enrolled' AND id > ? AND id <= ? ORDER BY id${sql.dialect.skipLocked}`, [page.after, page.last]);
+}
+
+/**
+ * Up to `limit` enrolled devices after `after` in id order, locked for the caller's transaction
+ * (a whole pass by one caller, FleetService.reconcile); rows another transaction holds are skipped.
+ */
+export async function enrolledDevicesAfter<Row>(sql: Sql, after: string, limit: number): Promise<Row[]> {
+  return sql.all<Row>(`SELECT * FROM devices WHERE state = 'enrolled' AND id > ? ORDER BY id LIMIT ?${sql.dialect.skipLocked}`, [after, limit]);
+}
 
 /**
  * Marks the page done by `holder` in the transaction that evaluated it, counting its `evaluated`
