@@ -596,12 +596,15 @@ describe('signup (signupUrls.create → enterprises.create)', () => {
   it('gives a signup URL that lands on the callback with an enterprise token, which creates an enterprise once', async () => {
     const project = keyFile(fake).project_id;
     const s = await call('POST', 'v1/signupUrls', { query: { projectId: project, callbackUrl: 'https://admin.example.com/done' } });
-    expect(s.body).toEqual({ name: expect.stringMatching(/^signupUrls\/C[0-9a-f]+$/), url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/signup\//) });
-    const landing = await fetch(s.body.url as string, { redirect: 'manual' });
+    expect(s.body).toEqual({ name: expect.stringMatching(/^signupUrls\/C[0-9a-f]+$/), url: expect.stringMatching(/^https:\/\/enterprise\.google\.com\/signup\/android\/email\?origin=android-api&thirdPartyToken=C[0-9a-f]+$/) });
+    const id = (s.body.name as string).slice('signupUrls/'.length);
+    const landing = await fetch(new URL(`signup/${id}`, fake.url), { redirect: 'manual' });
     expect(landing.status).toBe(302);
     const callback = new URL(landing.headers.get('location')!);
     expect(callback.origin + callback.pathname).toBe('https://admin.example.com/done');
     const enterpriseToken = callback.searchParams.get('enterpriseToken')!;
+    expect(fake.completeSignup(s.body.url as string)).toBe(enterpriseToken);
+    expect(fake.completeSignup(s.body.name as string)).toBe(enterpriseToken);
     const create = (t: string): Promise<Answer> => call('POST', 'v1/enterprises', { query: { projectId: project, signupUrlName: s.body.name as string, enterpriseToken: t }, body: { enterpriseDisplayName: 'Acme' } });
     expect((await create('wrong')).status).toBe(400);
     const e = await create(enterpriseToken);

@@ -107,6 +107,12 @@ export interface FakeAmapi {
   };
   /** Play does not have these packages: FORCE_INSTALLED → APP_NOT_INSTALLED (NOT_FOUND). */
   unavailableApps: Set<string>;
+  /**
+   * What the admin's browser brings back from the signup page of a signupUrls.create answer (its
+   * url or name): the enterpriseToken Google appends to the callback URL. GET <url>signup/<id>
+   * answers the same as a 302 to the callback.
+   */
+  completeSignup(urlOrName: string): string;
   /** How many access tokens the token endpoint issued. */
   tokensIssued(): number;
   close(): Promise<void>;
@@ -529,7 +535,8 @@ export async function startFakeAmapi(opts: FakeAmapiOptions = {}): Promise<FakeA
       const id = `C${randomId(r, 16)}`;
       const enterpriseToken = `EAH${randomBytes(24).toString('base64url')}`;
       signups.set(`signupUrls/${id}`, { projectId: project, callbackUrl, enterpriseToken, used: false });
-      return { name: `signupUrls/${id}`, url: `${base}signup/${id}` };
+      // Google's page for the admin is https; completeSignup (or GET /signup/<id> on the fake) plays the admin's browser.
+      return { name: `signupUrls/${id}`, url: `https://enterprise.google.com/signup/android/email?origin=android-api&thirdPartyToken=${id}` };
     },
     'enterprises.create'(_p, q, body) {
       const signup = signups.get(q.get('signupUrlName') ?? '');
@@ -953,6 +960,12 @@ export async function startFakeAmapi(opts: FakeAmapiOptions = {}): Promise<FakeA
       subscription,
       email: pushEmail,
       deliveries,
+    },
+    completeSignup(urlOrName) {
+      const id = /thirdPartyToken=([A-Za-z0-9]+)/.exec(urlOrName)?.[1] ?? /^signupUrls\/([A-Za-z0-9]+)$/.exec(urlOrName)?.[1];
+      const s = id === undefined ? undefined : signups.get(`signupUrls/${id}`);
+      if (!s) throw new Error(`the fake made no signup URL ${urlOrName}`);
+      return s.enterpriseToken;
     },
     tokensIssued: () => issued,
     async close() {
