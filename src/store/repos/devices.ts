@@ -53,7 +53,8 @@ export interface EnrollmentFields {
   model: string | null;
   osVersion: string;
   osKey: string | null;
-  credentialHash: string;
+  /** null: a device that never speaks emmctl's agent protocol (a device channel's), so no credential of its own. */
+  credentialHash: string | null;
 }
 
 /** Creates the enrolled record of a new serial; false when the serial exists (another enrollment or record has it). */
