@@ -67,6 +67,8 @@ export function evaluateCompliance(input: ComplianceInput): ComplianceResult {
     const why = input.unevaluable?.get(p.metadata.name) ?? evaluable(p, ctx, failures);
     if (why !== undefined) reasons.push(`CompliancePolicy "${p.metadata.name}" cannot be evaluated: ${why}`);
   }
+  // What the device's channel says it did not apply fails whatever compliance policies say (none may be assigned).
+  if (posture.channelFailures?.length) failures.push(...posture.channelFailures);
   if (reasons.length) return { status: 'unknown', failures, policies: names, failing: failures.length > 0, reason: reasons.join('; ') };
   if (failures.length === 0) return { status: 'compliant', failures, policies: names, failing: false };
 

@@ -23,6 +23,12 @@ export interface Posture {
   installedApps: string[];
   /** Version hash of the effective configuration the agent last applied. */
   appliedConfigVersion?: string;
+  /**
+   * Devices reached through a device channel (src/model/channels.ts): the settings the channel
+   * says the device did not apply, judged as failures beside the compliance rules'. Never taken
+   * from an agent's check-in (parsePosture builds the posture from known fields only).
+   */
+  channelFailures?: RuleFailure[];
 }
 
 export type ComplianceStatus = 'compliant' | 'noncompliant' | 'in-grace' | 'unknown';

@@ -32,6 +32,8 @@ import type {
   DeviceState,
   EnrollmentToken,
   Page,
+  Posture,
+  RuleFailure,
   StoredResource,
 } from '../model/fleet.js';
 import { COMMAND_TYPES, PLATFORMS } from '../model/fleet.js';
@@ -39,6 +41,7 @@ import type {
   CompliancePolicyDocument,
   EnrollmentProfileDocument,
   GroupDocument,
+  Ownership,
   Platform,
   PolicyDocument,
   ResourceDocument,
@@ -66,9 +69,16 @@ import { appendAudit, auditPage } from '../store/repos/audit.js';
 import { planKey, schemaVersion, storeId } from '../store/repos/meta.js';
 import { apiTokenById, apiTokenBySecretHash, apiTokenRows, insertApiToken, revokeApiToken, touchApiToken } from '../store/repos/api-tokens.js';
 import { enrollmentTokenById, enrollmentTokenBySecretHash, enrollmentTokenRows, insertEnrollmentToken, revokeEnrollmentToken, takeEnrollmentTokenUse } from '../store/repos/enrollment-tokens.js';
-import { claimForEnrollment, deviceById, deviceBySerial, deviceIdByCredential, endEnrollment, insertEnrolled, insertPreregistered, releaseEnrolled, updatePreregistered } from '../store/repos/devices.js';
+import { claimForEnrollment, writeReport, deviceById, deviceBySerial, deviceIdByCredential, endEnrollment, insertEnrolled, insertPreregistered, releaseEnrolled, updatePreregistered } from '../store/repos/devices.js';
 import type { SeqPageQuery } from '../store/repos/paging.js';
 import { claimNextPage, currentPass, enrolledDevicesAfter, expireCommands, finishPage, pageDevices, startPass, takeOverPage, type ReconcilePage } from '../store/repos/reconcile.js';
+import {
+  advanceReport, beginSend, channelDeviceByRef, channelTokenByRef, channelTokenOf, commandHandedOver, commandsToSend, deletePublished, enrolledChannelDevices,
+  finishPending, forgetChannelDevice, insertChannelDevice, insertChannelToken, markDone, markSent, markTokenDeleted, markUnknown, operationRow,
+  operationsToCheck, pendingRemoval, publishedDigest, removeChannelDevice, retrySend, setChannelMode, setChannelPolicy, staleSendsUnknown, tokensToDelete,
+  unreferenced, upsertPublished, type ChannelDeviceRow,
+} from '../store/repos/channels.js';
+import { CHANNEL_MODES, CHANNEL_NAMES, type ChannelCommand, type ChannelConfiguration, type ChannelDeviceIntake, type ChannelFinalStatus, type ChannelIntakeResult, type ChannelMode, type ChannelName, type ChannelOperation } from '../model/channels.js';
 
 export { DB_FILE, noStoreError, type IfMissing } from '../store/sqlite/files.js';
 const KINDS: readonly ResourceKind[] = ['Group', 'Policy', 'CompliancePolicy', 'EnrollmentProfile'];
@@ -515,60 +525,14 @@ export class FleetService {
       const token = await enrollmentTokenBySecretHash(sql, hashSecret(request.token));
       // An unknown secret names nobody, so it is not audited (the per-address rate limit bounds it).
       if (!token) throw new BackendError('unauthorized', 'unknown enrollment token');
-      const refuse = async (error: BackendError, reason: string, target: string, detail: Record<string, unknown> = {}) => {
-        await auditRefusal(sql, token, reason, target, detail, now);
-        return { refused: error };
-      };
-      const tokenTarget = `enrollment-token/${token.id}`;
-      if (token.revoked) return await refuse(new BackendError('unauthorized', `enrollment token ${token.id} was revoked`), 'token-revoked', tokenTarget);
-      if (token.expires_at <= now) {
-        return await refuse(new BackendError('unauthorized', `enrollment token ${token.id} expired at ${token.expires_at}`, { hint: 'create a new token with `emmctl enroll token create`' }), 'token-expired', tokenTarget);
-      }
-      if (token.max_uses !== null && token.uses >= token.max_uses) return await refuse(new BackendError('unauthorized', usedUp(token)), 'token-used-up', tokenTarget);
-      const profile = await this.profile(sql, token.profile);
-      if (!profile) {
-        return await refuse(new BackendError('unauthorized', `enrollment token ${token.id} belongs to profile "${token.profile}", which no longer exists`), 'profile-missing', tokenTarget);
-      }
-      if (!profile.spec.platforms.includes(request.platform)) {
-        return await refuse(new BackendError('invalid', `platform "${request.platform}" may not enroll with profile "${token.profile}" (allowed: ${profile.spec.platforms.join(', ')})`), 'platform-not-allowed', tokenTarget);
-      }
       const credential = newSecret('device');
-      const profileLabels = profile.spec.labels ?? {};
-      let existing = await deviceBySerial(sql, request.serial);
-      let id: string | undefined;
-      if (!existing) {
-        // The unique serial decides between two enrollments of one new serial, not the read above.
-        const candidate = newId('dev');
-        const inserted = await insertEnrolled(sql, candidate, request.serial, {
-          name: request.name ?? `${request.platform}-${request.serial}`, platform: request.platform, ownership: profile.spec.ownership, owner: request.owner ?? null,
-          labels: JSON.stringify(profileLabels), profile: token.profile, model: request.model ?? null, osVersion: request.osVersion, osKey: versionKey(request.osVersion),
-          credentialHash: hashSecret(credential),
-        }, now);
-        if (inserted) id = candidate;
-        else existing = (await deviceBySerial(sql, request.serial))!;
+      const outcome = await this.enrollWith(sql, token, request, hashSecret(credential), now);
+      if ('refusal' in outcome) {
+        const r = outcome.refusal;
+        await auditRefusal(sql, token, r.reason, r.target, r.detail ?? {}, now);
+        return { refused: r.error };
       }
-      if (existing) {
-        const refusal = claimRefusal(existing, token.profile, profile, request.platform, now);
-        if (refusal) return await refuse(new BackendError('conflict', refusal.message, { hint: refusal.hint }), refusal.reason, `device/${existing.id}`, { state: existing.state });
-        id = existing.id;
-        // An admin's pre-registration labels apply to its first enrollment; a released, wiped or
-        // retired record's labels came from its previous profile, which no longer speaks for it.
-        const labels = existing.state === 'preregistered' ? { ...profileLabels, ...(JSON.parse(existing.labels) as Record<string, string>) } : profileLabels;
-        // Ownership is the profile's (a pre-registration was checked against it above): what a device
-        // claims about itself would otherwise let a BYOD token's holder enroll as corporate.
-        const ownership = existing.state === 'preregistered' ? existing.ownership : profile.spec.ownership;
-        // Written only if the record is still what the rule was decided on (compare-and-set).
-        const claimed = await claimForEnrollment(sql, existing, {
-          name: request.name ?? existing.name, platform: request.platform, ownership, owner: existing.owner ?? request.owner ?? null, labels: JSON.stringify(labels),
-          profile: token.profile, model: request.model ?? existing.model, osVersion: request.osVersion, osKey: versionKey(request.osVersion), credentialHash: hashSecret(credential),
-        }, now);
-        if (!claimed) throw new BackendError('conflict', `device with serial "${request.serial}" changed while enrolling; nothing was changed`, { hint: 'enroll again' });
-        await forgetSteps(sql, id!);
-        // A released device's queue was meant for its previous enrollment, not for whoever enrolls now.
-        await cancelPendingOfDevice(sql, id, 'device enrolled again', now);
-      }
-      // The token as read may be stale by now: the refusal says what the conditional update met, read again.
-      if (!await takeEnrollmentTokenUse(sql, token.id)) throw new TokenUsedUpMeanwhile((await enrollmentTokenById(sql, token.id)) ?? token, now);
+      const { deviceId: id, existing, profile } = outcome.enrolled;
       const reenrolled = existing ? (existing.state === 'enrolled' ? 'released' : existing.state) : undefined;
       const claimedOwnership = request.ownership !== undefined && request.ownership !== profile.spec.ownership ? request.ownership : undefined;
       await this.audit(sql, { name: `device:${id}`, source }, 'enroll', `device/${id}`, { profile: token.profile, token: token.id, serial: request.serial, reenrolled, claimedOwnership }, now);
@@ -583,6 +547,70 @@ export class FleetService {
     });
     if ('refused' in outcome) throw outcome.refused;
     return outcome.response;
+  }
+
+  /**
+   * The enrollment rule for `token` (found by its secret, or by a device channel's token), inside
+   * the caller's unit of work: the token's state, its profile, then a new record or the claim of
+   * one with the serial; the token's use is counted last, conditionally (TokenUsedUpMeanwhile when
+   * another enrollment took the last one). A refusal writes nothing; the caller audits it.
+   * `credentialHash` null: a channel device, which never speaks emmctl's agent protocol.
+   * `tokenAt`: the instant the token's expiry is judged at (default now).
+   */
+  private async enrollWith(sql: Sql, token: TokenRow, request: EnrollClaim, credentialHash: string | null, now: string, tokenAt?: string): Promise<EnrollOutcome> {
+    const refuse = (error: BackendError, reason: string, target: string, detail?: Record<string, unknown>): EnrollOutcome => ({ refusal: { error, reason, target, ...(detail ? { detail } : {}) } });
+    const tokenTarget = `enrollment-token/${token.id}`;
+    if (token.revoked) return refuse(new BackendError('unauthorized', `enrollment token ${token.id} was revoked`), 'token-revoked', tokenTarget);
+    if (token.expires_at <= (tokenAt ?? now)) {
+      return refuse(new BackendError('unauthorized', `enrollment token ${token.id} expired at ${token.expires_at}`, { hint: 'create a new token with `emmctl enroll token create`' }), 'token-expired', tokenTarget);
+    }
+    if (token.max_uses !== null && token.uses >= token.max_uses) return refuse(new BackendError('unauthorized', usedUp(token)), 'token-used-up', tokenTarget);
+    const profile = await this.profile(sql, token.profile);
+    if (!profile) {
+      return refuse(new BackendError('unauthorized', `enrollment token ${token.id} belongs to profile "${token.profile}", which no longer exists`), 'profile-missing', tokenTarget);
+    }
+    if (!profile.spec.platforms.includes(request.platform)) {
+      return refuse(new BackendError('invalid', `platform "${request.platform}" may not enroll with profile "${token.profile}" (allowed: ${profile.spec.platforms.join(', ')})`), 'platform-not-allowed', tokenTarget);
+    }
+    const profileLabels = profile.spec.labels ?? {};
+    let existing = await deviceBySerial(sql, request.serial);
+    let id: string | undefined;
+    if (!existing) {
+      // The unique serial decides between two enrollments of one new serial, not the read above.
+      const candidate = newId('dev');
+      const inserted = await insertEnrolled(sql, candidate, request.serial, {
+        name: request.name ?? `${request.platform}-${request.serial}`, platform: request.platform, ownership: profile.spec.ownership, owner: request.owner ?? null,
+        labels: JSON.stringify(profileLabels), profile: token.profile, model: request.model ?? null, osVersion: request.osVersion, osKey: versionKey(request.osVersion),
+        credentialHash,
+      }, now);
+      if (inserted) id = candidate;
+      else existing = (await deviceBySerial(sql, request.serial))!;
+    }
+    if (existing) {
+      const refusal = claimRefusal(existing, token.profile, profile, request.platform, now);
+      if (refusal) return refuse(new BackendError('conflict', refusal.message, { hint: refusal.hint }), refusal.reason, `device/${existing.id}`, { state: existing.state });
+      id = existing.id;
+      // An admin's pre-registration labels apply to its first enrollment; a released, wiped or
+      // retired record's labels came from its previous profile, which no longer speaks for it.
+      const labels = existing.state === 'preregistered' ? { ...profileLabels, ...(JSON.parse(existing.labels) as Record<string, string>) } : profileLabels;
+      // Ownership is the profile's (a pre-registration was checked against it above): what a device
+      // claims about itself would otherwise let a BYOD token's holder enroll as corporate.
+      const ownership = existing.state === 'preregistered' ? existing.ownership : profile.spec.ownership;
+      // Written only if the record is still what the rule was decided on (compare-and-set).
+      const claimed = await claimForEnrollment(sql, existing, {
+        name: request.name ?? existing.name, platform: request.platform, ownership, owner: existing.owner ?? request.owner ?? null, labels: JSON.stringify(labels),
+        profile: token.profile, model: request.model ?? existing.model, osVersion: request.osVersion, osKey: versionKey(request.osVersion), credentialHash,
+      }, now);
+      if (!claimed) throw new BackendError('conflict', `device with serial "${request.serial}" changed while enrolling; nothing was changed`, { hint: 'enroll again' });
+      await forgetSteps(sql, id!);
+      // A record claimed by this enrollment is no longer the channel device it may have been.
+      await forgetChannelDevice(sql, id!);
+      // A released device's queue was meant for its previous enrollment, not for whoever enrolls now.
+      await cancelPendingOfDevice(sql, id, 'device enrolled again', now);
+    }
+    // The token as read may be stale by now: the refusal says what the conditional update met, read again.
+    if (!await takeEnrollmentTokenUse(sql, token.id)) throw new TokenUsedUpMeanwhile((await enrollmentTokenById(sql, token.id)) ?? token, now);
+    return { enrolled: { deviceId: id!, ...(existing ? { existing } : {}), profile } };
   }
 
   /**
@@ -627,30 +655,7 @@ export class FleetService {
       if (!row || !row.credential_hash || (row.state !== 'enrolled' && row.state !== 'retired')) {
         throw new BackendError('unauthorized', `device ${deviceId} is not enrolled`);
       }
-      const postureJson = JSON.stringify(posture);
-      const sameOs = posture.osVersion === row.os_version;
-      const snap = await this.resources(sql);
-      const inputsRead = { ...row };
-      row.posture = postureJson;
-      row.os_version = posture.osVersion;
-      row.last_check_in = at;
-      if (posture.model) row.model = posture.model;
-      const device = toDevice(row);
-      const groups = groupsForDevice(device, snap.groups, snap.profiles);
-      // Evaluated before the write, so the posture and its evaluation go in one statement.
-      const evaluated = this.evaluation(row, device, snap, groups, now);
-      const stored = evaluationSet(inputsRead, evaluated.stored, inputsRead.compliance_status);
-      if (sameOs) {
-        // The usual check-in: same OS. Leaving os_key out of the SET spares the OS index a write.
-        (await sql.run(`UPDATE devices SET posture = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${stored.set} WHERE id = ?`, [postureJson, posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, ...stored.params, deviceId]));
-      } else {
-        (await sql.run(`UPDATE devices SET posture = ?, os_version = ?, os_key = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${stored.set} WHERE id = ?`, [postureJson, posture.osVersion, versionKey(posture.osVersion), posture.model ?? null, at, posture.appliedConfigVersion ?? null, at, ...stored.params, deviceId]));
-      }
-      row.compliance_status = evaluated.stored.status;
-      const since = row.noncompliant_since;
-      const result = await this.escalate(sql, row, device, snap, groups, now, evaluated.result);
-      // Opening or ending the episode invalidated what was just stored (its start is an input).
-      if (row.noncompliant_since !== since) await this.keepEvaluation(sql, row, device, snap, groups, now, result);
+      const { snap, groups } = await this.storeReport(sql, row, posture, now, { at, osVersion: posture.osVersion, model: posture.model, appliedConfigVersion: posture.appliedConfigVersion });
       const config = row.state === 'retired' ? this.emptyConfig(snap) : this.configFor(snap, groups);
       const pending: CommandRow[] = [];
       for (const c of (await sql.all("SELECT * FROM commands WHERE device_id = ? AND status IN ('queued', 'sent') ORDER BY seq", [deviceId])) as CommandRow[]) {
@@ -664,6 +669,40 @@ export class FleetService {
       const commands: PendingCommand[] = pending.map((c) => ({ id: c.id, type: c.type, ...(c.reason ? { reason: c.reason } : {}), createdAt: c.created_at }));
       return { deviceId, configuration: { version: config.version, settings: config.settings }, commands, checkInIntervalSeconds: CHECK_IN_INTERVAL_SECONDS };
     });
+  }
+
+  /**
+   * A device's report (an agent's check-in, or a device channel's status report): posture, check-in
+   * time and applied configuration stored with its evaluation in one statement, then escalation
+   * as for any device. `posture` null: the device reported too little to be judged (unknown).
+   * `report.at` is when the device reported (the check-in time the age rules read).
+   */
+  private async storeReport(sql: Sql, row: DeviceRow, posture: Posture | null, now: Date, report: { at: string; osVersion: string; model?: string; appliedConfigVersion?: string }): Promise<{ snap: ResourceSnapshot; groups: string[] }> {
+    const at = now.toISOString();
+    const deviceId = row.id;
+    const postureJson = posture === null ? null : JSON.stringify(posture);
+    const sameOs = report.osVersion === row.os_version;
+    const snap = await this.resources(sql);
+    const inputsRead = { ...row };
+    row.posture = postureJson;
+    row.os_version = report.osVersion;
+    row.last_check_in = report.at;
+    if (report.model) row.model = report.model;
+    const device = toDevice(row);
+    const groups = groupsForDevice(device, snap.groups, snap.profiles);
+    // Evaluated before the write, so the posture and its evaluation go in one statement.
+    const evaluated = this.evaluation(row, device, snap, groups, now);
+    const stored = evaluationSet(inputsRead, evaluated.stored, inputsRead.compliance_status);
+    await writeReport(sql, deviceId, {
+      posture: postureJson, osVersion: report.osVersion, osKey: sameOs ? null : versionKey(report.osVersion), model: report.model ?? null,
+      checkedInAt: report.at, appliedConfigVersion: report.appliedConfigVersion ?? null,
+    }, stored, at);
+    row.compliance_status = evaluated.stored.status;
+    const since = row.noncompliant_since;
+    const result = await this.escalate(sql, row, device, snap, groups, now, evaluated.result);
+    // Opening or ending the episode invalidated what was just stored (its start is an input).
+    if (row.noncompliant_since !== since) await this.keepEvaluation(sql, row, device, snap, groups, now, result);
+    return { snap, groups };
   }
 
   /**
@@ -941,16 +980,26 @@ export class FleetService {
         if (found.status === report.status) return; // a retried report
         throw new BackendError('conflict', `command ${commandId} is already ${found.status}; cannot record ${report.status}`);
       }
-      const actor = { name: `device:${deviceId}`, source };
-      await this.audit(sql, actor, 'command.result', `command/${commandId}`, { type: cmd.type, status: report.status, detail: report.detail }, at);
-      if (report.status !== 'acknowledged' || (cmd.type !== 'wipe' && cmd.type !== 'retire')) return;
-      const state: DeviceState = cmd.type === 'wipe' ? 'wiped' : 'retired';
-      // A wiped device has no identity left: its credential goes, so further check-ins are refused.
-      await endEnrollment(sql, deviceId, state, cmd.type === 'wipe', at);
-      await forgetSteps(sql, deviceId);
-      await cancelPendingOfDevice(sql, deviceId, `device ${state}`, at, commandId);
-      await this.audit(sql, actor, `device.${state}`, `device/${deviceId}`, { commandId }, at);
+      await this.commandResult(sql, cmd, report.status, report.detail, { name: `device:${deviceId}`, source }, at);
     });
+  }
+
+  /**
+   * What a command's final result does, once its row was moved to that status: audited, and an
+   * acknowledged wipe or retire turns the device wiped or retired (its other pending commands
+   * cancelled, its escalation forgotten). The agent's report and a channel's outcome both end here.
+   */
+  private async commandResult(sql: Sql, cmd: CommandRow, status: CommandRow['status'], detail: string | null | undefined, actor: { name: string; source: string }, at: string, extra?: Record<string, unknown>): Promise<void> {
+    const deviceId = cmd.device_id;
+    const commandId = cmd.id;
+    await this.audit(sql, actor, 'command.result', `command/${commandId}`, { type: cmd.type, status, detail, ...extra }, at);
+    if (status !== 'acknowledged' || (cmd.type !== 'wipe' && cmd.type !== 'retire')) return;
+    const state: DeviceState = cmd.type === 'wipe' ? 'wiped' : 'retired';
+    // A wiped device has no identity left: its credential goes, so further check-ins are refused.
+    await endEnrollment(sql, deviceId, state, cmd.type === 'wipe', at);
+    await forgetSteps(sql, deviceId);
+    await cancelPendingOfDevice(sql, deviceId, `device ${state}`, at, commandId);
+    await this.audit(sql, actor, `device.${state}`, `device/${deviceId}`, { commandId }, at);
   }
 
   // ---- devices -------------------------------------------------------------------------------
@@ -1291,6 +1340,378 @@ export class FleetService {
       return toApiToken(row);
     });
   }
+
+  // ---- device channels -----------------------------------------------------------------------
+  // Devices reached through a device channel (src/model/channels.ts, e.g. the Android Management
+  // API) have no agent credential. What their channel reports goes through the rules an agent's
+  // enrollment and check-in go through (enrollWith, storeReport), so compliance and escalation
+  // are one set of rules; their commands go through a ledger (src/store/repos/channels.ts)
+  // instead of a check-in's pending list, since a channel's send may not be idempotent.
+
+  /**
+   * A channel's word about one of its devices. An unknown ref is an enrollment: the token it
+   * enrolled with (by the channel's token name, else the emmctl token id it carried back) goes
+   * through the enrollment rule, and the device gets a record with no credential plus its channel
+   * row, in one unit of work; of two intakes of one new device (replicas, a push beside a sync)
+   * the keys pick one, and the other takes it as an update. A refusal is audited; 'refused' tells
+   * the channel to remove the device. A known ref is a report, taken as an agent's check-in is
+   * (posture, compliance, escalation), unless a newer one was taken already ('stale').
+   */
+  async intakeChannelDevice(input: ChannelDeviceIntake, source?: string): Promise<ChannelIntakeResult> {
+    const i = checkIntake(input);
+    const from = source ?? i.channel;
+    const attempt = () => this.tx((sql) => this.intakeIn(sql, i, from));
+    try {
+      try {
+        return await attempt();
+      } catch (e) {
+        if (!(e instanceof ChannelRaceLost)) throw e;
+        // Rolled back: the other intake's rows are committed now, so this one is an update.
+        return await attempt();
+      }
+    } catch (e) {
+      if (!(e instanceof TokenUsedUpMeanwhile)) throw e;
+      await this.tx((sql) => this.auditChannelRefusal(sql, i, from, e.token, 'token-used-up', `enrollment-token/${e.token.id}`, {}, e.at));
+      return { outcome: 'refused', reason: usedUp(e.token) };
+    }
+  }
+
+  private async intakeIn(sql: Sql, i: ChannelDeviceIntake, source: string): Promise<ChannelIntakeResult> {
+    const now = this.clock();
+    const at = now.toISOString();
+    const known = await channelDeviceByRef(sql, i.channel, i.ref);
+    if (known) return this.channelReport(sql, known, i, source, now);
+    if (i.gone) return { outcome: 'stale', reason: `${i.ref} is not a device of this store` };
+    const token = await this.channelToken(sql, i);
+    if (!token) {
+      await this.auditChannelRefusal(sql, i, source, undefined, 'unknown-token', `${i.channel}:${i.ref}`, {}, at);
+      return { outcome: 'refused', reason: `${i.ref} enrolled with a token emmctl did not make${i.tokenRef ? ` (${i.tokenRef})` : ''}` };
+    }
+    // The channel enforced the token's lifetime when the device enrolled; the intake may come later.
+    const tokenAt = i.enrolledAt !== undefined && i.enrolledAt < at ? i.enrolledAt : at;
+    const claim: EnrollClaim = { platform: CHANNEL_PLATFORM[i.channel], serial: i.serial, name: i.name, model: i.model, ownership: i.ownership, osVersion: i.osVersion };
+    const outcome = await this.enrollWith(sql, token, claim, null, at, tokenAt);
+    if ('refusal' in outcome) {
+      const r = outcome.refusal;
+      // The serial's key made this intake wait for another intake of the same device, now committed.
+      if (r.reason === 'enrolled' && (await channelDeviceByRef(sql, i.channel, i.ref))) throw new ChannelRaceLost();
+      await this.auditChannelRefusal(sql, i, source, token, r.reason, r.target, r.detail ?? {}, at);
+      return { outcome: 'refused', reason: r.error.message };
+    }
+    const { deviceId, existing, profile } = outcome.enrolled;
+    const reportedAt = i.reportedAt !== undefined && i.reportedAt < at ? i.reportedAt : i.reportedAt !== undefined ? at : undefined;
+    if (!(await insertChannelDevice(sql, { device_id: deviceId, channel: i.channel, ref: i.ref, mode: i.mode, token_ref: i.tokenRef ?? null, policy: null, policy_at: null, reported_at: reportedAt ?? null, created_at: at }))) {
+      throw new ChannelRaceLost();
+    }
+    const reenrolled = existing ? existing.state : undefined;
+    const claimedOwnership = i.ownership !== profile.spec.ownership ? i.ownership : undefined;
+    await this.audit(sql, { name: `device:${deviceId}`, source }, 'enroll', `device/${deviceId}`, {
+      profile: token.profile, token: token.id, serial: i.serial, channel: i.channel, ref: i.ref, mode: i.mode, reenrolled, claimedOwnership,
+    }, at);
+    if (reportedAt !== undefined || i.posture !== undefined) {
+      const row = (await this.deviceRow(sql, deviceId))!;
+      await this.storeReport(sql, row, channelPosture(i), now, { at: reportedAt ?? at, osVersion: i.osVersion, model: i.model, appliedConfigVersion: i.appliedConfigVersion });
+    }
+    return { outcome: 'enrolled', deviceId };
+  }
+
+  /** A report of a known channel device: the check-in's path, unless a newer report was taken. */
+  private async channelReport(sql: Sql, known: ChannelDeviceRow, i: ChannelDeviceIntake, source: string, now: Date): Promise<ChannelIntakeResult> {
+    const at = now.toISOString();
+    const row = await this.deviceRow(sql, known.device_id);
+    if (!row) throw new BackendError('conflict', `device ${known.device_id} was removed while its report was taken`);
+    if (row.state !== 'enrolled') return { outcome: 'stale', deviceId: row.id, reason: `device ${row.id} is ${row.state}` };
+    if (i.gone) {
+      await this.channelDeviceGone(sql, row, known, source, at);
+      return { outcome: 'updated', deviceId: row.id };
+    }
+    if (i.reportedAt === undefined) {
+      await setChannelMode(sql, row.id, i.mode);
+      return { outcome: 'updated', deviceId: row.id };
+    }
+    // A report time ahead of this clock counts as now, so it cannot hold later reports back.
+    const reportedAt = i.reportedAt < at ? i.reportedAt : at;
+    if (!(await advanceReport(sql, row.id, i.mode, reportedAt))) return { outcome: 'stale', deviceId: row.id };
+    await this.storeReport(sql, row, channelPosture(i), now, { at: reportedAt, osVersion: i.osVersion, model: i.model, appliedConfigVersion: i.appliedConfigVersion });
+    return { outcome: 'updated', deviceId: row.id };
+  }
+
+  /**
+   * The channel no longer has the device (removed at Google, or our delete landed). A pending wipe
+   * or retire is what happened: it is acknowledged as the device's report would be. Otherwise the
+   * device left management there: a company-owned device is wiped by that, a personal one keeps
+   * everything but its work profile (retired).
+   */
+  private async channelDeviceGone(sql: Sql, row: DeviceRow, known: ChannelDeviceRow, source: string, at: string): Promise<void> {
+    const actor = { name: `device:${row.id}`, source };
+    const removal = await pendingRemoval(sql, row.id);
+    if (removal) {
+      const moved = await finishPending(sql, removal.id, 'acknowledged', `the device is gone at ${known.channel}`, at);
+      if (moved) {
+        await markDone(sql, removal.id, at);
+        await this.commandResult(sql, moved, 'acknowledged', moved.detail ?? undefined, actor, at, { channel: known.channel, ref: known.ref });
+        return;
+      }
+    }
+    const state = known.mode === 'wpp' ? 'retired' : 'wiped';
+    if (!(await removeChannelDevice(sql, row.id, state, at))) return;
+    await forgetSteps(sql, row.id);
+    await this.audit(sql, { name: `${known.channel}`, source }, `device.${state}`, `device/${row.id}`, { channel: known.channel, ref: known.ref, gone: true }, at);
+  }
+
+  /** The emmctl token a channel device enrolled with: by the channel's token name, else by the id it carried back (only a token the channel has no record of under another name). */
+  private async channelToken(sql: Sql, i: ChannelDeviceIntake): Promise<TokenRow | undefined> {
+    if (i.tokenRef !== undefined) {
+      const ct = await channelTokenByRef(sql, i.channel, i.tokenRef);
+      if (ct) return i.tokenId === undefined || i.tokenId === ct.token_id ? enrollmentTokenById(sql, ct.token_id) : undefined;
+    }
+    if (i.tokenId === undefined) return undefined;
+    // Made at Google, but the process died before recording its name: the id it carried back is ours.
+    if (await channelTokenOf(sql, i.tokenId)) return undefined;
+    return enrollmentTokenById(sql, i.tokenId);
+  }
+
+  private async auditChannelRefusal(sql: Sql, i: ChannelDeviceIntake, source: string, token: TokenRow | undefined, reason: string, target: string, detail: Record<string, unknown>, at: string): Promise<void> {
+    await this.audit(sql, { name: token ? `enrollment-token:${token.id}` : i.channel, source }, 'enroll.refused', target, {
+      serial: i.serial, ...(token ? { profile: token.profile, token: token.id } : {}), platform: CHANNEL_PLATFORM[i.channel], channel: i.channel, ref: i.ref,
+      ...(i.tokenRef ? { tokenRef: i.tokenRef } : {}), reason, ...detail,
+    }, at);
+  }
+
+  /**
+   * The configuration of each enrolled device of the channel, in device id order from `after`:
+   * the device form (secret values in place), for compiling the channel's policy only.
+   */
+  async channelConfigurations(channel: ChannelName, opts: { after?: string; limit: number }): Promise<{ items: ChannelConfiguration[]; next?: string }> {
+    const limit = pageLimit(opts.limit);
+    return this.read(async (sql) => {
+      const rows = await enrolledChannelDevices<DeviceRow>(sql, channel, opts.after ?? '', limit + 1);
+      const more = rows.length > limit;
+      if (more) rows.pop();
+      const snap = await this.resources(sql);
+      const items = rows.map((r): ChannelConfiguration => {
+        const groups = groupsForDevice(toDevice(r), snap.groups, snap.profiles);
+        return { deviceId: r.device_id, ref: r.ref, mode: r.mode, state: r.state, configuration: this.configFor(snap, groups), ...(r.policy !== null ? { policy: r.policy } : {}) };
+      });
+      return { items, ...(more && rows.length ? { next: rows[rows.length - 1]!.device_id } : {}) };
+    });
+  }
+
+  /** The configuration a new device of enrollment profile `profile` gets (a channel token's initial policy). */
+  async profileConfiguration(profile: string): Promise<{ configuration: EffectiveConfiguration; ownership: Ownership }> {
+    return this.read(async (sql) => {
+      const doc = await this.profile(sql, profile);
+      if (!doc) throw new BackendError('not_found', `enrollment profile "${profile}" does not exist`, { hint: 'declare an EnrollmentProfile in your policy files and apply them' });
+      const snap = await this.resources(sql);
+      const device: Device = { id: '', name: '', platform: doc.spec.platforms[0] ?? 'android', ownership: doc.spec.ownership, labels: doc.spec.labels ?? {}, state: 'enrolled', profile };
+      return { configuration: this.configFor(snap, groupsForDevice(device, snap.groups, snap.profiles)), ownership: doc.spec.ownership };
+    });
+  }
+
+  /** Records that the device was moved to `policy`, if its policy is still `previous`; false when another writer moved it. */
+  async recordChannelPolicy(deviceId: string, policy: string, previous: string | null): Promise<boolean> {
+    return this.tx((sql) => setChannelPolicy(sql, deviceId, policy, previous, this.now()));
+  }
+
+  /** The digest of the body last published under `name`, or undefined. */
+  async publishedPolicy(channel: ChannelName, name: string): Promise<string | undefined> {
+    return this.read((sql) => publishedDigest(sql, channel, name));
+  }
+
+  async recordPublishedPolicy(channel: ChannelName, name: string, digest: string): Promise<void> {
+    await this.tx((sql) => upsertPublished(sql, channel, name, digest, this.now()));
+  }
+
+  /** Published policies that no enrolled device and no live channel token names. */
+  async unreferencedPolicies(channel: ChannelName): Promise<string[]> {
+    return this.read((sql) => unreferenced(sql, channel));
+  }
+
+  async forgetPublishedPolicy(channel: ChannelName, name: string): Promise<void> {
+    await this.tx((sql) => deletePublished(sql, channel, name));
+  }
+
+  /** The channel's enrollment token `ref` made for emmctl token `tokenId` with initial policy `policy`. */
+  async recordChannelToken(tokenId: string, channel: ChannelName, ref: string, policy: string): Promise<void> {
+    await this.tx((sql) => insertChannelToken(sql, tokenId, channel, ref, policy, this.now()));
+  }
+
+  /** Channel tokens that can enroll nothing more (used up by emmctl's count, revoked or expired) and are not deleted yet. */
+  async channelTokensToDelete(channel: ChannelName): Promise<Array<{ tokenId: string; ref: string }>> {
+    return this.read((sql) => tokensToDelete(sql, channel, this.now()));
+  }
+
+  async markChannelTokenDeleted(tokenId: string): Promise<void> {
+    await this.tx((sql) => markTokenDeleted(sql, tokenId, this.now()));
+  }
+
+  /** Queued commands of the channel's devices that no sender has begun, oldest first. */
+  async channelCommandsToSend(channel: ChannelName, limit: number): Promise<ChannelCommand[]> {
+    return this.read(async (sql) => (await commandsToSend(sql, channel, pageLimit(limit))).map((r) => ({ command: toCommand(r), ref: r.ref, mode: r.mode })));
+  }
+
+  /** The ledger row of a queued command, written before it is sent: true for the one caller that may send it. */
+  async beginChannelSend(commandId: string, request: unknown): Promise<boolean> {
+    return this.tx((sql) => beginSend(sql, commandId, JSON.stringify(request ?? null), this.now()));
+  }
+
+  /** The channel took the command (its operation's name, when it answers one): ledger sent, command sent. */
+  async recordChannelSent(commandId: string, operation: string | null): Promise<void> {
+    await this.tx(async (sql) => {
+      const at = this.now();
+      await markSent(sql, commandId, operation, at);
+      await commandHandedOver(sql, commandId, at);
+    });
+  }
+
+  /** The answer to the send was lost: it may have landed, so it is looked up before anything is sent again. */
+  async markChannelUnknown(commandId: string): Promise<void> {
+    await this.tx(async (sql) => {
+      const at = this.now();
+      if (await markUnknown(sql, commandId, at)) await commandHandedOver(sql, commandId, at, 'sent; the answer was lost, so it is looked up before anything is sent again');
+    });
+  }
+
+  /** One more send, once a lookup proved the last one did not land; false when another caller retried first (its `attempts` moved on). */
+  async retryChannelSend(commandId: string, attempts: number): Promise<boolean> {
+    return this.tx((sql) => retrySend(sql, commandId, attempts, this.now()));
+  }
+
+  /**
+   * Ledger rows to follow up, least recently checked first. A send that began more than
+   * `sendingStaleMs` ago and never recorded an answer (its sender died) counts as unknown.
+   */
+  async channelOperationsToCheck(channel: ChannelName, limit: number, opts: { sendingStaleMs?: number } = {}): Promise<ChannelOperation[]> {
+    return this.tx(async (sql) => {
+      const now = this.clock();
+      await staleSendsUnknown(sql, channel, new Date(now.getTime() - (opts.sendingStaleMs ?? CHANNEL_SENDING_STALE_MS)).toISOString());
+      const rows = await operationsToCheck(sql, channel, pageLimit(limit), now.toISOString());
+      return rows.map((r): ChannelOperation => ({
+        commandId: r.command_id, deviceId: r.device_id, ref: r.ref, operation: r.operation, state: r.state as 'sent' | 'unknown',
+        request: JSON.parse(r.request) as unknown, sentAt: r.sent_at, attempts: Number(r.attempts), ...(r.expires_at !== null ? { expiresAt: r.expires_at } : {}),
+      }));
+    });
+  }
+
+  /**
+   * The channel's outcome of a command: the ledger row is done, and the command takes `status` as
+   * an agent's report would (an acknowledged wipe or retire turns the device wiped or retired).
+   * A command emmctl had finished already (expired, cancelled) keeps its status; when the device
+   * carried out a wipe or retire anyway, the device still follows what happened to it.
+   */
+  async finishChannelCommand(commandId: string, status: ChannelFinalStatus, detail?: string, source?: string): Promise<void> {
+    if (!['acknowledged', 'failed', 'expired', 'cancelled'].includes(status)) throw new BackendError('invalid', `a channel command ends acknowledged, failed, expired or cancelled (got "${String(status)}")`);
+    const text = detail === undefined ? null : cutText(String(detail), DEVICE_LIMITS.detail);
+    await this.tx(async (sql) => {
+      const at = this.now();
+      const cmd = await commandById(sql, commandId);
+      if (!cmd) throw new BackendError('not_found', `command ${commandId} does not exist`);
+      const op = await operationRow(sql, commandId);
+      await markDone(sql, commandId, at);
+      const actor = { name: `device:${cmd.device_id}`, source: source ?? op?.channel ?? 'channel' };
+      const extra = { ...(op ? { channel: op.channel, operation: op.operation ?? undefined, attempts: Number(op.attempts) } : {}) };
+      const moved = await finishPending(sql, commandId, status, text, at);
+      if (moved) return this.commandResult(sql, moved, status, text ?? undefined, actor, at, extra);
+      if (status !== 'acknowledged') return;
+      const device = await this.deviceRow(sql, cmd.device_id);
+      if ((cmd.type === 'wipe' || cmd.type === 'retire') && device?.state === 'enrolled') {
+        await this.commandResult(sql, cmd, status, text ?? undefined, actor, at, { ...extra, late: true, recorded: cmd.status });
+      } else {
+        await this.audit(sql, actor, 'command.result', `command/${commandId}`, { type: cmd.type, status, detail: text ?? undefined, ...extra, late: true, recorded: cmd.status }, at);
+      }
+    });
+  }
+}
+
+/** A send that never recorded its answer for this long is taken as lost (the sender died or hangs). */
+export const CHANNEL_SENDING_STALE_MS = 120_000;
+
+const CHANNEL_PLATFORM: Record<ChannelName, Platform> = { android: 'android' };
+const CHANNEL_DEVICE_REF: Record<ChannelName, RegExp> = { android: /^enterprises\/[^/]+\/devices\/[^/]+$/ };
+const CHANNEL_REF_MAX = 512;
+const CHANNEL_FAILURES_MAX = 101;
+const FAILURE_TEXT_MAX = 1024;
+const MODE_OWNERSHIP: Record<ChannelMode, Ownership> = { fm: 'corporate', wpc: 'corporate', wpp: 'personal' };
+
+/** Rolls back an intake that found the same channel device taken in by another one meanwhile. */
+class ChannelRaceLost extends Error {}
+
+function cutText(s: string, max: number): string {
+  const cps = [...s];
+  return cps.length <= max ? s : cps.slice(0, max).join('');
+}
+
+/**
+ * A channel's intake, checked and normalised: the channel relays what a device says, so this is a
+ * stranger's input with the bounds of an agent's (the posture again through parsePosture).
+ */
+function checkIntake(input: ChannelDeviceIntake): ChannelDeviceIntake {
+  if (input === null || typeof input !== 'object') throw new BackendError('invalid', 'a channel intake must be an object');
+  const i = input as unknown as Record<string, unknown>;
+  if (!CHANNEL_NAMES.includes(i.channel as ChannelName)) throw new BackendError('invalid', `unknown device channel "${String(i.channel)}"`, { hint: `one of: ${CHANNEL_NAMES.join(', ')}` });
+  const channel = i.channel as ChannelName;
+  const str = (key: string, max: number, required = false): string | undefined => {
+    const v = i[key];
+    if (v === undefined || v === null) {
+      if (required) throw new BackendError('invalid', `channel intake ${key} is required`);
+      return undefined;
+    }
+    if (typeof v !== 'string' || v === '') throw new BackendError('invalid', `channel intake ${key} must be a non-empty string`);
+    checkLength(v, max, `channel intake ${key}`);
+    return v;
+  };
+  const instant = (key: string): string | undefined => {
+    const v = str(key, 64);
+    if (v === undefined) return undefined;
+    const t = Date.parse(v);
+    if (Number.isNaN(t)) throw new BackendError('invalid', `channel intake ${key} is not an ISO-8601 instant`);
+    return new Date(t).toISOString();
+  };
+  const ref = str('ref', CHANNEL_REF_MAX, true)!;
+  if (!CHANNEL_DEVICE_REF[channel].test(ref)) throw new BackendError('invalid', `channel intake ref "${ref}" is not a ${channel} device name`);
+  const serial = str('serial', DEVICE_LIMITS.serial, true)!;
+  checkSerial(serial, 'channel intake serial');
+  if (!CHANNEL_MODES.includes(i.mode as ChannelMode)) throw new BackendError('invalid', `channel intake mode must be one of ${CHANNEL_MODES.join(', ')}`);
+  const mode = i.mode as ChannelMode;
+  if (i.ownership !== MODE_OWNERSHIP[mode]) throw new BackendError('invalid', `channel intake ownership "${String(i.ownership)}" does not go with mode ${mode} (${MODE_OWNERSHIP[mode]})`);
+  const failures = i.failures ?? [];
+  if (!Array.isArray(failures)) throw new BackendError('invalid', 'channel intake failures must be an array');
+  if (failures.length > CHANNEL_FAILURES_MAX) throw new BackendError('invalid', `channel intake failures has ${failures.length} entries, at most ${CHANNEL_FAILURES_MAX}`);
+  const checked: RuleFailure[] = failures.map((f: unknown, n) => {
+    const o = (f ?? {}) as Record<string, unknown>;
+    const out = {} as RuleFailure;
+    for (const k of ['policy', 'rule', 'expected', 'actual'] as const) {
+      if (typeof o[k] !== 'string') throw new BackendError('invalid', `channel intake failures[${n}].${k} must be a string`);
+      checkLength(o[k] as string, FAILURE_TEXT_MAX, `channel intake failures[${n}].${k}`);
+      out[k] = o[k] as string;
+    }
+    return out;
+  });
+  if (i.gone !== undefined && typeof i.gone !== 'boolean') throw new BackendError('invalid', 'channel intake gone must be true or false');
+  const out: ChannelDeviceIntake = { channel, ref, serial, ownership: MODE_OWNERSHIP[mode], mode, osVersion: str('osVersion', DEVICE_LIMITS.osVersion, true)!, failures: checked };
+  const tokenRef = str('tokenRef', CHANNEL_REF_MAX);
+  const tokenId = str('tokenId', 128);
+  const name = str('name', DEVICE_LIMITS.name);
+  const model = str('model', DEVICE_LIMITS.model);
+  const applied = str('appliedConfigVersion', DEVICE_LIMITS.appliedConfigVersion);
+  const reportedAt = instant('reportedAt');
+  const enrolledAt = instant('enrolledAt');
+  if (tokenRef !== undefined) out.tokenRef = tokenRef;
+  if (tokenId !== undefined) out.tokenId = tokenId;
+  if (name !== undefined) out.name = name;
+  if (model !== undefined) out.model = model;
+  if (applied !== undefined) out.appliedConfigVersion = applied;
+  if (reportedAt !== undefined) out.reportedAt = reportedAt;
+  if (enrolledAt !== undefined) out.enrolledAt = enrolledAt;
+  if (i.posture !== undefined && i.posture !== null) out.posture = parsePosture(i.posture, 'channel intake posture');
+  if (i.gone === true) out.gone = true;
+  return out;
+}
+
+/** The posture stored for a channel report: what the device reported, with the channel's failures; null when it reported too little to judge. */
+function channelPosture(i: ChannelDeviceIntake): Posture | null {
+  if (!i.posture) return null;
+  return i.failures.length ? { ...i.posture, channelFailures: i.failures } : i.posture;
 }
 
 /** The page size asked for, as a whole number within 1..MAX_PAGE (DEFAULT_PAGE when not given). */
@@ -1426,6 +1847,13 @@ function checkPreregistered(r: PreregisteredDevice, at: string): void {
   if (r.labels !== undefined && (r.labels === null || typeof r.labels !== 'object' || Array.isArray(r.labels))) throw new BackendError('invalid', `${at} labels must be an object of strings`);
   checkLabels(r.labels ?? {}, at);
 }
+
+/** What the enrollment rule reads of an enrolling device. */
+type EnrollClaim = Pick<EnrollRequest, 'platform' | 'serial' | 'name' | 'model' | 'owner' | 'ownership' | 'osVersion'>;
+
+type EnrollOutcome =
+  | { enrolled: { deviceId: string; existing?: DeviceRow; profile: EnrollmentProfileDocument } }
+  | { refusal: { error: BackendError; reason: string; target: string; detail?: Record<string, unknown> } };
 
 /** Thrown inside an enrollment's unit of work to roll it back when its token's last use went to another enrollment. */
 class TokenUsedUpMeanwhile extends Error {

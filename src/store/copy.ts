@@ -48,6 +48,10 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
   { name: 'api_tokens', key: ['id'] },
   { name: 'audit', key: ['seq'], sequence: 'seq' },
   { name: 'notify_outbox', key: ['seq'], sequence: 'seq' },
+  { name: 'channel_devices', key: ['device_id'] },
+  { name: 'channel_tokens', key: ['token_id'] },
+  { name: 'channel_policies', key: ['channel', 'name'] },
+  { name: 'channel_operations', key: ['command_id'] },
 ];
 
 /**

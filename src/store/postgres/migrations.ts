@@ -215,6 +215,63 @@ CREATE TABLE IF NOT EXISTS reconcile_pages (
 );
 `),
   },
+  {
+    version: 10,
+    name: 'device channels: devices, enrollment tokens, published policies and the command ledger of the Android Management API',
+    sql: text(`
+-- devices reached through a device channel (Android Management API) instead of emmctl's agent:
+-- the channel's name for the device (unique per channel: the key that decides two replicas'
+-- intake of one new device), its management mode, the channel policy it was last moved to, and
+-- the time of the last report taken (an older report never overwrites a newer one)
+CREATE TABLE channel_devices (
+  device_id TEXT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+  channel TEXT NOT NULL,
+  ref TEXT NOT NULL,
+  mode TEXT NOT NULL CHECK (mode IN ('fm', 'wpc', 'wpp')),
+  token_ref TEXT,
+  policy TEXT,
+  policy_at TEXT,
+  reported_at TEXT,
+  created_at TEXT NOT NULL,
+  UNIQUE (channel, ref)
+);
+CREATE INDEX channel_devices_by_policy ON channel_devices (channel, policy);
+
+-- the channel's enrollment token made for an emmctl token, until it is deleted at the channel
+CREATE TABLE channel_tokens (
+  token_id TEXT PRIMARY KEY REFERENCES enrollment_tokens (id) ON DELETE CASCADE,
+  channel TEXT NOT NULL,
+  ref TEXT NOT NULL UNIQUE,
+  policy TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  deleted_at TEXT
+);
+
+-- policies published at the channel, by name, with the digest of the body sent
+CREATE TABLE channel_policies (
+  channel TEXT NOT NULL,
+  name TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  published_at TEXT NOT NULL,
+  PRIMARY KEY (channel, name)
+);
+
+-- the command ledger: a command sent through a channel whose request is not idempotent gets its
+-- row before it is sent (the key decides the one sender), and keeps the operation it became
+CREATE TABLE channel_operations (
+  command_id TEXT PRIMARY KEY REFERENCES commands (id) ON DELETE CASCADE,
+  channel TEXT NOT NULL,
+  ref TEXT NOT NULL,
+  request TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'unknown', 'done')),
+  operation TEXT,
+  attempts INTEGER NOT NULL,
+  sent_at TEXT NOT NULL,
+  checked_at TEXT
+);
+CREATE INDEX channel_operations_by_state ON channel_operations (channel, state, checked_at);
+`),
+  },
 ];
 
 /**

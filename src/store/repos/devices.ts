@@ -86,3 +86,16 @@ export async function releaseEnrolled(sql: Sql, id: string, until: string, at: s
 export async function endEnrollment(sql: Sql, id: string, state: 'wiped' | 'retired', dropCredential: boolean, at: string): Promise<void> {
   await sql.run(`UPDATE devices SET state = ?, noncompliant_since = NULL, updated_at = ?, ${INVALIDATE}${dropCredential ? ', credential_hash = NULL' : ''} WHERE id = ?`, [state, at, id]);
 }
+
+/**
+ * A device's report (check-in or channel report) with its evaluation (`stored`: evaluationSet's
+ * SET list) in one statement. `osKey` null: the OS is the stored one, so os_version and os_key
+ * stay out of the SET (sparing the OS index a write on the usual report).
+ */
+export async function writeReport(sql: Sql, id: string, f: { posture: string | null; osVersion: string; osKey: string | null; model: string | null; checkedInAt: string; appliedConfigVersion: string | null }, stored: { set: string; params: unknown[] }, at: string): Promise<void> {
+  if (f.osKey === null) {
+    await sql.run(`UPDATE devices SET posture = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${stored.set} WHERE id = ?`, [f.posture, f.model, f.checkedInAt, f.appliedConfigVersion, at, ...stored.params, id]);
+  } else {
+    await sql.run(`UPDATE devices SET posture = ?, os_version = ?, os_key = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${stored.set} WHERE id = ?`, [f.posture, f.osVersion, f.osKey, f.model, f.checkedInAt, f.appliedConfigVersion, at, ...stored.params, id]);
+  }
+}
