@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runCli, tempDir, type CliResult } from '../helpers/cli.js';
 import { adminQuery, cliDatabase, freshDatabase, passwordOf, withoutPassword, type FreshDatabase } from '../helpers/postgres.js';
 import { createApiToken, killAll, startServerProcess } from '../helpers/server.js';
+import { FleetService } from '../../src/service/fleet-service.js';
 
 const LAB_PROFILE = `apiVersion: emmctl/v1
 kind: EnrollmentProfile
@@ -42,7 +43,34 @@ const DEVICES = 6;
 const SEED = '7';
 const PSK = 'guest-psk-7f3a9c';
 
-const TABLES = ['meta', 'resources', 'devices', 'escalations', 'commands', 'idempotency', 'enrollment_tokens', 'api_tokens', 'audit', 'notify_outbox'];
+const TABLES = ['meta', 'resources', 'devices', 'escalations', 'commands', 'idempotency', 'enrollment_tokens', 'api_tokens', 'audit', 'notify_outbox',
+  'channel_devices', 'channel_tokens', 'channel_policies', 'channel_operations'];
+const CHANNEL_DEVICES = 1;
+
+/**
+ * No device channel runs in this test: the service writes a channel device, its token, a published
+ * policy and a command's ledger row as the channel's runtime would, so every channel table has rows.
+ */
+async function seedChannelTables(dataDir: string): Promise<void> {
+  const service = await FleetService.open(dataDir, { ifMissing: 'fail' });
+  const e = 'enterprises/LCcopy';
+  try {
+    const actor = { name: 'copy-admin', source: 'local' };
+    const { token } = await service.createEnrollmentToken({ profile: 'lab-any' }, actor);
+    await service.recordChannelToken(token.id, 'android', `${e}/enrollmentTokens/t1`, `${e}/policies/initial`);
+    await service.recordPublishedPolicy('android', `${e}/policies/initial`, 'sha256:0000');
+    const { outcome, deviceId } = await service.intakeChannelDevice({
+      channel: 'android', ref: `${e}/devices/d1`, tokenRef: `${e}/enrollmentTokens/t1`, serial: 'COPY-ANDROID-1', ownership: 'corporate', mode: 'fm', osVersion: '14',
+      posture: { osVersion: '14', encrypted: true, passcodeSet: true, compromised: false, installedApps: [] }, reportedAt: new Date().toISOString(), failures: [],
+    }, 'test');
+    expect(outcome).toBe('enrolled');
+    expect(await service.recordChannelPolicy(deviceId!, `${e}/policies/initial`, null)).toBe(true);
+    const lock = await service.enqueueCommands({ deviceIds: [deviceId!], type: 'lock', idempotencyKey: 'copy-channel-lock' }, actor);
+    expect(await service.beginChannelSend(lock.results[0]!.command!.id, { method: 'issueCommand', body: { type: 'LOCK' } })).toBe(true);
+  } finally {
+    await service.close();
+  }
+}
 
 const digestFile = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
@@ -164,6 +192,7 @@ describe('emmctl server migrate --from DATA_DIR --to URL', () => {
     } finally {
       await sqliteServer.stop();
     }
+    await seedChannelTables(data);
     const sqlite = new Database(join(data, 'emmctl.db'), { readonly: true });
     try {
       storeId = (sqlite.prepare("SELECT value FROM meta WHERE key = 'store_id'").get() as { value: string }).value;
@@ -257,7 +286,7 @@ describe('emmctl server migrate --from DATA_DIR --to URL', () => {
     expect(again.code, again.stderr).toBe(0); 
     expect(again.stdout.split('\n')[0]).toMatch(/^TABLE\s+SOURCE\s+TARGET\s+CHECKSUM$/);
     const devicesRow = again.stdout.split('\n').find((l) => l.startsWith('devices '));
-    expect(devicesRow).toMatch(new RegExp(`^devices\\s+${DEVICES}\\s+${DEVICES}\\s+${report.tables.find((t) => t.table === 'devices')!.checksum.slice(0, 16)}$`));
+    expect(devicesRow).toMatch(new RegExp(`^devices\\s+${DEVICES + CHANNEL_DEVICES}\\s+${DEVICES + CHANNEL_DEVICES}\\s+${report.tables.find((t) => t.table === 'devices')!.checksum.slice(0, 16)}$`));
     expect(again.stderr).toContain(`already holds this copy of store ${storeId}`);
     expect(await targetCounts(db.url)).toEqual(sourceCounts);
     // Opened read-only: the copy never migrates or writes the store it reads.
@@ -270,7 +299,7 @@ describe('emmctl server migrate --from DATA_DIR --to URL', () => {
     const before = await targetCounts(db.url);
     const r = await copy(['--from', other, '--to', bare]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`error: database ${bare} already holds an emmctl store (resources: ${sourceCounts.resources} rows, devices: ${DEVICES} rows`);
+    expect(r.stderr).toContain(`error: database ${bare} already holds an emmctl store (resources: ${sourceCounts.resources} rows, devices: ${DEVICES + CHANNEL_DEVICES} rows`);
     expect(r.stderr).toContain('nothing was changed');
     expect(await targetCounts(db.url)).toEqual(before);
   });
@@ -321,7 +350,7 @@ describe('emmctl server migrate --from DATA_DIR --to URL', () => {
       const sim = await cli(['simulate', '--devices', String(DEVICES + 1), '--once', '--seed', SEED, '--enroll-token', enrollSecret, '--state', state()]);
       expect(sim.code, sim.stderr).toBe(0);
       const devices = json<Array<{ id: string; lastCheckIn: string }>>(await cli(['devices', 'list', '-o', 'json']));
-      expect(devices).toHaveLength(DEVICES + 1);
+      expect(devices).toHaveLength(DEVICES + 1 + CHANNEL_DEVICES);
       expect(json<{ status: string }>(await cli(['commands', 'show', pendingLock, '-o', 'json'])).status).not.toMatch(/^(queued|sent)$/);
 
       const audit = json<Array<{ id: string; at: string; action: string; target: string; actor: string }>>(await cli(['audit', '-o', 'json']));

@@ -4,7 +4,8 @@
 import { afterAll } from 'vitest';
 import { openPostgres } from '../../../src/store/postgres/index.js';
 import { freshDatabase, type FreshDatabase } from '../../helpers/postgres.js';
-import { describeStoreContract } from './store-contract.js';
+import { describeChannelContract } from './channels-contract.js';
+import { describeStoreContract, type StoreContractOptions } from './store-contract.js';
 
 const databases: FreshDatabase[] = [];
 afterAll(async () => {
@@ -17,7 +18,7 @@ async function fresh(): Promise<string> {
   return db.url;
 }
 
-describeStoreContract('postgres', {
+const options: StoreContractOptions = {
   open: async () => (await openPostgres(await fresh())).engine,
   openTwo: async () => {
     const url = await fresh();
@@ -25,4 +26,7 @@ describeStoreContract('postgres', {
     const b = (await openPostgres(url)).engine;
     return [a, b];
   },
-});
+};
+
+describeStoreContract('postgres', options);
+describeChannelContract('postgres', options);

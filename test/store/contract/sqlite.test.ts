@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { SqliteEngine } from '../../../src/store/sqlite/engine.js';
 import { tempDir } from '../../helpers/cli.js';
-import { describeStoreContract } from './store-contract.js';
+import { describeChannelContract } from './channels-contract.js';
+import { describeStoreContract, type StoreContractOptions } from './store-contract.js';
 
 const dirs: Array<{ cleanup(): void }> = [];
 afterAll(() => dirs.forEach((d) => d.cleanup()));
@@ -15,10 +16,13 @@ function freshDir(): string {
   return join(dir.path, 'data');
 }
 
-describeStoreContract('sqlite', {
+const options: StoreContractOptions = {
   open: async () => SqliteEngine.open(freshDir()),
   openTwo: async () => {
     const dataDir = freshDir();
     return [SqliteEngine.open(dataDir), SqliteEngine.open(dataDir)];
   },
-});
+};
+
+describeStoreContract('sqlite', options);
+describeChannelContract('sqlite', options);
