@@ -1,4 +1,4 @@
-// Device channels (migration 9): the devices a channel reaches, the channel's enrollment tokens and
+// Device channels (migration 10): the devices a channel reaches, the channel's enrollment tokens and
 // published policies, and the command ledger. Every rule several replicas could race on is a key
 // or a conditional write:
 //   - UNIQUE (channel, ref): one emmctl device per channel device, whoever takes it in first;

@@ -1,4 +1,4 @@
-// The device-channel part of the store contract (migration 9, FleetService's "device channels"):
+// The device-channel part of the store contract (migration 10, FleetService's "device channels"):
 // run against any SqlEngine like store-contract.ts, with one engine and with two engines on one
 // database (two processes, two replicas). The races are hammered with concurrent calls; the
 // rules must come out exact however the calls interleave.
