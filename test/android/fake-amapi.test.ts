@@ -287,6 +287,16 @@ describe('enrollment tokens and enroll()', () => {
   });
 });
 
+describe('enterprises', () => {
+  it('answers 403 PERMISSION_DENIED for an enterprise the caller does not own, on every route under it', async () => {
+    for (const [method, path] of [['GET', 'v1/enterprises/LCnotours'], ['GET', 'v1/enterprises/LCnotours/devices'], ['GET', 'v1/enterprises/LCnotours/devices/0123456789abcdef'], ['DELETE', 'v1/enterprises/LCnotours/policies/p']] as const) {
+      const a = await call(method, path);
+      expect(a.status, path).toBe(403);
+      expect(a.body, path).toEqual({ error: { code: 403, message: 'The caller does not have permission', status: 'PERMISSION_DENIED' } });
+    }
+  });
+});
+
 describe('devices', () => {
   it('lists with pageSize and pageToken (10 by default, at most 100), every device once; a forged page token is refused', async () => {
     const t = await token(await publish('p'));
@@ -338,6 +348,10 @@ describe('devices', () => {
     expect(fake.devices.executed(d)).toEqual([{ type: 'WIPE', at: clock.toISOString(), effect: 'factory-reset', flags: ['WIPE_EXTERNAL_STORAGE'] }]);
     expect((await call('DELETE', `v1/${d}`)).status).toBe(404);
     expect(fake.devices.executed(d)).toHaveLength(1);
+    // A wiped phone reports nothing any more; a name the fake never enrolled is a mistake in the test.
+    fake.devices.report(d);
+    expect(fake.devices.get(d)).toBeUndefined();
+    expect(() => fake.devices.report(`${fake.enterprise}/devices/ffffffffffffffff`)).toThrow('the fake has no device');
   });
 });
 
@@ -359,6 +373,15 @@ describe('issueCommand and Operations', () => {
     const list = await call('GET', `v1/${d}/operations`);
     expect((list.body.operations as Array<{ name: string }>).map((o) => o.name)).toEqual([op.name]);
     expect((await call('GET', `v1/${d}/operations/1`)).status).toBe(404);
+  });
+
+  it('cancels an Operation the device has not carried out yet: done with CANCELLED, never carried out', async () => {
+    const d = await fake.devices.enroll((await token(await publish('p'))).value as string);
+    const op = (await call('POST', `v1/${d}:issueCommand`, { body: { type: 'REBOOT' } })).body;
+    expect((await call('POST', `v1/${op.name as string}:cancel`)).body).toEqual({});
+    fake.devices.report(d);
+    expect((await call('GET', `v1/${op.name as string}`)).body).toMatchObject({ done: true, error: { code: 1 } });
+    expect(fake.devices.executed(d)).toEqual([]);
   });
 
   it('fails a command the device cannot carry out with its error code, and expires one the device did not get to in time', async () => {
@@ -500,6 +523,24 @@ describe('faults', () => {
       expect(a.body).toMatchObject({ error: { code: 429, status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'RATE_LIMIT_EXCEEDED' }] } });
     }
     expect((await call('GET', `v1/${fake.enterprise}/devices`)).status).toBe(200);
+  });
+
+  it('enforces Google\'s per-project quota by itself: beyond it every call is 429 with a Retry-After inside the window', async () => {
+    const tight = await startFakeAmapi({ seed: 1, quota: { requests: 3, perMs: 60_000 } });
+    try {
+      const c = client(tight, await accessToken(tight));
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await c('GET', `v1/${tight.enterprise}`)).status);
+      expect(statuses).toEqual([200, 200, 200, 429, 429]);
+      const a = await c('GET', `v1/${tight.enterprise}`);
+      expect(a.body).toMatchObject({ error: { code: 429, status: 'RESOURCE_EXHAUSTED' } });
+      const wait = Number(a.headers.get('retry-after'));
+      expect(wait).toBeGreaterThanOrEqual(1);
+      expect(wait).toBeLessThanOrEqual(60);
+      expect(tight.schemaErrors).toEqual([]);
+    } finally {
+      await tight.close();
+    }
   });
 
   it('loseNextResponse: the command is carried out and the connection drops; looking it up finds it (no second one needed)', async () => {

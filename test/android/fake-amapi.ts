@@ -12,10 +12,27 @@
 // refused with 400 INVALID_ARGUMENT, as Google refuses an unknown field. Without
 // ../shared/vendor-specs the checks are skipped and the fake still works.
 //
-// Where Google's behaviour is not documented, the fake picks the stricter reading and says so:
-// enrollmentTokens.create and devices.patch refuse a policy that does not exist (400
-// INVALID_ARGUMENT); a deleted device answers 404 at once (Device.state DELETED "is never
-// returned"); operations stay readable after their device is gone.
+// Where the fake departs from Google, or Google's behaviour is not documented and the fake
+// picks the stricter reading:
+//  - enrollmentTokens.create and devices.patch refuse a policy that does not exist (400
+//    INVALID_ARGUMENT); Google's documentation does not say.
+//  - an enterprise the caller does not own answers 403 PERMISSION_DENIED, whether or not it exists.
+//  - a deleted device answers 404 at once (devices.delete: "a 404 is returned from
+//    enterprises.devices.get"); the wipe is recorded when the delete is carried out, not when the
+//    phone would next come online. A company-owned work profile that carried out
+//    RELINQUISH_OWNERSHIP leaves the enterprise the same way. Its Operations stay readable.
+//  - devices carry out commands and apply policy changes only on report() (their "tick"): no
+//    FCM, no timers, so a test decides when a device acts.
+//  - issueCommand knows LOCK, REBOOT and RELINQUISH_OWNERSHIP; other types are refused (400). A
+//    command the device's mode cannot carry out ends done with a google.rpc.Status error
+//    (FAILED_PRECONDITION) and Command.errorCode MANAGEMENT_MODE; one that expired before the
+//    device got to it ends with DEADLINE_EXCEEDED. Google does not document either error.
+//  - error bodies ({error: {code, message, status, details}}, Google's JSON error form) are not
+//    schema-checked: the discovery document's Status has no `status`.
+//  - partial responses (`fields`) are not honoured: the whole resource comes back.
+//  - the per-project quota (1,000 queries per 100 s) counts by the wall clock, as Google does;
+//    access tokens and the token endpoint's checks go by the fake's clock (`now`), so a test can
+//    move time; the push OIDC tokens are dated by the wall clock (the verifier checks them so).
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -121,6 +138,8 @@ export interface FakeAmapi {
 export interface FakeAmapiOptions {
   seed?: number;
   now?: () => Date;
+  /** Google's per-project quota on API calls (default 1,000 per 100 s): beyond it, 429 RESOURCE_EXHAUSTED. */
+  quota?: { requests: number; perMs: number };
 }
 
 interface Policy {
@@ -261,6 +280,8 @@ export async function startFakeAmapi(opts: FakeAmapiOptions = {}): Promise<FakeA
   const enterprise = `enterprises/LC${randomId(r, 8, '0123456789abcdefghijklmnopqrstuvwxyz')}`;
   enterprises.set(enterprise, { name: enterprise, enterpriseDisplayName: 'emmctl test enterprise' });
 
+  const quota = opts.quota ?? { requests: 1000, perMs: 100_000 };
+  const quotaLog: number[] = [];
   const faults = { quota: 0, retryAfter: 1, lose: [] as string[], fail: [] as Array<{ method: string; status: number; rpcStatus: string }> };
 
   const check = (schema: string, body: unknown, where: string): string[] => {
@@ -442,6 +463,8 @@ export async function startFakeAmapi(opts: FakeAmapiOptions = {}): Promise<FakeA
       return names;
     },
     report(name) {
+      // A device Google no longer has (wiped, relinquished) cannot report; a name never enrolled is a test's mistake.
+      if (name !== undefined && !devices.has(name) && executedLog.has(name)) return;
       if (name !== undefined) tick(device(name));
       else for (const d of [...devices.values()]) tick(d);
     },
@@ -483,8 +506,9 @@ export async function startFakeAmapi(opts: FakeAmapiOptions = {}): Promise<FakeA
     const m = /^\/v1\/(enterprises\/[^/:]+)(.*)$/.exec(path);
     return { ent: m ? decodeURIComponent(m[1]!) : '', rest: m ? m[2]!.split('/').filter(Boolean) : [] };
   };
+  // Google does not say whether an enterprise it does not know exists elsewhere: it answers 403.
   const requireEnterprise = (ent: string): void => {
-    if (!enterprises.has(ent)) throw new HttpError(404, 'NOT_FOUND', `Enterprise ${ent} not found.`);
+    if (!enterprises.has(ent)) throw new HttpError(403, 'PERMISSION_DENIED', 'The caller does not have permission');
   };
   const page = <T>(items: T[], key: (x: T) => string, q: URLSearchParams, what: string, defaultSize: number): { items: T[]; next?: string } => {
     const sizeText = q.get('pageSize');
@@ -869,13 +893,20 @@ export async function startFakeAmapi(opts: FakeAmapiOptions = {}): Promise<FakeA
         const problems = check(route.request, body, `${route.id} request body`);
         if (problems.length) throw new HttpError(400, 'INVALID_ARGUMENT', `Invalid JSON payload received. ${problems.join('; ')}`);
       } else if (text !== '') schemaErrors.push(`${route.id} request: a body where the method takes none`);
-      if (faults.quota > 0) {
-        faults.quota--;
+      // Google's quota (1,000 queries per 100 seconds per project by default), always on, by the wall clock as Google counts it.
+      const wall = Date.now();
+      while (quotaLog.length > 0 && quotaLog[0]! <= wall - quota.perMs) quotaLog.shift();
+      const overQuota = quotaLog.length >= quota.requests;
+      if (!overQuota) quotaLog.push(wall);
+      if (faults.quota > 0 || overQuota) {
+        if (!overQuota) faults.quota--;
+        const retryAfter = overQuota ? Math.max(1, Math.ceil((quotaLog[0]! + quota.perMs - wall) / 1000)) : faults.retryAfter;
         throw new HttpError(429, 'RESOURCE_EXHAUSTED', `Quota exceeded for quota metric 'Queries' and limit 'Queries per 100 seconds' of service 'androidmanagement.googleapis.com' for consumer 'project_number:${projectId}'.`, {
-          headers: { 'retry-after': String(faults.retryAfter) },
+          headers: { 'retry-after': String(retryAfter) },
           details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'RATE_LIMIT_EXCEEDED', domain: 'googleapis.com', metadata: { service: 'androidmanagement.googleapis.com', quota_limit: 'DefaultPerMinutePerProject' } }],
         });
       }
+      if (path.startsWith('/v1/enterprises/')) requireEnterprise(resources(path).ent);
       const failing = faults.fail.findIndex((f) => faultMatches(f.method, route!.id));
       if (failing >= 0) {
         const [f] = faults.fail.splice(failing, 1);
