@@ -14,6 +14,7 @@ import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitConfig } from './rateli
 import { ROUTES } from './routes/index.js';
 import { HttpError, NO_CONTENT, Router, statusForBackendError, type RequestContext } from './router.js';
 import type { NotifyOptions } from './notify.js';
+import { normalise, type TrustedProxies } from './proxy.js';
 import type { ServerStore } from './store.js';
 import { StoreUnavailableError } from '../store/engine.js';
 
@@ -38,6 +39,10 @@ export interface ServerOptions {
   timeouts?: { headersMs?: number; requestMs?: number; keepAliveMs?: number; shutdownMs?: number };
   /** Notification webhooks for escalation events (src/server/notify.ts). */
   notify?: NotifyOptions;
+  /** Load balancers whose X-Forwarded-For gives the client's address (src/server/proxy.ts); else the TCP peer's. */
+  trustedProxies?: TrustedProxies;
+  /** PostgreSQL connections per replica (default 10). */
+  databasePool?: number;
 }
 
 export interface RunningServer {
@@ -68,6 +73,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     checkDocument: await documentChecker(),
     notifyOutbox: Boolean(options.notify?.webhooks.length),
     onLog: (line) => process.stderr.write(`${line}\n`),
+    poolSize: options.databasePool,
   });
   try {
     await reportStoredDocuments(store, options.log);
@@ -115,7 +121,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
     const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
-    const ip = clientAddress(req);
+    const ip = clientAddress(req, options.trustedProxies);
     let bodyPromise: Promise<Record<string, unknown>> | undefined;
     const ctx: RequestContext = {
       req,
@@ -301,9 +307,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
-function clientAddress(req: IncomingMessage): string {
-  const a = req.socket.remoteAddress ?? 'unknown';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
+function clientAddress(req: IncomingMessage, trusted: TrustedProxies | undefined): string {
+  const peer = normalise(req.socket.remoteAddress ?? 'unknown');
+  return trusted ? trusted.clientAddress(peer, req.headers['x-forwarded-for']) : peer;
 }
 
 function toHttpError(error: unknown): HttpError {

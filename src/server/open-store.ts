@@ -13,6 +13,8 @@ export interface OpenStoreOptions {
   notifyOutbox?: boolean;
   /** Operational lines from the engine (an idle database connection lost); never hold a password. */
   onLog?: (line: string) => void;
+  /** PostgreSQL connections in the pool (default 10); ignored for the embedded store. */
+  poolSize?: number;
 }
 
 export async function openStore(where: StoreLocation | string, options: OpenStoreOptions = {}): Promise<ServerStore> {
@@ -22,7 +24,7 @@ export async function openStore(where: StoreLocation | string, options: OpenStor
   if ('databaseUrl' in location) {
     const [{ openPostgres }, { StoreUnavailableError }] = await Promise.all([import('../store/postgres/index.js'), import('../store/engine.js')]);
     try {
-      const { engine } = await openPostgres(location.databaseUrl, { onLog: options.onLog });
+      const { engine } = await openPostgres(location.databaseUrl, { onLog: options.onLog, poolSize: options.poolSize });
       return new FleetService(engine, service);
     } catch (error) {
       // At start there is no request to answer 503 to: the command fails, saying what and where.

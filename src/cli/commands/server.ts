@@ -17,15 +17,21 @@ interface ServeOptions {
   accessLog: boolean;
   notifyWebhook: string[];
   notifySecretFile?: string;
+  databasePool?: string;
+  trustedProxy?: string;
 }
 
 const ROLES = ['admin', 'operator', 'viewer'];
+/** Far above what one replica can use, low enough that a typo (1000) does not exhaust the database's max_connections. */
+const MAX_POOL = 200;
 
 export function register(program: Command, ctx: CliContext): void {
   const server = program
     .command('server')
     .description('Serve the embedded store over HTTP: the admin REST API and the device agent API')
     .option('--database <url>', 'serve this PostgreSQL database (postgres://user@host:port/db, no password in the flag); env EMMCTL_DATABASE_URL; default: the embedded store (--data-dir)')
+    .option('--database-pool <n>', `PostgreSQL connections this server keeps at most, 1-${MAX_POOL}; env EMMCTL_DATABASE_POOL (default 10)`)
+    .option('--trusted-proxy <cidr[,cidr]>', 'load balancers whose X-Forwarded-For names the client (rate limits, audit, access log); env EMMCTL_TRUSTED_PROXY (default: none, the header is ignored)')
     .option('--listen <host:port>', 'address to listen on (port 0 picks a free port); env EMMCTL_LISTEN', '127.0.0.1:8787')
     .option('--tls-cert <file>', 'PEM certificate: serve https (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
@@ -163,6 +169,21 @@ async function serve(ctx: CliContext, command: Command, opts: ServeOptions): Pro
     if (!(tickSeconds > 0)) throw new UsageError(`invalid --tick "${opts.tick}": expected seconds > 0`);
   }
 
+  const poolText = opts.databasePool ?? (env.EMMCTL_DATABASE_POOL || undefined);
+  let databasePool: number | undefined;
+  if (poolText !== undefined) {
+    const what = opts.databasePool !== undefined ? '--database-pool' : 'EMMCTL_DATABASE_POOL';
+    databasePool = /^\d{1,4}$/.test(poolText.trim()) ? Number(poolText.trim()) : NaN;
+    if (!(databasePool >= 1 && databasePool <= MAX_POOL)) throw new UsageError(`invalid ${what} "${poolText}": expected a whole number of connections from 1 to ${MAX_POOL}`);
+    if (choice.engine !== 'postgres' && opts.databasePool !== undefined) throw new UsageError('--database-pool is for a PostgreSQL database (--database URL or EMMCTL_DATABASE_URL); the embedded store has no pool');
+  }
+  const proxyText = opts.trustedProxy ?? (env.EMMCTL_TRUSTED_PROXY || undefined);
+  let trustedProxies: import('../../server/proxy.js').TrustedProxies | undefined;
+  if (proxyText !== undefined) {
+    const { parseTrustedProxies } = await import('../../server/proxy.js');
+    trustedProxies = parseTrustedProxies(proxyText, opts.trustedProxy !== undefined ? '--trusted-proxy' : 'EMMCTL_TRUSTED_PROXY');
+  }
+
   let timeouts: { requestMs: number; headersMs: number } | undefined;
   if (opts.requestTimeout !== undefined) {
     const seconds = Number(opts.requestTimeout);
@@ -199,11 +220,14 @@ async function serve(ctx: CliContext, command: Command, opts: ServeOptions): Pro
     rateLimit,
     tickSeconds,
     log: opts.accessLog ? undefined : false,
+    ...(choice.engine === 'postgres' && databasePool !== undefined ? { databasePool } : {}),
+    ...(trustedProxies ? { trustedProxies } : {}),
   });
   if (choice.engine === 'postgres') {
     const { redactUrl } = await import('../../store/postgres/config.js');
     ctx.info(`emmctl server: database ${redactUrl(choice.url)}`);
   } else ctx.info(`emmctl server: store in ${choice.dataDir}`);
+  if (trustedProxies) ctx.info(`emmctl server: client addresses taken from X-Forwarded-For from ${trustedProxies.ranges.join(', ')}`);
   if (notify) {
     const { channelName } = await import('../../server/notify.js');
     ctx.info(`emmctl server: notifying ${notify.webhooks.map(channelName).join(', ')}`);

@@ -63,6 +63,7 @@ export class PostgresEngine implements SqlEngine {
 
   /** Opens a pool (no connection is made until the first query: call ping() to check). */
   static async open(target: string | PostgresSettings, options: PostgresEngineOptions = {}): Promise<PostgresEngine> {
+    if (options.poolSize !== undefined && !(Number.isInteger(options.poolSize) && options.poolSize >= 1)) throw new RangeError(`a connection pool holds at least one connection, not ${options.poolSize}`);
     const settings = typeof target === 'string' ? parseDatabaseUrl(target, options.env) : target;
     const { default: pg } = await import('pg');
     const parseNumber = (oid: number) => (text: string): number => {
