@@ -6,6 +6,7 @@ import { ExitCode, UsageError } from '../errors.js';
 import type { CliContext } from './context.js';
 import { acceptedOutput, OUTPUT_FORMATS } from './context.js';
 import { sanitizeMessage } from '../output/sanitize.js';
+import * as android from './commands/android.js';
 import * as apply from './commands/apply.js';
 import * as audit from './commands/audit.js';
 import * as commands from './commands/commands.js';
@@ -32,7 +33,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   validate, init, schema,
   plan, apply, exportCmd,
   enroll, devices, compliance, deviceActions, commands, audit,
-  context, server, simulate, completion, version,
+  context, server, android, simulate, completion, version,
 ];
 
 // `text` and `github` are formats for problem reports, not records: the one global -o accepts
