@@ -30,9 +30,11 @@ export async function authenticate(ctx: RequestContext, auth: RouteAuth): Promis
     if (!parsed || parsed[0] !== 'device') {
       throw unauthorized('agent routes need the device credential issued at enrollment: Authorization: Device <credential>', 'Device');
     }
-    const deviceId = await ctx.store.authenticateDevice(parsed[1]);
-    if (!deviceId) throw unauthorized('unknown or revoked device credential; enroll the device again', 'Device');
+    const session = await ctx.store.authenticateDeviceSession(parsed[1]);
+    if (!session) throw unauthorized('unknown or revoked device credential; enroll the device again', 'Device');
+    const deviceId = session.id;
     ctx.deviceId = deviceId;
+    ctx.deviceSession = session;
     ctx.actor = { name: `device:${deviceId}`, source: ctx.ip };
     return;
   }

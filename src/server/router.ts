@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BackendError, type BackendErrorCode } from '../errors.js';
 import type { Actor, ApiRole, ApiTokenInfo } from '../model/access.js';
-import type { ServerStore } from './store.js';
+import type { DeviceSession, ServerStore } from './store.js';
 
 export type Method = 'GET' | 'POST';
 
@@ -26,6 +26,8 @@ export interface RequestContext {
   token?: ApiTokenInfo;
   /** Set by auth for device routes. */
   deviceId?: string;
+  /** The device row the credential check read (a check-in starts from it). */
+  deviceSession?: DeviceSession;
   /** For the audit log and the access log. */
   actor?: Actor;
   /** The parsed JSON body (always an object); reads it on first call. */

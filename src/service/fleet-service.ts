@@ -53,7 +53,8 @@ import { dueEscalations, effectiveConfiguration, escalationKey, evaluateComplian
 import { parseWhatIfInstant } from '../model/duration.js';
 import type { ComplianceResult } from '../compliance/index.js';
 import { getPath, maskValue, replacePaths, secretRefPaths, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
-import type { Sql, SqlEngine } from '../store/engine.js';
+import { StoreUnavailableError, type Sql, type SqlEngine } from '../store/engine.js';
+import { deliverCommands, firedSteps, readByCredential, readById, updateCheckedIn, writeCheckIn, type CheckInExtras, type CheckInWrite, type PendingRow } from '../store/repos/checkin.js';
 import type { IfMissing } from '../store/sqlite/files.js';
 import { checkEnrollRequest, checkLabels, checkLength, checkSerial, DEVICE_LIMITS, parsePosture } from '../model/device-limits.js';
 import { hashSecret, newId, newSecret } from '../store/secrets.js';
@@ -69,7 +70,7 @@ import { appendAudit, auditPage } from '../store/repos/audit.js';
 import { planKey, schemaVersion, storeId } from '../store/repos/meta.js';
 import { apiTokenById, apiTokenBySecretHash, apiTokenRows, insertApiToken, revokeApiToken, touchApiToken } from '../store/repos/api-tokens.js';
 import { enrollmentTokenById, enrollmentTokenBySecretHash, enrollmentTokenRows, insertEnrollmentToken, revokeEnrollmentToken, takeEnrollmentTokenUse } from '../store/repos/enrollment-tokens.js';
-import { claimForEnrollment, writeReport, deviceById, deviceBySerial, deviceIdByCredential, endEnrollment, insertEnrolled, insertPreregistered, releaseEnrolled, updatePreregistered } from '../store/repos/devices.js';
+import { claimForEnrollment, writeReport, deviceById, deviceBySerial, endEnrollment, insertEnrolled, insertPreregistered, releaseEnrolled, updatePreregistered } from '../store/repos/devices.js';
 import type { SeqPageQuery } from '../store/repos/paging.js';
 import { claimNextPage, currentPass, enrolledDevicesAfter, expireCommands, finishPage, pageDevices, startPass, takeOverPage, type ReconcilePage } from '../store/repos/reconcile.js';
 import {
@@ -95,6 +96,10 @@ const RECONCILE_PAGE = 500;
 /** How long a replica holds a claimed reconcile page before another may take it over (it is done in one transaction, usually well under a second). */
 export const RECONCILE_LEASE_MS = 30_000;
 const MAX_PAGE = 1000;
+/** A row read by the credential check is used by the same request's check-in if it is at most this old (else read again). */
+const SESSION_ROW_MS = 2_000;
+/** Fresh reads a check-in makes when its device keeps changing between the read and the write, before it gives up (503). */
+const CHECK_IN_ATTEMPTS = 5;
 /** Writing last_used_at on every API call would turn reads into writes; once a minute is enough. */
 const TOKEN_TOUCH_MS = 60_000;
 
@@ -150,6 +155,14 @@ export interface FleetServiceOptions {
    * reference the tests and benchmarks compare the stored listing with). Default true.
    */
   storedCompliance?: boolean;
+}
+
+/** What the credential check read: the device's row as a check-in starts from it (see authenticateDeviceSession). */
+export interface DeviceSession {
+  readonly id: string;
+  readonly row: DeviceRow & CheckInExtras;
+  /** Date.now() when read. */
+  readonly readAt: number;
 }
 
 /** The policy resources as the evaluator needs them, reloaded only when applyChanges bumped the generation. */
@@ -638,37 +651,113 @@ export class FleetService {
   }
 
   async authenticateDevice(credential: string): Promise<string | undefined> {
+    return (await this.authenticateDeviceSession(credential))?.id;
+  }
+
+  /**
+   * The credential check in front of an agent request, as one statement (one round trip on
+   * PostgreSQL, no transaction). It reads the whole row a check-in starts from, so the check-in of
+   * the same request (checkIn with this session) need not read it again.
+   */
+  async authenticateDeviceSession(credential: string): Promise<DeviceSession | undefined> {
     if (typeof credential !== 'string' || !credential) return undefined;
-    // One statement, no transaction around it: one round trip on PostgreSQL, in front of every agent request.
-    return deviceIdByCredential(this.engine, hashSecret(credential));
+    const row = await readByCredential<DeviceRow>(this.engine, hashSecret(credential));
+    return row ? { id: row.id, row, readAt: Date.now() } : undefined;
   }
 
   // ---- agent: check-in, escalation, command results ----------------------------------------
 
-  async checkIn(deviceId: string, request: CheckInRequest): Promise<CheckInResponse> {
+  /**
+   * A device reports its posture and gets its configuration and pending commands. The usual
+   * check-in (no episode to open or end, no escalation step due) is one read, the session's when
+   * given (see authenticateDeviceSession), and one conditional write (repos/checkin.ts); one with
+   * escalation work runs it all in one transaction. Either way, a write that finds the device no
+   * longer in the state or with the credential read (wiped, retired, enrolled again meanwhile)
+   * writes nothing, and the check-in starts over from a fresh read.
+   */
+  async checkIn(deviceId: string, request: CheckInRequest, session?: DeviceSession): Promise<CheckInResponse> {
     // What is stored is the checked copy: known fields only, each within its bound.
     const posture = parsePosture(request?.posture, 'posture');
-    return this.tx(async (sql) => {
+    const postureJson = JSON.stringify(posture);
+    let seen = session && session.id === deviceId && Date.now() - session.readAt <= SESSION_ROW_MS ? session.row : undefined;
+    for (let attempt = 1; ; attempt++) {
+      const row = seen ?? await readById<DeviceRow>(this.engine, deviceId);
+      seen = undefined;
       const now = this.clock();
-      const at = now.toISOString();
-      const row = await this.deviceRow(sql, deviceId);
-      if (!row || !row.credential_hash || (row.state !== 'enrolled' && row.state !== 'retired')) {
-        throw new BackendError('unauthorized', `device ${deviceId} is not enrolled`);
+      const snap = await this.snapshotFor(row?.generation);
+      const plan = this.planCheckIn(row, deviceId, posture, postureJson, snap, now);
+      if (!plan.escalates) {
+        const pending = await writeCheckIn(this.engine, plan.write);
+        if (pending) return this.checkInResponse(deviceId, plan.row, snap, plan.groups, pending);
+      } else {
+        const response = await this.tx(async (sql): Promise<CheckInResponse | undefined> => {
+          // Read again inside the transaction: the episode and the steps fired are what it decides on.
+          const fresh = this.planCheckIn(await readById<DeviceRow>(sql, deviceId), deviceId, posture, postureJson, await this.resources(sql), now);
+          if (!await updateCheckedIn(sql, fresh.write)) return undefined;
+          const r = fresh.row;
+          r.compliance_status = fresh.write.evaluation.status;
+          const since = r.noncompliant_since;
+          const result = await this.escalate(sql, r, fresh.device, fresh.snap, fresh.groups, now, fresh.result);
+          // Opening or ending the episode invalidated what was just stored (its start is an input).
+          if (r.noncompliant_since !== since) await this.keepEvaluation(sql, r, fresh.device, fresh.snap, fresh.groups, now, result);
+          return this.checkInResponse(deviceId, r, fresh.snap, fresh.groups, await deliverCommands(sql, deviceId, now.toISOString()));
+        });
+        if (response) return response;
       }
-      const { snap, groups } = await this.storeReport(sql, row, posture, now, { at, osVersion: posture.osVersion, model: posture.model, appliedConfigVersion: posture.appliedConfigVersion });
-      const config = row.state === 'retired' ? this.emptyConfig(snap) : this.configFor(snap, groups);
-      const pending: CommandRow[] = [];
-      for (const c of (await sql.all("SELECT * FROM commands WHERE device_id = ? AND status IN ('queued', 'sent') ORDER BY seq", [deviceId])) as CommandRow[]) {
-        if (c.expires_at !== null && c.expires_at <= at) (await sql.run("UPDATE commands SET status = 'expired', updated_at = ? WHERE id = ?", [at, c.id]));
-        else pending.push(c);
+      if (attempt >= CHECK_IN_ATTEMPTS) {
+        throw new StoreUnavailableError(`device ${deviceId} kept changing while checking in (${attempt} attempts); nothing was changed`);
       }
-      if (pending.some((c) => c.status === 'queued')) {
-        (await sql.run("UPDATE commands SET status = 'sent', updated_at = ? WHERE device_id = ? AND status = 'queued'", [at, deviceId]));
-      }
-      // Sent but unreported commands go out again: a device that lost the last response must still get them.
-      const commands: PendingCommand[] = pending.map((c) => ({ id: c.id, type: c.type, ...(c.reason ? { reason: c.reason } : {}), createdAt: c.created_at }));
-      return { deviceId, configuration: { version: config.version, settings: config.settings }, commands, checkInIntervalSeconds: CHECK_IN_INTERVAL_SECONDS };
-    });
+    }
+  }
+
+  /** The resource snapshot of `generation` when it is the cached one; else the current one, read consistently. */
+  private async snapshotFor(generation: string | undefined): Promise<ResourceSnapshot> {
+    if (generation !== undefined && this.snapshot?.generation === generation) return this.snapshot;
+    return this.read((sql) => this.resources(sql));
+  }
+
+  /**
+   * A check-in's evaluation of `row` with the reported posture, what to write, and whether
+   * escalation has work (runEpisode would change something). Throws unauthorized when the row is
+   * not an enrolled or retired device with a credential.
+   */
+  private planCheckIn(read: (DeviceRow & CheckInExtras) | undefined, deviceId: string, posture: Posture, postureJson: string, snap: ResourceSnapshot, now: Date) {
+    if (!read || !read.credential_hash || (read.state !== 'enrolled' && read.state !== 'retired')) {
+      throw new BackendError('unauthorized', `device ${deviceId} is not enrolled`);
+    }
+    const at = now.toISOString();
+    const row: DeviceRow & CheckInExtras = { ...read };
+    const sameOs = posture.osVersion === read.os_version;
+    row.posture = postureJson;
+    row.os_version = posture.osVersion;
+    row.last_check_in = at;
+    if (posture.model) row.model = posture.model;
+    const device = toDevice(row, posture);
+    const groups = groupsForDevice(device, snap.groups, snap.profiles);
+    // Evaluated before the write, so the posture and its evaluation go in one statement.
+    const evaluated = this.evaluation(row, device, snap, groups, now);
+    const write: CheckInWrite = {
+      id: read.id, state: read.state, credentialHash: read.credential_hash, at, posture: postureJson,
+      ...(sameOs ? {} : { os: { version: posture.osVersion, key: versionKey(posture.osVersion) } }),
+      model: posture.model ?? null, appliedConfigVersion: posture.appliedConfigVersion ?? null,
+      inputs: read, evaluation: evaluated.stored, statusRead: read.compliance_status,
+    };
+    return { row, device, groups, snap, result: evaluated.result, write, escalates: row.state === 'enrolled' && this.episodeWork(row, snap, groups, evaluated.result, now) };
+  }
+
+  /** Whether runEpisode would change anything for `result` (given the row's episode and its fired steps). */
+  private episodeWork(row: DeviceRow & CheckInExtras, snap: ResourceSnapshot, groups: string[], result: ComplianceResult, now: Date): boolean {
+    if (result.reason !== undefined && !result.failing) return false;
+    if (!result.failing) return row.noncompliant_since !== null;
+    if (row.noncompliant_since === null) return true;
+    const fired = new Set(firedSteps(row).map(([policy, afterSeconds, action]) => escalationKey(policy, afterSeconds * 1000, action)));
+    return dueEscalations({ policies: policiesForGroups(snap.compliance, groups), failures: result.failures, noncompliantSince: row.noncompliant_since, now, fired }).length > 0;
+  }
+
+  private checkInResponse(deviceId: string, row: DeviceRow, snap: ResourceSnapshot, groups: string[], pending: PendingRow[]): CheckInResponse {
+    const config = row.state === 'retired' ? this.emptyConfig(snap) : this.configFor(snap, groups);
+    const commands: PendingCommand[] = pending.map((c) => ({ id: c.id, type: c.type, ...(c.reason ? { reason: c.reason } : {}), createdAt: c.created_at }));
+    return { deviceId, configuration: { version: config.version, settings: config.settings }, commands, checkInIntervalSeconds: CHECK_IN_INTERVAL_SECONDS };
   }
 
   /**
@@ -1822,7 +1911,8 @@ export function resolveWhatIf(text: string, now: Date): Date {
   return new Date(t);
 }
 
-function toDevice(r: DeviceRow): Device {
+/** `posture`: the row's posture already parsed (a check-in's, not parsed back from the JSON it writes). */
+function toDevice(r: DeviceRow, posture?: Device['posture']): Device {
   const d: Device = { id: r.id, name: r.name, platform: r.platform, ownership: r.ownership, labels: JSON.parse(r.labels) as Record<string, string>, state: r.state };
   if (r.serial !== null) d.serial = r.serial;
   if (r.owner !== null) d.owner = r.owner;
@@ -1831,7 +1921,8 @@ function toDevice(r: DeviceRow): Device {
   if (r.os_version !== null) d.osVersion = r.os_version;
   if (r.enrolled_at !== null) d.enrolledAt = r.enrolled_at;
   if (r.last_check_in !== null) d.lastCheckIn = r.last_check_in;
-  if (r.posture !== null) d.posture = JSON.parse(r.posture) as Device['posture'];
+  if (posture !== undefined) d.posture = posture;
+  else if (r.posture !== null) d.posture = JSON.parse(r.posture) as Device['posture'];
   if (r.released_until !== null && r.state === 'enrolled') d.releasedUntil = r.released_until;
   return d;
 }

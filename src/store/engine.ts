@@ -42,6 +42,8 @@ export interface Dialect {
   ownerMatches(expr: string): string;
   /** The string at a key (the next `?` parameter) of the JSON object text in `expr`, or NULL. */
   jsonText(expr: string): string;
+  /** An aggregate: the JSON text of an array holding, per row, the array of `values`; NULL for no rows. */
+  jsonRows(values: readonly string[]): string;
 }
 
 export interface TransactionOptions {
@@ -71,6 +73,13 @@ export interface SqlEngine {
    * the statement, COMMIT). For the credential checks in front of every request.
    */
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /**
+   * One statement that writes (an UPDATE … RETURNING, or PostgreSQL's data-modifying WITH), on its
+   * own, outside any unit of work: a single statement is atomic, so PostgreSQL needs one round
+   * trip for it. Retried from the start on a serialization failure or a deadlock. A connection
+   * lost while it ran rejects with StoreUnavailableError of outcome 'unknown' (it may have committed).
+   */
+  execute<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** Resolves when the database answers a trivial query (for /readyz); rejects with StoreUnavailableError. */
   ping(): Promise<void>;
   close(): Promise<void>;

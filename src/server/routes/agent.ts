@@ -40,7 +40,7 @@ export const agentRoutes: Route[] = [
       const body = await ctx.body();
       checkBody('CheckInRequest', body);
       const request: CheckInRequest = { posture: parsePosture(body.posture, 'body.posture') };
-      return await ctx.store.checkIn(ctx.deviceId!, request);
+      return await ctx.store.checkIn(ctx.deviceId!, request, ctx.deviceSession);
     },
   },
   {

@@ -23,4 +23,6 @@ export const postgresDialect: Dialect = {
   ownerMatches: (expr: string) => `emm_owner_matches(${expr}, ?)`,
   // ->> gives NULL for a missing key, as json_extract does; ?::text because ->> also takes an integer.
   jsonText: (expr: string) => `((${expr})::jsonb ->> ?::text)`,
+  // As text: node-postgres would parse json itself, and the SQLite engine gives text.
+  jsonRows: (values: readonly string[]) => `json_agg(json_build_array(${values.join(', ')}))::text`,
 };

@@ -173,6 +173,31 @@ export class PostgresEngine implements SqlEngine {
     }
   }
 
+  async execute<T = Record<string, unknown>>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.connect();
+      const sql = new PgSql(client, this);
+      let destroy = false;
+      try {
+        return await sql.all<T>(text, params);
+      } catch (e) {
+        if (isUnavailable(e)) {
+          destroy = true;
+          throw this.unavailable(e, 'commit');
+        }
+        // An autocommitted statement that failed has rolled back by itself, all of it.
+        if (!isRetryable(e)) throw e;
+        if (attempt >= this.retry.attempts) {
+          throw new StoreUnavailableError(`database ${this.location} is busy: the statement still conflicted with others after ${attempt} attempts (${sqlState(e) === '40P01' ? 'deadlock' : 'serialization failure'}); nothing was changed`, { cause: e });
+        }
+      } finally {
+        sql.end();
+        client.release(destroy);
+      }
+      await sleep(Math.random() * Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** attempt));
+    }
+  }
+
   async ping(): Promise<void> {
     const client = await this.connect();
     let destroy = false;

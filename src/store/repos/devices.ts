@@ -4,7 +4,7 @@
 // that lost a race changes nothing and is told so (false). Every statement that changes an input
 // of the stored compliance evaluation clears it in the same statement (INVALIDATE, repos/compliance.ts).
 import type { Platform } from '../../model/policy.generated.js';
-import type { Sql, SqlEngine } from '../engine.js';
+import type { Sql } from '../engine.js';
 import { INVALIDATE } from './compliance.js';
 import type { DeviceRow } from './rows.js';
 
@@ -16,11 +16,7 @@ export async function deviceBySerial(sql: Sql, serial: string): Promise<DeviceRo
   return sql.get<DeviceRow>('SELECT * FROM devices WHERE serial = ?', [serial]);
 }
 
-/** The id of the enrolled or retired device holding this credential hash, by one statement on its own. */
-export async function deviceIdByCredential(engine: Pick<SqlEngine, 'query'>, credentialHash: string): Promise<string | undefined> {
-  const [row] = await engine.query<{ id: string }>("SELECT id FROM devices WHERE credential_hash = ? AND state IN ('enrolled', 'retired')", [credentialHash]);
-  return row?.id;
-}
+// The credential check reads the whole row a check-in starts from: repos/checkin.ts readByCredential.
 
 /** What pre-registration writes. `labels`: JSON. */
 export interface PreregisteredFields {

@@ -27,6 +27,7 @@ export const SQLITE_DIALECT: Dialect = {
   ownerMatches: (expr) => `emm_owner_matches(${expr}, ?)`,
   // The key is checked to hold no '"' (device-query.ts), so it can be spliced into the path.
   jsonText: (expr) => `json_extract(${expr}, '$."' || ? || '"')`,
+  jsonRows: (values) => `json_group_array(json_array(${values.join(', ')}))`,
 };
 
 export interface SqliteOpenOptions {
@@ -70,12 +71,15 @@ export class SqliteEngine implements SqlEngine {
   private readonly busyDeadlineMs: number;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly sql: Sql;
+  // Prepared once: db.exec would parse the text again on every unit of work (two per request).
+  private readonly control: Record<'begin' | 'beginImmediate' | 'commit' | 'rollback', Database.Statement>;
 
   private constructor(db: Database.Database, location: string, missing: boolean, busyDeadlineMs: number) {
     this.db = db;
     this.location = location;
     this.missing = missing;
     this.busyDeadlineMs = busyDeadlineMs;
+    this.control = { begin: db.prepare('BEGIN'), beginImmediate: db.prepare('BEGIN IMMEDIATE'), commit: db.prepare('COMMIT'), rollback: db.prepare('ROLLBACK') };
     const stmt = (text: string) => this.stmt(text);
     this.sql = {
       dialect: SQLITE_DIALECT,
@@ -146,7 +150,11 @@ export class SqliteEngine implements SqlEngine {
   }
 
   transaction<T>(fn: (sql: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    const run = this.queue.then(() => this.runUnit(fn, options));
+    return this.enqueue(() => this.runUnit(fn, options.readOnly ? 'read' : 'write'));
+  }
+
+  private enqueue<T>(unit: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(unit);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -154,19 +162,21 @@ export class SqliteEngine implements SqlEngine {
   /**
    * One unit of work, alone on the connection. A busy file (another process holds the write lock,
    * or a reader met a WAL recovery) rolls back and retries fn from the start, which the contract
-   * allows, until the deadline.
+   * allows, until the deadline. `single`: fn runs one statement, in SQLite's own implicit
+   * transaction (atomic by itself; no BEGIN and COMMIT to step through).
    */
-  private async runUnit<T>(fn: (sql: Sql) => Promise<T>, options: TransactionOptions): Promise<T> {
+  private async runUnit<T>(fn: (sql: Sql) => Promise<T>, mode: 'read' | 'write' | 'single'): Promise<T> {
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       if (!this.db.open) throw new StoreUnavailableError('the store is not open (it was closed)');
       try {
-        this.db.exec(options.readOnly ? 'BEGIN' : 'BEGIN IMMEDIATE');
+        if (mode === 'single') return await fn(this.sql);
+        (mode === 'read' ? this.control.begin : this.control.beginImmediate).run();
         const result = await fn(this.sql);
-        this.db.exec('COMMIT');
+        this.control.commit.run();
         return result;
       } catch (error) {
-        if (this.db.open && this.db.inTransaction) this.db.exec('ROLLBACK');
+        if (this.db.open && this.db.inTransaction) this.control.rollback.run();
         if (!isBusy(error)) throw error;
         if (Date.now() - started >= this.busyDeadlineMs) {
           throw new StoreUnavailableError(`the store at ${this.location} is busy (another process holds its write lock); nothing was changed`, { cause: error });
@@ -177,7 +187,12 @@ export class SqliteEngine implements SqlEngine {
   }
 
   query<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    return this.transaction((s) => s.all<T>(sql, params), { readOnly: true });
+    // In the queue, so it never runs inside another unit's open transaction (and sees only what is committed).
+    return this.enqueue(() => this.runUnit((s) => s.all<T>(sql, params), 'single'));
+  }
+
+  execute<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    return this.enqueue(() => this.runUnit((s) => s.all<T>(sql, params), 'single'));
   }
 
   async ping(): Promise<void> {
