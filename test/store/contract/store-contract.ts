@@ -108,6 +108,48 @@ export function describeStoreContract(name: string, options: StoreContractOption
           expect(new Set(results.map((r) => r.results[0]!.command!.id))).toEqual(new Set([wipes[0]!.id]));
         });
 
+        it('delivers pending commands at check-in: queued ones sent, unreported ones again, expired ones expired and left out', async () => {
+          const stores = await open();
+          const [id] = await fleet(stores, LOCK_AFTER_A_DAY, 1, true);
+          const queue = async (type: 'lock' | 'reboot', key: string) =>
+            (await stores[0]!.enqueueCommands({ deviceIds: [id!], type, idempotencyKey: key }, ADMIN)).results[0]!.command!.id;
+          const lock = await queue('lock', 'lock-1');
+          const first = await stores[stores.length - 1]!.checkIn(id!, { posture: posture() });
+          expect(first.commands.map((c) => [c.id, c.type])).toEqual([[lock, 'lock']]);
+          expect((await stores[0]!.getCommand(lock)).status).toBe('sent');
+          // Sent and not reported: it goes out again.
+          clock.advance(29 * DAY);
+          const reboot = await queue('reboot', 'reboot-1');
+          expect((await stores[0]!.checkIn(id!, { posture: posture() })).commands.map((c) => c.id)).toEqual([lock, reboot]);
+          // Past the lock's 30 days (not the reboot's): the lock is expired and no longer sent.
+          clock.advance(2 * DAY);
+          expect((await stores[stores.length - 1]!.checkIn(id!, { posture: posture() })).commands.map((c) => c.id)).toEqual([reboot]);
+          expect((await stores[0]!.getCommand(lock)).status).toBe('expired');
+          expect((await stores[0]!.getCommand(reboot)).status).toBe('sent');
+        });
+
+        it('refuses a check-in whose device was wiped after its credential check, and writes none of it', async () => {
+          const stores = await open();
+          clock.set('2026-01-01T00:00:00.000Z');
+          await stores[0]!.applyChanges(createAll(LOCK_AFTER_A_DAY), ADMIN);
+          const { secret } = await stores[0]!.createEnrollmentToken({ profile: 'corp' }, ADMIN);
+          const e = await stores[0]!.enrollDevice({ token: secret, platform: 'android', serial: 'W1', osVersion: '14' }, 'contract');
+          const session = (await stores[0]!.authenticateDeviceSession(e.credential))!;
+          expect(session.id).toBe(e.deviceId);
+          // Meanwhile (another request, another replica): a wipe is sent and acknowledged.
+          const other = stores[stores.length - 1]!;
+          const wipe = (await other.enqueueCommands({ deviceIds: [e.deviceId], type: 'wipe', idempotencyKey: 'wipe-w1' }, ADMIN)).results[0]!.command!.id;
+          await other.checkIn(e.deviceId, { posture: posture() });
+          await other.reportCommandResult(e.deviceId, wipe, { status: 'acknowledged' });
+          const refused = await stores[0]!.checkIn(e.deviceId, { posture: posture({ osVersion: '15' }) }, session).then(() => undefined, (error: unknown) => error);
+          expect(refused).toBeInstanceOf(BackendError);
+          expect((refused as BackendError).code).toBe('unauthorized');
+          const device = await stores[0]!.getDevice(e.deviceId);
+          expect(device.state).toBe('wiped');
+          expect(device.osVersion).toBe('14');
+          expect(await stores[0]!.authenticateDeviceSession(e.credential)).toBeUndefined();
+        });
+
         it('gives every caller of one idempotency key the first result, executing it once', async () => {
           const stores = await open();
           const ids = await fleet(stores, LOCK_AFTER_A_DAY, 3, true);
