@@ -4,14 +4,17 @@
 // answers out of shape), and what it does when Google fails: backoff with Retry-After for reads
 // and idempotent writes, never a second issueCommand, and an outcome that says whether a write may
 // have landed. Sleeps and the clock are injected (the backoff waits are asserted, not timed).
+import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GoogleTokenSource, readServiceAccountKey } from '../../src/channels/android/auth.js';
 import { AmapiCallError, AmapiClient, type AmapiClientOptions } from '../../src/channels/android/client.js';
 import type { AmapiPolicy } from '../../src/channels/android/amapi-types.js';
 import { enrollmentTokenRequest, readCreatedToken } from '../../src/channels/android/enrollment.js';
 import { QuotaWindow } from '../../src/channels/android/quota.js';
 import { UsageError } from '../../src/errors.js';
 import { checkAmapi, specsAvailable } from './amapi-schema.js';
+import { startFakeAmapi, type FakeAmapi } from './fake-amapi.js';
 import { drop, hang, json, rpcError, startLocal, type LocalServer, type Seen } from './local-google.js';
 
 const E = 'enterprises/LC00abc123';
@@ -361,5 +364,52 @@ describe('AmapiClient: the endpoint', () => {
     expect(new AmapiClient({ tokens: { token: async () => 't' } }).endpoint).toBe('https://androidmanagement.googleapis.com/');
     expect(new AmapiClient({ endpoint: 'http://127.0.0.1:9/amapi', tokens: { token: async () => 't' } }).endpoint).toBe('http://127.0.0.1:9/amapi/');
     expect(() => new AmapiClient({ endpoint: 'http://amapi.example.com/', tokens: { token: async () => 't' } })).toThrow(/--amapi-endpoint must be an https:\/\/ URL/);
+  });
+});
+
+describe('AmapiClient against the fake Google (fake-amapi.ts)', () => {
+  let fake: FakeAmapi;
+  let c: AmapiClient;
+  beforeEach(async () => {
+    fake = await startFakeAmapi({ seed: 11 });
+    const key = readServiceAccountKey(readFileSync(fake.credentialsFile, 'utf8'), fake.credentialsFile);
+    c = new AmapiClient({ endpoint: fake.url, tokens: new GoogleTokenSource(key), sleep: async (ms) => void waits.push(ms), random: () => 0.5 });
+  });
+  afterEach(async () => {
+    expect(fake.schemaErrors).toEqual([]);
+    await fake.close();
+  });
+
+  async function enrolledDevice(): Promise<{ device: string; policyName: string; token: string }> {
+    const policyName = `${fake.enterprise}/policies/emmctl-r1-fm-00000000000000ab`;
+    await c.patchPolicy(policyName, policy);
+    const plan = enrollmentTokenRequest({ tokenId: 'tok_1', profile: 'corp', ownership: 'corporate', policyName, ttlSeconds: 3600 });
+    const token = readCreatedToken(await c.createEnrollmentToken(fake.enterprise, plan.body));
+    return { device: await fake.devices.enroll(token.value), policyName, token: token.name };
+  }
+
+  it('a policy a device uses is in-use (FAILED_PRECONDITION), deletable once the device is gone; one access token for every call', async () => {
+    const { device, policyName, token } = await enrolledDevice();
+    expect(await c.deleteEnrollmentToken(token)).toBe('deleted');
+    expect(await c.deleteEnrollmentToken(token)).toBe('not-found');
+    expect(await c.deletePolicy(policyName)).toBe('in-use');
+    expect(await c.deleteDevice(device)).toBe('deleted');
+    expect(await c.getDevice(device)).toBeUndefined();
+    expect(await c.deleteDevice(device)).toBe('not-found');
+    expect(await c.deletePolicy(policyName)).toBe('deleted');
+    expect(await c.getOperation(`${device}/operations/none`)).toBeUndefined();
+    expect(fake.tokensIssued()).toBe(1);
+  });
+
+  it('retries a read through a 503, but sends issueCommand into a quota storm once and says not-sent', async () => {
+    const { device } = await enrolledDevice();
+    fake.faults.failNext('enterprises.devices.get', 503, 'UNAVAILABLE');
+    expect(await c.getDevice(device)).toMatchObject({ name: device });
+    expect(fake.requests.filter((r) => r.call === 'enterprises.devices.get').map((r) => r.status)).toEqual([503, 200]);
+    fake.faults.quotaStorm(2, 4);
+    const e = await rejection(c.issueCommand(device, { type: 'LOCK' }));
+    expect([e.outcome, e.code, e.amapi.retryAfterMs]).toEqual(['not-sent', 'rate_limited', 4000]);
+    expect(fake.requests.filter((r) => r.call === 'enterprises.devices.issueCommand').map((r) => r.status)).toEqual([429]);
+    expect(fake.devices.executed(device)).toEqual([]);
   });
 });

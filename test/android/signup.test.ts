@@ -3,11 +3,13 @@
 // with the service account's token and the Enterprise body checked against the discovery schema),
 // what it prints where, and how it fails: no terminal, no credentials, a refused key, a lost
 // answer to enterprises.create (exit 7, never sent again).
-import { chmodSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from '../helpers/cli.js';
+import { BIN, cliEnv, runCli, tempDir } from '../helpers/cli.js';
 import { checkAmapi, specsAvailable } from './amapi-schema.js';
+import { startFakeAmapi, type FakeAmapi } from './fake-amapi.js';
 import { drop, json, keyFileJson, rpcError, rsaKey, startLocal, type LocalServer } from './local-google.js';
 
 const key = rsaKey();
@@ -137,5 +139,41 @@ describe('emmctl android signup', () => {
     const b = await signup(['--callback-url', 'emm.example.com', '--google-credentials', keyFile, '--enterprise-token-stdin'], ENTERPRISE_TOKEN);
     expect([b.code, b.stderr]).toEqual([2, expect.stringContaining('error: --callback-url is not a URL')]);
     expect(google.seen).toEqual([]);
+  });
+});
+
+describe('emmctl android signup against the fake Google (fake-amapi.ts)', () => {
+  let fake: FakeAmapi;
+  beforeEach(async () => {
+    fake = await startFakeAmapi({ seed: 5 });
+  });
+  afterEach(async () => {
+    expect(fake.schemaErrors).toEqual([]);
+    await fake.close();
+  });
+
+  it('the admin finishes the signup page shown, the token comes back on stdin, and the enterprise is Google\'s', async () => {
+    // The CLI waits on stdin after showing the URL; the test plays the admin's browser in between.
+    const child = spawn(process.execPath, [BIN, 'android', 'signup', '--callback-url', CALLBACK, '--amapi-endpoint', fake.url, '--google-credentials', fake.credentialsFile, '--enterprise-token-stdin', '-o', 'json'], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        const m = /^ {2}(https:\/\/\S+)$/m.exec(stderr);
+        if (m) resolve(m[1]!);
+      });
+      child.on('close', () => reject(new Error(`exited before showing a URL: ${stderr}`)));
+    });
+    child.stdin.end(`${CALLBACK}?enterpriseToken=${fake.completeSignup(url)}\n`);
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect([code, stderr]).toEqual([0, expect.stringContaining('Next: emmctl server --android-enterprise enterprises/')]);
+    const out = JSON.parse(stdout) as { enterprise: string; projectId: string; signupUrl: string };
+    expect(out.enterprise).toMatch(/^enterprises\/LC[A-Za-z0-9]+$/);
+    const key = JSON.parse(readFileSync(fake.credentialsFile, 'utf8')) as { project_id: string };
+    expect(out.projectId).toBe(key.project_id);
+    expect(fake.requests.filter((r) => r.call !== 'token').map((r) => [r.call, r.status])).toEqual([['signupUrls.create', 200], ['enterprises.create', 200]]);
+    expect(fake.tokensIssued()).toBe(1);
   });
 });
