@@ -11,14 +11,17 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Returns the file URL of a bundle exporting FleetService, openEmbeddedBackend and versionKey. */
+/** Returns the file URL of a bundle exporting FleetService, openEmbeddedBackend and openPostgres. */
 export async function bundleStore(outDir = mkdtempSync(join(tmpdir(), 'emmctl-store-bundle-'))) {
-  const sqlite = createRequire(join(root, 'package.json')).resolve('better-sqlite3');
+  const req = createRequire(join(root, 'package.json'));
+  const sqlite = req.resolve('better-sqlite3');
+  // pg stays external too (it loads optional native parts), resolved the same way.
+  const pg = req.resolve('pg');
   const outfile = join(outDir, 'store.mjs');
   await build({
     absWorkingDir: root,
     stdin: {
-      contents: "export { FleetService } from './src/service/fleet-service.ts'; export { openEmbeddedBackend } from './src/backends/embedded/index.ts';",
+      contents: "export { FleetService } from './src/service/fleet-service.ts'; export { openEmbeddedBackend } from './src/backends/embedded/index.ts'; export { openPostgres } from './src/store/postgres/index.ts';",
       resolveDir: root,
       loader: 'ts',
     },
@@ -33,6 +36,7 @@ export async function bundleStore(outDir = mkdtempSync(join(tmpdir(), 'emmctl-st
       name: 'sqlite-absolute',
       setup(b) {
         b.onResolve({ filter: /^better-sqlite3$/ }, () => ({ path: pathToFileURL(sqlite).href, external: true }));
+        b.onResolve({ filter: /^pg$/ }, () => ({ path: pathToFileURL(pg).href, external: true }));
       },
     }],
   });
