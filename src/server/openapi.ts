@@ -158,6 +158,19 @@ const deviceQuery = [
 const STRING_MAP = { type: 'object', additionalProperties: { type: 'string' } };
 
 const RESPONSE_SCHEMAS: Record<string, Json> = {
+  // What a device last reported: the check-in's Posture, and for a device reached through a device
+  // channel (Android Management API) the settings the channel says it did not apply.
+  DevicePosture: {
+    ...(REQUEST_SHAPES.Posture as unknown as Json),
+    properties: {
+      ...(REQUEST_SHAPES.Posture.properties as unknown as Json),
+      channelFailures: {
+        type: 'array',
+        description: 'A device channel\'s own non-compliance details, judged as compliance failures (rule androidPolicy)',
+        items: { type: 'object', required: ['policy', 'rule', 'expected', 'actual'], properties: { policy: { type: 'string' }, rule: { type: 'string' }, expected: { type: 'string' }, actual: { type: 'string' } } },
+      },
+    },
+  },
   Error: {
     type: 'object',
     required: ['error'],
@@ -242,7 +255,7 @@ const RESPONSE_SCHEMAS: Record<string, Json> = {
       osVersion: { type: 'string' },
       enrolledAt: { type: 'string', format: 'date-time' },
       lastCheckIn: { type: 'string', format: 'date-time' },
-      posture: ref('Posture'),
+      posture: ref('DevicePosture'),
       releasedUntil: { type: 'string', format: 'date-time', description: 'End of the re-enrollment window an admin opened (POST /v1/devices/{id}/release); may lie in the past.' },
     },
   },
