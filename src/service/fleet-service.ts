@@ -1586,13 +1586,13 @@ export class FleetService {
     });
   }
 
-  /** The configuration a new device of enrollment profile `profile` gets (a channel token's initial policy). */
-  async profileConfiguration(profile: string): Promise<{ configuration: EffectiveConfiguration; ownership: Ownership }> {
+  /** The configuration a new device of enrollment profile `profile` enrolling through `channel` gets (the channel token's initial policy). */
+  async profileConfiguration(profile: string, channel: ChannelName = 'android'): Promise<{ configuration: EffectiveConfiguration; ownership: Ownership }> {
     return this.read(async (sql) => {
       const doc = await this.profile(sql, profile);
       if (!doc) throw new BackendError('not_found', `enrollment profile "${profile}" does not exist`, { hint: 'declare an EnrollmentProfile in your policy files and apply them' });
       const snap = await this.resources(sql);
-      const device: Device = { id: '', name: '', platform: doc.spec.platforms[0] ?? 'android', ownership: doc.spec.ownership, labels: doc.spec.labels ?? {}, state: 'enrolled', profile };
+      const device: Device = { id: '', name: '', platform: CHANNEL_PLATFORM[channel], ownership: doc.spec.ownership, labels: doc.spec.labels ?? {}, state: 'enrolled', profile };
       return { configuration: this.configFor(snap, groupsForDevice(device, snap.groups, snap.profiles)), ownership: doc.spec.ownership };
     });
   }

@@ -192,6 +192,20 @@ export function describeChannelContract(name: string, options: StoreContractOpti
           expect(actions.filter((x) => x === 'device.wiped' || x === 'device.retired')).toEqual(['device.wiped', 'device.retired']);
         });
 
+        it('an agent enrollment that claims a wiped channel device\'s serial ends its channel record', async () => {
+          const stores = await open();
+          await setup(stores);
+          const id = (await stores[0]!.intakeChannelDevice(intake(1))).deviceId!;
+          await stores[0]!.intakeChannelDevice(intake(1, { gone: true }));
+          expect((await stores[0]!.getDevice(id)).state).toBe('wiped');
+          const { secret } = await stores[0]!.createEnrollmentToken({ profile: 'corp' }, ADMIN);
+          const agent = await stores[stores.length - 1]!.enrollDevice({ token: secret, platform: 'android', serial: 'R1', osVersion: '14' }, 'test');
+          expect(agent.deviceId).toBe(id);
+          expect(await stores[0]!.channelConfigurations('android', { limit: 10 })).toEqual({ items: [] });
+          // The AMAPI device is now unknown: a report of it is a new enrollment, refused (the serial is enrolled).
+          expect(await stores[0]!.intakeChannelDevice(intake(1, { reportedAt: '2026-01-01T00:20:00.000Z' }))).toMatchObject({ outcome: 'refused', reason: expect.stringMatching(/belongs to an enrolled device/) });
+        });
+
         it('pages the configurations of enrolled channel devices, and keeps policy moves and published policies conditional', async () => {
           const stores = await open();
           await setup(stores);
