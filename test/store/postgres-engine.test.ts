@@ -29,6 +29,58 @@ function barrier(n: number): () => Promise<void> {
 
 const passwordOf = (url: string): string => decodeURIComponent(new URL(url).password);
 
+const sleepMs = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs fn until it resolves (a state to reach, not a time: the bound only turns a hang into a failure). */
+async function eventually(fn: () => Promise<unknown>, boundMs = 30_000): Promise<void> {
+  const end = Date.now() + boundMs;
+  for (;;) {
+    try {
+      await fn();
+      return;
+    } catch (e) {
+      if (Date.now() > end) throw e;
+      await sleepMs(50);
+    }
+  }
+}
+
+/** A TCP relay to the database that counts the connections it is asked for, and can refuse them (closed at once) as a restarting server would. */
+async function countingRelay(targetPort: number) {
+  const { createServer, connect } = await import('node:net');
+  let count = 0;
+  let refusing = false;
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((socket) => {
+    count += 1;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    if (refusing) {
+      socket.destroy();
+      return;
+    }
+    const upstream = connect(targetPort, '127.0.0.1');
+    upstream.on('error', () => socket.destroy());
+    socket.on('close', () => upstream.destroy());
+    upstream.on('close', () => socket.destroy());
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as import('node:net').AddressInfo).port,
+    connections: () => count,
+    refuse(on: boolean) {
+      refusing = on;
+      if (on) for (const s of sockets) s.destroy();
+    },
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
 describe('placeholders: ? becomes $n outside literals, identifiers and comments', () => {
   it('numbers the parameters in order', () => {
     expect(numberPlaceholders('SELECT * FROM t WHERE a = ? AND b IN (?, ?)')).toEqual({ text: 'SELECT * FROM t WHERE a = $1 AND b IN ($2, $3)', count: 3 });
@@ -281,9 +333,53 @@ describe('a server that is not there, or goes away', () => {
       expect(single).toBeInstanceOf(StoreUnavailableError);
       for (const e of [down, tx, single] as Error[]) expect(`${e.message} ${String(e)}`).not.toContain(cluster.password);
       await cluster.start();
-      await engine.ping();
+      // Back by itself once its back-off has run out (no request needs to do anything special).
+      await eventually(() => engine.ping());
     } finally {
       await engine.close();
+    }
+  });
+
+  it('backs off while the server is unreachable: requests fail fast, one at a time tries again, and it comes back by itself', async () => {
+    const relay = await countingRelay(cluster.port);
+    const url = new URL(cluster.adminUrl);
+    url.port = String(relay.port);
+    const lines: string[] = [];
+    // The relay refuses every connection (the database restarting).
+    relay.refuse(true);
+    const short = { baseMs: 200, maxMs: 400 };
+    const down = await PostgresEngine.open(url.toString(), { reconnect: short, onLog: (l) => lines.push(l) });
+    try {
+      const before = relay.connections();
+      const first = await Promise.allSettled(Array.from({ length: 50 }, () => down.query('SELECT 1')));
+      const afterFirst = relay.connections() - before;
+      // The first requests found nothing known yet: each tried (at most the pool's 10 at once).
+      expect(first.every((r) => r.status === 'rejected' && r.reason instanceof StoreUnavailableError)).toBe(true);
+      expect(afterFirst).toBeGreaterThan(0);
+      expect(afterFirst).toBeLessThanOrEqual(10);
+      // Inside the back-off: nobody tries, everybody is told to come back later.
+      const during = await Promise.allSettled(Array.from({ length: 200 }, () => down.query('SELECT 1')));
+      const tried = relay.connections() - before - afterFirst;
+      const reasons = during.map((r) => (r.status === 'rejected' ? r.reason : undefined)) as StoreUnavailableError[];
+      expect(reasons.every((e) => e instanceof StoreUnavailableError && e.retryAfterSeconds >= 1 && e.outcome === 'unchanged')).toBe(true);
+      expect(tried).toBeLessThanOrEqual(1);
+      // Once it has run out, of 200 requests arriving together exactly one tries.
+      await sleepMs(short.maxMs + 50);
+      const mark = relay.connections();
+      const probe = await Promise.allSettled(Array.from({ length: 200 }, () => down.query('SELECT 1')));
+      expect(probe.every((r) => r.status === 'rejected')).toBe(true);
+      expect(relay.connections() - mark).toBe(1);
+      // The database is back: the engine finds it by itself, and says so once.
+      relay.refuse(false);
+      await eventually(async () => {
+        await down.query('SELECT 1');
+      });
+      expect(lines.filter((l) => l.includes('unreachable')).length).toBe(1);
+      expect(lines.filter((l) => l.includes('reachable again')).length).toBe(1);
+      for (const l of lines) expect(l).not.toContain(cluster.password);
+    } finally {
+      await down.close();
+      await relay.close();
     }
   });
 

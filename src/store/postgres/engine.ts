@@ -17,10 +17,22 @@ export interface RetryPolicy {
   maxMs: number;
 }
 
+/**
+ * After a failed connection, nobody tries again until a random time in [d/2, d] has passed,
+ * d = min(maxMs, baseMs·2^(failures−1)); meanwhile requests fail at once with
+ * StoreUnavailableError. Then one request tries (the others still fail fast) and either brings
+ * the engine back or doubles d.
+ */
+export interface ReconnectPolicy {
+  baseMs: number;
+  maxMs: number;
+}
+
 export interface PostgresEngineOptions {
   /** Connections in the pool (default 10). */
   poolSize?: number;
   retry?: Partial<RetryPolicy>;
+  reconnect?: Partial<ReconnectPolicy>;
   /** Receives operational lines (an idle connection dropped); they never hold the password. */
   onLog?: (line: string) => void;
   /** Environment the password is looked up in (default process.env). */
@@ -29,6 +41,7 @@ export interface PostgresEngineOptions {
 
 const DEFAULT_POOL_SIZE = 10;
 const DEFAULT_RETRY: RetryPolicy = { attempts: 10, baseMs: 4, maxMs: 250 };
+const DEFAULT_RECONNECT: ReconnectPolicy = { baseMs: 250, maxMs: 10_000 };
 // Prepared statements live per connection; past this many distinct texts (filter combinations
 // are open-ended) statements run unnamed instead of growing every connection's cache forever.
 const MAX_NAMED_STATEMENTS = 1000;
@@ -47,6 +60,13 @@ export class PostgresEngine implements SqlEngine {
   readonly location: string;
   private readonly statements = new Map<string, Statement>();
   private readonly retry: RetryPolicy;
+  private readonly reconnect: ReconnectPolicy;
+  private readonly log: (line: string) => void;
+  /** Set while the database cannot be reached: when the next connection may be tried, and whether one is being tried. */
+  private down?: { failures: number; until: number; probing: boolean; error: StoreUnavailableError };
+  /** Pool slots taken, and the requests waiting for one (see slot()). */
+  private inUse = 0;
+  private readonly waiting: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private closed = false;
 
   private constructor(
@@ -56,6 +76,8 @@ export class PostgresEngine implements SqlEngine {
   ) {
     this.location = settings.location;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.reconnect = { ...DEFAULT_RECONNECT, ...options.reconnect };
+    this.log = options.onLog ?? (() => {});
     this.poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
   }
 
@@ -152,7 +174,7 @@ export class PostgresEngine implements SqlEngine {
         await sleep(Math.random() * Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** attempt));
       } finally {
         sql.end();
-        client.release(destroy);
+        this.release(client, destroy);
       }
     }
   }
@@ -169,7 +191,7 @@ export class PostgresEngine implements SqlEngine {
       throw this.unavailable(e, 'request');
     } finally {
       sql.end();
-      client.release(destroy);
+      this.release(client, destroy);
     }
   }
 
@@ -207,7 +229,7 @@ export class PostgresEngine implements SqlEngine {
       destroy = true;
       throw this.unavailable(e, 'request');
     } finally {
-      client.release(destroy);
+      this.release(client, destroy);
     }
   }
 
@@ -237,17 +259,107 @@ export class PostgresEngine implements SqlEngine {
     return p && p.length > 0 ? text.split(p).join('(redacted)') : text;
   }
 
+  /**
+   * A slot of the pool, taken before a connection is asked of it and given back with it. Waiting
+   * here rather than in pg-pool's own queue is what lets the waiters fail fast when the database
+   * turns out to be down: a waiter in pg-pool's queue would try a connection of its own.
+   */
+  private async slot(): Promise<void> {
+    if (this.inUse < this.poolSize) {
+      this.inUse++;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      // Every connection busy for the whole wait is load, not an unreachable server: say which.
+      const timer = setTimeout(() => {
+        const i = this.waiting.indexOf(waiter);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(new StoreUnavailableError(`database ${this.location} is busy: no free connection within ${this.settings.connectTimeoutSeconds} s (all ${this.poolSize} in use); nothing was changed`));
+      }, this.settings.connectTimeoutSeconds * 1000);
+      const waiter = {
+        resolve: () => { clearTimeout(timer); resolve(); },
+        reject: (e: unknown) => { clearTimeout(timer); reject(e); },
+      };
+      this.waiting.push(waiter);
+    });
+  }
+
+  private freeSlot(): void {
+    const next = this.waiting.shift();
+    if (next) next.resolve();
+    else this.inUse--;
+  }
+
+  private release(client: PoolClient, destroy: boolean): void {
+    client.release(destroy);
+    this.freeSlot();
+  }
+
   private async connect(): Promise<PoolClient> {
     if (this.closed) throw new StoreUnavailableError(`database ${this.location} is closed`);
+    if (this.down) this.failFast();
+    await this.slot();
     try {
-      return await this.pool.connect();
+      return await this.connectInSlot();
     } catch (e) {
-      // Every connection busy for the whole wait is load, not an unreachable server: say which.
-      if (e instanceof Error && /timeout exceeded when trying to connect/.test(e.message) && this.pool.totalCount >= this.poolSize) {
-        throw new StoreUnavailableError(`database ${this.location} is busy: no free connection within ${this.settings.connectTimeoutSeconds} s (all ${this.poolSize} in use); nothing was changed`, { cause: e });
-      }
-      throw this.unavailable(e, 'connect');
+      this.freeSlot();
+      throw e;
     }
+  }
+
+  private failFast(): void {
+    const down = this.down!;
+    const now = Date.now();
+    if (down.probing || now < down.until) throw this.stillDown(down, now);
+  }
+
+  private async connectInSlot(): Promise<PoolClient> {
+    // While the database is unreachable, requests do not each try a connection of their own
+    // (every replica's every request would hammer a database that is restarting): they fail
+    // at once, and one of them tries when the back-off has run out. Checked before the first
+    // await, so of the requests arriving together exactly one is the probe.
+    const down = this.down;
+    if (down) {
+      const now = Date.now();
+      if (down.probing || now < down.until) throw this.stillDown(down, now);
+      down.probing = true;
+    }
+    try {
+      const client = await this.pool.connect();
+      if (this.down) {
+        this.log(`database ${this.location}: reachable again after ${this.down.failures} failed connection attempt${this.down.failures === 1 ? '' : 's'}`);
+        this.down = undefined;
+      }
+      return client;
+    } catch (e) {
+      // (pg-pool never queues here: slot() keeps the checkouts within its size, so a timeout is
+      // a connection that could not be made in time, an unreachable server.)
+      const error = this.unavailable(e, 'connect');
+      this.markDown(error, down !== undefined);
+      // Those waiting for a slot would each try next: they are told now instead.
+      for (const w of this.waiting.splice(0)) w.reject(this.stillDown(this.down!, Date.now()));
+      throw error;
+    }
+  }
+
+  /** A connection failed: back off (bounded, jittered) before the next one is tried. */
+  private markDown(error: StoreUnavailableError, wasProbe: boolean): void {
+    const now = Date.now();
+    // Several requests of one moment that fail together count as one failure.
+    if (this.down && !wasProbe && !this.down.probing && now < this.down.until) return;
+    const failures = (this.down?.failures ?? 0) + 1;
+    const ceiling = Math.min(this.reconnect.maxMs, this.reconnect.baseMs * 2 ** (failures - 1));
+    const wait = ceiling / 2 + Math.random() * (ceiling / 2);
+    if (!this.down) this.log(`database ${this.location}: unreachable (${error.message}); trying again in ${Math.round(wait)} ms, backing off up to ${this.reconnect.maxMs} ms`);
+    this.down = { failures, until: now + wait, probing: false, error };
+  }
+
+  private stillDown(down: NonNullable<PostgresEngine['down']>, now: number): StoreUnavailableError {
+    const waitMs = Math.max(0, down.until - now);
+    return new StoreUnavailableError(`${down.error.message} (not tried again for ${Math.ceil(waitMs)} ms; nothing was changed)`, {
+      cause: down.error,
+      retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+    });
   }
 
   private unavailable(e: unknown, phase: 'connect' | 'request' | 'commit'): StoreUnavailableError {
