@@ -247,5 +247,10 @@ describe('pushVerifier', () => {
     const e = await rejection(pushVerifier({ audience, email, certsUrl: certs.url, now: () => now }).verify(`Bearer ${await token()}`));
     expect([(e as BackendError).code, e.message]).toEqual(['unavailable', `Pub/Sub push not checked: Google's signing keys could not be fetched from ${certs.url}`]);
     certs = await startLocal();
+    certs.fallback = (_q, res) => json(res, 500, { error: 'backend' });
+    const f = await rejection(pushVerifier({ audience, email, certsUrl: certs.url, now: () => now }).verify(`Bearer ${await token()}`));
+    expect([(f as BackendError).code, f.message]).toEqual(['unavailable', `Pub/Sub push not checked: Google's signing keys could not be fetched from ${certs.url}`]);
+    certs.fallback = (_q, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('<html>');
+    expect(((await rejection(pushVerifier({ audience, email, certsUrl: certs.url, now: () => now }).verify(`Bearer ${await token()}`))) as BackendError).code).toBe('unavailable');
   });
 });

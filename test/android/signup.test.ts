@@ -133,6 +133,14 @@ describe('emmctl android signup', () => {
     expect(amapiCalls()).toEqual([]);
   });
 
+  it('a key file whose private key is no RSA key is for the admin to fix (exit 2), before any API call', async () => {
+    writeFileSync(keyFile, keyFileJson(key, `${google.url}token`, { private_key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' }), { mode: 0o600 });
+    const r = await signup(['--google-credentials', keyFile, '--enterprise-token-stdin'], ENTERPRISE_TOKEN);
+    expect([r.code, r.stdout]).toEqual([2, '']);
+    expect(r.stderr).toContain('error: the private_key of the service account emmctl@emmctl-test.iam.gserviceaccount.com is not an RSA key jose can sign with');
+    expect(google.seen).toEqual([]);
+  });
+
   it('refuses a plain-http endpoint elsewhere than this machine, and a callback URL that is none (exit 2)', async () => {
     const a = await runCli(['android', 'signup', '--callback-url', CALLBACK, '--amapi-endpoint', 'http://amapi.example.com/', '--google-credentials', keyFile, '--enterprise-token-stdin'], { input: ENTERPRISE_TOKEN });
     expect([a.code, a.stderr]).toEqual([2, expect.stringContaining('error: --amapi-endpoint must be an https:// URL (http:// only to 127.0.0.1 or localhost)')]);

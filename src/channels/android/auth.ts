@@ -274,7 +274,9 @@ export function pushVerifier(opts: { audience: string; email: string; certsUrl?:
 
 function verifyError(jose: typeof import('jose'), error: unknown, certsUrl: string, refuse: (why: string) => BackendError): BackendError {
   const e = jose.errors;
-  if (error instanceof e.JWKSTimeout || (error instanceof e.JOSEError && error.code === 'ERR_JWKS_INVALID') || !(error instanceof e.JOSEError)) {
+  // jose's generic error comes only from fetching the key set (not 200, not JSON); a fetch that fails is no JOSEError at all.
+  const fetching = error instanceof e.JWKSTimeout || (error instanceof e.JOSEError && (error.code === 'ERR_JWKS_INVALID' || error.code === 'ERR_JOSE_GENERIC')) || !(error instanceof e.JOSEError);
+  if (fetching) {
     return new BackendError('unavailable', `Pub/Sub push not checked: Google's signing keys could not be fetched from ${displayUrl(certsUrl)}`, { hint: 'Pub/Sub delivers the push again later' });
   }
   if (error instanceof e.JWTExpired) return refuse('the token has expired');

@@ -77,7 +77,10 @@ async function runSignup(ctx: CliContext, command: Command, opts: SignupOptions)
   const debug = globals.debug ? (line: string) => ctx.io.stderr.write(`${line}\n`) : undefined;
   const client = new AmapiClient({ endpoint: opts.amapiEndpoint, tokens: new GoogleTokenSource(key), log: debug });
 
-  const signupUrl = await client.createSignupUrl(projectId, opts.callbackUrl, opts.adminEmail);
+  // A key file jose cannot sign with is the admin's to fix (exit 2), however deep it surfaced.
+  const signupUrl = await client.createSignupUrl(projectId, opts.callbackUrl, opts.adminEmail).catch((error: unknown) => {
+    throw error instanceof AmapiCallError && error.cause instanceof UsageError ? error.cause : error;
+  });
   // The URL is what the admin needs to go on: shown even with -q.
   ctx.io.stderr.write(`Open this URL in a browser and sign up with the Google account that is to administer the enterprise:\n\n  ${signupUrl.url}\n\nGoogle then opens ${opts.callbackUrl} with ?enterpriseToken=… appended.\n`);
   const raw = opts.enterpriseTokenStdin ? await readStdin(ctx) : await promptToken(ctx);
