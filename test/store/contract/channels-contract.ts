@@ -206,6 +206,30 @@ export function describeChannelContract(name: string, options: StoreContractOpti
           expect(await stores[0]!.intakeChannelDevice(intake(1, { reportedAt: '2026-01-01T00:20:00.000Z' }))).toMatchObject({ outcome: 'refused', reason: expect.stringMatching(/belongs to an enrolled device/) });
         });
 
+        it('takes a send whose sender died as unknown, and lets a wipe Google carried out after emmctl expired it still wipe the device', async () => {
+          const stores = await open();
+          await setup(stores);
+          const id = (await stores[0]!.intakeChannelDevice(intake(1))).deviceId!;
+          const wipe = (await stores[0]!.enqueueCommands({ deviceIds: [id], type: 'wipe', idempotencyKey: 'w' }, ADMIN)).results[0]!.command!.id;
+          expect(await stores[0]!.beginChannelSend(wipe, { method: 'delete' })).toBe(true);
+          // The sender dies before it records anything: within the stale time it is not the follower's...
+          clock.advance(60_000);
+          expect(await stores[0]!.channelOperationsToCheck('android', 10)).toEqual([]);
+          // ...after it, the send is unknown: looked up, never simply sent again.
+          clock.advance(61_000);
+          expect(await stores[stores.length - 1]!.channelOperationsToCheck('android', 10)).toEqual([expect.objectContaining({ commandId: wipe, state: 'unknown', attempts: 1 })]);
+          expect(await stores[0]!.beginChannelSend(wipe, { method: 'delete' })).toBe(false);
+          // emmctl expires it meanwhile; the lookup then finds Google did delete the device.
+          clock.advance(31 * DAY);
+          await stores[0]!.reconcile();
+          expect((await stores[0]!.getCommand(wipe)).status).toBe('expired');
+          await stores[0]!.finishChannelCommand(wipe, 'acknowledged', 'factory reset', 'android');
+          expect((await stores[0]!.getCommand(wipe)).status).toBe('expired');
+          expect((await stores[0]!.getDevice(id)).state).toBe('wiped');
+          const result = (await stores[0]!.listAudit({ limit: 100, order: 'desc' })).items.find((a) => a.action === 'command.result');
+          expect(result!.detail).toMatchObject({ status: 'acknowledged', late: true, recorded: 'expired', channel: 'android' });
+        });
+
         it('pages the configurations of enrolled channel devices, and keeps policy moves and published policies conditional', async () => {
           const stores = await open();
           await setup(stores);
