@@ -766,7 +766,7 @@ export class FleetService {
    * as for any device. `posture` null: the device reported too little to be judged (unknown).
    * `report.at` is when the device reported (the check-in time the age rules read).
    */
-  private async storeReport(sql: Sql, row: DeviceRow, posture: Posture | null, now: Date, report: { at: string; osVersion: string; model?: string; appliedConfigVersion?: string }): Promise<{ snap: ResourceSnapshot; groups: string[] }> {
+  private async storeReport(sql: Sql, row: DeviceRow, posture: Posture | null, now: Date, report: { at: string; osVersion: string; model?: string; appliedConfigVersion?: string }): Promise<boolean> {
     const at = now.toISOString();
     const deviceId = row.id;
     const postureJson = posture === null ? null : JSON.stringify(posture);
@@ -782,16 +782,18 @@ export class FleetService {
     // Evaluated before the write, so the posture and its evaluation go in one statement.
     const evaluated = this.evaluation(row, device, snap, groups, now);
     const stored = evaluationSet(inputsRead, evaluated.stored, inputsRead.compliance_status);
-    await writeReport(sql, deviceId, {
+    const written = await writeReport(sql, deviceId, {
       posture: postureJson, osVersion: report.osVersion, osKey: sameOs ? null : versionKey(report.osVersion), model: report.model ?? null,
       checkedInAt: report.at, appliedConfigVersion: report.appliedConfigVersion ?? null,
     }, stored, at);
+    // Wiped or retired since it was read: nothing of this report is kept.
+    if (!written) return false;
     row.compliance_status = evaluated.stored.status;
     const since = row.noncompliant_since;
     const result = await this.escalate(sql, row, device, snap, groups, now, evaluated.result);
     // Opening or ending the episode invalidated what was just stored (its start is an input).
     if (row.noncompliant_since !== since) await this.keepEvaluation(sql, row, device, snap, groups, now, result);
-    return { snap, groups };
+    return true;
   }
 
   /**
@@ -1454,8 +1456,8 @@ export class FleetService {
       try {
         return await attempt();
       } catch (e) {
-        if (!(e instanceof ChannelRaceLost)) throw e;
-        // Rolled back: the other intake's rows are committed now, so this one is an update.
+        if (!(e instanceof ChannelRaceLost) && !(e instanceof ChannelReportOutrun)) throw e;
+        // Rolled back: the other writer's rows are committed now, so this one is an update (or stale).
         return await attempt();
       }
     } catch (e) {
@@ -1521,7 +1523,9 @@ export class FleetService {
     // A report time ahead of this clock counts as now, so it cannot hold later reports back.
     const reportedAt = i.reportedAt < at ? i.reportedAt : at;
     if (!(await advanceReport(sql, row.id, i.mode, reportedAt))) return { outcome: 'stale', deviceId: row.id };
-    await this.storeReport(sql, row, channelPosture(i), now, { at: reportedAt, osVersion: i.osVersion, model: i.model, appliedConfigVersion: i.appliedConfigVersion });
+    if (!(await this.storeReport(sql, row, channelPosture(i), now, { at: reportedAt, osVersion: i.osVersion, model: i.model, appliedConfigVersion: i.appliedConfigVersion }))) {
+      throw new ChannelReportOutrun();
+    }
     return { outcome: 'updated', deviceId: row.id };
   }
 
@@ -1724,6 +1728,9 @@ const MODE_OWNERSHIP: Record<ChannelMode, Ownership> = { fm: 'corporate', wpc: '
 
 /** Rolls back an intake that found the same channel device taken in by another one meanwhile. */
 class ChannelRaceLost extends Error {}
+
+/** Rolls back a report whose device was wiped or retired after it was read (the report time it advanced included). */
+class ChannelReportOutrun extends Error {}
 
 function cutText(s: string, max: number): string {
   const cps = [...s];

@@ -84,14 +84,14 @@ export async function endEnrollment(sql: Sql, id: string, state: 'wiped' | 'reti
 }
 
 /**
- * A device's report (check-in or channel report) with its evaluation (`stored`: evaluationSet's
- * SET list) in one statement. `osKey` null: the OS is the stored one, so os_version and os_key
- * stay out of the SET (sparing the OS index a write on the usual report).
+ * A device channel's report with its evaluation (`stored`: evaluationSet's SET list) in one
+ * statement, only while the device is enrolled (a wipe recorded meanwhile wins; PostgreSQL
+ * re-checks on the row version it waited for). `osKey` null: the OS is the stored one, so
+ * os_version and os_key stay out of the SET (sparing the OS index a write on the usual report).
  */
-export async function writeReport(sql: Sql, id: string, f: { posture: string | null; osVersion: string; osKey: string | null; model: string | null; checkedInAt: string; appliedConfigVersion: string | null }, stored: { set: string; params: unknown[] }, at: string): Promise<void> {
-  if (f.osKey === null) {
-    await sql.run(`UPDATE devices SET posture = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${stored.set} WHERE id = ?`, [f.posture, f.model, f.checkedInAt, f.appliedConfigVersion, at, ...stored.params, id]);
-  } else {
-    await sql.run(`UPDATE devices SET posture = ?, os_version = ?, os_key = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${stored.set} WHERE id = ?`, [f.posture, f.osVersion, f.osKey, f.model, f.checkedInAt, f.appliedConfigVersion, at, ...stored.params, id]);
-  }
+export async function writeReport(sql: Sql, id: string, f: { posture: string | null; osVersion: string; osKey: string | null; model: string | null; checkedInAt: string; appliedConfigVersion: string | null }, stored: { set: string; params: unknown[] }, at: string): Promise<boolean> {
+  const r = f.osKey === null
+    ? await sql.run(`UPDATE devices SET posture = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${stored.set} WHERE id = ? AND state = 'enrolled'`, [f.posture, f.model, f.checkedInAt, f.appliedConfigVersion, at, ...stored.params, id])
+    : await sql.run(`UPDATE devices SET posture = ?, os_version = ?, os_key = ?, model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${stored.set} WHERE id = ? AND state = 'enrolled'`, [f.posture, f.osVersion, f.osKey, f.model, f.checkedInAt, f.appliedConfigVersion, at, ...stored.params, id]);
+  return r.changes === 1;
 }
