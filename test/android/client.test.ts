@@ -194,6 +194,19 @@ describe('AmapiClient: the calls as Google documents them', () => {
     expect(logs).toEqual([]);
   });
 
+  it('keeps connections alive for reads and idempotent writes, but sends issueCommand and creates on a connection of their own', async () => {
+    server.fallback = answer('Operation', { name: `${DEVICE}/operations/1` });
+    server.handlers.push(answer('Device', { name: DEVICE }), answer('Device', { name: DEVICE }));
+    const c = client();
+    await c.getDevice(DEVICE);
+    await c.getDevice(DEVICE);
+    await c.issueCommand(DEVICE, { type: 'LOCK' });
+    await c.issueCommand(DEVICE, { type: 'LOCK' });
+    const [a, b, x, y] = server.seen.map((s) => s.port);
+    expect(a).toBe(b);
+    expect(new Set([a, x, y]).size).toBe(3);
+  });
+
   it('refuses a name that is not of its kind before sending anything (no path tricks)', async () => {
     const c = client();
     for (const p of [c.getDevice(`${E}/devices/../../policies/x`), c.getDevice(POLICY), c.deletePolicy('enterprises/LC1/policies/a/b'), c.getOperation(DEVICE), c.listDevices('enterprises/')]) {

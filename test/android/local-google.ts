@@ -13,6 +13,8 @@ export interface Seen {
   headers: IncomingMessage['headers'];
   text: string;
   body?: unknown;
+  /** The client's port: the same for requests on one kept-alive connection. */
+  port: number;
 }
 
 export type Handler = (req: Seen, res: ServerResponse) => void | Promise<void>;
@@ -40,7 +42,7 @@ export async function startLocal(fallback: Handler = (_q, res) => json(res, 404,
     }
     let body: unknown;
     if (text !== '' && String(req.headers['content-type'] ?? '').startsWith('application/json')) body = JSON.parse(text);
-    const seen: Seen = { method: req.method ?? '', path: decodeURIComponent(u.pathname), query, headers: req.headers, text, body };
+    const seen: Seen = { method: req.method ?? '', path: decodeURIComponent(u.pathname), query, headers: req.headers, text, body, port: req.socket.remotePort ?? 0 };
     local.seen.push(seen);
     const handler = local.handlers.shift() ?? local.fallback;
     await handler(seen, res);

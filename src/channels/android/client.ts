@@ -311,7 +311,7 @@ export class AmapiClient {
       if (body !== undefined) headers['content-type'] = 'application/json; charset=utf-8';
       let answer;
       try {
-        answer = await exchange({ method: c.method, url, headers, body, timeoutMs: this.timeoutMs, maxBytes: MAX_ANSWER_BYTES });
+        answer = await exchange({ method: c.method, url, headers, body, timeoutMs: this.timeoutMs, maxBytes: MAX_ANSWER_BYTES, fresh: c.retry === 'once' || c.retry === 'create' });
       } catch (error) {
         if (!(error instanceof TransportError)) throw error;
         const amapi = { ...transportFailure(`no answer from ${url.origin}: ${error.message}`), mayHaveApplied: error.sent };

@@ -14,6 +14,12 @@ export interface HttpExchange {
   body?: string;
   timeoutMs: number;
   maxBytes: number;
+  /**
+   * On a connection of its own, not a kept-alive one: a server may close an idle connection
+   * just as a request goes out on it, and the reset that follows cannot be told from a lost
+   * answer. For a write that is never resent blindly, that would be an unknown outcome for nothing.
+   */
+  fresh?: boolean;
 }
 
 export interface HttpAnswer {
@@ -49,7 +55,7 @@ export function exchange(x: HttpExchange): Promise<HttpAnswer> {
       clearTimeout(timer);
       reject(new TransportError(message, written));
     };
-    const req = (https ? httpsRequest : httpRequest)(x.url, { method: x.method, headers, agent: https ? agents.https : agents.http });
+    const req = (https ? httpsRequest : httpRequest)(x.url, { method: x.method, headers, agent: x.fresh ? false : https ? agents.https : agents.http });
     const timer = setTimeout(() => {
       fail(`no answer within ${Math.round(x.timeoutMs / 100) / 10} s`);
       req.destroy();
