@@ -122,4 +122,10 @@ export interface CreatedEnrollmentToken {
   secret: string;
   /** What a device scans or opens to enroll, when the backend has its own form (Intune's Android QR payload). */
   enrollmentUrl?: string;
+  /**
+   * On a server with the Android channel, for a profile that takes Android devices: Google's
+   * enrollment token. `qrCode` is the provisioning payload (it holds the token value: shown once,
+   * never stored by emmctl), `tokenName` enterprises/E/enrollmentTokens/T.
+   */
+  android?: { qrCode: string; tokenName: string; expiresAt: string };
 }

@@ -43,6 +43,21 @@ export interface ServerOptions {
   trustedProxies?: TrustedProxies;
   /** PostgreSQL connections per replica (default 10). */
   databasePool?: number;
+  /** The Android channel (docs/android.md): devices managed through Google's Android Management API. */
+  android?: AndroidServerOptions;
+}
+
+export interface AndroidServerOptions {
+  /** enterprises/LC…. */
+  enterprise: string;
+  /** The service account's key, read from its JSON file (never logged). */
+  key: import('../channels/android/auth.js').ServiceAccountKey;
+  /** Default https://androidmanagement.googleapis.com/. */
+  endpoint?: string;
+  /** Pub/Sub push: the OIDC token's audience and the push subscription's service account. */
+  pubsub?: { audience: string; serviceAccount: string; certsUrl?: string; subscription?: string };
+  /** How long after a send whose answer was lost the ledger looks it up (AndroidChannelOptions.lookupDelayMs). */
+  lookupDelayMs?: number;
 }
 
 export interface RunningServer {
@@ -97,6 +112,8 @@ async function listen(store: ServerStore, host: string, port: number, options: S
   const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
   const t = options.timeouts ?? {};
   let closing = false;
+  const tickMs = (options.tickSeconds ?? 30) * 1000;
+  const android = options.android ? await startAndroid(store, options.android, tickMs, (line) => (log ? log(line) : void process.stderr.write(`${line}\n`))) : undefined;
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     void handle(req, res);
@@ -133,6 +150,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
       ip,
       store,
       notifyChannels: options.notify?.webhooks.length ?? 0,
+      android,
       body: () => (bodyPromise ??= readJsonBody(req, bodyLimit)),
     };
     let errorCode: string | undefined;
@@ -210,7 +228,6 @@ async function listen(store: ServerStore, host: string, port: number, options: S
     notifier.start();
   }
 
-  const tickMs = (options.tickSeconds ?? 30) * 1000;
   // Reconcile passes are shared by every replica on the database (FleetService.reconcileShare):
   // each wakes when the store says work can be there (the next pass is due, or a dead holder's
   // page lease runs out), takes pages until none is left to hand out, and sleeps again. Waking
@@ -245,6 +262,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
   };
   // The first run waits for the next turn so "listening" is not delayed by a large fleet.
   setImmediate(reconcile);
+  android?.channel.start();
 
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
@@ -263,6 +281,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
         const force = setTimeout(() => server.closeAllConnections(), t.shutdownMs ?? 10_000);
         force.unref();
       }).then(async () => {
+        await android?.channel.close();
         await notifier?.close();
         await reconciling;
         writer?.flush();
@@ -271,6 +290,21 @@ async function listen(store: ServerStore, host: string, port: number, options: S
       return closed;
     },
   };
+}
+
+/** The channel's modules load only on a server that runs it (emmctl --help and plain servers stay lean). */
+async function startAndroid(store: ServerStore, opts: AndroidServerOptions, tickMs: number, log: (line: string) => void): Promise<NonNullable<import('./router.js').RequestContext['android']>> {
+  const [{ GoogleTokenSource, pushVerifier }, { AmapiClient }, { QuotaWindow }, { AndroidChannel }] = await Promise.all([
+    import('../channels/android/auth.js'),
+    import('../channels/android/client.js'),
+    import('../channels/android/quota.js'),
+    import('../service/android-channel.js'),
+  ]);
+  // One quota window for every call this process makes (sync, commands, tokens, pushes).
+  const api = new AmapiClient({ endpoint: opts.endpoint, tokens: new GoogleTokenSource(opts.key), quota: new QuotaWindow(), log });
+  const channel = new AndroidChannel({ enterprise: opts.enterprise, api, fleet: store, tickMs, log, subscription: opts.pubsub?.subscription, lookupDelayMs: opts.lookupDelayMs });
+  const push = opts.pubsub ? pushVerifier({ audience: opts.pubsub.audience, email: opts.pubsub.serviceAccount, certsUrl: opts.pubsub.certsUrl }) : undefined;
+  return push ? { channel, push } : { channel };
 }
 
 /**

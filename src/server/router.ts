@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BackendError, type BackendErrorCode } from '../errors.js';
 import type { Actor, ApiRole, ApiTokenInfo } from '../model/access.js';
 import type { DeviceSession, ServerStore } from './store.js';
+import type { AndroidChannel } from '../service/android-channel.js';
 
 export type Method = 'GET' | 'POST';
 
@@ -22,6 +23,8 @@ export interface RequestContext {
   store: ServerStore;
   /** How many notification channels (webhooks) this server delivers escalation events to. */
   notifyChannels: number;
+  /** The Android channel, when the server runs one (--android-enterprise); push: the Pub/Sub push check. */
+  android?: { channel: AndroidChannel; push?: { verify(authorization: string | undefined): Promise<void> } };
   /** Set by auth for admin routes. */
   token?: ApiTokenInfo;
   /** Set by auth for device routes. */

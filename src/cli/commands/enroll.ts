@@ -70,7 +70,9 @@ Examples:
 The secret is printed once (stdout) and stored only as a hash: keep it now.
 Enrollment URL: <server>/v1/agent/enroll?token=SECRET against a server; emmctl://enroll?token=SECRET
 on the embedded store. -o json prints {id, profile, createdAt, expiresAt, maxUses, uses, revoked,
-createdBy, secret, enrollmentUrl}.
+createdBy, secret, enrollmentUrl}, and on a server with the Android channel, for a profile that
+takes Android devices, android: {qrCode, tokenName, expiresAt} (Google's provisioning payload,
+which --qr draws instead of the URL).
 
 Examples:
   $ emmctl enroll token create --profile corp-android
@@ -86,7 +88,7 @@ Next: \`emmctl enroll token list\`; revoke a leaked token with \`emmctl enroll t
       const created = await backend.createEnrollmentToken({ profile: opts.profile, expiresInSeconds, maxUses: opts.maxUses });
       const { enrollmentUrl } = await import('../../fleet/enrollment.js');
       const url = created.enrollmentUrl ?? enrollmentUrl(backend, created.secret);
-      const record = { ...created.token, secret: created.secret, enrollmentUrl: url };
+      const record = { ...created.token, secret: created.secret, enrollmentUrl: url, ...(created.android ? { android: created.android } : {}) };
       const format = outputFormat(ctx, command);
       const { renderRecordAsData, formatKeyValues } = await import('../../output/render.js');
       const asData = await renderRecordAsData(record, {
@@ -110,14 +112,17 @@ Next: \`emmctl enroll token list\`; revoke a leaked token with \`emmctl enroll t
           ['profile', created.token.profile],
           ['expires', created.token.expiresAt],
           ['max uses', created.token.maxUses ?? 'unlimited'],
+          ...(created.android ? [['android token', created.android.tokenName], ['android qr code', created.android.qrCode]] as Array<[string, string]> : []),
         ], ctx.out));
       }
       ctx.warn('the token secret is shown only this once (emmctl keeps only a hash): store it now.');
+      if (created.android) ctx.warn('the Android QR code holds Google\'s enrollment token: it is shown only this once (emmctl does not keep it).');
       if (opts.qr) {
         if (!ctx.io.stderr.isTTY) ctx.warn('--qr needs a terminal; no QR code drawn');
         else {
           const { default: qr } = await import('qrcode-terminal');
-          qr.generate(url, { small: true }, (code) => ctx.io.stderr.write(`${code}\n`));
+          // An Android device provisions from Google's payload (scanned on the welcome screen), not from emmctl's URL.
+          qr.generate(created.android?.qrCode ?? url, { small: true }, (code) => ctx.io.stderr.write(`${code}\n`));
         }
       }
     });

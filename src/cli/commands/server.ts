@@ -19,6 +19,14 @@ interface ServeOptions {
   notifySecretFile?: string;
   databasePool?: string;
   trustedProxy?: string;
+  androidEnterprise?: string;
+  googleCredentials?: string;
+  amapiEndpoint?: string;
+  pubsubAudience?: string;
+  pubsubServiceAccount?: string;
+  pubsubSubscription?: string;
+  googleCertsUrl?: string;
+  androidLookupDelay?: string;
 }
 
 const ROLES = ['admin', 'operator', 'viewer'];
@@ -43,6 +51,14 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-access-log', 'do not write the JSON access log to stderr')
     .option('--notify-webhook <url>', 'POST a signed JSON event to URL for each notify step and each escalation command queued; repeatable', (v: string, prev: string[]) => [...prev, v], [])
     .option('--notify-secret-file <file>', 'file holding the HMAC-SHA256 signing secret of --notify-webhook (else env EMMCTL_NOTIFY_SECRET)')
+    .option('--android-enterprise <name>', 'manage Android devices through Google\'s Android Management API for this enterprise (enterprises/LC…; see `emmctl android signup`)')
+    .option('--google-credentials <file>', 'the service account\'s JSON key for --android-enterprise (else env GOOGLE_APPLICATION_CREDENTIALS)')
+    .option('--amapi-endpoint <url>', 'the Android Management API\'s address (default https://androidmanagement.googleapis.com/)')
+    .option('--pubsub-audience <url>', 'take AMAPI\'s Pub/Sub pushes at POST /v1/android/pubsub: the audience of the push subscription\'s OIDC token (usually that URL)')
+    .option('--pubsub-service-account <email>', 'the service account the push subscription signs its OIDC tokens as (with --pubsub-audience)')
+    .option('--pubsub-subscription <name>', 'accept pushes only from this subscription (projects/P/subscriptions/S)')
+    .option('--google-certs-url <url>', 'where Google\'s OIDC signing keys are (default https://www.googleapis.com/oauth2/v3/certs)')
+    .option('--android-lookup-delay <seconds>', 'a command whose answer from Google was lost is looked up this long after it was sent, never sent again before (default 300)')
     .addHelpText(
       'after',
       `
@@ -59,6 +75,12 @@ With --database (or EMMCTL_DATABASE_URL) the server serves a PostgreSQL database
 servers may serve one database behind a load balancer. The password comes from
 EMMCTL_DATABASE_URL, EMMCTL_DATABASE_PASSWORD_FILE, PGPASSWORD or ~/.pgpass, never the flag.
 /healthz says the process is up; /readyz (200, or 503 + Retry-After) that it can reach its database.
+
+With --android-enterprise and a service account key (--google-credentials FILE or
+GOOGLE_APPLICATION_CREDENTIALS), the server also manages Android devices through Google's
+Android Management API: tokens for Android profiles get Google's QR code, devices are synced
+every tick, their policies compiled from your Policies, commands sent through Google. With
+--pubsub-audience and --pubsub-service-account it takes Pub/Sub pushes too. docs/android.md.
 
 Create the first API token on the server host, on the store it serves (no server needed):
   emmctl server token create --role admin --name ci --data-dir DIR   (or --database URL)
@@ -211,7 +233,10 @@ async function serve(ctx: CliContext, command: Command, opts: ServeOptions): Pro
     notify = { webhooks: [...new Set(webhooks)], secret };
   }
 
+  const android = await androidOptions(opts, env, (m) => ctx.warn(m));
+
   const running = await startServer({
+    android,
     notify,
     timeouts,
     ...(choice.engine === 'postgres' ? { databaseUrl: choice.url } : { dataDir: choice.dataDir }),
@@ -228,6 +253,7 @@ async function serve(ctx: CliContext, command: Command, opts: ServeOptions): Pro
     ctx.info(`emmctl server: database ${redactUrl(choice.url)}`);
   } else ctx.info(`emmctl server: store in ${choice.dataDir}`);
   if (trustedProxies) ctx.info(`emmctl server: client addresses taken from X-Forwarded-For from ${trustedProxies.ranges.join(', ')}`);
+  if (android) ctx.info(`emmctl server: Android enterprise ${android.enterprise} through ${android.endpoint ?? 'https://androidmanagement.googleapis.com/'}${android.pubsub ? ', Pub/Sub pushes at /v1/android/pubsub' : ''}`);
   if (notify) {
     const { channelName } = await import('../../server/notify.js');
     ctx.info(`emmctl server: notifying ${notify.webhooks.map(channelName).join(', ')}`);
@@ -259,4 +285,52 @@ async function serve(ctx: CliContext, command: Command, opts: ServeOptions): Pro
     process.removeListener('SIGTERM', onTerm);
   }
   ctx.info('emmctl server: stopped');
+}
+
+type AndroidOptions = NonNullable<import('../../server/http.js').ServerOptions['android']>;
+
+/** The Android channel's flags, checked; undefined when the server runs no Android channel. */
+async function androidOptions(opts: ServeOptions, env: NodeJS.ProcessEnv, warn: (message: string) => void): Promise<AndroidOptions | undefined> {
+  const { UsageError } = await import('../../errors.js');
+  const pubsubGiven = opts.pubsubAudience ?? opts.pubsubServiceAccount ?? opts.pubsubSubscription ?? opts.googleCertsUrl;
+  if (opts.androidEnterprise === undefined) {
+    for (const [flag, v] of [['--google-credentials', opts.googleCredentials], ['--amapi-endpoint', opts.amapiEndpoint], ['--android-lookup-delay', opts.androidLookupDelay]] as const) {
+      if (v !== undefined) throw new UsageError(`${flag} goes with --android-enterprise`);
+    }
+    if (pubsubGiven !== undefined) throw new UsageError('the --pubsub-* and --google-certs-url flags go with --android-enterprise');
+    return undefined;
+  }
+  const enterprise = opts.androidEnterprise.trim();
+  if (!/^enterprises\/[A-Za-z0-9_-]{1,100}$/.test(enterprise)) {
+    throw new UsageError(`invalid --android-enterprise "${opts.androidEnterprise}": expected enterprises/ID (as emmctl android signup prints it)`);
+  }
+  const { loadServiceAccountKey, endpointProblem } = await import('../../channels/android/auth.js');
+  const { key } = await loadServiceAccountKey(opts.googleCredentials, env, warn);
+  const url = (flag: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    // A URL that receives the service account's access token (or whose keys decide what a push may do).
+    const problem = endpointProblem(v);
+    if (problem) throw new UsageError(`${flag} "${v}" ${problem}`);
+    return new URL(v).toString();
+  };
+  const out: AndroidOptions = { enterprise, key };
+  const endpoint = url('--amapi-endpoint', opts.amapiEndpoint);
+  if (endpoint !== undefined) out.endpoint = endpoint;
+  if (opts.androidLookupDelay !== undefined) {
+    const seconds = Number(opts.androidLookupDelay);
+    if (!(seconds > 0) || seconds > 86_400) throw new UsageError(`invalid --android-lookup-delay "${opts.androidLookupDelay}": expected seconds, more than 0 and at most a day`);
+    out.lookupDelayMs = seconds * 1000;
+  }
+  if (pubsubGiven !== undefined) {
+    if (!opts.pubsubAudience || !opts.pubsubServiceAccount) throw new UsageError('--pubsub-audience and --pubsub-service-account go together', 'give both to take Pub/Sub pushes at POST /v1/android/pubsub, or neither');
+    if (!/^[^@\s]+@[^@\s]+$/.test(opts.pubsubServiceAccount)) throw new UsageError(`invalid --pubsub-service-account "${opts.pubsubServiceAccount}": expected the service account's e-mail`);
+    if (opts.pubsubSubscription !== undefined && !/^projects\/[^/\s]+\/subscriptions\/[^/\s]+$/.test(opts.pubsubSubscription)) {
+      throw new UsageError(`invalid --pubsub-subscription "${opts.pubsubSubscription}": expected projects/PROJECT/subscriptions/NAME`);
+    }
+    out.pubsub = { audience: opts.pubsubAudience, serviceAccount: opts.pubsubServiceAccount };
+    const certs = url('--google-certs-url', opts.googleCertsUrl);
+    if (certs !== undefined) out.pubsub.certsUrl = certs;
+    if (opts.pubsubSubscription !== undefined) out.pubsub.subscription = opts.pubsubSubscription;
+  }
+  return out;
 }

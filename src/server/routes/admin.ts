@@ -39,7 +39,8 @@ export const adminRoutes: Route[] = [
     path: '/v1/whoami',
     auth: 'viewer',
     // storeId: which store this server serves, so a saved plan can tell it from another (src/plan).
-    handler: async (ctx) => ({ name: ctx.token!.name, role: ctx.token!.role, storeId: await ctx.store.storeId(), notifyChannels: ctx.notifyChannels }),
+    // channels: the device channels besides the agent, so the CLI knows to warn about what AMAPI cannot express.
+    handler: async (ctx) => ({ name: ctx.token!.name, role: ctx.token!.role, storeId: await ctx.store.storeId(), notifyChannels: ctx.notifyChannels, channels: ctx.android ? ['android'] : [] }),
   },
   {
     method: 'GET',
@@ -108,6 +109,8 @@ export const adminRoutes: Route[] = [
         expiresInSeconds: optionalInt(fields, 'expiresInSeconds', 1, MAX_TOKEN_SECONDS),
         maxUses: optionalInt(fields, 'maxUses', 1),
       };
+      // A profile that takes Android devices also gets Google's token when the server runs the channel.
+      if (ctx.android) return await ctx.android.channel.createEnrollmentToken(input, actor(ctx));
       return await ctx.store.createEnrollmentToken(input, actor(ctx));
     },
   },

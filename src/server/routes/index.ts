@@ -5,6 +5,7 @@ import { StoreUnavailableError } from '../../store/engine.js';
 import { checkQuery } from '../validate.js';
 import { adminRoutes } from './admin.js';
 import { agentRoutes } from './agent.js';
+import { androidRoutes } from './android.js';
 
 const metaRoutes: Route[] = [
   // Like every route, they refuse what they do not take (the 400 their OpenAPI entries declare).
@@ -29,4 +30,4 @@ const metaRoutes: Route[] = [
   { method: 'GET', path: '/v1/openapi.json', auth: 'none', handler: (ctx) => (checkQuery(ctx.query, []), OPENAPI_DOCUMENT) },
 ];
 
-export const ROUTES: readonly Route[] = [...metaRoutes, ...adminRoutes, ...agentRoutes];
+export const ROUTES: readonly Route[] = [...metaRoutes, ...adminRoutes, ...agentRoutes, ...androidRoutes];

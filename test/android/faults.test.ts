@@ -1,0 +1,156 @@
+// The Android channel when things go wrong, with a real `emmctl server` process on the fake
+// Google: a 429 storm during a device sync (the client backs off, nothing is lost), a lost
+// issueCommand answer (looked up, never sent twice: counted at the fake), and kill -9 of the
+// server in the middle of a sync and of a command dispatch, then a restart on the same store
+// (nothing duplicated, nothing lost).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { createApiToken, killAll, startServerProcess, type ServerProcess } from '../helpers/server.js';
+import { startFakeAmapi, type FakeAmapi } from './fake-amapi.js';
+import { ANDROID_REPO, androidServerArgs, passes, tokenValue, waitFor, WIFI_PSK } from './runtime-helpers.js';
+
+interface DeviceJson { id: string; serial?: string; state: string; platform: string }
+interface CommandJson { id: string; type: string; status: string; deviceId: string }
+
+// No automatic lock here: every command in these tests is one the test queued and counts.
+const REPO = ANDROID_REPO.replace('    - { after: 0s, do: lock }\n', '');
+
+describe('android: faults between the server and Google', () => {
+  let fake: FakeAmapi;
+  let work: { path: string; cleanup: () => void };
+  let data: string;
+  let server: ServerProcess;
+  let env: Record<string, string>;
+  let repo: string;
+  let value: string;
+  const enrolled: string[] = [];
+  const cli = (args: string[]): Promise<CliResult> => runCli(args, { cwd: repo, env });
+  const json = async <T>(args: string[]): Promise<T> => {
+    const r = await cli([...args, '-o', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as T;
+  };
+  const start = async () => {
+    server = await startServerProcess(data, androidServerArgs(fake));
+    env.EMMCTL_SERVER = server.url;
+  };
+  const androidDevices = async () => (await json<DeviceJson[]>(['devices', 'list', '--limit', '1000'])).filter((d) => d.platform === 'android');
+  const serialOf = (name: string) => String((fake.devices.get(name)!.hardwareInfo as { serialNumber: string }).serialNumber);
+  const issued = (device: string, type: string) =>
+    fake.requests.filter((r) => r.call === 'enterprises.devices.issueCommand' && r.path.includes(device) && (r.body as { type?: string } | undefined)?.type === type).length;
+  const idOf = async (name: string) => {
+    const serial = serialOf(name);
+    const d = (await androidDevices()).find((x) => x.serial === serial);
+    if (!d) throw new Error(`no emmctl device has serial ${serial}`);
+    return d.id;
+  };
+  /** Waits until emmctl lists exactly the devices enrolled at the fake, each once. */
+  const allTaken = async () => {
+    const want = enrolled.map(serialOf).sort();
+    return waitFor(`${want.length} devices in emmctl`, async () => {
+      const have = (await androidDevices()).filter((d) => d.state === 'enrolled').map((d) => d.serial!).sort();
+      return have.length >= want.length ? have : undefined;
+    });
+  };
+
+  beforeAll(async () => {
+    fake = await startFakeAmapi({ seed: 21 });
+    work = tempDir('emmctl-android-faults-');
+    repo = join(work.path, 'repo');
+    data = join(work.path, 'data');
+    mkdirSync(join(repo, 'policies'), { recursive: true });
+    writeFileSync(join(repo, 'policies', 'android.yaml'), REPO);
+    env = { EMMCTL_TOKEN: await createApiToken(data, 'admin', 'faults-admin'), WIFI_PSK };
+    await start();
+    expect((await cli(['apply', '--yes'])).code).toBe(0);
+    const created = await json<{ android: { qrCode: string } }>(['enroll', 'token', 'create', '--profile', 'android-corp']);
+    value = tokenValue(created.android.qrCode);
+  });
+  afterEach(() => {
+    expect(fake.schemaErrors).toEqual([]);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    killAll();
+    await fake?.close();
+    work?.cleanup();
+  });
+
+  it('backs off through a 429 storm during a sync and loses no device', async () => {
+    enrolled.push(...(await fake.devices.enrollMany(value, 6)));
+    const before = fake.requests.length;
+    fake.faults.quotaStorm(4, 1);
+    const have = await allTaken();
+    expect(have).toEqual(enrolled.map(serialOf).sort());
+    const during = fake.requests.slice(before);
+    // The storm was met (four 429s), and the sync went on after it.
+    expect(during.filter((r) => r.status === 429)).toHaveLength(4);
+    expect(during.some((r) => r.call === 'enterprises.devices.list' && r.status === 200)).toBe(true);
+    expect(server.stderr()).not.toMatch(/"level":"error"/);
+  });
+
+  it('looks a lost issueCommand answer up instead of sending it again', async () => {
+    const target = enrolled[0]!;
+    const id = await idOf(target);
+    fake.faults.loseNextResponse('issueCommand');
+    const queued = await json<Array<{ commandId: string }>>(['lock', id, '--yes']);
+    const commandId = queued[0]!.commandId;
+    // The answer was lost: Google has the LOCK, emmctl does not know it yet.
+    await waitFor('the lost answer', async () => (fake.requests.some((r) => r.lost && r.call === 'enterprises.devices.issueCommand') ? true : undefined));
+    await waitFor('the lookup', async () => (fake.requests.some((r) => r.call === 'enterprises.devices.operations.list' && r.path.includes(target)) ? true : undefined));
+    fake.devices.report(target);
+    const done = await waitFor('the lock acknowledged', async () => {
+      const c = await json<CommandJson>(['commands', 'show', commandId]);
+      if (c.status !== 'acknowledged') fake.devices.report(target);
+      return c.status === 'acknowledged' ? c : undefined;
+    });
+    expect(done.type).toBe('lock');
+    expect(issued(target, 'LOCK')).toBe(1);
+    expect(fake.devices.executed(target).filter((e) => e.type === 'LOCK')).toHaveLength(1);
+    await passes(fake, 3);
+    expect(issued(target, 'LOCK')).toBe(1);
+  });
+
+  it('survives kill -9 in the middle of a sync: after the restart every device is there once', async () => {
+    const listed = fake.requests.filter((r) => r.call === 'enterprises.devices.list').length;
+    enrolled.push(...(await fake.devices.enrollMany(value, 30)));
+    // Killed as soon as a sync has the new devices in hand.
+    await waitFor('a sync under way', async () => (fake.requests.filter((r) => r.call === 'enterprises.devices.list' && r.status === 200).length > listed ? true : undefined), 40_000);
+    server.child.kill('SIGKILL');
+    await server.exited;
+    await start();
+    const have = await allTaken();
+    expect(have).toEqual(enrolled.map(serialOf).sort());
+    const devices = await androidDevices();
+    expect(new Set(devices.map((d) => d.serial)).size).toBe(devices.length);
+    const tokens = await json<Array<{ uses: number }>>(['enroll', 'token', 'list']);
+    expect(tokens[0]!.uses).toBe(enrolled.length);
+    const audit = await json<Array<{ action: string }>>(['audit', '--since', '1h', '--limit', '1000']);
+    expect(audit.filter((a) => a.action === 'enroll')).toHaveLength(enrolled.length);
+  });
+
+  it('survives kill -9 in the middle of sending commands: each device is locked once', async () => {
+    const targets = enrolled.slice(1, 9);
+    const ids = await Promise.all(targets.map(idOf));
+    const sent = fake.requests.filter((r) => r.call === 'enterprises.devices.issueCommand').length;
+    const queued = await json<Array<{ commandId: string }>>(['lock', ...ids, '--yes', '--max-devices', String(ids.length)]);
+    expect(queued).toHaveLength(ids.length);
+    await waitFor('the first LOCK sent', async () => (fake.requests.filter((r) => r.call === 'enterprises.devices.issueCommand').length > sent ? true : undefined));
+    server.child.kill('SIGKILL');
+    await server.exited;
+    await start();
+    for (const t of targets) fake.devices.report(t);
+    await waitFor('every lock acknowledged', async () => {
+      const cmds = await Promise.all(queued.map((q) => json<CommandJson>(['commands', 'show', q.commandId])));
+      const open = cmds.filter((c) => c.status !== 'acknowledged');
+      for (const t of targets) fake.devices.report(t);
+      return open.length === 0 ? cmds : undefined;
+    }, 60_000);
+    for (const t of targets) {
+      expect(issued(t, 'LOCK'), t).toBe(1);
+      expect(fake.devices.executed(t).filter((e) => e.type === 'LOCK'), t).toHaveLength(1);
+    }
+  });
+});
