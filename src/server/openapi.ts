@@ -237,7 +237,24 @@ const RESPONSE_SCHEMAS: Record<string, Json> = {
       createdBy: { type: 'string' },
     },
   },
-  CreatedEnrollmentToken: { type: 'object', required: ['token', 'secret'], properties: { token: ref('EnrollmentToken'), secret: { type: 'string', description: 'Shown once.' } } },
+  CreatedEnrollmentToken: {
+    type: 'object',
+    required: ['token', 'secret'],
+    properties: {
+      token: ref('EnrollmentToken'),
+      secret: { type: 'string', description: 'Shown once.' },
+      android: {
+        type: 'object',
+        description: 'On a server with the Android channel, for a profile that takes Android devices: Google\'s enrollment token',
+        required: ['qrCode', 'tokenName', 'expiresAt'],
+        properties: {
+          qrCode: { type: 'string', description: 'The provisioning payload (JSON) a device scans; it holds Google\'s token value: shown once, never stored' },
+          tokenName: { type: 'string', description: 'enterprises/{enterprise}/enrollmentTokens/{token}' },
+          expiresAt: { type: 'string', format: 'date-time' },
+        },
+      },
+    },
+  },
   Device: {
     type: 'object',
     required: ['id', 'name', 'platform', 'ownership', 'labels', 'state'],
@@ -406,7 +423,7 @@ const PATHS = {
     get: op('viewer', {
       id: 'whoami',
       summary: 'The calling token, and the store this server serves',
-      responses: { '200': ok('Name, role and store id', { type: 'object', required: ['name', 'role', 'storeId'], properties: { name: { type: 'string' }, role: ref('ApiRole'), storeId: { type: 'string', description: 'Random id created with the store; saved plans are bound to it' }, notifyChannels: { type: 'integer', minimum: 0, description: 'How many notification channels the server delivers escalation events to' } } }) },
+      responses: { '200': ok('Name, role and store id', { type: 'object', required: ['name', 'role', 'storeId'], properties: { name: { type: 'string' }, role: ref('ApiRole'), storeId: { type: 'string', description: 'Random id created with the store; saved plans are bound to it' }, notifyChannels: { type: 'integer', minimum: 0, description: 'How many notification channels the server delivers escalation events to' }, channels: { type: 'array', items: { type: 'string', enum: ['android'] }, description: 'Device channels besides the emmctl agent this server runs (android: Google\'s Android Management API)' } } }) },
     }),
   },
   '/v1/plans/seal': {
@@ -558,6 +575,45 @@ const PATHS = {
       body: 'CommandResultReport',
       responses: { '204': { description: 'Recorded (a repeated identical report is accepted)' }, '404': err('No such command for this device'), '409': err('The command is already final with another status') },
     }),
+  },
+  '/v1/android/pubsub': {
+    post: {
+      ...op('public', {
+        id: 'androidPubSubPush',
+        summary: 'Cloud Pub/Sub push of an Android Management API notification',
+        description:
+          'Only on a server started with --android-enterprise, --pubsub-audience and --pubsub-service-account. Authenticated by the OIDC token Pub/Sub signs for the push subscription (Authorization: Bearer …): Google\'s key, issuer accounts.google.com, the configured audience and service account e-mail. ENROLLMENT and STATUS_REPORT carry a Device, COMMAND an Operation (docs/android.md). A 2xx acknowledges the message; any other answer makes Pub/Sub push it again.',
+        responses: {
+          '204': { description: 'Taken (a device out of shape is skipped and logged, not refused: Pub/Sub would push it forever)' },
+          '401': err('No OIDC token, or one that is not Google\'s for this audience and service account'),
+          '403': err('The push names another subscription than --pubsub-subscription'),
+          '404': err('This server takes no Pub/Sub pushes'),
+          '413': err('Body larger than 1 MiB of notification data (as base64) and its envelope'),
+          '415': ERR['415'],
+          '503': ERR['503'],
+        },
+      }),
+      requestBody: {
+        required: true,
+        ...json({
+          type: 'object',
+          required: ['message', 'subscription'],
+          properties: {
+            message: {
+              type: 'object',
+              required: ['messageId'],
+              properties: {
+                data: { type: 'string', description: 'Base64 of the notification (JSON), at most 1 MiB decoded' },
+                attributes: { type: 'object', properties: { notificationType: { type: 'string', enum: ['ENROLLMENT', 'STATUS_REPORT', 'COMMAND', 'USAGE_LOGS', 'ENTERPRISE_UPGRADE', 'TEST'] } }, additionalProperties: { type: 'string' } },
+                messageId: { type: 'string', maxLength: 128 },
+                publishTime: { type: 'string', format: 'date-time' },
+              },
+            },
+            subscription: { type: 'string', description: 'projects/{project}/subscriptions/{subscription}' },
+          },
+        }),
+      },
+    },
   },
 };
 
