@@ -26,7 +26,7 @@ import type { ChannelDeviceIntake } from '../model/channels.js';
 import type { CreatedEnrollmentToken, EffectiveConfiguration } from '../model/requests.js';
 import type { EnrollmentProfileDocument, Ownership, WifiNetwork } from '../model/policy.generated.js';
 import type { AmapiPolicy } from '../channels/android/amapi-types.js';
-import { compilePolicy, policyIdFor, policyName, type AndroidDeviceMode } from '../channels/android/compile.js';
+import { compilePolicy, parsePolicyId, policyIdFor, policyName, type AndroidDeviceMode } from '../channels/android/compile.js';
 import { commandOutcome, commandRequest, type AmapiCommandRequest } from '../channels/android/commands.js';
 import { enrollmentMode, enrollmentTokenRequest, MIN_TOKEN_TTL_SECONDS, readCreatedToken, readEnrollmentData, type AmapiEnrollmentTokenRequest } from '../channels/android/enrollment.js';
 import { readPush, type AmapiNotification } from '../channels/android/notifications.js';
@@ -146,6 +146,8 @@ export class AndroidChannel {
   private readonly lookupDelayMs: number;
   /** Commands this process is sending right now: never looked up (or resent) from under their sender. */
   private readonly inFlight = new Set<string>();
+  /** Devices of the enterprise that no emmctl token enrolled, warned about once. */
+  private readonly strangers = new Set<string>();
   private readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly leases = new Map<Job, Lease>();
   private timer?: NodeJS.Timeout;
@@ -332,11 +334,22 @@ export class AndroidChannel {
       return 'skipped';
     }
     const intake = toIntake(report, body);
+    if (intake && !intake.gone && intake.tokenId === undefined) {
+      // Not enrolled with an emmctl token (another tool's, or the Google console's): not emmctl's
+      // to manage, and never removed by it.
+      if (!this.strangers.has(report.name)) this.event('warning', `device ${report.name} did not enroll with an emmctl token; emmctl leaves it alone`);
+      this.strangers.add(report.name);
+      return 'skipped';
+    }
     if (!intake) {
       if (report.state !== 'PROVISIONING') this.event('warning', `${via}: device ${report.name} was skipped: it reports no ownership and management mode yet`);
       return 'skipped';
     }
     const r = await this.fleet.intakeChannelDevice(intake, SOURCE);
+    if (r.outcome === 'enrolled' && r.deviceId !== undefined && report.policyName !== undefined && parsePolicyId(report.policyName)) {
+      // It enrolled on its token's policy: recorded, so the policy sync moves it only when its configuration differs.
+      await this.fleet.recordChannelPolicy(r.deviceId, report.policyName, null);
+    }
     if (r.outcome !== 'refused') return r.outcome;
     this.event('warning', `device ${report.name} was refused (${r.reason ?? 'enrollment rules'}): removing it at Google`);
     try {

@@ -60,9 +60,9 @@ spec:
   tokenTtl: 1d
 `;
 
-/** `emmctl server` flags for the Android channel on the fake, with a short tick so the tests need not wait long. */
-export function androidServerArgs(fake: FakeAmapi, tick = '0.5'): string[] {
-  return ['--no-access-log', '--tick', tick, '--android-lookup-delay', '2', '--android-enterprise', fake.enterprise, '--google-credentials', fake.credentialsFile, '--amapi-endpoint', fake.url];
+/** `emmctl server` flags for the Android channel on the fake, with a short tick and lookup delay so the tests need not wait long. */
+export function androidServerArgs(fake: FakeAmapi, opts: { tick?: string; credentials?: string } = {}): string[] {
+  return ['--no-access-log', '--tick', opts.tick ?? '0.5', '--android-lookup-delay', '2', '--android-enterprise', fake.enterprise, '--google-credentials', opts.credentials ?? fake.credentialsFile, '--amapi-endpoint', fake.url];
 }
 
 /** Google's token value inside the provisioning payload (what a device scans). */
