@@ -1,13 +1,15 @@
 // The Android channel when things go wrong, with a real `emmctl server` process on the fake
 // Google: a 429 storm during a device sync (the client backs off, nothing is lost), a lost
 // issueCommand answer (looked up, never sent twice: counted at the fake), and kill -9 of the
-// server in the middle of a sync and of a command dispatch, then a restart on the same store
+// server in the middle of a sync and in the middle of a send (Google carried the LOCK out, the
+// answer is held back by a proxy until the server is dead), then a restart on the same store
 // (nothing duplicated, nothing lost).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir, type CliResult } from '../helpers/cli.js';
 import { createApiToken, killAll, startServerProcess, type ServerProcess } from '../helpers/server.js';
+import { startDroppingProxy, type DroppingProxy } from '../http/dropping-proxy.js';
 import { startFakeAmapi, type FakeAmapi } from './fake-amapi.js';
 import { ANDROID_REPO, androidServerArgs, passes, tokenValue, waitFor, WIFI_PSK } from './runtime-helpers.js';
 
@@ -19,6 +21,7 @@ const REPO = ANDROID_REPO.replace('    - { after: 0s, do: lock }\n', '');
 
 describe('android: faults between the server and Google', () => {
   let fake: FakeAmapi;
+  let proxy: DroppingProxy;
   let work: { path: string; cleanup: () => void };
   let data: string;
   let server: ServerProcess;
@@ -33,7 +36,7 @@ describe('android: faults between the server and Google', () => {
     return JSON.parse(r.stdout) as T;
   };
   const start = async () => {
-    server = await startServerProcess(data, androidServerArgs(fake));
+    server = await startServerProcess(data, androidServerArgs(fake, { endpoint: proxy.url }));
     env.EMMCTL_SERVER = server.url;
   };
   const androidDevices = async () => (await json<DeviceJson[]>(['devices', 'list', '--limit', '1000'])).filter((d) => d.platform === 'android');
@@ -57,6 +60,8 @@ describe('android: faults between the server and Google', () => {
 
   beforeAll(async () => {
     fake = await startFakeAmapi({ seed: 21 });
+    // Between the server and Google, so a test can hold an answer back.
+    proxy = await startDroppingProxy(fake.url);
     work = tempDir('emmctl-android-faults-');
     repo = join(work.path, 'repo');
     data = join(work.path, 'data');
@@ -74,6 +79,7 @@ describe('android: faults between the server and Google', () => {
   afterAll(async () => {
     await server?.stop();
     killAll();
+    await proxy?.close();
     await fake?.close();
     work?.cleanup();
   });
@@ -114,12 +120,24 @@ describe('android: faults between the server and Google', () => {
   });
 
   it('survives kill -9 in the middle of a sync: after the restart every device is there once', async () => {
-    const listed = fake.requests.filter((r) => r.call === 'enterprises.devices.list').length;
-    enrolled.push(...(await fake.devices.enrollMany(value, 30)));
-    // Killed as soon as a sync has the new devices in hand.
-    await waitFor('a sync under way', async () => (fake.requests.filter((r) => r.call === 'enterprises.devices.list' && r.status === 200).length > listed ? true : undefined), 40_000);
+    // More devices than one devices.list page (100): the server is killed while it waits for the
+    // second page, the first page's devices taken in, the rest not.
+    let held = false;
+    const lost = proxy.lost;
+    proxy.lose = (method, url) => {
+      if (held || method !== 'GET' || !/\/devices\?/.test(url) || !url.includes('pageToken=')) return false;
+      held = true;
+      return 'hang';
+    };
+    enrolled.push(...(await fake.devices.enrollMany(value, 110)));
+    await waitFor('a sync waiting for its second page', async () => (proxy.lost === lost + 1 ? true : undefined));
     server.child.kill('SIGKILL');
     await server.exited;
+    proxy.lose = () => false;
+    const atKill = await runCli(['devices', 'list', '--data-dir', data, '--limit', '1000', '-o', 'json']);
+    expect(atKill.code, atKill.stderr).toBe(0);
+    const partial = (JSON.parse(atKill.stdout) as DeviceJson[]).filter((d) => d.platform === 'android');
+    expect(new Set(partial.map((d) => d.serial)).size).toBe(partial.length);
     await start();
     const have = await allTaken();
     expect(have).toEqual(enrolled.map(serialOf).sort());
@@ -134,23 +152,57 @@ describe('android: faults between the server and Google', () => {
   it('survives kill -9 in the middle of sending commands: each device is locked once', async () => {
     const targets = enrolled.slice(1, 9);
     const ids = await Promise.all(targets.map(idOf));
-    const sent = fake.requests.filter((r) => r.call === 'enterprises.devices.issueCommand').length;
+    // The first LOCK reaches Google and is carried out there; its answer never comes back.
+    let held = false;
+    const lost = proxy.lost;
+    proxy.lose = (method, url) => {
+      if (held || method !== 'POST' || !url.includes(':issueCommand')) return false;
+      held = true;
+      return 'hang';
+    };
     const queued = await json<Array<{ commandId: string }>>(['lock', ...ids, '--yes', '--max-devices', String(ids.length)]);
     expect(queued).toHaveLength(ids.length);
-    await waitFor('the first LOCK sent', async () => (fake.requests.filter((r) => r.call === 'enterprises.devices.issueCommand').length > sent ? true : undefined));
+    await waitFor('a LOCK carried out at Google with its answer held back', async () => (proxy.lost === lost + 1 ? true : undefined));
     server.child.kill('SIGKILL');
     await server.exited;
+    proxy.lose = () => false;
     await start();
-    for (const t of targets) fake.devices.report(t);
     await waitFor('every lock acknowledged', async () => {
-      const cmds = await Promise.all(queued.map((q) => json<CommandJson>(['commands', 'show', q.commandId])));
-      const open = cmds.filter((c) => c.status !== 'acknowledged');
       for (const t of targets) fake.devices.report(t);
-      return open.length === 0 ? cmds : undefined;
+      const cmds = await Promise.all(queued.map((q) => json<CommandJson>(['commands', 'show', q.commandId])));
+      return cmds.every((c) => c.status === 'acknowledged') ? cmds : undefined;
     }, 60_000);
     for (const t of targets) {
       expect(issued(t, 'LOCK'), t).toBe(1);
       expect(fake.devices.executed(t).filter((e) => e.type === 'LOCK'), t).toHaveLength(1);
     }
+    // The held one was found by its lookup, not sent again.
+    expect(server.stderr()).toMatch(/the lost answer was found as enterprises\/[^ ]+\/operations\//);
+  });
+
+  it('revokes emmctl\'s token when Google refuses its token, and says so', async () => {
+    fake.faults.failNext('enrollmentTokens.create', 400, 'INVALID_ARGUMENT');
+    const r = await cli(['enroll', 'token', 'create', '--profile', 'android-corp']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/INVALID_ARGUMENT/);
+    expect(r.stderr).toMatch(/emmctl token et_[0-9a-f]+ was revoked, so no device can enroll with it/);
+    const id = /emmctl token (et_[0-9a-f]+) was revoked/.exec(r.stderr)![1]!;
+    const tokens = await json<Array<{ id: string; revoked: boolean }>>(['enroll', 'token', 'list']);
+    expect(tokens.find((t) => t.id === id)).toMatchObject({ revoked: true });
+  });
+
+  it('says a lost enrollmentTokens.create answer as such, and revokes emmctl\'s token so nothing half-made can enroll', async () => {
+    const before = fake.requests.filter((r) => r.call === 'enterprises.enrollmentTokens.create').length;
+    fake.faults.loseNextResponse('enrollmentTokens.create');
+    const r = await cli(['enroll', 'token', 'create', '--profile', 'android-corp']);
+    // No usable token was made either way (exit 1): what is unknown is only whether Google keeps one, which emmctl refuses.
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/may or may not have been created at Google \(the answer was lost\); emmctl token et_[0-9a-f]+ was revoked/);
+    expect(r.stdout).toBe('');
+    const made = fake.requests.filter((x) => x.call === 'enterprises.enrollmentTokens.create').slice(before);
+    expect(made.filter((x) => x.status === 200)).toHaveLength(1);
+    const tokens = await json<Array<{ id: string; revoked: boolean; uses: number }>>(['enroll', 'token', 'list']);
+    const last = tokens[tokens.length - 1]!;
+    expect(last.revoked).toBe(true);
   });
 });

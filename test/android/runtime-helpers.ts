@@ -61,8 +61,8 @@ spec:
 `;
 
 /** `emmctl server` flags for the Android channel on the fake, with a short tick and lookup delay so the tests need not wait long. */
-export function androidServerArgs(fake: FakeAmapi, opts: { tick?: string; credentials?: string } = {}): string[] {
-  return ['--no-access-log', '--tick', opts.tick ?? '0.5', '--android-lookup-delay', '2', '--android-enterprise', fake.enterprise, '--google-credentials', opts.credentials ?? fake.credentialsFile, '--amapi-endpoint', fake.url];
+export function androidServerArgs(fake: FakeAmapi, opts: { tick?: string; credentials?: string; endpoint?: string } = {}): string[] {
+  return ['--no-access-log', '--tick', opts.tick ?? '0.5', '--android-lookup-delay', '2', '--android-enterprise', fake.enterprise, '--google-credentials', opts.credentials ?? fake.credentialsFile, '--amapi-endpoint', opts.endpoint ?? fake.url];
 }
 
 /** Google's token value inside the provisioning payload (what a device scans). */

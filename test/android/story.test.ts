@@ -184,6 +184,20 @@ describe('android: the story through the CLI, a real server and the fake Google'
     expect(JSON.stringify(audit)).not.toContain(tokenValue(qrPayload));
   });
 
+  it('took Google\'s pushes, and refuses a push whose OIDC token is for another audience', async () => {
+    await fake.push.flush();
+    const taken = fake.push.deliveries.filter((d) => d.status === 204);
+    expect(taken.map((d) => d.type)).toEqual(expect.arrayContaining(['ENROLLMENT', 'STATUS_REPORT', 'COMMAND']));
+    expect(fake.push.deliveries.filter((d) => d.status !== 204)).toEqual([]);
+    fake.push.to(`${server.url}/v1/android/pubsub`, 'https://elsewhere.example.com/push');
+    const before = fake.push.deliveries.length;
+    fake.devices.report(good);
+    await fake.push.flush();
+    const refused = fake.push.deliveries.slice(before);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const d of refused) expect(d.status).toBe(401);
+  });
+
   const devicesBySerial = new Map<string, string>();
   async function deviceIdOf(name: string): Promise<string> {
     const serial = serials.get(name)!;
