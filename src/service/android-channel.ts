@@ -345,7 +345,18 @@ export class AndroidChannel {
       if (report.state !== 'PROVISIONING') this.event('warning', `${via}: device ${report.name} was skipped: it reports no ownership and management mode yet`);
       return 'skipped';
     }
-    const r = await this.fleet.intakeChannelDevice(intake, SOURCE);
+    let r: Awaited<ReturnType<ChannelFleet['intakeChannelDevice']>>;
+    try {
+      r = await this.fleet.intakeChannelDevice(intake, SOURCE);
+    } catch (error) {
+      // A device whose report breaks the rules' bounds (a serial emmctl cannot store, ...) is
+      // skipped, not allowed to stop the sync of every other device; the store being down is not.
+      if (error instanceof BackendError && (error.code === 'invalid' || error.code === 'protocol')) {
+        this.event('warning', `${via}: device ${report.name} was skipped: ${message(error)}`);
+        return 'skipped';
+      }
+      throw error;
+    }
     if (r.outcome === 'enrolled' && r.deviceId !== undefined && report.policyName !== undefined && parsePolicyId(report.policyName)) {
       // It enrolled on its token's policy: recorded, so the policy sync moves it only when its configuration differs.
       await this.fleet.recordChannelPolicy(r.deviceId, report.policyName, null);
