@@ -444,6 +444,21 @@ describe('simulated devices apply their policy and report like Android Device Po
     expect(loud.softwareInfo).toMatchObject({ androidVersion: '13', securityPatchLevel: expect.stringMatching(/^\d{4}-\d\d-\d\d$/) });
     expect(loud.deviceSettings).toMatchObject({ isEncrypted: true, isDeviceSecure: true });
     expect(loud.apiLevel).toBe(33);
+    expect(loud.appliedPasswordPolicies).toEqual(POLICY.passwordPolicies);
+  });
+
+  it('says a security update is available when the patch level is two months or more behind', async () => {
+    const d = await fake.devices.enroll((await token(await publish('p'))).value as string);
+    const month = (back: number): string => {
+      const t = new Date(Date.UTC(clock.getUTCFullYear(), clock.getUTCMonth() - back, 5));
+      return `${t.getUTCFullYear()}-${String(t.getUTCMonth() + 1).padStart(2, '0')}-05`;
+    };
+    fake.devices.set(d, { patchLevel: month(1) });
+    fake.devices.report(d);
+    expect((fake.devices.get(d)!.softwareInfo as { systemUpdateInfo: unknown }).systemUpdateInfo).toEqual({ updateStatus: 'UP_TO_DATE' });
+    fake.devices.set(d, { patchLevel: month(6) });
+    fake.devices.report(d);
+    expect((fake.devices.get(d)!.softwareInfo as { systemUpdateInfo: unknown }).systemUpdateInfo).toEqual({ updateStatus: 'SECURITY_UPDATE_AVAILABLE', updateReceivedTime: expect.stringMatching(/^\d{4}-\d\d-05T00:00:00\.000Z$/) });
   });
 
   it('reports USER_ACTION when the screen lock or encryption does not meet the policy, and clears it once they do', async () => {

@@ -77,6 +77,8 @@ export interface SimDevice {
   nonCompliance: Array<Record<string, unknown>>;
   lastStatusReportTime?: string;
   lastPolicySyncTime?: string;
+  /** SoftwareInfo.systemUpdateInfo as of the last policy sync. */
+  update?: { updateStatus: string; updateReceivedTime?: string };
   executed: Array<{ type: string; at: string }>;
 }
 
@@ -158,6 +160,11 @@ export function applyPolicy(d: SimDevice, name: string, version: string, policy:
   d.applied = { name, version, policy };
   d.nonCompliance = details;
   d.lastPolicySyncTime = now;
+  // A patch level two months or more behind means the maker has shipped a security update since.
+  const [y, m] = d.patchLevel.split('-').map(Number) as [number, number];
+  const t = new Date(now);
+  const lag = (t.getUTCFullYear() - y) * 12 + (t.getUTCMonth() + 1 - m);
+  d.update = lag >= 2 ? { updateStatus: 'SECURITY_UPDATE_AVAILABLE', updateReceivedTime: new Date(Date.UTC(y, m, 5)).toISOString() } : { updateStatus: 'UP_TO_DATE' };
 }
 
 /** The Device resource as devices.get answers it (a fresh object). */
@@ -196,6 +203,9 @@ export function deviceResource(d: SimDevice): Record<string, unknown> {
     out.appliedPolicyVersion = d.applied.version;
     out.nonComplianceDetails = d.nonCompliance.map((x) => ({ ...x }));
     out.policyCompliant = d.nonCompliance.length === 0;
+    // What the device enforces: the requirements for its own mode (a fully managed device has no work profile lock).
+    const applied = (Array.isArray(policy.passwordPolicies) ? (policy.passwordPolicies as Array<Record<string, unknown>>) : []).filter((r) => !(d.managementMode === 'DEVICE_OWNER' && r.passwordScope === 'SCOPE_PROFILE'));
+    if (applied.length) out.appliedPasswordPolicies = applied.map((r) => ({ ...r }));
   }
   if (d.lastStatusReportTime) out.lastStatusReportTime = d.lastStatusReportTime;
   if (d.lastPolicySyncTime) {
@@ -210,7 +220,7 @@ export function deviceResource(d: SimDevice): Record<string, unknown> {
       androidBuildNumber: BUILD[d.androidVersion] ?? 'UNKNOWN',
       securityPatchLevel: d.patchLevel,
       primaryLanguageCode: 'en-US',
-      systemUpdateInfo: { updateStatus: 'UP_TO_DATE' },
+      systemUpdateInfo: { ...(d.update ?? { updateStatus: 'UPDATE_STATUS_UNKNOWN' }) },
     };
   }
   if (reporting.deviceSettingsEnabled === true) {
