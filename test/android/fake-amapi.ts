@@ -435,7 +435,6 @@ export async function startFakeAmapi(opts: FakeAmapiOptions = {}): Promise<FakeA
       removed: new Map(),
       online: true,
       nonCompliance: [],
-      executed: [],
     };
     if (hw.passcode) d.passcode = hw.passcode;
     if (token.additionalData !== undefined) d.enrollmentTokenData = token.additionalData;
@@ -550,7 +549,7 @@ export async function startFakeAmapi(opts: FakeAmapiOptions = {}): Promise<FakeA
   };
   const object = (b: unknown): Record<string, unknown> => (b !== null && typeof b === 'object' && !Array.isArray(b) ? (b as Record<string, unknown>) : {});
 
-  const handlers: Record<string, (path: string, q: URLSearchParams, body: unknown, m: RegExpExecArray) => unknown> = {
+  const handlers: Record<string, (path: string, q: URLSearchParams, body: unknown) => unknown> = {
     'signupUrls.create'(_p, q) {
       const project = q.get('projectId');
       const callbackUrl = q.get('callbackUrl');
@@ -912,7 +911,7 @@ export async function startFakeAmapi(opts: FakeAmapiOptions = {}): Promise<FakeA
         const [f] = faults.fail.splice(failing, 1);
         throw new HttpError(f!.status, f!.rpcStatus, `Injected failure of ${route.id} (${f!.rpcStatus}).`);
       }
-      const out = handlers[route.id]!(path, url.searchParams, body, match);
+      const out = handlers[route.id]!(path, url.searchParams, body);
       check(route.response, out, `${route.id} response body`);
       const losing = faults.lose.findIndex((m) => faultMatches(m, route!.id));
       entry.status = 200;

@@ -79,7 +79,6 @@ export interface SimDevice {
   lastPolicySyncTime?: string;
   /** SoftwareInfo.systemUpdateInfo as of the last policy sync. */
   update?: { updateStatus: string; updateReceivedTime?: string };
-  executed: Array<{ type: string; at: string }>;
 }
 
 export const DPC: App = { packageName: 'com.google.android.apps.work.clouddpc', versionName: '112.71.0', versionCode: 11271, source: 'preinstalled' };
