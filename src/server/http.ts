@@ -17,6 +17,7 @@ import type { NotifyOptions } from './notify.js';
 import { normalise, type TrustedProxies } from './proxy.js';
 import type { ServerStore } from './store.js';
 import { StoreUnavailableError } from '../store/engine.js';
+import { OUTBOX_CHANNEL, RECONCILE_CHANNEL } from '../store/repos/wake.js';
 
 export interface ServerOptions {
   /** The embedded store's directory; or, with databaseUrl, not given. */
@@ -235,6 +236,8 @@ async function listen(store: ServerStore, host: string, port: number, options: S
   // them from all asking in the same millisecond.
   const holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   let reconciling: Promise<void> | undefined;
+  /** Woken while a share was running: look again as soon as it ends. */
+  let again = false;
   let wake: NodeJS.Timeout | undefined;
   const schedule = (delayMs: number) => {
     if (closing) return;
@@ -257,12 +260,25 @@ async function listen(store: ServerStore, host: string, port: number, options: S
       for (const limiter of Object.values(limiters)) limiter?.sweep(nowMs);
     })().finally(() => {
       reconciling = undefined;
-      schedule(delayMs);
+      schedule(again ? 0 : delayMs);
+      again = false;
     });
   };
   // The first run waits for the next turn so "listening" is not delayed by a large fleet.
   setImmediate(reconcile);
   android?.channel.start();
+
+  // PostgreSQL: other replicas' transactions wake this one (a pass started, an event queued)
+  // instead of it waiting for its timers, which stay the guarantee (src/store/repos/wake.ts).
+  const channels = [RECONCILE_CHANNEL, ...(notifier ? [OUTBOX_CHANNEL] : [])];
+  const listener = await store.engine.listen?.(channels, (channel) => {
+    if (channel === OUTBOX_CHANNEL) notifier?.kick();
+    else if (reconciling) again = true;
+    else schedule(0);
+  }).catch((error: unknown) => {
+    log?.(JSON.stringify({ time: new Date().toISOString(), level: 'error', message: `cannot listen for wake-ups, polling only: ${errorText(error)}` }));
+    return undefined;
+  });
 
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
@@ -281,6 +297,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
         const force = setTimeout(() => server.closeAllConnections(), t.shutdownMs ?? 10_000);
         force.unref();
       }).then(async () => {
+        await listener?.close();
         await android?.channel.close();
         await notifier?.close();
         await reconciling;

@@ -21,6 +21,11 @@ export interface RunResult {
 /** One connection's view, inside a unit of work. Statements are prepared once per connection and reused. */
 export interface Sql {
   readonly dialect: Dialect;
+  /**
+   * True when this database has been seen to take LISTEN (PostgreSQL; not CockroachDB, nor
+   * YugabyteDB unless enabled there), so a wake-up may be sent (src/store/repos/wake.ts).
+   */
+  readonly notifies?: boolean;
   all<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   get<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T | undefined>;
   run(sql: string, params?: readonly unknown[]): Promise<RunResult>;
@@ -82,6 +87,11 @@ export interface SqlEngine {
   execute<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** Resolves when the database answers a trivial query (for /readyz); rejects with StoreUnavailableError. */
   ping(): Promise<void>;
+  /**
+   * PostgreSQL only: wake-ups sent by other replicas' transactions (src/store/repos/wake.ts),
+   * a shortcut next to polling, never instead of it. Absent on engines without LISTEN.
+   */
+  listen?(channels: readonly string[], onWake: (channel: string) => void): Promise<{ close(): Promise<void> }>;
   close(): Promise<void>;
 }
 

@@ -2,7 +2,7 @@
 // `pg` is imported when an engine is opened, never when this module loads, so nothing that only
 // mentions the engine (the CLI's option parsing, `emmctl --help`) pays for it.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ClientBase, Pool, PoolClient, QueryResult } from 'pg';
+import type { Client, ClientBase, Pool, PoolClient, QueryResult } from 'pg';
 import { StoreUnavailableError, type Dialect, type RunResult, type Sql, type SqlEngine, type TransactionOptions } from '../engine.js';
 import { parseDatabaseUrl, type PostgresSettings } from './config.js';
 import { postgresDialect } from './dialect.js';
@@ -96,7 +96,7 @@ export class PostgresEngine implements SqlEngine {
     };
     const int8 = parseNumber(INT8_OID);
     const numeric = parseNumber(NUMERIC_OID);
-    const pool = new pg.Pool({
+    const config = {
       host: settings.host,
       port: settings.port,
       user: settings.user,
@@ -115,15 +115,15 @@ export class PostgresEngine implements SqlEngine {
       ssl: settings.ssl,
       application_name: settings.applicationName,
       connectionTimeoutMillis: settings.connectTimeoutSeconds * 1000,
-      max: options.poolSize ?? DEFAULT_POOL_SIZE,
-      idleTimeoutMillis: 30_000,
       keepAlive: true,
       types: {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
           oid === INT8_OID ? int8 : oid === NUMERIC_OID ? numeric : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
       },
-    });
+    };
+    const pool = new pg.Pool({ ...config, max: options.poolSize ?? DEFAULT_POOL_SIZE, idleTimeoutMillis: 30_000 });
     const engine = new PostgresEngine(pool, settings, options);
+    engine.newClient = () => new pg.Client(config);
     const log = options.onLog ?? (() => {});
     // An idle connection that the server closes (restart, failover) emits 'error' on the pool;
     // unheard, that would end the process. The pool replaces it on the next checkout.
@@ -236,7 +236,87 @@ export class PostgresEngine implements SqlEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([...this.listeners].map((l) => l.close()));
     await this.pool.end();
+  }
+
+  /** Makes a connection outside the pool, with the pool's settings (set by open()). */
+  private newClient!: () => Client;
+  private readonly listeners = new Set<{ close(): Promise<void> }>();
+  /** LISTEN has worked on this database, so transactions may NOTIFY (see Sql.notifies). */
+  notifies = false;
+
+  /**
+   * LISTEN on `channels` over a connection of its own (outside the pool: a pooled connection
+   * goes back to others between statements), calling onWake(channel) for each notification.
+   * The connection is made again when it is lost, backing off like the pool; after each
+   * (re)connection onWake is called for every channel, since notifications sent while it was
+   * away are lost. A wake-up is a hint: whoever is woken reads the database to see what changed.
+   */
+  async listen(channels: readonly string[], onWake: (channel: string) => void): Promise<{ close(): Promise<void> }> {
+    if (this.closed) throw new StoreUnavailableError(`database ${this.location} is closed`);
+    for (const c of channels) if (!/^[a-z_][a-z0-9_]*$/.test(c)) throw new Error(`not a channel name: ${c}`);
+    let stopped = false;
+    let current: Client | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let failures = 0;
+    const retry = () => {
+      if (stopped) return;
+      failures += 1;
+      const ceiling = Math.min(this.reconnect.maxMs, this.reconnect.baseMs * 2 ** (failures - 1));
+      timer = setTimeout(() => void open(), ceiling / 2 + Math.random() * (ceiling / 2));
+      timer.unref();
+    };
+    const open = async () => {
+      if (stopped) return;
+      const client = this.newClient();
+      let lost = false;
+      const onLost = () => {
+        if (lost) return;
+        lost = true;
+        if (current === client) current = undefined;
+        client.end().catch(() => {});
+        retry();
+      };
+      client.on('error', onLost);
+      client.on('end', onLost);
+      client.on('notification', (n) => {
+        if (!stopped) onWake(n.channel);
+      });
+      try {
+        await client.connect();
+        for (const c of channels) await client.query(`LISTEN ${c}`);
+      } catch (e) {
+        if (failures === 0) this.log(`database ${this.location}: cannot listen for wake-ups (${this.scrub(e instanceof Error ? e.message : String(e))}); polling meanwhile, trying again`);
+        onLost();
+        return;
+      }
+      if (stopped || lost) {
+        client.end().catch(() => {});
+        return;
+      }
+      current = client;
+      this.notifies = true;
+      const missed = failures > 0;
+      failures = 0;
+      if (missed) {
+        this.log(`database ${this.location}: listening for wake-ups again`);
+        for (const c of channels) onWake(c);
+      }
+    };
+    const handle = {
+      close: async () => {
+        stopped = true;
+        clearTimeout(timer);
+        this.listeners.delete(handle);
+        const c = current;
+        current = undefined;
+        await c?.end().catch(() => {});
+      },
+    };
+    this.listeners.add(handle);
+    await open();
+    return handle;
   }
 
   /** The converted text and prepared-statement name of a repository's SQL, computed once per text. */
@@ -385,6 +465,9 @@ function bindable(params: readonly unknown[]): unknown[] {
 /** One connection inside one transaction attempt. */
 export class PgSql implements Sql {
   readonly dialect: Dialect = postgresDialect;
+  get notifies(): boolean {
+    return this.engine.notifies;
+  }
   /** The first statement error of this attempt, kept even when fn catches it. */
   failure: unknown;
   private ended = false;

@@ -3,9 +3,11 @@
 // gives one event however often a delivery is retried.
 import type { OutboxEvent } from '../../model/access.js';
 import type { Sql } from '../engine.js';
+import { OUTBOX_CHANNEL, wake } from './wake.js';
 
 export async function enqueueNotification(sql: Sql, eventId: string, deviceId: string, body: string, at: string): Promise<void> {
-  await sql.run('INSERT INTO notify_outbox (event_id, device_id, event, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING', [eventId, deviceId, body, at]);
+  const added = await sql.run('INSERT INTO notify_outbox (event_id, device_id, event, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING', [eventId, deviceId, body, at]);
+  if (added.changes) await wake(sql, OUTBOX_CHANNEL);
 }
 
 /** The oldest undelivered events after `afterSeq`. */

@@ -15,6 +15,7 @@
 //   Escalation step claims stay the guarantee against firing twice when a slow holder and its
 //   successor both evaluate a page.
 import type { Sql } from '../engine.js';
+import { RECONCILE_CHANNEL, wake } from './wake.js';
 
 export interface ReconcilePage {
   pass: number;
@@ -66,6 +67,8 @@ export async function currentPass(sql: Sql): Promise<PassState | undefined> {
 export async function startPass(sql: Sql, pass: number, holder: string, at: string): Promise<boolean> {
   const won = await sql.get('INSERT INTO reconcile_passes (pass, started_at, started_by) VALUES (?, ?, ?) ON CONFLICT (pass) DO NOTHING RETURNING pass', [pass, at, holder]);
   if (!won) return false;
+  // The other replicas join at once (PostgreSQL), rather than when their own timers say the pass is due.
+  await wake(sql, RECONCILE_CHANNEL);
   await sql.run('DELETE FROM reconcile_pages WHERE pass < ?', [pass - KEPT_PASSES]);
   await sql.run('DELETE FROM reconcile_passes WHERE pass < ?', [pass - KEPT_PASSES]);
   return true;
