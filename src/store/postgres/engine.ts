@@ -214,7 +214,7 @@ export class PostgresEngine implements SqlEngine {
         }
       } finally {
         sql.end();
-        client.release(destroy);
+        this.release(client, destroy);
       }
       await sleep(Math.random() * Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** attempt));
     }
