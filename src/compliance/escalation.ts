@@ -42,7 +42,8 @@ export function escalationKey(policy: string, afterMs: number, action: string): 
  */
 function failingSteps(input: Omit<EscalationInput, 'now' | 'fired'>): DueEscalation[] {
   if (input.failures.length === 0) return [];
-  const failing = new Set(input.failures.map((f) => f.policy));
+  // A channel's failure names an emmctl Policy: no CompliancePolicy's steps are its own.
+  const failing = new Set(input.failures.filter((f) => f.channel === undefined).map((f) => f.policy));
   const since = parseInstant(input.noncompliantSince, 'noncompliantSince');
   const steps: Array<DueEscalation & { index: number }> = [];
   for (const p of input.policies) {

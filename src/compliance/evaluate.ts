@@ -117,7 +117,7 @@ export function resultHoldsUntil(input: ComplianceInput, result: ComplianceResul
  * `markNoncompliant` step among the failing policies, 0 when any failing policy has none.
  */
 export function gracePeriodMs(policies: readonly CompliancePolicyDocument[], failures: readonly RuleFailure[]): number {
-  const failing = new Set(failures.map((f) => f.policy));
+  const failing = new Set(failures.filter((f) => f.channel === undefined).map((f) => f.policy));
   let grace = Infinity;
   for (const p of policies) {
     if (!failing.has(p.metadata.name)) continue;

@@ -41,6 +41,12 @@ export interface RuleFailure {
   rule: string;
   expected: string;
   actual: string;
+  /**
+   * Set on a failure a device channel reported (posture.channelFailures): it names an emmctl
+   * Policy, not a CompliancePolicy, so it never starts a CompliancePolicy's grace period or
+   * escalation steps, even one that happens to have the same name.
+   */
+  channel?: string;
 }
 
 export interface Device {

@@ -829,7 +829,7 @@ export class FleetService {
     const input = { device, policies, now, noncompliantSince: row.noncompliant_since ?? undefined, unevaluable: snap.unevaluable };
     result ??= evaluateCompliance(input);
     const until = resultHoldsUntil(input, result);
-    const failing = new Set(result.failures.map((f) => f.policy));
+    const failing = new Set(result.failures.filter((f) => f.channel === undefined).map((f) => f.policy));
     const body: StoredResult = {
       status: result.status, ...(result.reason !== undefined ? { reason: result.reason } : {}), failures: result.failures, policies: result.policies, failing: result.failing,
       steps: result.failing ? policies.filter((p) => failing.has(p.metadata.name)).map((p) => ({ name: p.metadata.name, actions: p.spec.actions ?? [] })) : [],
@@ -858,7 +858,7 @@ export class FleetService {
       // The key is the step itself (policy, offset, action): a step fires once per episode however the list around it changes.
       if (!await claimStep(sql, { deviceId: row.id, episodeStart: since, policy: step.policy, afterSeconds: step.afterMs / 1000, action: step.action, after: step.after, firedAt: at })) continue;
       const actor = { name: `compliance:${step.policy}`, source: 'local' };
-      const failures = result.failures.filter((f) => f.policy === step.policy);
+      const failures = result.failures.filter((f) => f.policy === step.policy && f.channel === undefined);
       const rules = [...new Set(failures.map((f) => f.rule))];
       const stepRef = { after: step.after, do: step.action };
       let command: { id: string; type: string } | undefined;
@@ -1781,6 +1781,7 @@ function checkIntake(input: ChannelDeviceIntake): ChannelDeviceIntake {
       checkLength(o[k] as string, FAILURE_TEXT_MAX, `channel intake failures[${n}].${k}`);
       out[k] = o[k] as string;
     }
+    out.channel = channel;
     return out;
   });
   if (i.gone !== undefined && typeof i.gone !== 'boolean') throw new BackendError('invalid', 'channel intake gone must be true or false');

@@ -29,6 +29,14 @@ describe('dueEscalations', () => {
     expect(due(later(0), [fail('apps')]).map(label)).toEqual(['apps:0d:notify']);
   });
 
+  it("fires no step for a device channel's failure, even one naming a CompliancePolicy's name (it names an emmctl Policy)", () => {
+    expect(due(later(31 * DAY), [{ ...fail('base'), channel: 'android' }])).toEqual([]);
+    expect(due(later(0), [{ ...fail('base'), channel: 'android' }, fail('apps')]).map(label)).toEqual(['apps:0d:notify']);
+    // Alone, it leaves no grace period: non-compliant at once.
+    const result = evaluateCompliance({ device: device({ posture: posture({ channelFailures: [{ ...fail('base'), channel: 'android' }] }) }), policies: [base], now: NOW });
+    expect(result).toMatchObject({ status: 'noncompliant', failing: true, failures: [{ policy: 'base', channel: 'android' }] });
+  });
+
   it('orders by offset across policies, then policy, then index', () => {
     expect(due(later(31 * DAY), [fail('base'), fail('apps')]).map(label)).toEqual([
       'apps:0d:notify', 'base:1d:markNoncompliant', 'apps:2d:lock', 'base:3d:lock', 'base:30d:retire',

@@ -148,7 +148,15 @@ export function describeChannelContract(name: string, options: StoreContractOpti
           const failure = { policy: 'android-baseline', rule: 'androidPolicy', expected: 'camera applied (AMAPI cameraAccess)', actual: 'not applied: MANAGEMENT_MODE' };
           const { deviceId } = await stores[0]!.intakeChannelDevice(intake(1, { failures: [failure] }));
           const detail = await stores[0]!.getDevice(deviceId!);
-          expect(detail.compliance).toMatchObject({ status: 'noncompliant', failures: [failure] });
+          expect(detail.compliance).toMatchObject({ status: 'noncompliant', failures: [{ ...failure, channel: 'android' }] });
+          // Naming a Policy, a channel's failure is never a CompliancePolicy's, even one of the same name:
+          // no escalation step of "baseline" (lock after a day) fires for it.
+          const clash = { ...failure, policy: 'baseline' };
+          await stores[0]!.intakeChannelDevice(intake(1, { reportedAt: '2026-01-01T00:10:30.000Z', failures: [clash] }));
+          clock.advance(2 * DAY);
+          await stores[0]!.reconcile();
+          expect((await stores[0]!.getDevice(deviceId!)).compliance).toMatchObject({ status: 'noncompliant', failures: [{ ...clash, channel: 'android' }] });
+          expect(await stores[0]!.channelCommandsToSend('android', 10)).toEqual([]);
           // A report without them clears them.
           await stores[0]!.intakeChannelDevice(intake(1, { reportedAt: '2026-01-01T00:11:00.000Z' }));
           expect((await stores[0]!.getDevice(deviceId!)).compliance).toMatchObject({ status: 'compliant', failures: [] });
