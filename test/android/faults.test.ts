@@ -16,8 +16,19 @@ import { ANDROID_REPO, androidServerArgs, passes, tokenValue, waitFor, WIFI_PSK 
 interface DeviceJson { id: string; serial?: string; state: string; platform: string }
 interface CommandJson { id: string; type: string; status: string; deviceId: string }
 
-// No automatic lock here: every command in these tests is one the test queued and counts.
-const REPO = ANDROID_REPO.replace('    - { after: 0s, do: lock }\n', '');
+// No automatic lock here: every command in these tests is one the test queued and counts. A
+// second profile lets two devices enroll: AMAPI tokens are one-time or unlimited, so emmctl counts.
+const REPO = `${ANDROID_REPO.replace('    - { after: 0s, do: lock }\n', '')}---
+apiVersion: emmctl/v1
+kind: EnrollmentProfile
+metadata:
+  name: android-pair
+spec:
+  platforms: [android]
+  ownership: corporate
+  group: android-fleet
+  maxUses: 2
+`;
 
 describe('android: faults between the server and Google', () => {
   let fake: FakeAmapi;
@@ -204,5 +215,24 @@ describe('android: faults between the server and Google', () => {
     const tokens = await json<Array<{ id: string; revoked: boolean; uses: number }>>(['enroll', 'token', 'list']);
     const last = tokens[tokens.length - 1]!;
     expect(last.revoked).toBe(true);
+  });
+
+  it('counts a token\'s uses itself: the device past maxUses is refused and removed at Google, and the used-up token deleted there', async () => {
+    const created = await json<{ id: string; android: { qrCode: string; tokenName: string } }>(['enroll', 'token', 'create', '--profile', 'android-pair']);
+    const pair = tokenValue(created.android.qrCode);
+    // Google's token is unlimited (AMAPI has nothing between one use and any number).
+    expect(fake.requests.filter((r) => r.call === 'enterprises.enrollmentTokens.create').pop()?.body).toMatchObject({ oneTimeOnly: false });
+    const three = [await fake.devices.enroll(pair), await fake.devices.enroll(pair), await fake.devices.enroll(pair)];
+    await waitFor('one of the three removed at Google', async () => (three.filter((n) => fake.devices.get(n) === undefined).length === 1 ? true : undefined));
+    const kept = three.filter((n) => fake.devices.get(n) !== undefined);
+    const removed = three.find((n) => fake.devices.get(n) === undefined)!;
+    expect(fake.requests.filter((r) => r.method === 'DELETE' && r.path.endsWith(removed))).toHaveLength(1);
+    const serials = (await androidDevices()).map((d) => d.serial);
+    for (const n of kept) expect(serials).toContain(serialOf(n));
+    const tokens = await json<Array<{ id: string; uses: number; maxUses?: number }>>(['enroll', 'token', 'list']);
+    expect(tokens.find((t) => t.id === created.id)).toMatchObject({ uses: 2, maxUses: 2 });
+    await waitFor('the used-up token deleted at Google', async () => (fake.requests.some((r) => r.method === 'DELETE' && r.path.endsWith(created.android.tokenName)) ? true : undefined));
+    const audit = await json<Array<{ action: string; detail?: Record<string, unknown> }>>(['audit', '--since', '1h', '--limit', '1000']);
+    expect(audit.filter((a) => a.action === 'enroll.refused' && a.detail?.token === created.id)).toHaveLength(1);
   });
 });
