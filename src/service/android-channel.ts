@@ -21,8 +21,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { BackendError } from '../errors.js';
 import type { Actor } from '../model/access.js';
-import type { DeviceCommand, DeviceState, RuleFailure, StoredResource } from '../model/fleet.js';
-import type { ChannelDeviceIntake } from '../model/channels.js';
+import type { RuleFailure, StoredResource } from '../model/fleet.js';
+import type { ChannelCommand, ChannelConfiguration, ChannelDeviceIntake, ChannelFinalStatus, ChannelIntakeResult, ChannelMode, ChannelOperation } from '../model/channels.js';
 import type { CreatedEnrollmentToken, EffectiveConfiguration } from '../model/requests.js';
 import type { EnrollmentProfileDocument, Ownership, WifiNetwork } from '../model/policy.generated.js';
 import type { AmapiPolicy } from '../channels/android/amapi-types.js';
@@ -33,7 +33,7 @@ import { readPush, type AmapiNotification } from '../channels/android/notificati
 import { readDevice, type AndroidDeviceReport } from '../channels/android/posture.js';
 import type { Lease } from '../store/repos/leases.js';
 
-export type ModeCode = 'fm' | 'wpc' | 'wpp';
+type ModeCode = ChannelMode;
 const MODES: Record<ModeCode, AndroidDeviceMode> = {
   fm: { ownership: 'corporate', managementMode: 'fully-managed' },
   wpc: { ownership: 'corporate', managementMode: 'work-profile' },
@@ -69,9 +69,9 @@ export interface ChannelFleet {
   listResources(kind?: 'EnrollmentProfile'): Promise<StoredResource[]>;
   takeLease(name: string, holder: string, ttlMs: number): Promise<Lease | undefined>;
   releaseLease(lease: Lease): Promise<boolean>;
-  intakeChannelDevice(i: ChannelDeviceIntake, source?: string): Promise<{ outcome: 'enrolled' | 'updated' | 'stale' | 'refused'; deviceId?: string; reason?: string }>;
-  channelConfigurations(channel: 'android', opts: { after?: string; limit: number }): Promise<{ items: Array<{ deviceId: string; ref: string; mode: ModeCode; state: DeviceState; configuration: EffectiveConfiguration; policy?: string }>; next?: string }>;
-  profileConfiguration(profile: string): Promise<{ configuration: EffectiveConfiguration; ownership: Ownership }>;
+  intakeChannelDevice(i: ChannelDeviceIntake, source?: string): Promise<ChannelIntakeResult>;
+  channelConfigurations(channel: 'android', opts: { after?: string; limit: number }): Promise<{ items: ChannelConfiguration[]; next?: string }>;
+  profileConfiguration(profile: string, channel?: 'android'): Promise<{ configuration: EffectiveConfiguration; ownership: Ownership }>;
   recordChannelPolicy(deviceId: string, policy: string, previous: string | null): Promise<boolean>;
   publishedPolicy(channel: 'android', name: string): Promise<string | undefined>;
   recordPublishedPolicy(channel: 'android', name: string, digest: string): Promise<void>;
@@ -80,13 +80,13 @@ export interface ChannelFleet {
   recordChannelToken(tokenId: string, channel: 'android', ref: string, policy: string): Promise<void>;
   channelTokensToDelete(channel: 'android'): Promise<Array<{ tokenId: string; ref: string }>>;
   markChannelTokenDeleted(tokenId: string): Promise<void>;
-  channelCommandsToSend(channel: 'android', limit: number): Promise<Array<{ command: DeviceCommand; ref: string; mode: ModeCode }>>;
+  channelCommandsToSend(channel: 'android', limit: number): Promise<ChannelCommand[]>;
   beginChannelSend(commandId: string, request: unknown): Promise<boolean>;
   recordChannelSent(commandId: string, operation: string | null): Promise<void>;
   markChannelUnknown(commandId: string): Promise<void>;
   retryChannelSend(commandId: string, attempts: number): Promise<boolean>;
-  channelOperationsToCheck(channel: 'android', limit: number, opts?: { sendingStaleMs?: number }): Promise<Array<{ commandId: string; deviceId: string; ref: string; operation: string | null; state: 'sent' | 'unknown'; request: unknown; sentAt: string; attempts: number; expiresAt?: string }>>;
-  finishChannelCommand(commandId: string, status: 'acknowledged' | 'failed' | 'expired' | 'cancelled', detail?: string, source?: string): Promise<void>;
+  channelOperationsToCheck(channel: 'android', limit: number, opts?: { sendingStaleMs?: number }): Promise<ChannelOperation[]>;
+  finishChannelCommand(commandId: string, status: ChannelFinalStatus, detail?: string, source?: string): Promise<void>;
 }
 
 export interface AndroidChannelOptions {
@@ -188,7 +188,7 @@ export class AndroidChannel {
     const tokenId = created.token.id;
     let amapiRef: string | undefined;
     try {
-      const { configuration, ownership } = await this.fleet.profileConfiguration(input.profile);
+      const { configuration, ownership } = await this.fleet.profileConfiguration(input.profile, CHANNEL);
       const mode = enrollmentMode(ownership);
       const policy = await this.publish(configuration, mode, { force: true });
       const ttlSeconds = Math.max(MIN_TOKEN_TTL_SECONDS, Math.ceil((Date.parse(created.token.expiresAt) - this.clock().getTime()) / 1000));
@@ -345,7 +345,7 @@ export class AndroidChannel {
       if (report.state !== 'PROVISIONING') this.event('warning', `${via}: device ${report.name} was skipped: it reports no ownership and management mode yet`);
       return 'skipped';
     }
-    let r: Awaited<ReturnType<ChannelFleet['intakeChannelDevice']>>;
+    let r: ChannelIntakeResult;
     try {
       r = await this.fleet.intakeChannelDevice(intake, SOURCE);
     } catch (error) {
