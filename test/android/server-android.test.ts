@@ -76,7 +76,7 @@ describe('emmctl server with the Android channel', () => {
     }
   });
 
-  it('says so in whoami, and refuses a push without Google\'s OIDC token', async () => {
+  it('says so in whoami, refuses a push without Google\'s OIDC token, and stops cleanly', async () => {
     const server = await startServerProcess(data, [...androidServerArgs(fake), '--pubsub-audience', 'https://emmctl.example.com/v1/android/pubsub', '--pubsub-service-account', fake.push.email, '--google-certs-url', fake.certsUrl]);
     try {
       const who = await (await fetch(`${server.url}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } })).json();
@@ -87,6 +87,8 @@ describe('emmctl server with the Android channel', () => {
       const forged = await fetch(`${server.url}/v1/android/pubsub`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
       expect(forged.status).toBe(401);
       expect(((await forged.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+      // SIGTERM stops the channel's jobs with the server: a clean exit.
+      expect(await server.stop()).toEqual({ code: 0, signal: null });
     } finally {
       await server.stop();
     }
