@@ -119,15 +119,33 @@ export function hasApiTokens(backend: Backend): backend is Backend & ApiTokenAdm
   return typeof b.createApiToken === 'function' && typeof b.listApiTokens === 'function' && typeof b.revokeApiToken === 'function';
 }
 
-/** Walks every page of a paged listing, one page in memory at a time. */
+/**
+ * Walks every page of a paged listing, one page in memory at a time. `prefetch`: ask for the next
+ * page while the caller works through this one (two pages in memory at most), so the server and
+ * the printing overlap; only for a caller that reads every page (else a page would be fetched for
+ * nothing).
+ */
 export async function* allPages<T, Q extends { cursor?: string }>(
   list: (query: Q) => Promise<Page<T>>,
   query: Q,
+  opts: { prefetch?: boolean } = {},
 ): AsyncGenerator<T> {
-  let cursor = query.cursor;
-  do {
-    const page = await list({ ...query, cursor });
+  let page = await list({ ...query, cursor: query.cursor });
+  for (;;) {
+    const cursor = page.nextCursor;
+    if (!cursor) {
+      yield* page.items;
+      return;
+    }
+    if (!opts.prefetch) {
+      yield* page.items;
+      page = await list({ ...query, cursor });
+      continue;
+    }
+    const next = list({ ...query, cursor });
+    // A caller that stops early (an error while printing) leaves it unread: not an unhandled rejection.
+    next.catch(() => {});
     yield* page.items;
-    cursor = page.nextCursor;
-  } while (cursor);
+    page = await next;
+  }
 }

@@ -54,6 +54,7 @@ import { parseWhatIfInstant } from '../model/duration.js';
 import type { ComplianceResult } from '../compliance/index.js';
 import { getPath, maskValue, replacePaths, secretRefPaths, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
 import { StoreUnavailableError, type Sql, type SqlEngine } from '../store/engine.js';
+import { devicePage, fullRows, sortKeyOf, type ListingColumns } from '../store/repos/listing.js';
 import { deliverCommands, firedSteps, readByCredential, readById, updateCheckedIn, writeCheckIn, type CheckInExtras, type CheckInWrite, type PendingRow } from '../store/repos/checkin.js';
 import type { IfMissing } from '../store/sqlite/files.js';
 import { checkEnrollRequest, checkLabels, checkLength, checkSerial, DEVICE_LIMITS, parsePosture } from '../model/device-limits.js';
@@ -64,7 +65,7 @@ import { enqueueNotification, finishNotification as dropNotification, pendingNot
 import { claimIdempotencyKey, finishIdempotencyKey, forgetIdempotencyKeys } from '../store/repos/idempotency.js';
 import { releaseLease, takeLease, type Lease } from '../store/repos/leases.js';
 import { bumpResourceGeneration, groupNames, referringResources, resourceDocument, resourceGeneration, resourceRows, writeResource, type StoredSecrets } from '../store/repos/resources.js';
-import { evaluationSet, FOREVER, isFresh, STORED_COLUMNS, statusFilter, storeEvaluation, type Evaluation } from '../store/repos/compliance.js';
+import { evaluationSet, FOREVER, isFresh, statusFilter, storeEvaluation, type Evaluation } from '../store/repos/compliance.js';
 import type { ApiTokenRow, DeviceRow, TokenRow } from '../store/repos/rows.js';
 import { appendAudit, auditPage } from '../store/repos/audit.js';
 import { planKey, schemaVersion, storeId } from '../store/repos/meta.js';
@@ -89,8 +90,6 @@ export const COMMAND_TTL_MS = 30 * 86_400_000;
 export const CHECK_IN_INTERVAL_SECONDS = 900;
 /** How long a retried request with the same idempotency key gets the stored result (then the key is forgotten). */
 export const IDEMPOTENCY_TTL_MS = 7 * 86_400_000;
-/** What listings read: everything but secrets and bookkeeping (less to copy out of SQLite per row). */
-const LISTING_COLUMNS = 'id, name, serial, platform, ownership, owner, labels, state, profile, model, os_version, posture, enrolled_at, last_check_in, noncompliant_since, released_until';
 const DEFAULT_PAGE = 100;
 const RECONCILE_PAGE = 500;
 /** How long a replica holds a claimed reconcile page before another may take it over (it is done in one transaction, usually well under a second). */
@@ -1160,8 +1159,6 @@ export class FleetService {
     const evalAt = at ?? now;
     const needsEval = filters.group.length > 0 || filters.compliance.length > 0;
     const batch = needsEval ? Math.max(limit + 1, 500) : limit + 1;
-    const cmp = sort.desc ? '<' : '>';
-    const dir = sort.desc ? 'DESC' : 'ASC';
     const where = [...filters.where];
     const params = [...filters.params];
     const withStored = this.useStored && (withFired || filters.compliance.length > 0);
@@ -1175,16 +1172,27 @@ export class FleetService {
         params.push(...sqlFilter.params);
       }
     }
-    let after = query.cursor
-      ? await decodeCursor(query.cursor, sort, async (id) => (await sql.get<{ k: string }>(`SELECT ${sort.expr} AS k FROM devices WHERE id = ?`, [id]))?.k)
-      : undefined;
-    const text = (withCursor: boolean) =>
-      `SELECT ${LISTING_COLUMNS}${withStored ? `, ${STORED_COLUMNS}` : ''}, ${sort.expr} AS sort_key FROM devices WHERE ${[...where, ...(withCursor ? [`(${sort.expr}, id) ${cmp} (?, ?)`] : []), '1 = 1'].join(' AND ')} ORDER BY ${sort.expr} ${dir}, id ${dir} LIMIT ?`;
+    let after = query.cursor ? await decodeCursor(query.cursor, sort, (id) => sortKeyOf(sql, sort, id)) : undefined;
+    // A compliance listing without group filters needs a device's inputs only where its stored
+    // evaluation does not answer: it reads the record's columns, then those devices whole.
+    const narrow = withStored && withFired && filters.group.length === 0;
+    const columns: ListingColumns = narrow ? 'compliance' : withStored ? 'stored' : 'device';
     const items: T[] = [];
     for (;;) {
-      const rows = after
-        ? await sql.all<DeviceRow>(text(true), [...params, after.key, after.id, batch])
-        : await sql.all<DeviceRow>(text(false), [...params, batch]);
+      const rows = await devicePage(sql, { sort, where, params, after, limit: batch, columns });
+      const storedRows = new Map<DeviceRow, StoredResult>();
+      if (narrow) {
+        const stale: number[] = [];
+        rows.forEach((r, i) => {
+          const stored = storedResult(r, snap.readKeys, nowText, evalText);
+          if (stored) storedRows.set(r, stored);
+          else stale.push(i);
+        });
+        if (stale.length) {
+          const whole = await fullRows(sql, stale.map((i) => rows[i]!.id));
+          for (const i of stale) rows[i] = { ...whole.get(rows[i]!.id)!, sort_key: rows[i]!.sort_key };
+        }
+      }
       const batchFired = new Map<string, FiredRow[]>();
       if (withFired) {
         // Only a device in an episode has fired steps.
@@ -1209,10 +1217,10 @@ export class FleetService {
           policies: () => (assigned ??= policiesForGroups(snap.compliance, groupsOf())),
           evaluation: () => {
             if (evaluated) return evaluated;
-            stored = withStored ? storedResult(row, snap.readKeys, nowText, evalText) : undefined;
+            stored = narrow ? storedRows.get(row) : withStored ? storedResult(row, snap.readKeys, nowText, evalText) : undefined;
             if (!stored) return (evaluated = evaluateAt(row, device(), ctx.policies(), now, evalAt, snap.unevaluable));
-            const { steps: _steps, ...result } = stored;
-            return (evaluated = { result, since: result.failing ? (row.noncompliant_since ?? evalText) : undefined });
+            // The stored body is the result (its extra `steps` go nowhere: records pick their fields).
+            return (evaluated = { result: stored, since: stored.failing ? (row.noncompliant_since ?? evalText) : undefined });
           },
           // Only the failing policies' steps make the escalation picture: the stored evaluation keeps those.
           stepPolicies: () => (ctx.evaluation(), stored ? stepDocuments(stored) : ctx.policies()),
@@ -1989,20 +1997,19 @@ function claimRefusal(row: DeviceRow, profileName: string, profile: EnrollmentPr
 }
 
 function toCompliance(r: DeviceRow, c: ComplianceResult): DeviceCompliance {
-  return {
-    deviceId: r.id,
-    name: r.name,
-    ...(r.owner !== null ? { owner: r.owner } : {}),
-    platform: r.platform,
-    ...(r.os_version !== null ? { osVersion: r.os_version } : {}),
-    state: r.state,
-    status: c.status,
-    ...(c.reason !== undefined ? { reason: c.reason } : {}),
-    failures: c.failures,
-    policies: c.policies,
-    ...(r.last_check_in !== null ? { lastCheckIn: r.last_check_in } : {}),
-    ...(r.noncompliant_since !== null ? { noncompliantSince: r.noncompliant_since } : {}),
-  };
+  // Assigned in the record's one key order, without spreads: a listing makes 100,000 of these.
+  const out = { deviceId: r.id, name: r.name } as DeviceCompliance;
+  if (r.owner !== null) out.owner = r.owner;
+  out.platform = r.platform;
+  if (r.os_version !== null) out.osVersion = r.os_version;
+  out.state = r.state;
+  out.status = c.status;
+  if (c.reason !== undefined) out.reason = c.reason;
+  out.failures = c.failures;
+  out.policies = c.policies;
+  if (r.last_check_in !== null) out.lastCheckIn = r.last_check_in;
+  if (r.noncompliant_since !== null) out.noncompliantSince = r.noncompliant_since;
+  return out;
 }
 
 function toCommand(r: CommandRow): DeviceCommand {

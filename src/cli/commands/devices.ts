@@ -47,7 +47,8 @@ export async function listRecords<T, Q extends { cursor?: string; limit?: number
   limit: number | undefined,
 ): Promise<AsyncIterable<T>> {
   const { allPages } = await import('../../backends/backend.js');
-  return take(allPages(list, { ...query, limit: Math.min(limit ?? PAGE_SIZE, PAGE_SIZE) }), limit);
+  // Without a limit every page is read: the next one is asked for while this one prints.
+  return take(allPages(list, { ...query, limit: Math.min(limit ?? PAGE_SIZE, PAGE_SIZE) }, { prefetch: limit === undefined }), limit);
 }
 
 /** Stops a stream after `n` records (the rest is never fetched); without `n`, the stream itself. */

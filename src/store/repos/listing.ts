@@ -1,0 +1,56 @@
+// Device listings: keyset pages in a sort order (device-query.ts gives the sort key and the
+// filters as SQL). A compliance listing that can use the stored evaluations reads only what a
+// compliance record shows beside them (no posture, labels or other inputs): the rows whose
+// stored evaluation does not answer are read again whole (fullRows), in the same unit of work,
+// to be evaluated. At 100,000 devices the posture alone is most of the bytes a scan would move.
+import type { Sql } from '../engine.js';
+import type { DeviceSort } from '../device-query.js';
+import { STORED_COLUMNS } from './compliance.js';
+import type { DeviceRow } from './rows.js';
+
+/** What device listings read: everything but secrets and bookkeeping. */
+const DEVICE_COLUMNS = 'id, name, serial, platform, ownership, owner, labels, state, profile, model, os_version, posture, enrolled_at, last_check_in, noncompliant_since, released_until';
+/** What a compliance record shows, with the stored evaluation (FleetService toCompliance, storedResult). */
+const COMPLIANCE_COLUMNS = `id, name, platform, owner, state, os_version, last_check_in, noncompliant_since, ${STORED_COLUMNS}`;
+
+/** `device`: whole rows; `stored`: whole rows with the stored evaluation; `compliance`: COMPLIANCE_COLUMNS only. */
+export type ListingColumns = 'device' | 'stored' | 'compliance';
+
+function columns(which: ListingColumns): string {
+  return which === 'device' ? DEVICE_COLUMNS : which === 'stored' ? `${DEVICE_COLUMNS}, ${STORED_COLUMNS}` : COMPLIANCE_COLUMNS;
+}
+
+/** The sort key of a device now (a digest cursor is resolved against it); undefined when it is gone. */
+export async function sortKeyOf(sql: Sql, sort: DeviceSort, id: string): Promise<string | undefined> {
+  return (await sql.get<{ k: string }>(`SELECT ${sort.expr} AS k FROM devices WHERE id = ?`, [id]))?.k;
+}
+
+export interface PageQuery {
+  sort: DeviceSort;
+  /** SQL conditions (ANDed) and their parameters, in order. */
+  where: readonly string[];
+  params: readonly unknown[];
+  /** Continue after this position (exclusive). */
+  after?: { key: string; id: string };
+  limit: number;
+  columns: ListingColumns;
+}
+
+/** One batch of devices in sort order, each with its `sort_key`. */
+export async function devicePage(sql: Sql, q: PageQuery): Promise<DeviceRow[]> {
+  const cmp = q.sort.desc ? '<' : '>';
+  const dir = q.sort.desc ? 'DESC' : 'ASC';
+  const where = [...q.where, ...(q.after ? [`(${q.sort.expr}, id) ${cmp} (?, ?)`] : []), '1 = 1'].join(' AND ');
+  return sql.all<DeviceRow>(`SELECT ${columns(q.columns)}, ${q.sort.expr} AS sort_key FROM devices WHERE ${where} ORDER BY ${q.sort.expr} ${dir}, id ${dir} LIMIT ?`,
+    [...q.params, ...(q.after ? [q.after.key, q.after.id] : []), q.limit]);
+}
+
+/** Whole rows (with the stored evaluation) of these devices, by id; one statement per 500. */
+export async function fullRows(sql: Sql, ids: readonly string[]): Promise<Map<string, DeviceRow>> {
+  const out = new Map<string, DeviceRow>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    for (const r of await sql.all<DeviceRow>(`SELECT ${columns('stored')} FROM devices WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk)) out.set(r.id, r);
+  }
+  return out;
+}
