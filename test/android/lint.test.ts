@@ -1,12 +1,13 @@
 // What the policy files ask of Android devices that AMAPI cannot carry: `validate --android` and
 // `plan`/`apply` against a server with the Android channel warn per setting, at file:line:col,
 // with the compiler's rule ids (src/policy/android.ts). Real YAML files through the built CLI.
-import { createServer, request as httpRequest, type Server } from 'node:http';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { createApiToken, killAll, startServerProcess, type ServerProcess } from '../helpers/server.js';
+import { startFakeAmapi, type FakeAmapi } from './fake-amapi.js';
+import { androidServerArgs } from './runtime-helpers.js';
 
 const dir = tempDir('emmctl-android-lint-');
 afterAll(() => {
@@ -250,39 +251,8 @@ spec:
   });
 });
 
-/**
- * A server with the Android channel, until `emmctl server --android-enterprise` is in main: the
- * real server behind a proxy that adds `channels: ["android"]` to `GET /v1/whoami` and passes
- * every other request through unchanged.
- */
-function whoamiWithAndroid(target: string): Promise<{ url: string; close(): Promise<void> }> {
-  const upstream = new URL(target);
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
-        const body: Buffer[] = [];
-        up.on('data', (c: Buffer) => body.push(c));
-        up.on('end', () => {
-          let data = Buffer.concat(body);
-          if (req.method === 'GET' && req.url === '/v1/whoami' && up.statusCode === 200) data = Buffer.from(JSON.stringify({ ...JSON.parse(data.toString('utf8')), channels: ['android'] }));
-          const headers = { ...up.headers, 'content-length': String(data.length) };
-          res.writeHead(up.statusCode ?? 502, headers).end(data);
-        });
-      });
-      out.on('error', () => res.writeHead(502).end());
-      out.end(Buffer.concat(chunks));
-    });
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as { port: number };
-    resolve({ url: `http://127.0.0.1:${port}`, close: () => new Promise((done) => server.close(() => done())) });
-  }));
-}
-
 describe('plan and apply against a server', () => {
-  it('say nothing of Android on the embedded store or a server whose whoami has no channels; warn (stderr and -o json) when it has android', async () => {
+  it('say nothing of Android on the embedded store or a server without the channel; warn (stderr and -o json) on a server with --android-enterprise', async () => {
     const embedded = await runCli(['plan', repo, '--data-dir', join(dir.path, 'local')], { env });
     expect(embedded.code, embedded.stderr).toBe(0);
     expect(embedded.stderr).not.toContain('[android/');
@@ -290,7 +260,7 @@ describe('plan and apply against a server', () => {
     const dataDir = join(dir.path, 'served');
     const token = await createApiToken(dataDir, 'admin');
     let server: ServerProcess | undefined;
-    let proxy: Awaited<ReturnType<typeof whoamiWithAndroid>> | undefined;
+    let fake: FakeAmapi | undefined;
     try {
       server = await startServerProcess(dataDir);
       const bare = await runCli(['plan', repo], { env: { ...env, EMMCTL_SERVER: server.url, EMMCTL_TOKEN: token } });
@@ -300,9 +270,12 @@ describe('plan and apply against a server', () => {
       const bareJson = await runCli(['plan', repo, '-o', 'json'], { env: { ...env, EMMCTL_SERVER: server.url, EMMCTL_TOKEN: token } });
       expect(bareJson.code, bareJson.stderr).toBe(0);
       expect(JSON.parse(bareJson.stdout)).not.toHaveProperty('warnings');
+      await server.stop();
 
-      proxy = await whoamiWithAndroid(server.url);
-      const target = { ...env, EMMCTL_SERVER: proxy.url, EMMCTL_TOKEN: token };
+      // The same store served with the Android channel, on the fake Google.
+      fake = await startFakeAmapi({ seed: 5 });
+      server = await startServerProcess(dataDir, androidServerArgs(fake));
+      const target = { ...env, EMMCTL_SERVER: server.url, EMMCTL_TOKEN: token };
       const text = await runCli(['plan', repo, '-q'], { env: target });
       expect(text.code, text.stderr).toBe(0);
       for (const [where, rule, , message] of EXPECTED.filter(([, , path]) => path !== 'spec.settings.wifi[0]')) {
@@ -322,9 +295,10 @@ describe('plan and apply against a server', () => {
       const apply = await runCli(['apply', repo, '--yes'], { env: target });
       expect(apply.code, apply.stderr).toBe(0);
       expect(apply.stderr).toContain(`${EXPECTED[2]![0]}: warning: ${EXPECTED[2]![3]}`);
+      expect(fake.schemaErrors).toEqual([]);
     } finally {
-      await proxy?.close();
       await server?.stop();
+      await fake?.close();
     }
   });
 });
