@@ -56,7 +56,7 @@ describe('admin API authentication', () => {
     for (const role of ['admin', 'operator', 'viewer'] as const) {
       const r = await call(base, 'GET', '/v1/whoami', { token: tokens[role] });
       expect(r.status).toBe(200);
-      expect(r.body).toEqual({ name: `${role}-test`, role, storeId: expect.stringMatching(/^st_[0-9a-f]{24}$/), notifyChannels: 0 });
+      expect(r.body).toEqual({ name: `${role}-test`, role, storeId: expect.stringMatching(/^st_[0-9a-f]{24}$/), notifyChannels: 0, channels: [] });
     }
   });
 });
