@@ -180,6 +180,29 @@ export class PostgresEngine implements SqlEngine {
   }
 
   async query<T = Record<string, unknown>>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    return this.once<T>(text, params, 'request');
+  }
+
+  async execute<T = Record<string, unknown>>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once<T>(text, params, 'commit');
+      } catch (e) {
+        // An autocommitted statement that failed has rolled back by itself, all of it.
+        if (!isRetryable(e)) throw e;
+        if (attempt >= this.retry.attempts) {
+          throw new StoreUnavailableError(`database ${this.location} is busy: the statement still conflicted with others after ${attempt} attempts (${sqlState(e) === '40P01' ? 'deadlock' : 'serialization failure'}); nothing was changed`, { cause: e });
+        }
+      }
+      await sleep(Math.random() * Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** attempt));
+    }
+  }
+
+  /**
+   * One statement on a pooled connection outside any transaction. The slot always goes back (a
+   * connection that failed is destroyed): query and execute share this so neither can leak one.
+   */
+  private async once<T>(text: string, params: readonly unknown[], lost: 'request' | 'commit'): Promise<T[]> {
     const client = await this.connect();
     const sql = new PgSql(client, this);
     let destroy = false;
@@ -188,35 +211,10 @@ export class PostgresEngine implements SqlEngine {
     } catch (e) {
       if (!isUnavailable(e)) throw e;
       destroy = true;
-      throw this.unavailable(e, 'request');
+      throw this.unavailable(e, lost);
     } finally {
       sql.end();
       this.release(client, destroy);
-    }
-  }
-
-  async execute<T = Record<string, unknown>>(text: string, params: readonly unknown[] = []): Promise<T[]> {
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.connect();
-      const sql = new PgSql(client, this);
-      let destroy = false;
-      try {
-        return await sql.all<T>(text, params);
-      } catch (e) {
-        if (isUnavailable(e)) {
-          destroy = true;
-          throw this.unavailable(e, 'commit');
-        }
-        // An autocommitted statement that failed has rolled back by itself, all of it.
-        if (!isRetryable(e)) throw e;
-        if (attempt >= this.retry.attempts) {
-          throw new StoreUnavailableError(`database ${this.location} is busy: the statement still conflicted with others after ${attempt} attempts (${sqlState(e) === '40P01' ? 'deadlock' : 'serialization failure'}); nothing was changed`, { cause: e });
-        }
-      } finally {
-        sql.end();
-        this.release(client, destroy);
-      }
-      await sleep(Math.random() * Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** attempt));
     }
   }
 
