@@ -64,7 +64,7 @@ import { cancelPending, cancelPendingOfDevice, commandById, commandOfDevice, com
 import { enqueueNotification, finishNotification as dropNotification, pendingNotifications } from '../store/repos/outbox.js';
 import { claimIdempotencyKey, finishIdempotencyKey, forgetIdempotencyKeys } from '../store/repos/idempotency.js';
 import { releaseLease, takeLease, type Lease } from '../store/repos/leases.js';
-import { bumpResourceGeneration, groupNames, referringResources, resourceDocument, resourceGeneration, resourceRows, writeResource, type StoredSecrets } from '../store/repos/resources.js';
+import { bumpResourceGeneration, groupNames, referringResources, resourceDocument, resourceRows, resourceSnapshot, writeResource, type StoredSecrets } from '../store/repos/resources.js';
 import { evaluationSet, FOREVER, isFresh, statusFilter, storeEvaluation, type Evaluation } from '../store/repos/compliance.js';
 import type { ApiTokenRow, DeviceRow, TokenRow } from '../store/repos/rows.js';
 import { appendAudit, auditPage } from '../store/repos/audit.js';
@@ -342,11 +342,12 @@ export class FleetService {
   }
 
   private async resources(sql: Sql): Promise<ResourceSnapshot> {
-    const generation = await resourceGeneration(sql);
-    if (this.snapshot?.generation === generation) return this.snapshot;
+    const cached = this.snapshot;
+    const { generation, rows } = await resourceSnapshot(sql, cached?.generation);
+    if (!rows) return cached!;
     const snap: ResourceSnapshot = { generation, groups: [], profiles: [], policies: [], digestPolicies: [], digests: new Set(), compliance: [], configs: new Map(), unevaluable: new Map(), evalKey: '', readKeys: [] };
     let rejected = 0;
-    for (const r of await resourceRows(sql)) {
+    for (const r of rows) {
       const doc = JSON.parse(r.document) as ResourceDocument;
       const why = this.checkDocument?.(doc);
       if (why !== undefined) {

@@ -52,9 +52,6 @@ export async function bumpResourceGeneration(sql: Sql): Promise<void> {
   await sql.run("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'resource_generation'");
 }
 
-export async function resourceGeneration(sql: Sql): Promise<string> {
-  return (await sql.get<{ value: string }>("SELECT value FROM meta WHERE key = 'resource_generation'"))!.value;
-}
 
 export interface ResourceRow {
   kind: ResourceKind;
@@ -72,6 +69,23 @@ export async function resourceRows(sql: Sql, kind?: ResourceKind): Promise<Resou
   return kind
     ? sql.all<ResourceRow>('SELECT * FROM resources WHERE kind = ? ORDER BY kind, name', [kind])
     : sql.all<ResourceRow>('SELECT * FROM resources ORDER BY kind, name', []);
+}
+
+/**
+ * The resource generation and, unless it is `known`, every resource in (kind, name) order, read
+ * by one statement. One statement sees one snapshot on both engines, so the documents are the
+ * ones that generation counted; two statements in a READ COMMITTED transaction (PostgreSQL's
+ * write transactions) could pair an apply's documents with the generation before it, and the
+ * evaluations stored under that label would be taken as current by a replica still at it.
+ */
+export async function resourceSnapshot(sql: Sql, known?: string): Promise<{ generation: string; rows?: ResourceRow[] }> {
+  const found = await sql.all<{ generation: string } & { [K in keyof ResourceRow]: ResourceRow[K] | null }>(
+    "SELECT m.value AS generation, r.kind, r.name, r.document, r.version, r.updated_at, r.secrets FROM meta m LEFT JOIN resources r ON m.value <> ? WHERE m.key = 'resource_generation' ORDER BY r.kind, r.name",
+    [known ?? '']);
+  const generation = found[0]!.generation;
+  if (generation === known) return { generation };
+  // No resources at all is one row of NULLs from the outer join.
+  return { generation, rows: found.filter((r): r is { generation: string } & ResourceRow => r.kind !== null).map(({ generation: _, ...row }) => row) };
 }
 
 /** The names of the stored Groups. */
