@@ -225,7 +225,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
   let notifier: import('./notify.js').Notifier | undefined;
   if (options.notify?.webhooks.length) {
     const { Notifier } = await import('./notify.js');
-    notifier = new Notifier(store, options.notify, (message) => log?.(JSON.stringify({ time: new Date().toISOString(), level: 'error', message })));
+    notifier = new Notifier(store, options.notify, (message, level) => log?.(JSON.stringify({ time: new Date().toISOString(), level, message })));
     notifier.start();
   }
 

@@ -79,13 +79,16 @@ export class Notifier {
   private again = false;
   private drained: Promise<void> = Promise.resolve();
   private stopped = false;
-  private readonly log: (line: string) => void;
+  private readonly log: (line: string, level: 'error' | 'info') => void;
   private readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private lease?: Lease;
   /** Local time (ms) after which the lease is renewed before the outbox is read again. */
   private renewAt = 0;
+  /** Date.now() of the first failed look at the lease or the outbox since the last one that worked. */
+  private downSince?: number;
 
-  constructor(store: ServerStore, options: NotifyOptions, log: (line: string) => void = () => {}) {
+  /** `log` gets a message and its level: 'error' for a failure, 'info' when the database answers again. */
+  constructor(store: ServerStore, options: NotifyOptions, log: (line: string, level: 'error' | 'info') => void = () => {}) {
     this.store = store;
     this.options = { attempts: 6, backoffMs: 1000, timeoutMs: 10_000, pollMs: 1000, leaseMs: 15_000, ...options };
     this.log = log;
@@ -124,6 +127,7 @@ export class Notifier {
     if (this.lease && Date.now() < this.renewAt) return true;
     const asked = Date.now();
     this.lease = await this.store.takeLease(LEASE, this.holder, this.options.leaseMs);
+    this.answered();
     // Renewed well before it runs out (a third of its time), measured from when it was asked for.
     this.renewAt = asked + this.options.leaseMs / 3;
     return this.lease !== undefined;
@@ -139,6 +143,7 @@ export class Notifier {
       let after = 0;
       while (!this.stopped && this.inFlight.size < MAX_IN_FLIGHT) {
         const events = await this.store.pendingNotifications(after, PAGE);
+        this.answered();
         if (!events.length) break;
         for (const event of events) {
           after = event.seq;
@@ -152,8 +157,19 @@ export class Notifier {
         }
       }
     } catch (error) {
-      this.log(`notify: cannot take the delivery lease or read the outbox: ${(error as Error).message}`);
+      // Polled every pollMs: while the database is down, said once, not on every poll.
+      if (this.downSince !== undefined) return;
+      this.downSince = Date.now();
+      this.log(`notify: cannot take the delivery lease or read the outbox: ${(error as Error).message}; trying again every ${this.options.pollMs} ms, logged again when it works`, 'error');
     }
+  }
+
+  /** The lease or the outbox was read: ends a run of failures, saying how long it lasted. */
+  private answered(): void {
+    if (this.downSince === undefined) return;
+    const lasted = Date.now() - this.downSince;
+    this.downSince = undefined;
+    this.log(`notify: the delivery lease and the outbox can be read again, after ${(lasted / 1000).toFixed(1)} s of failures`, 'info');
   }
 
   /** Stops: attempts in flight are abandoned and their events stay in the outbox for the next start. */
@@ -177,7 +193,7 @@ export class Notifier {
       await this.store.finishNotification(event, deliveries);
     } catch (error) {
       // Left in the outbox: sent again after a restart, which the event id makes harmless.
-      this.log(`notify: cannot record the delivery of ${event.id}: ${(error as Error).message}`);
+      this.log(`notify: cannot record the delivery of ${event.id}: ${(error as Error).message}`, 'error');
     }
   }
 
