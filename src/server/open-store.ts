@@ -33,5 +33,6 @@ export async function openStore(where: StoreLocation | string, options: OpenStor
     }
   }
   const { SqliteEngine } = await import('../store/sqlite/engine.js');
-  return new FleetService(SqliteEngine.open(location.dataDir), service);
+  // A server runs for long: its WAL checkpoints go to a worker thread, off the event loop.
+  return new FleetService(SqliteEngine.open(location.dataDir, { checkpoint: 'background', onLog: options.onLog }), service);
 }

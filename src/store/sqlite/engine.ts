@@ -15,6 +15,7 @@ import { globMatches } from '../device-query.js';
 import { StoreUnavailableError, type Dialect, type RunResult, type Sql, type SqlEngine, type TransactionOptions } from '../engine.js';
 import { DB_FILE, missingStore, noStoreError, prepareStoreFiles, tightenJournals, type IfMissing } from './files.js';
 import { MIGRATIONS } from './migrations.js';
+import { AUTO_CHECKPOINT_PAGES, BackgroundCheckpointer } from './checkpointer.js';
 
 /** How long a unit of work waits for another process's write lock before the store counts as unavailable. */
 const BUSY_DEADLINE_MS = 5_000;
@@ -34,6 +35,14 @@ export interface SqliteOpenOptions {
   ifMissing?: IfMissing;
   /** Overrides BUSY_DEADLINE_MS (tests of the unavailable path). */
   busyDeadlineMs?: number;
+  /**
+   * `background`: WAL checkpoints run on a worker thread instead of in the COMMIT that crosses
+   * SQLite's mark (./checkpointer.ts). For a long-running server; a one-shot command keeps
+   * SQLite's own, which costs nothing to start.
+   */
+  checkpoint?: 'background';
+  /** Operational lines (the checkpoint thread lost); never hold data. */
+  onLog?: (line: string) => void;
 }
 
 function isBusy(error: unknown): boolean {
@@ -73,12 +82,23 @@ export class SqliteEngine implements SqlEngine {
   private readonly sql: Sql;
   // Prepared once: db.exec would parse the text again on every unit of work (two per request).
   private readonly control: Record<'begin' | 'beginImmediate' | 'commit' | 'rollback', Database.Statement>;
+  /** Set with `checkpoint: 'background'`; exposed for tests and diagnostics. */
+  readonly checkpointer: BackgroundCheckpointer | undefined;
 
-  private constructor(db: Database.Database, location: string, missing: boolean, busyDeadlineMs: number) {
+  private constructor(db: Database.Database, location: string, missing: boolean, busyDeadlineMs: number, options: SqliteOpenOptions = {}) {
     this.db = db;
     this.location = location;
     this.missing = missing;
     this.busyDeadlineMs = busyDeadlineMs;
+    if (options.checkpoint === 'background' && !missing) {
+      db.pragma('wal_autocheckpoint = 0');
+      this.checkpointer = new BackgroundCheckpointer(location, {
+        onFailure: (reason) => {
+          if (db.open) db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+          options.onLog?.(`store: ${reason}; checkpointing on the serving connection again`);
+        },
+      });
+    }
     this.control = { begin: db.prepare('BEGIN'), beginImmediate: db.prepare('BEGIN IMMEDIATE'), commit: db.prepare('COMMIT'), rollback: db.prepare('ROLLBACK') };
     const stmt = (text: string) => this.stmt(text);
     this.sql = {
@@ -100,7 +120,7 @@ export class SqliteEngine implements SqlEngine {
     if (ifMissing !== 'create') {
       const why = missingStore(dataDir, path);
       if (why && ifMissing === 'fail') throw noStoreError(dataDir, why);
-      if (why) return SqliteEngine.prepare(new Database(':memory:'), path, true, deadline);
+      if (why) return SqliteEngine.prepare(new Database(':memory:'), path, true, deadline, options);
     }
     let db: Database.Database;
     try {
@@ -113,10 +133,10 @@ export class SqliteEngine implements SqlEngine {
         cause: error,
       });
     }
-    return SqliteEngine.prepare(db, path, false, deadline);
+    return SqliteEngine.prepare(db, path, false, deadline, options);
   }
 
-  private static prepare(db: Database.Database, path: string, inMemory: boolean, busyDeadlineMs: number): SqliteEngine {
+  private static prepare(db: Database.Database, path: string, inMemory: boolean, busyDeadlineMs: number, options: SqliteOpenOptions): SqliteEngine {
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
@@ -137,7 +157,7 @@ export class SqliteEngine implements SqlEngine {
       if (error instanceof BackendError) throw error;
       throw new BackendError('unavailable', `cannot open the store at ${path}: ${(error as Error).message}`, { cause: error });
     }
-    return new SqliteEngine(db, path, inMemory, busyDeadlineMs);
+    return new SqliteEngine(db, path, inMemory, busyDeadlineMs, options);
   }
 
   private stmt(text: string): Database.Statement {
@@ -174,6 +194,7 @@ export class SqliteEngine implements SqlEngine {
         (mode === 'read' ? this.control.begin : this.control.beginImmediate).run();
         const result = await fn(this.sql);
         this.control.commit.run();
+        if (mode === 'write') this.checkpointer?.wrote();
         return result;
       } catch (error) {
         if (this.db.open && this.db.inTransaction) this.control.rollback.run();
@@ -192,7 +213,11 @@ export class SqliteEngine implements SqlEngine {
   }
 
   execute<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    return this.enqueue(() => this.runUnit((s) => s.all<T>(sql, params), 'single'));
+    return this.enqueue(async () => {
+      const rows = await this.runUnit((s) => s.all<T>(sql, params), 'single');
+      this.checkpointer?.wrote();
+      return rows;
+    });
   }
 
   async ping(): Promise<void> {
@@ -202,11 +227,14 @@ export class SqliteEngine implements SqlEngine {
   async close(): Promise<void> {
     // Units already queued finish first: closing under one would fail it half-way.
     await this.queue;
+    // The thread's connection first, so this one is the last and SQLite checkpoints and removes the WAL.
+    await this.checkpointer?.close();
     if (this.db.open) this.db.close();
   }
 
   /** Synchronous close, for process exit paths; a unit in flight fails with StoreUnavailableError. */
   closeNow(): void {
+    this.checkpointer?.closeNow();
     if (this.db.open) this.db.close();
   }
 }

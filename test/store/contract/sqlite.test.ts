@@ -26,3 +26,16 @@ const options: StoreContractOptions = {
 
 describeStoreContract('sqlite', options);
 describeChannelContract('sqlite', options);
+
+// The server's configuration: WAL checkpoints on a worker thread, whose RESTART checkpoints take
+// the write lock now and then (src/store/sqlite/checkpointer.ts); the contract holds unchanged.
+const background: StoreContractOptions = {
+  open: async () => SqliteEngine.open(freshDir(), { checkpoint: 'background' }),
+  openTwo: async () => {
+    const dataDir = freshDir();
+    return [SqliteEngine.open(dataDir, { checkpoint: 'background' }), SqliteEngine.open(dataDir, { checkpoint: 'background' })];
+  },
+};
+
+describeStoreContract('sqlite, checkpoints on a worker thread', background);
+describeChannelContract('sqlite, checkpoints on a worker thread', background);
