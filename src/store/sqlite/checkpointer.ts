@@ -168,6 +168,9 @@ export class BackgroundCheckpointer {
     const wasRunning = !this.failed;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    // Awaiting an unref'd thread keeps nothing alive: without ref() a process with nothing else
+    // left to do would end here, in the middle of its caller's shutdown, with exit code 0.
+    this.worker.ref();
     if (wasRunning) this.worker.postMessage('close');
     await this.exited;
   }
