@@ -15,7 +15,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { ResourceDocument } from '../model/policy.generated.js';
 
-const FORMAT = 'emmctl.policy-cache/v2';
+const FORMAT = 'emmctl.policy-cache/v3';
 
 export function policyCacheDir(env: Record<string, string | undefined>): string | undefined {
   if (env.EMMCTL_CACHE_DIR === '') return undefined;
@@ -37,6 +37,8 @@ export function openPolicyCache(env: Record<string, string | undefined>, salt: s
 export interface CachedSet<W> {
   documents: Array<{ file: string; document: ResourceDocument }>;
   warnings: W[];
+  /** The warnings include the Android lint (src/policy/android.ts): a load made without it does not answer a caller that wants it. */
+  android?: boolean;
 }
 
 const sha = (...parts: Array<string | Uint8Array>) => {
@@ -72,7 +74,7 @@ export class PolicyCache {
       const data = JSON.parse(readFileSync(this.entryPath(cwd, paths), 'utf8')) as { format?: string; contentHash?: string } & Partial<CachedSet<W>>;
       if (data.format !== FORMAT || data.contentHash !== contentHash || !Array.isArray(data.documents) || !Array.isArray(data.warnings)) return undefined;
       const ok = data.documents.every((d) => d && typeof d.file === 'string' && typeof d.document?.kind === 'string' && typeof d.document.metadata?.name === 'string');
-      return ok ? { documents: data.documents, warnings: data.warnings } : undefined;
+      return ok ? { documents: data.documents, warnings: data.warnings, android: data.android === true } : undefined;
     } catch {
       return undefined;
     }

@@ -35,7 +35,7 @@ import { pathString, type DocPath, type Problem } from './types.js';
 /** Every rule id this module emits: the compiler's, for settings, profiles and groups alike. */
 export const ANDROID_RULES: readonly UnmappableRule[] = ['android/unmappable', 'android/management-mode', 'android/invalid-value', 'android/unknown-setting'];
 
-/** Android warnings are made on every load and shown only when the target has the channel. */
+/** Android warnings are made only when asked (validate --android, a target with the channel): this tells them apart in a cached load's warnings. */
 export function isAndroidProblem(p: Pick<Problem, 'rule'>): boolean {
   return p.rule.startsWith('android/');
 }

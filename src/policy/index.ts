@@ -15,6 +15,8 @@
 //     android (also the warnings of what Android devices through AMAPI cannot apply: android.ts).
 //   resolveSecrets(value, env) → { value, missing }   for documents that left their files.
 //   listPolicyFiles(paths, cwd) → { files, problems }  the files a load would read.
+//   androidWarnings(load), sortProblems(problems, files) the Android lint of a load made without
+//                                                       opts.android, for a target found to have the channel.
 //   formatProblems{Text,Json,Github}                    validate's three output formats.
 //   policyCacheSalt()                                   build identity for caches of clean loads.
 //
@@ -83,6 +85,19 @@ export async function loadPolicySet(paths: readonly string[], opts: LoadOptions 
   problems.push(...checkDocumentSet(valid));
   if (opts.android) problems.push(...androidProblems(valid));
   return finish(valid, problems, listed.files, documentCount, opts);
+}
+
+/**
+ * The Android lint (android.ts) of a load made without opts.android, for a caller that learns
+ * only later that its target has the channel; sorted as a load's problems are.
+ */
+export function androidWarnings(load: { documents: readonly LoadedDocument[]; files: readonly string[] }): Problem[] {
+  return sortProblems(androidProblems(load.documents), load.files);
+}
+
+/** Problems in load order: files as listed, then line, then column. */
+export function sortProblems(problems: Problem[], files: readonly string[]): Problem[] {
+  return problems.sort(byPosition(files));
 }
 
 function finish(valid: CheckedDocument[], problems: Problem[], files: string[], documentCount: number, opts: LoadOptions): LoadResult {

@@ -62,7 +62,8 @@ export interface LoadOptions {
   maxFileBytes?: number;
   /**
    * Also warn of what AMAPI cannot carry to Android devices (rules `android/…`, src/policy/android.ts).
-   * The commands always ask, so a cached load holds them, and drop them unless the target has the channel.
+   * Asked only when wanted (validate --android; plan/apply once the target says it has the
+   * channel, through androidWarnings): the lint costs more than the rest of the checks together.
    */
   android?: boolean;
   /** Count warnings as errors (ok is false when any warning). */

@@ -1,7 +1,7 @@
 // What the policy files ask of Android devices that AMAPI cannot carry: `validate --android` and
 // `plan`/`apply` against a server with the Android channel warn per setting, at file:line:col,
 // with the compiler's rule ids (src/policy/android.ts). Real YAML files through the built CLI.
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers/cli.js';
@@ -140,6 +140,18 @@ function expectWarnings(problems: JsonProblem[]): void {
   android.forEach((p, i) => expect(p.message.startsWith(EXPECTED[i]![3]), p.message).toBe(true));
 }
 
+/**
+ * What the policy cache under `cacheDir` holds for the repo: whether its one entry was made with the
+ * Android lint, and the Android warnings in it. A load keeps the warnings it made, so an entry
+ * without any is a load that did not work the lint out.
+ */
+function cachedLint(cacheDir: string): { android: boolean; rules: string[] } {
+  const entries = readdirSync(cacheDir).filter((f) => f.endsWith('.json'));
+  expect(entries).toHaveLength(1);
+  const entry = JSON.parse(readFileSync(join(cacheDir, entries[0]!), 'utf8')) as { android?: boolean; warnings: JsonProblem[] };
+  return { android: entry.android === true, rules: entry.warnings.map((w) => w.rule).filter((r) => r.startsWith('android/')) };
+}
+
 describe('validate --android', () => {
   it('warns per setting at file:line:col with the rule id, in text and json, cached or not; without --android says nothing of it', async () => {
     for (let round = 0; round < 2; round++) {
@@ -248,6 +260,54 @@ spec:
       [at(file, '6 }'), 'android/unmappable', 'spec.settings.passcode.minLength'],
     ]);
     expect(problems[0]!.message).toBe('Policy "length": passcode.minLength is not applied on Android devices: Android enforces a minimum length only with quality numeric or stronger; set passcode.quality for Android devices');
+  });
+});
+
+describe('the lint is worked out only when asked', () => {
+  it('validate: not without --android (nothing Android in the cache); with it, after a load without it, the warnings are all there', async () => {
+    const cacheDir = join(dir.path, 'cache-validate');
+    const own = { ...env, EMMCTL_CACHE_DIR: cacheDir };
+    const plain = await runCli(['validate', repo, '-o', 'json'], { env: own });
+    expect(plain.code, plain.stderr).toBe(0);
+    expect((JSON.parse(plain.stdout) as { problems: JsonProblem[] }).problems.filter((p) => p.rule.startsWith('android/'))).toEqual([]);
+    expect(cachedLint(cacheDir)).toEqual({ android: false, rules: [] });
+
+    for (let round = 0; round < 2; round++) {
+      const asked = await runCli(['validate', repo, '--android', '-o', 'json'], { env: own });
+      expect(asked.code, asked.stderr).toBe(0);
+      expectWarnings((JSON.parse(asked.stdout) as { problems: JsonProblem[] }).problems);
+      expect(cachedLint(cacheDir)).toEqual({ android: true, rules: EXPECTED.map(([, rule]) => rule) });
+    }
+    // An entry with the lint serves a load without it, which shows none of it.
+    const again = await runCli(['validate', repo, '-o', 'json'], { env: own });
+    expect((JSON.parse(again.stdout) as { problems: JsonProblem[] }).problems.filter((p) => p.rule.startsWith('android/'))).toEqual([]);
+  });
+
+  it('plan: not on the embedded store; against a server with the channel, whether the cache is cold, holds a load without the lint, or one with it', async () => {
+    const embeddedCache = join(dir.path, 'cache-embedded');
+    const embedded = await runCli(['plan', repo, '--data-dir', join(dir.path, 'lint-local')], { env: { ...env, EMMCTL_CACHE_DIR: embeddedCache } });
+    expect(embedded.code, embedded.stderr).toBe(0);
+    expect(embedded.stderr).not.toContain('[android/');
+    expect(cachedLint(embeddedCache)).toEqual({ android: false, rules: [] });
+
+    const dataDir = join(dir.path, 'lint-served');
+    const token = await createApiToken(dataDir, 'admin');
+    const fake = await startFakeAmapi({ seed: 6 });
+    const server = await startServerProcess(dataDir, androidServerArgs(fake));
+    try {
+      const coldCache = join(dir.path, 'cache-cold');
+      for (const [cacheDir, what] of [[coldCache, 'a cold cache'], [embeddedCache, 'an entry without the lint'], [embeddedCache, 'an entry with it']] as const) {
+        const json = await runCli(['plan', repo, '-o', 'json'], { env: { ...env, EMMCTL_CACHE_DIR: cacheDir, EMMCTL_SERVER: server.url, EMMCTL_TOKEN: token } });
+        expect(json.code, `${what}: ${json.stderr}`).toBe(0);
+        const doc = JSON.parse(json.stdout) as { warnings: JsonProblem[] };
+        expectWarnings(doc.warnings);
+        expect(doc.warnings).toHaveLength(EXPECTED.length);
+        expect(cachedLint(cacheDir), what).toEqual({ android: true, rules: EXPECTED.map(([, rule]) => rule) });
+      }
+    } finally {
+      await server.stop();
+      await fake.close();
+    }
   });
 });
 

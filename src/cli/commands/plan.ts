@@ -17,8 +17,11 @@ export interface DesiredState {
   secrets: Map<string, Record<string, string>>;
   /** notify-no-channel warnings, held back until the backend says whether it has a channel. */
   notifyWarnings?: import('../../policy/index.js').Problem[];
-  /** What Android devices through AMAPI cannot apply (rules android/…), held back until the backend says it has that channel. */
-  androidWarnings?: import('../../policy/index.js').Problem[];
+  /**
+   * What Android devices through AMAPI cannot apply (rules android/…): made only once the backend
+   * says it has that channel, since the lint costs more than the rest of the load.
+   */
+  androidWarnings?: () => Promise<import('../../policy/index.js').Problem[]>;
 }
 
 /** Prints the held-back notify warnings unless the backend delivers notifications. */
@@ -36,14 +39,16 @@ export async function warnNotifyChannel(ctx: CliContext, backend: Backend, desir
  * older than the field has no channel. Elsewhere they concern no device and stay unsaid.
  */
 export async function warnAndroid(ctx: CliContext, backend: Backend, desired: DesiredState): Promise<import('../../policy/index.js').Problem[]> {
-  if (!desired.androidWarnings?.length) return [];
+  if (!desired.androidWarnings) return [];
   const whoami = (backend as Partial<{ whoami(): Promise<Record<string, unknown>> }>).whoami;
   if (typeof whoami !== 'function') return [];
   const channels = (await whoami.call(backend)).channels;
   if (!Array.isArray(channels) || !channels.includes('android')) return [];
+  const warnings = await desired.androidWarnings();
+  if (!warnings.length) return [];
   const { formatProblemsText } = await import('../../policy/index.js');
-  ctx.io.stderr.write(formatProblemsText(desired.androidWarnings, ctx.err));
-  return desired.androidWarnings;
+  ctx.io.stderr.write(formatProblemsText(warnings, ctx.err));
+  return warnings;
 }
 
 /** What the backend says it cannot carry of the desired documents (e.g. Intune's unmapped fields), as warnings. */
@@ -61,7 +66,7 @@ export async function desiredState(raw: ResourceDocument[], resolved: ResourceDo
     if (refs.length === 0) return;
     secrets.set(`${doc.kind}/${doc.metadata.name}`, Object.fromEntries(refs.map((r) => [r.path, String(getPath(resolved[i], r.path))])));
   });
-  return { documents: raw, secrets, ...(notifyWarnings?.length ? { notifyWarnings } : {}), ...(androidWarnings?.length ? { androidWarnings } : {}) };
+  return { documents: raw, secrets, ...(notifyWarnings?.length ? { notifyWarnings } : {}), ...(androidWarnings ? { androidWarnings } : {}) };
 }
 
 /**
@@ -97,30 +102,41 @@ export async function loadDesired(ctx: CliContext, paths: string[]): Promise<Des
       }
       // Every secret resolved: the cached load stands. Otherwise the full load says where.
       if (documents.length === raw.length) {
-        const [androidWarnings, rest] = partition(hit.warnings, policy.isAndroidProblem);
+        const [android, rest] = partition(hit.warnings, policy.isAndroidProblem);
         const [notifyWarnings, warnings] = partition(rest, (p) => p.rule === policy.NOTIFY_NO_CHANNEL);
         if (warnings.length) ctx.io.stderr.write(policy.formatProblemsText(warnings, ctx.err));
-        return desiredState(raw, documents, notifyWarnings, androidWarnings);
+        // An entry made without the lint: the files are loaded again with it (it needs their
+        // positions), and the entry made whole for the next run.
+        const lintAgain = async () => {
+          const again = await policy.loadPolicySet(paths, { env: ctx.io.env, cwd, android: true });
+          if (again.ok && cache.contentHash(cwd, again.files) === hashBefore) {
+            cache.set(cwd, paths, hashBefore, { documents: again.documents.map((d) => ({ file: d.file, document: d.document })), warnings: again.warnings, android: true });
+          }
+          return (again.ok ? again.warnings : again.problems).filter(policy.isAndroidProblem);
+        };
+        return desiredState(raw, documents, notifyWarnings, hit.android ? async () => android : lintAgain);
       }
     }
   }
 
-  // Android warnings are made every time (and cached, as validate does) and held back for the target.
-  const result = await policy.loadPolicySet(paths, { env: ctx.io.env, resolveSecrets: true, cwd, android: true });
+  const result = await policy.loadPolicySet(paths, { env: ctx.io.env, resolveSecrets: true, cwd });
   if (!result.ok) {
-    // Invalid files stop the plan before any target is asked; their Android warnings would be noise.
-    ctx.io.stderr.write(policy.formatProblemsText(result.problems.filter((p) => !policy.isAndroidProblem(p)), ctx.err));
+    ctx.io.stderr.write(policy.formatProblemsText(result.problems, ctx.err));
     const errors = result.problems.filter((p) => p.severity === 'error').length || result.problems.length;
     throw new ValidationFailedError(`${errors} problem${errors === 1 ? '' : 's'} in the policy files; nothing was planned`);
   }
-  const [androidWarnings, rest] = partition(result.warnings, policy.isAndroidProblem);
-  const [notifyWarnings, warnings] = partition(rest, (p) => p.rule === policy.NOTIFY_NO_CHANNEL);
+  const [notifyWarnings, warnings] = partition(result.warnings, (p) => p.rule === policy.NOTIFY_NO_CHANNEL);
   if (warnings.length) ctx.io.stderr.write(policy.formatProblemsText(warnings, ctx.err));
+  const cached = result.documents.map((d) => ({ file: d.file, document: d.document }));
   // Cached only when no file changed while it was being loaded.
-  if (cache && hashBefore && cache.contentHash(cwd, result.files) === hashBefore) {
-    cache.set(cwd, paths, hashBefore, { documents: result.documents.map((d) => ({ file: d.file, document: d.document })), warnings: result.warnings });
-  }
-  return desiredState(result.documents.map((d) => d.document), result.documents.map((d) => d.resolved ?? d.document), notifyWarnings, androidWarnings);
+  const unchanged = () => cache !== undefined && hashBefore !== undefined && cache.contentHash(cwd, result.files) === hashBefore;
+  if (unchanged()) cache!.set(cwd, paths, hashBefore!, { documents: cached, warnings: result.warnings });
+  const android = async () => {
+    const found = policy.androidWarnings(result);
+    if (unchanged()) cache!.set(cwd, paths, hashBefore!, { documents: cached, warnings: policy.sortProblems([...result.warnings, ...found], result.files), android: true });
+    return found;
+  };
+  return desiredState(result.documents.map((d) => d.document), result.documents.map((d) => d.resolved ?? d.document), notifyWarnings, android);
 }
 
 function partition<T>(items: T[], test: (item: T) => boolean): [T[], T[]] {

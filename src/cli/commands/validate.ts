@@ -83,7 +83,8 @@ async function validateSet(
   opts: { envCheck: boolean; strict: boolean; notifyChannel: boolean; android: boolean; useCache: boolean; stdin?: Buffer },
 ): Promise<Outcome> {
   // The cache keeps every warning; what the target makes moot (or, for Android, what does not
-  // concern it) is dropped after, before --strict judges.
+  // concern it: an entry made with the Android lint serves a load without it too) is dropped
+  // after, before --strict judges.
   const judge = (ok: boolean, problems: Problem[], summary: Outcome['summary']): Outcome => {
     const shown = problems.filter((p) => !(opts.notifyChannel && p.rule === policy.NOTIFY_NO_CHANNEL) && (opts.android || !policy.isAndroidProblem(p)));
     return { ok: ok && !(opts.strict && shown.some((p) => p.severity === 'warning')), problems: shown, summary };
@@ -95,16 +96,15 @@ async function validateSet(
   if (cache && hash) {
     const hit = cache.get<Problem>(cwd, paths, hash);
     const unset = (d: { document: unknown }) => policy.findSecretRefs(d.document).some((r) => !ctx.io.env[r.name]);
-    if (hit && !(opts.envCheck && hit.documents.some(unset))) {
+    if (hit && (hit.android || !opts.android) && !(opts.envCheck && hit.documents.some(unset))) {
       return judge(true, hit.warnings, { files: files.length, documents: hit.documents.length });
     }
   }
-  // Android warnings are made every time (and cached) so that a cached load can show them too.
-  const result = await policy.loadPolicySet(paths, { env: ctx.io.env, envCheck: opts.envCheck, stdin: opts.stdin, cwd, android: true });
+  const result = await policy.loadPolicySet(paths, { env: ctx.io.env, envCheck: opts.envCheck, stdin: opts.stdin, cwd, android: opts.android });
   const problems = result.ok ? result.warnings : result.problems;
   // Cached only when clean (warnings allowed) and no file changed while it was being loaded.
   if (cache && hash && problems.every((p) => p.severity === 'warning') && result.documents.length === result.documentCount && cache.contentHash(cwd, result.files) === hash) {
-    cache.set(cwd, paths, hash, { documents: result.documents.map((d) => ({ file: d.file, document: d.document })), warnings: problems });
+    cache.set(cwd, paths, hash, { documents: result.documents.map((d) => ({ file: d.file, document: d.document })), warnings: problems, android: opts.android });
   }
   return judge(result.ok, problems, { files: result.files.length, documents: result.documentCount });
 }
