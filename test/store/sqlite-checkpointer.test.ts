@@ -60,7 +60,6 @@ describe('SQLite checkpoints on a worker thread', () => {
     }
     expect(largest).toBeLessThan(BOUND);
     expect(engine.checkpointer!.completed).toBeGreaterThan(0);
-    expect(engine.checkpointer!.restarts).toBeGreaterThan(0);
     // A checkpoint now copies every frame into the database.
     const r = await engine.checkpointer!.checkpointNow();
     expect(r.checkpointed).toBe(r.log);
@@ -73,6 +72,24 @@ describe('SQLite checkpoints on a worker thread', () => {
     const last = await again.query<{ value: string }>("SELECT value FROM meta WHERE key = 'bench-49'");
     expect(last[0]!.value.startsWith(`${WRITES - 1}:`)).toBe(true);
     await again.close();
+  });
+
+  it('resets a WAL that grew past 4,000 pages with a RESTART checkpoint, so the next write starts it afresh', async () => {
+    const dataDir = freshDir();
+    const engine = SqliteEngine.open(dataDir, { checkpoint: 'background' });
+    // Without a turn of the event loop in between, the thread's answers wait and the WAL grows
+    // past the mark, as under a burst that passive checkpoints cannot keep up with.
+    for (let i = 0; i < 8000; i++) {
+      await engine.transaction(async (sql) => {
+        await sql.run('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [`bench-${i % 50}`, `${i}:${VALUE}`]);
+      });
+    }
+    expect(walSize(dataDir)).toBeGreaterThan(4000 * 4096);
+    await vi.waitFor(() => expect(engine.checkpointer!.restarts).toBeGreaterThan(0), { timeout: 20_000, interval: 50 });
+    await write(engine, 1);
+    const r = await engine.checkpointer!.checkpointNow();
+    expect(r.log).toBeLessThan(100);
+    await engine.close();
   });
 
   it('checkpoints a store written to now and then, after a quiet second', async () => {
