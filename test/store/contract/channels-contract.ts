@@ -2,13 +2,12 @@
 // run against any SqlEngine like store-contract.ts, with one engine and with two engines on one
 // database (two processes, two replicas). The races are hammered with concurrent calls; the
 // rules must come out exact however the calls interleave.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChannelDeviceIntake } from '../../../src/model/channels.js';
 import type { ResourceDocument } from '../../../src/model/policy.generated.js';
-import type { SqlEngine } from '../../../src/store/engine.js';
-import { FleetService } from '../../../src/service/fleet-service.js';
+import type { FleetService } from '../../../src/service/fleet-service.js';
 import { ADMIN, DAY, createAll, posture, testClock } from '../fixtures.js';
-import type { StoreContractOptions } from './store-contract.js';
+import { storeShapes, type StoreContractOptions } from './store-contract.js';
 
 const E = 'enterprises/LC0123abcd';
 
@@ -28,23 +27,8 @@ function intake(n: number, over: Partial<ChannelDeviceIntake> = {}): ChannelDevi
 }
 
 export function describeChannelContract(name: string, options: StoreContractOptions): void {
-  const opened: SqlEngine[] = [];
-  afterEach(async () => {
-    while (opened.length) await opened.pop()!.close();
-  });
   const clock = testClock();
-  const one = async () => {
-    const engine = await options.open();
-    opened.push(engine);
-    return [new FleetService(engine, { now: clock.now })];
-  };
-  const two = async () => {
-    const [a, b] = await options.openTwo!();
-    opened.push(a, b);
-    return [new FleetService(a, { now: clock.now }), new FleetService(b, { now: clock.now })];
-  };
-  const shapes: Array<[string, () => Promise<FleetService[]>]> = [['one engine', one]];
-  if (options.openTwo) shapes.push(['two engines on one database', two]);
+  const shapes = storeShapes(options, clock);
 
   /** The policy set applied, and an emmctl token whose AMAPI token is t1 (`maxUses` as given). */
   async function setup(stores: FleetService[], maxUses?: number) {

@@ -30,24 +30,34 @@ function outcomes<T>(settled: PromiseSettledResult<T>[]) {
   return { ok, errors };
 }
 
-export function describeStoreContract(name: string, options: StoreContractOptions): void {
+/** A way to open fresh FleetServices on the engine under test, and its name in the test titles. */
+export type StoreShape = [name: string, open: () => Promise<FleetService[]>];
+
+/**
+ * The shapes a contract suite runs in: one engine, then (when the engine can be opened twice on
+ * one database) two engines on one database, as two processes or two replicas reach it. Each
+ * call opens a fresh database; its engines are closed after the test. Call it while the suite
+ * is being declared (it registers the afterEach).
+ */
+export function storeShapes(options: StoreContractOptions, clock: { now: () => Date }): StoreShape[] {
   const opened: SqlEngine[] = [];
   afterEach(async () => {
     while (opened.length) await opened.pop()!.close();
   });
-  const clock = testClock();
-  const one = async () => {
-    const engine = await options.open();
+  const service = (engine: SqlEngine) => {
     opened.push(engine);
-    return [new FleetService(engine, { now: clock.now })];
+    return new FleetService(engine, { now: clock.now });
   };
-  const two = async () => {
-    const [a, b] = await options.openTwo!();
-    opened.push(a, b);
-    return [new FleetService(a, { now: clock.now }), new FleetService(b, { now: clock.now })];
-  };
-  const shapes: Array<[string, () => Promise<FleetService[]>]> = [['one engine', one]];
-  if (options.openTwo) shapes.push(['two engines on one database', two]);
+  const shapes: StoreShape[] = [['one engine', async () => [service(await options.open())]]];
+  const { openTwo } = options;
+  if (openTwo) shapes.push(['two engines on one database', async () => (await openTwo()).map(service)]);
+  return shapes;
+}
+
+export function describeStoreContract(name: string, options: StoreContractOptions): void {
+  const clock = testClock();
+  const shapes = storeShapes(options, clock);
+  const one = shapes[0]![1];
 
   async function fleet(stores: FleetService[], documents: ResourceDocument[], devices: number, encrypted = false) {
     clock.set('2026-01-01T00:00:00.000Z');
