@@ -7,6 +7,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import axios from 'axios';
 import { BackendError, UsageError } from '../../errors.js';
+import { TokenCache, type IssuedToken } from '../../token-cache.js';
 
 export const PUBLIC_LOGIN = 'https://login.microsoftonline.com';
 export const GRAPH_SCOPE_SUFFIX = '/.default';
@@ -74,24 +75,20 @@ interface NetworkResponse {
 
 /** Acquires and caches (in memory, for this process) Graph tokens; refreshes when one expires. */
 export class TokenSource {
-  private cached?: { token: string; expiresAt: number };
-  private pending?: Promise<string>;
+  private readonly cache = new TokenCache(() => this.acquire(), { maxMarginMs: 60_000 });
   constructor(private readonly options: AuthOptions) {}
 
-  async token(): Promise<string> {
-    if (this.cached && this.cached.expiresAt - 60_000 > Date.now()) return this.cached.token;
-    this.pending ??= this.acquire().finally(() => {
-      this.pending = undefined;
-    });
-    return this.pending;
+  /** A valid Graph token; concurrent callers share one sign-in. */
+  token(): Promise<string> {
+    return this.cache.token();
   }
 
   /** Forget the token (after a 401: it was revoked or the clock is off). */
   invalidate(): void {
-    this.cached = undefined;
+    this.cache.invalidate();
   }
 
-  private async acquire(): Promise<string> {
+  private async acquire(): Promise<IssuedToken> {
     const o = this.options;
     if (!o.clientSecret && !o.clientCertificate) {
       throw new UsageError(`no credential for Intune tenant ${o.tenantId}`, 'set EMMCTL_INTUNE_CLIENT_SECRET, or re-add the context with --client-secret-stdin or --client-certificate FILE');
@@ -173,8 +170,7 @@ export class TokenSource {
       throw loginError(error, o);
     }
     if (!result?.accessToken) throw new BackendError('unauthorized', `Entra ID gave no access token for tenant ${o.tenantId}`);
-    this.cached = { token: result.accessToken, expiresAt: result.expiresOn ? result.expiresOn.getTime() : Date.now() + 300_000 };
-    return result.accessToken;
+    return { token: result.accessToken, expiresAt: result.expiresOn ? result.expiresOn.getTime() : Date.now() + 300_000 };
   }
 }
 

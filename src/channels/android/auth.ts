@@ -12,6 +12,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { CryptoKey } from 'jose';
 import { BackendError, UsageError } from '../../errors.js';
+import { TokenCache, type IssuedToken } from '../../token-cache.js';
 import { exchange, TransportError } from './http.js';
 
 export const AMAPI_SCOPE = 'https://www.googleapis.com/auth/androidmanagement';
@@ -119,8 +120,7 @@ interface JoseModule {
 
 /** OAuth access tokens for one service account, cached in memory until shortly before they expire. */
 export class GoogleTokenSource {
-  private cached?: { token: string; refreshAt: number };
-  private pending?: Promise<string>;
+  private readonly cache: TokenCache;
   private signingKey?: Promise<CryptoKey>;
   private readonly scope: string;
   private readonly now: () => Date;
@@ -133,23 +133,20 @@ export class GoogleTokenSource {
     this.scope = opts.scope ?? AMAPI_SCOPE;
     this.now = opts.now ?? (() => new Date());
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.cache = new TokenCache(() => this.acquire(), { maxMarginMs: 300_000, now: () => this.now().getTime() });
   }
 
   /** A valid access token; concurrent callers share one exchange. */
   token(): Promise<string> {
-    if (this.cached && this.now().getTime() < this.cached.refreshAt) return Promise.resolve(this.cached.token);
-    this.pending ??= this.acquire().finally(() => {
-      this.pending = undefined;
-    });
-    return this.pending;
+    return this.cache.token();
   }
 
   /** Forgets the cached token (Google answered 401 to it: revoked, or the clock is off). */
   invalidate(): void {
-    this.cached = undefined;
+    this.cache.invalidate();
   }
 
-  private async acquire(): Promise<string> {
+  private async acquire(): Promise<IssuedToken> {
     const jose = (await import('jose')) as JoseModule;
     const signingKey = await this.importKey(jose);
     const issuedAt = Math.floor(this.now().getTime() / 1000);
@@ -200,11 +197,7 @@ export class GoogleTokenSource {
     if (typeof token !== 'string' || token === '' || token.length > 4096 || !/^[\x21-\x7e]+$/.test(token)) throw new BackendError('protocol', `the token endpoint ${where} answered without an access_token`);
     if (typeof type !== 'string' || type.toLowerCase() !== 'bearer') throw new BackendError('protocol', `the token endpoint ${where} answered a token_type other than Bearer`);
     if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) throw new BackendError('protocol', `the token endpoint ${where} answered without a positive expires_in`);
-    // Renewed a little before it runs out (at most five minutes, at least half its life left), so
-    // a request started just before expiry does not arrive with a dead token.
-    const lifeMs = expiresIn * 1000;
-    this.cached = { token, refreshAt: this.now().getTime() + lifeMs - Math.min(300_000, lifeMs / 2) };
-    return token;
+    return { token, expiresAt: this.now().getTime() + expiresIn * 1000 };
   }
 
   private importKey(jose: JoseModule): Promise<CryptoKey> {
