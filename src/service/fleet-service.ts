@@ -82,7 +82,6 @@ import {
 } from '../store/repos/channels.js';
 import { CHANNEL_MODES, CHANNEL_NAMES, type ChannelCommand, type ChannelConfiguration, type ChannelDeviceIntake, type ChannelFinalStatus, type ChannelIntakeResult, type ChannelMode, type ChannelName, type ChannelOperation } from '../model/channels.js';
 
-export { DB_FILE, noStoreError, type IfMissing } from '../store/sqlite/files.js';
 const KINDS: readonly ResourceKind[] = ['Group', 'Policy', 'CompliancePolicy', 'EnrollmentProfile'];
 const DEFAULT_TOKEN_TTL_MS = 7 * 86_400_000;
 /** A command no device picked up in this time is expired by reconcile(). */

@@ -7,7 +7,8 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceCompliance } from '../../src/model/fleet.js';
 import type { ResourceDocument } from '../../src/model/policy.generated.js';
-import { DB_FILE, FleetService } from '../../src/service/fleet-service.js';
+import { FleetService } from '../../src/service/fleet-service.js';
+import { DB_FILE } from '../../src/store/sqlite/files.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { createApiToken, killAll, startServerProcess, type ServerProcess } from '../helpers/server.js';
 

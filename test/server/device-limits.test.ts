@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEVICE_LIMITS } from '../../src/model/device-limits.js';
-import { DB_FILE } from '../../src/service/fleet-service.js';
+import { DB_FILE } from '../../src/store/sqlite/files.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { call, checkIn, createToken, enroll, enrollBody, enrollmentToken, killAll, POSTURE, seedResources, startServerProcess, type ServerProcess } from './helpers.js';
 

@@ -6,7 +6,8 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { DB_FILE, FleetService } from '../../src/service/fleet-service.js';
+import { FleetService } from '../../src/service/fleet-service.js';
+import { DB_FILE } from '../../src/store/sqlite/files.js';
 import { tempDir } from '../helpers/cli.js';
 // @ts-expect-error plain ESM helper shared with the benchmarks
 import { bundleStore } from './bundle-store.mjs';
