@@ -67,7 +67,8 @@ export class ExitWith extends EmmctlError {
 /**
  * The request may have been carried out, or not: its response never arrived. Never reported as a
  * failure (it may have worked) nor as success (it may not have); the message says what may have
- * happened and that a re-run is safe.
+ * happened, and the hint whether running it again is safe (it is not for everything: a one-time
+ * token may already be spent).
  */
 export class OutcomeUnknownError extends EmmctlError {
   constructor(message: string, opts: { hint?: string; cause?: unknown } = {}) {
