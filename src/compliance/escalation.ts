@@ -23,30 +23,37 @@ export interface DueEscalation {
   dueAt: number;
 }
 
+export function escalationKey(policy: string, afterMs: number, action: string): string {
+  return `${policy}\0${afterMs}\0${action}`;
+}
+
+/** A step of a failing policy before an episode gives it a due time: the same for every device with the same failures. */
+export type PlannedEscalation = Omit<DueEscalation, 'dueAt'>;
+
 export interface EscalationInput {
   policies: CompliancePolicyDocument[];
   failures: RuleFailure[];
   noncompliantSince: string;
   now: Date;
   fired: ReadonlySet<string>;
-}
-
-export function escalationKey(policy: string, afterMs: number, action: string): string {
-  return `${policy}\0${afterMs}\0${action}`;
+  /**
+   * escalationPlan(policies, failures), when the caller has it already (a listing computes it
+   * once for the many devices that share one stored evaluation); computed here when absent.
+   */
+  plan?: readonly PlannedEscalation[];
 }
 
 /**
- * Every distinct step of the failing policies, ordered by due time, then policy name, then list
- * position (so two steps at one offset run in the order written). A step listed twice in one
- * policy is one step.
+ * Every distinct step of the failing policies, ordered by offset (due order in any episode), then
+ * policy name, then list position (so two steps at one offset run in the order written). A step
+ * listed twice in one policy is one step.
  */
-function failingSteps(input: Omit<EscalationInput, 'now' | 'fired'>): DueEscalation[] {
-  if (input.failures.length === 0) return [];
+export function escalationPlan(policies: readonly CompliancePolicyDocument[], failures: readonly RuleFailure[]): PlannedEscalation[] {
+  if (failures.length === 0) return [];
   // A channel's failure names an emmctl Policy: no CompliancePolicy's steps are its own.
-  const failing = new Set(input.failures.filter((f) => f.channel === undefined).map((f) => f.policy));
-  const since = parseInstant(input.noncompliantSince, 'noncompliantSince');
-  const steps: Array<DueEscalation & { index: number }> = [];
-  for (const p of input.policies) {
+  const failing = new Set(failures.filter((f) => f.channel === undefined).map((f) => f.policy));
+  const steps: Array<PlannedEscalation & { index: number }> = [];
+  for (const p of policies) {
     const policy = p.metadata.name;
     if (!failing.has(policy)) continue;
     const seen = new Set<string>();
@@ -55,11 +62,18 @@ function failingSteps(input: Omit<EscalationInput, 'now' | 'fired'>): DueEscalat
       const key = escalationKey(policy, afterMs, a.do);
       if (seen.has(key)) return;
       seen.add(key);
-      steps.push({ key, policy, after: a.after, afterMs, action: a.do, dueAt: since + afterMs, index });
+      steps.push({ key, policy, after: a.after, afterMs, action: a.do, index });
     });
   }
-  steps.sort((x, y) => x.dueAt - y.dueAt || (x.policy < y.policy ? -1 : x.policy > y.policy ? 1 : x.index - y.index));
+  steps.sort((x, y) => x.afterMs - y.afterMs || (x.policy < y.policy ? -1 : x.policy > y.policy ? 1 : x.index - y.index));
   return steps.map(({ index: _index, ...step }) => step);
+}
+
+/** The plan's steps in the episode that started at noncompliantSince, in due order. */
+function failingSteps(input: Omit<EscalationInput, 'now' | 'fired'>): DueEscalation[] {
+  if (input.failures.length === 0) return [];
+  const since = parseInstant(input.noncompliantSince, 'noncompliantSince');
+  return (input.plan ?? escalationPlan(input.policies, input.failures)).map((s) => ({ ...s, dueAt: since + s.afterMs }));
 }
 
 /**
@@ -80,12 +94,16 @@ export function upcomingEscalation(input: EscalationInput): DueEscalation | unde
 
 /** dueEscalations and upcomingEscalation at once, for a view that shows both. */
 export function escalationOutlook(input: EscalationInput): { due: DueEscalation[]; next?: DueEscalation } {
-  const now = input.now.getTime();
   const due: DueEscalation[] = [];
-  for (const s of failingSteps(input)) {
+  if (input.failures.length === 0) return { due };
+  const now = input.now.getTime();
+  const since = parseInstant(input.noncompliantSince, 'noncompliantSince');
+  // Steps are made only for what is returned: a listing asks this of every failing device.
+  for (const s of input.plan ?? escalationPlan(input.policies, input.failures)) {
     if (input.fired.has(s.key)) continue;
-    if (s.dueAt <= now) due.push(s);
-    else return { due, next: s };
+    const step: DueEscalation = { key: s.key, policy: s.policy, after: s.after, afterMs: s.afterMs, action: s.action, dueAt: since + s.afterMs };
+    if (step.dueAt <= now) due.push(step);
+    else return { due, next: step };
   }
   return { due };
 }

@@ -6,8 +6,8 @@ export { parseDuration } from './duration.js';
 export { ALL_GROUP, groupsForDevice, policiesForGroups } from './groups.js';
 export { DAY_MS, evaluateCompliance, formatAge, gracePeriodMs, resultHoldsUntil } from './evaluate.js';
 export type { ComplianceInput, ComplianceResult } from './evaluate.js';
-export { dueEscalations, escalationKey, escalationOutlook, failureOnset, nextEscalationAt, upcomingEscalation } from './escalation.js';
-export type { DueEscalation, EscalationAction, EscalationInput } from './escalation.js';
+export { dueEscalations, escalationKey, escalationOutlook, escalationPlan, failureOnset, nextEscalationAt, upcomingEscalation } from './escalation.js';
+export type { DueEscalation, EscalationAction, EscalationInput, PlannedEscalation } from './escalation.js';
 export {
   DEFAULT_PRIORITY,
   OS_UPDATE_MODES_WEAK_TO_STRICT,

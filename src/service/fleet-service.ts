@@ -49,12 +49,12 @@ import type {
 } from '../model/policy.generated.js';
 import { DEFAULT_RELEASE_SECONDS, MAX_RELEASE_SECONDS, type Actor, type ApiRole, type ApiTokenInfo, type NotifyDelivery, type OutboxEvent } from '../model/access.js';
 import { compileFilters, decodeCursor, encodeCursor, invalidCursor, parseSort, versionKey } from '../store/device-query.js';
-import { dueEscalations, effectiveConfiguration, escalationKey, evaluateCompliance, escalationOutlook, failureOnset, groupsForDevice, parseDuration, policiesForGroups, resultHoldsUntil } from '../compliance/index.js';
+import { dueEscalations, effectiveConfiguration, escalationKey, evaluateCompliance, escalationOutlook, escalationPlan, failureOnset, groupsForDevice, parseDuration, policiesForGroups, resultHoldsUntil } from '../compliance/index.js';
 import { parseWhatIfInstant } from '../model/duration.js';
-import type { ComplianceResult } from '../compliance/index.js';
+import type { ComplianceResult, PlannedEscalation } from '../compliance/index.js';
 import { getPath, maskValue, replacePaths, secretRefPaths, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
 import { StoreUnavailableError, type Sql, type SqlEngine } from '../store/engine.js';
-import { devicePage, fullRows, sortKeyOf, type ListingColumns } from '../store/repos/listing.js';
+import { devicePage, firedOfRow, fullRows, sortKeyOf, type ListingColumns } from '../store/repos/listing.js';
 import { deliverCommands, firedSteps, readByCredential, readById, updateCheckedIn, writeCheckIn, type CheckInExtras, type CheckInWrite, type PendingRow } from '../store/repos/checkin.js';
 import type { IfMissing } from '../store/sqlite/files.js';
 import { checkEnrollRequest, checkLabels, checkLength, checkSerial, DEVICE_LIMITS, parsePosture } from '../model/device-limits.js';
@@ -899,12 +899,12 @@ export class FleetService {
    * The episode is the stored one, or for a device not yet failing, the one that would start
    * when its failure begins (see failureOnset).
    */
-  private addEscalation(out: DeviceCompliance, row: DeviceRow, policies: CompliancePolicyDocument[], c: ComplianceResult, since: string | undefined, at: Date, fired: () => FiredRow[]): DeviceCompliance {
+  private addEscalation(out: DeviceCompliance, row: DeviceRow, policies: CompliancePolicyDocument[], c: ComplianceResult, since: string | undefined, at: Date, fired: () => FiredRow[], plan?: readonly PlannedEscalation[]): DeviceCompliance {
     if (!c.failing || since === undefined || row.state !== 'enrolled') return out;
     const firedRows = row.noncompliant_since === since ? fired().filter((e) => e.episode_start === since) : [];
     if (firedRows.length > 1) firedRows.sort(byFiring);
     const firedKeys = new Set(firedRows.map((e) => escalationKey(e.policy, e.after_seconds * 1000, e.action)));
-    const { due, next } = escalationOutlook({ policies, failures: c.failures, noncompliantSince: since, now: at, fired: firedKeys });
+    const { due, next } = escalationOutlook({ policies, failures: c.failures, noncompliantSince: since, now: at, fired: firedKeys, ...(plan ? { plan } : {}) });
     // Assigned in one fixed order (no spreads): 100k records of one shape stream and serialise faster.
     out.stepsFired = firedRows.map((e) => ({ policy: e.policy, after: e.after, do: e.action, firedAt: e.fired_at }));
     out.stepsDue = due.map((d) => ({ policy: d.policy, after: d.after, do: d.action, dueAt: new Date(d.dueAt).toISOString() }));
@@ -1112,7 +1112,7 @@ export class FleetService {
     const at = query.at === undefined ? undefined : resolveWhatIf(query.at, now);
     return this.read((sql) => this.scanDevices(sql, query, (row, ctx) => {
       const { result, since } = ctx.evaluation();
-      const out = this.addEscalation(toCompliance(row, result), row, ctx.stepPolicies(), result, since, at ?? now, ctx.fired);
+      const out = this.addEscalation(toCompliance(row, result), row, ctx.stepPolicies(), result, since, at ?? now, ctx.fired, ctx.plan());
       if (at) out.evaluatedAt = at.toISOString();
       return out;
     }, at, true));
@@ -1144,8 +1144,8 @@ export class FleetService {
   /**
    * Keyset paging in sort order. SQL applies every filter it can; group and compliance
    * filters are evaluated here while scanning, so a page may read more rows than it returns,
-   * but never the whole table at once. `withFired`: read the fired escalation steps of each
-   * batch's devices in an episode (one statement per batch), for records that show them.
+   * but never the whole table at once. `withFired`: read the steps fired in each device's open
+   * episode with its row (the same statement), for records that show them.
    * A device's compliance is its stored evaluation when that answers for the instant asked
    * (storedResult), else evaluated here; a status filter is then SQL over the stored status,
    * plus the devices without a fresh one.
@@ -1178,31 +1178,23 @@ export class FleetService {
     const narrow = withStored && withFired && filters.group.length === 0;
     const columns: ListingColumns = narrow ? 'compliance' : withStored ? 'stored' : 'device';
     const items: T[] = [];
+    const decoder = new StoredDecoder();
     for (;;) {
-      const rows = await devicePage(sql, { sort, where, params, after, limit: batch, columns });
+      const rows = await devicePage(sql, { sort, where, params, after, limit: batch, columns, fired: withFired });
       const storedRows = new Map<DeviceRow, StoredResult>();
       if (narrow) {
         const stale: number[] = [];
         rows.forEach((r, i) => {
-          const stored = storedResult(r, snap.readKeys, nowText, evalText);
+          const stored = storedResult(r, snap.readKeys, nowText, evalText, decoder);
           if (stored) storedRows.set(r, stored);
           else stale.push(i);
         });
         if (stale.length) {
           const whole = await fullRows(sql, stale.map((i) => rows[i]!.id));
-          for (const i of stale) rows[i] = { ...whole.get(rows[i]!.id)!, sort_key: rows[i]!.sort_key };
+          // The same unit of work: the whole row has the episode its fired steps were read for.
+          for (const i of stale) rows[i] = { ...whole.get(rows[i]!.id)!, sort_key: rows[i]!.sort_key, fired: rows[i]!.fired };
         }
       }
-      const batchFired = new Map<string, FiredRow[]>();
-      if (withFired) {
-        // Only a device in an episode has fired steps.
-        for (const f of await firedRows(sql, rows.filter((r) => r.noncompliant_since !== null).map((r) => r.id))) {
-          const list = batchFired.get(f.device_id);
-          if (list) list.push(f);
-          else batchFired.set(f.device_id, [f]);
-        }
-      }
-      const firedOf = (id: string) => batchFired.get(id) ?? [];
       for (const row of rows) {
         if (items.length === limit) return { items, nextCursor: encodeCursor(sort, after!.key, after!.id) };
         after = { key: row.sort_key ?? '', id: row.id };
@@ -1217,14 +1209,15 @@ export class FleetService {
           policies: () => (assigned ??= policiesForGroups(snap.compliance, groupsOf())),
           evaluation: () => {
             if (evaluated) return evaluated;
-            stored = narrow ? storedRows.get(row) : withStored ? storedResult(row, snap.readKeys, nowText, evalText) : undefined;
+            stored = narrow ? storedRows.get(row) : withStored ? storedResult(row, snap.readKeys, nowText, evalText, decoder) : undefined;
             if (!stored) return (evaluated = evaluateAt(row, device(), ctx.policies(), now, evalAt, snap.unevaluable));
             // The stored body is the result (its extra `steps` go nowhere: records pick their fields).
             return (evaluated = { result: stored, since: stored.failing ? (row.noncompliant_since ?? evalText) : undefined });
           },
           // Only the failing policies' steps make the escalation picture: the stored evaluation keeps those.
-          stepPolicies: () => (ctx.evaluation(), stored ? stepDocuments(stored) : ctx.policies()),
-          fired: () => firedOf(row.id),
+          stepPolicies: () => (ctx.evaluation(), stored ? decoder.docs(stored) : ctx.policies()),
+          plan: () => (ctx.evaluation(), stored ? decoder.plan(stored) : undefined),
+          fired: () => firedOfRow(row),
         };
         if (!filters.group.every((f) => groupsOf().includes(f.value) === (f.op === '='))) continue;
         if (!filters.compliance.every((f) => (ctx.evaluation().result.status === f.value) === (f.op === '='))) continue;
@@ -1877,7 +1870,44 @@ interface ScanContext {
   evaluation(): { result: ComplianceResult; since?: string };
   /** Policies for the escalation picture of evaluation(): the assigned ones, or the stored failing ones' steps. */
   stepPolicies(): CompliancePolicyDocument[];
+  /** escalationPlan of stepPolicies() and the failures, when a stored evaluation has it; else undefined. */
+  plan(): readonly PlannedEscalation[] | undefined;
   fired(): FiredRow[];
+}
+
+/**
+ * Stored evaluations decoded once per scan: the devices whose stored text is the same (most of a
+ * fleet passes or fails in a few identical ways) share one parsed result, its steps and its
+ * escalation plan. Shared, so read-only: records take its arrays as they are.
+ */
+class StoredDecoder {
+  private readonly byText = new Map<string, StoredResult>();
+  private readonly derived = new WeakMap<StoredResult, { docs: CompliancePolicyDocument[]; plan?: PlannedEscalation[] }>();
+
+  decode(text: string): StoredResult {
+    let stored = this.byText.get(text);
+    if (stored === undefined) this.byText.set(text, (stored = JSON.parse(text) as StoredResult));
+    return stored;
+  }
+
+  /** The stored steps as the documents escalationOutlook reads (name and actions are all it looks at). */
+  docs(stored: StoredResult): CompliancePolicyDocument[] {
+    return this.entry(stored).docs;
+  }
+
+  plan(stored: StoredResult): PlannedEscalation[] {
+    const e = this.entry(stored);
+    return (e.plan ??= escalationPlan(e.docs, stored.failures));
+  }
+
+  private entry(stored: StoredResult): { docs: CompliancePolicyDocument[]; plan?: PlannedEscalation[] } {
+    let e = this.derived.get(stored);
+    if (e === undefined) {
+      e = { docs: stored.steps.map((st) => ({ metadata: { name: st.name }, spec: { actions: st.actions } }) as unknown as CompliancePolicyDocument) };
+      this.derived.set(stored, e);
+    }
+    return e;
+  }
 }
 
 /**
@@ -1886,17 +1916,12 @@ interface ScanContext {
  * also fresh at `now`, since the result then holds throughout [now, at], and not a failing
  * device whose episode is not recorded yet, whose what-if episode starts at `now` itself.
  */
-function storedResult(row: DeviceRow, keys: readonly string[], now: string, at: string): StoredResult | undefined {
+function storedResult(row: DeviceRow, keys: readonly string[], now: string, at: string, decoder: StoredDecoder): StoredResult | undefined {
   if (!isFresh(row, keys, at)) return undefined;
   if (at !== now && row.compliance_from! > now) return undefined;
-  const stored = JSON.parse(row.compliance!) as StoredResult;
+  const stored = decoder.decode(row.compliance!);
   if (at !== now && stored.failing && row.noncompliant_since === null) return undefined;
   return stored;
-}
-
-/** The stored steps as the documents escalationOutlook reads (name and actions are all it looks at). */
-function stepDocuments(stored: StoredResult): CompliancePolicyDocument[] {
-  return stored.steps.map((s) => ({ metadata: { name: s.name }, spec: { actions: s.actions } }) as unknown as CompliancePolicyDocument);
 }
 
 function byFiring(a: FiredRow, b: FiredRow): number {

@@ -3,7 +3,11 @@
 // compliance record shows beside them (no posture, labels or other inputs): the rows whose
 // stored evaluation does not answer are read again whole (fullRows), in the same unit of work,
 // to be evaluated. At 100,000 devices the posture alone is most of the bytes a scan would move.
-import type { Sql } from '../engine.js';
+// The steps fired in each device's open episode come with its row, from the same statement: one
+// index lookup per device in an episode, where a separate `device_id IN (...)` read of the page's
+// ids made PostgreSQL scan the whole escalations table once per page.
+import type { Dialect, Sql } from '../engine.js';
+import type { FiredRow } from './escalations.js';
 import type { DeviceSort } from '../device-query.js';
 import { STORED_COLUMNS } from './compliance.js';
 import type { DeviceRow } from './rows.js';
@@ -34,15 +38,37 @@ export interface PageQuery {
   after?: { key: string; id: string };
   limit: number;
   columns: ListingColumns;
+  /** Also read each row's `fired` (see ListingRow). */
+  fired?: boolean;
+}
+
+/** A listed device; `fired` only when asked for. */
+export interface ListingRow extends DeviceRow {
+  /** JSON text of [policy, after_seconds, action, after, fired_at] per step fired in the open episode; NULL (or []) when none. */
+  fired?: string | null;
+}
+
+/** The steps fired in the episode the row is in (noncompliant_since), every one of them. */
+function firedColumn(dialect: Dialect): string {
+  return `CASE WHEN noncompliant_since IS NULL THEN NULL ELSE (SELECT ${dialect.jsonRows(['e.policy', 'e.after_seconds', 'e.action', 'e.after', 'e.fired_at'])}
+    FROM escalations e WHERE e.device_id = devices.id AND e.episode_start = devices.noncompliant_since) END AS fired`;
 }
 
 /** One batch of devices in sort order, each with its `sort_key`. */
-export async function devicePage(sql: Sql, q: PageQuery): Promise<DeviceRow[]> {
+export async function devicePage(sql: Sql, q: PageQuery): Promise<ListingRow[]> {
   const cmp = q.sort.desc ? '<' : '>';
   const dir = q.sort.desc ? 'DESC' : 'ASC';
   const where = [...q.where, ...(q.after ? [`(${q.sort.expr}, id) ${cmp} (?, ?)`] : []), '1 = 1'].join(' AND ');
-  return sql.all<DeviceRow>(`SELECT ${columns(q.columns)}, ${q.sort.expr} AS sort_key FROM devices WHERE ${where} ORDER BY ${q.sort.expr} ${dir}, id ${dir} LIMIT ?`,
+  const fired = q.fired ? `, ${firedColumn(sql.dialect)}` : '';
+  return sql.all<ListingRow>(`SELECT ${columns(q.columns)}${fired}, ${q.sort.expr} AS sort_key FROM devices WHERE ${where} ORDER BY ${q.sort.expr} ${dir}, id ${dir} LIMIT ?`,
     [...q.params, ...(q.after ? [q.after.key, q.after.id] : []), q.limit]);
+}
+
+/** The fired steps a listed row came with (devicePage with `fired`). */
+export function firedOfRow(row: ListingRow): FiredRow[] {
+  if (row.fired == null || row.noncompliant_since === null) return [];
+  return (JSON.parse(row.fired) as Array<[string, number, string, string, string]>).map(([policy, afterSeconds, action, after, firedAt]) => (
+    { device_id: row.id, episode_start: row.noncompliant_since!, policy, after_seconds: afterSeconds, action, after, fired_at: firedAt }));
 }
 
 /** Whole rows (with the stored evaluation) of these devices, by id; one statement per 500. */
