@@ -1176,7 +1176,7 @@ export class FleetService {
     // A compliance listing without group filters needs a device's inputs only where its stored
     // evaluation does not answer: it reads the record's columns, then those devices whole.
     const narrow = withStored && withFired && filters.group.length === 0;
-    const columns: ListingColumns = narrow ? 'compliance' : withStored ? 'stored' : 'device';
+    const columns: ListingColumns = narrow ? { compliance: { gens: snap.readKeys, from: nowText, until: evalText } } : withStored ? 'stored' : 'device';
     const items: T[] = [];
     const decoder = new StoredDecoder();
     for (;;) {
@@ -1185,7 +1185,8 @@ export class FleetService {
       if (narrow) {
         const stale: number[] = [];
         rows.forEach((r, i) => {
-          const stored = storedResult(r, snap.readKeys, nowText, evalText, decoder);
+          // NULL unless fresh for [now, at] (the SQL half of storedResult).
+          const stored = r.compliance == null ? undefined : storedBody(r, whatIf, decoder);
           if (stored) storedRows.set(r, stored);
           else stale.push(i);
         });
@@ -1919,8 +1920,13 @@ class StoredDecoder {
 function storedResult(row: DeviceRow, keys: readonly string[], now: string, at: string, decoder: StoredDecoder): StoredResult | undefined {
   if (!isFresh(row, keys, at)) return undefined;
   if (at !== now && row.compliance_from! > now) return undefined;
+  return storedBody(row, at !== now, decoder);
+}
+
+/** The fresh stored evaluation of the row, unless a what-if's episode would start at now itself (see storedResult). */
+function storedBody(row: DeviceRow, whatIf: boolean, decoder: StoredDecoder): StoredResult | undefined {
   const stored = decoder.decode(row.compliance!);
-  if (at !== now && stored.failing && row.noncompliant_since === null) return undefined;
+  if (whatIf && stored.failing && row.noncompliant_since === null) return undefined;
   return stored;
 }
 

@@ -94,6 +94,19 @@ export function isFresh(row: StoredColumns, gens: readonly string[], at: string)
 }
 
 /**
+ * The stored evaluation as a column that is NULL unless it answers for every instant of
+ * [from, until] under one of `gens`: isFresh at `until` with compliance_from <= `from` (a listing
+ * at `now` passes now twice; a what-if passes now and its instant). The listing then reads only
+ * the text, not the four columns isFresh looks at.
+ */
+export function freshEvaluation(gens: readonly string[], from: string, until: string): { column: string; params: unknown[] } {
+  return {
+    column: `CASE WHEN compliance_gen IN (${gens.map(() => '?').join(', ')}) AND compliance_from <= ? AND ? < compliance_until THEN compliance END AS compliance`,
+    params: [...gens, from, until],
+  };
+}
+
+/**
  * SQL for a compliance-status filter over the stored column: the rows whose fresh stored status
  * passes, plus every row without a fresh evaluation (the caller evaluates those and filters them
  * itself). The same freshness as isFresh, so SQL never drops a row the caller would keep.

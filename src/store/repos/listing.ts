@@ -1,27 +1,36 @@
 // Device listings: keyset pages in a sort order (device-query.ts gives the sort key and the
 // filters as SQL). A compliance listing that can use the stored evaluations reads only what a
-// compliance record shows beside them (no posture, labels or other inputs): the rows whose
-// stored evaluation does not answer are read again whole (fullRows), in the same unit of work,
-// to be evaluated. At 100,000 devices the posture alone is most of the bytes a scan would move.
+// compliance record shows beside them (no posture, labels or other inputs), and the stored
+// evaluation only where it answers (SQL tests its freshness): the rows without one are read
+// again whole (fullRows), in the same unit of work, to be evaluated. At 100,000 devices the
+// posture alone is most of the bytes a scan would move, and every column read is one more string
+// per row for the driver to decode.
 // The steps fired in each device's open episode come with its row, from the same statement: one
-// index lookup per device in an episode, where a separate `device_id IN (...)` read of the page's
-// ids made PostgreSQL scan the whole escalations table once per page.
+// index lookup per device in an episode. A separate `device_id IN (...)` read of the page's ids
+// cost PostgreSQL more than the page itself (at 20,000 devices it scanned all of escalations).
 import type { Dialect, Sql } from '../engine.js';
 import type { FiredRow } from './escalations.js';
 import type { DeviceSort } from '../device-query.js';
-import { STORED_COLUMNS } from './compliance.js';
+import { freshEvaluation, STORED_COLUMNS } from './compliance.js';
 import type { DeviceRow } from './rows.js';
 
 /** What device listings read: everything but secrets and bookkeeping. */
 const DEVICE_COLUMNS = 'id, name, serial, platform, ownership, owner, labels, state, profile, model, os_version, posture, enrolled_at, last_check_in, noncompliant_since, released_until';
-/** What a compliance record shows, with the stored evaluation (FleetService toCompliance, storedResult). */
-const COMPLIANCE_COLUMNS = `id, name, platform, owner, state, os_version, last_check_in, noncompliant_since, ${STORED_COLUMNS}`;
+/** What a compliance record shows beside the stored evaluation (FleetService toCompliance). */
+const COMPLIANCE_COLUMNS = 'id, name, platform, owner, state, os_version, last_check_in, noncompliant_since';
 
-/** `device`: whole rows; `stored`: whole rows with the stored evaluation; `compliance`: COMPLIANCE_COLUMNS only. */
-export type ListingColumns = 'device' | 'stored' | 'compliance';
+/**
+ * `device`: whole rows; `stored`: whole rows with the stored evaluation; `compliance`:
+ * COMPLIANCE_COLUMNS and `compliance`, the stored evaluation only where it is fresh (see
+ * freshEvaluation; NULL otherwise, and compliance_gen and the interval are not read).
+ */
+export type ListingColumns = 'device' | 'stored' | { compliance: { gens: readonly string[]; from: string; until: string } };
 
-function columns(which: ListingColumns): string {
-  return which === 'device' ? DEVICE_COLUMNS : which === 'stored' ? `${DEVICE_COLUMNS}, ${STORED_COLUMNS}` : COMPLIANCE_COLUMNS;
+function columns(which: ListingColumns): { text: string; params: unknown[] } {
+  if (which === 'device') return { text: DEVICE_COLUMNS, params: [] };
+  if (which === 'stored') return { text: `${DEVICE_COLUMNS}, ${STORED_COLUMNS}`, params: [] };
+  const fresh = freshEvaluation(which.compliance.gens, which.compliance.from, which.compliance.until);
+  return { text: `${COMPLIANCE_COLUMNS}, ${fresh.column}`, params: fresh.params };
 }
 
 /** The sort key of a device now (a digest cursor is resolved against it); undefined when it is gone. */
@@ -60,8 +69,9 @@ export async function devicePage(sql: Sql, q: PageQuery): Promise<ListingRow[]> 
   const dir = q.sort.desc ? 'DESC' : 'ASC';
   const where = [...q.where, ...(q.after ? [`(${q.sort.expr}, id) ${cmp} (?, ?)`] : []), '1 = 1'].join(' AND ');
   const fired = q.fired ? `, ${firedColumn(sql.dialect)}` : '';
-  return sql.all<ListingRow>(`SELECT ${columns(q.columns)}${fired}, ${q.sort.expr} AS sort_key FROM devices WHERE ${where} ORDER BY ${q.sort.expr} ${dir}, id ${dir} LIMIT ?`,
-    [...q.params, ...(q.after ? [q.after.key, q.after.id] : []), q.limit]);
+  const select = columns(q.columns);
+  return sql.all<ListingRow>(`SELECT ${select.text}${fired}, ${q.sort.expr} AS sort_key FROM devices WHERE ${where} ORDER BY ${q.sort.expr} ${dir}, id ${dir} LIMIT ?`,
+    [...select.params, ...q.params, ...(q.after ? [q.after.key, q.after.id] : []), q.limit]);
 }
 
 /** The fired steps a listed row came with (devicePage with `fired`). */
@@ -76,7 +86,7 @@ export async function fullRows(sql: Sql, ids: readonly string[]): Promise<Map<st
   const out = new Map<string, DeviceRow>();
   for (let i = 0; i < ids.length; i += 500) {
     const chunk = ids.slice(i, i + 500);
-    for (const r of await sql.all<DeviceRow>(`SELECT ${columns('stored')} FROM devices WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk)) out.set(r.id, r);
+    for (const r of await sql.all<DeviceRow>(`SELECT ${DEVICE_COLUMNS}, ${STORED_COLUMNS} FROM devices WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk)) out.set(r.id, r);
   }
   return out;
 }
