@@ -31,6 +31,15 @@ export interface Sql {
   run(sql: string, params?: readonly unknown[]): Promise<RunResult>;
 }
 
+/**
+ * Begins a statement whose best plan depends on its parameter values (a listing page: its filters
+ * and its LIMIT). PostgreSQL then plans it for the values each time instead of preparing it under
+ * a name, where after five runs it may keep a generic plan: for `state IS DISTINCT FROM ?` over a
+ * fleet of enrolled devices that plan expects one row and sorts a scan of the whole table for
+ * every page. A comment, so SQLite and the text stay the same otherwise.
+ */
+export const PLAN_PER_RUN = '/* planned per run */ ';
+
 /** The few places the two engines spell differently. */
 export interface Dialect {
   readonly name: EngineName;

@@ -3,7 +3,7 @@
 // mentions the engine (the CLI's option parsing, `emmctl --help`) pays for it.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client, ClientBase, Pool, PoolClient, QueryResult } from 'pg';
-import { StoreUnavailableError, type Dialect, type RunResult, type Sql, type SqlEngine, type TransactionOptions } from '../engine.js';
+import { PLAN_PER_RUN, StoreUnavailableError, type Dialect, type RunResult, type Sql, type SqlEngine, type TransactionOptions } from '../engine.js';
 import { parseDatabaseUrl, type PostgresSettings } from './config.js';
 import { postgresDialect } from './dialect.js';
 import { isRetryable, isUnavailable, sqlState } from './errors.js';
@@ -324,7 +324,7 @@ export class PostgresEngine implements SqlEngine {
       const numbered = numberPlaceholders(sql);
       s = { text: numbered.text, count: numbered.count };
       if (this.statements.size < MAX_NAMED_STATEMENTS) {
-        s.name = `emm_${this.statements.size + 1}`;
+        if (!sql.startsWith(PLAN_PER_RUN)) s.name = `emm_${this.statements.size + 1}`;
         this.statements.set(sql, s);
       }
     }

@@ -8,7 +8,7 @@
 // The steps fired in each device's open episode come with its row, from the same statement: one
 // index lookup per device in an episode. A separate `device_id IN (...)` read of the page's ids
 // cost PostgreSQL more than the page itself (at 20,000 devices it scanned all of escalations).
-import type { Dialect, Sql } from '../engine.js';
+import { PLAN_PER_RUN, type Dialect, type Sql } from '../engine.js';
 import type { FiredRow } from './escalations.js';
 import type { DeviceSort } from '../device-query.js';
 import { freshEvaluation, STORED_COLUMNS } from './compliance.js';
@@ -70,7 +70,7 @@ export async function devicePage(sql: Sql, q: PageQuery): Promise<ListingRow[]> 
   const where = [...q.where, ...(q.after ? [`(${q.sort.expr}, id) ${cmp} (?, ?)`] : []), '1 = 1'].join(' AND ');
   const fired = q.fired ? `, ${firedColumn(sql.dialect)}` : '';
   const select = columns(q.columns);
-  return sql.all<ListingRow>(`SELECT ${select.text}${fired}, ${q.sort.expr} AS sort_key FROM devices WHERE ${where} ORDER BY ${q.sort.expr} ${dir}, id ${dir} LIMIT ?`,
+  return sql.all<ListingRow>(`${PLAN_PER_RUN}SELECT ${select.text}${fired}, ${q.sort.expr} AS sort_key FROM devices WHERE ${where} ORDER BY ${q.sort.expr} ${dir}, id ${dir} LIMIT ?`,
     [...select.params, ...q.params, ...(q.after ? [q.after.key, q.after.id] : []), q.limit]);
 }
 
