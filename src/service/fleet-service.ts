@@ -54,7 +54,7 @@ import { parseWhatIfInstant } from '../model/duration.js';
 import type { ComplianceResult, PlannedEscalation } from '../compliance/index.js';
 import { getPath, maskValue, replacePaths, secretRefPaths, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
 import { StoreUnavailableError, type Sql, type SqlEngine } from '../store/engine.js';
-import { devicePage, firedOfRow, fullRows, sortKeyOf, type ListingColumns } from '../store/repos/listing.js';
+import { devicePage, firedOfRow, fullRows, sortKeyOf, type ListingColumns, type ListingRow } from '../store/repos/listing.js';
 import { deliverCommands, firedSteps, readByCredential, readById, updateCheckedIn, writeCheckIn, type CheckInExtras, type CheckInWrite, type PendingRow } from '../store/repos/checkin.js';
 import type { IfMissing } from '../store/sqlite/files.js';
 import { checkEnrollRequest, checkLabels, checkLength, checkSerial, DEVICE_LIMITS, parsePosture } from '../model/device-limits.js';
@@ -899,9 +899,9 @@ export class FleetService {
    * The episode is the stored one, or for a device not yet failing, the one that would start
    * when its failure begins (see failureOnset).
    */
-  private addEscalation(out: DeviceCompliance, row: DeviceRow, policies: CompliancePolicyDocument[], c: ComplianceResult, since: string | undefined, at: Date, fired: () => FiredRow[], plan?: readonly PlannedEscalation[]): DeviceCompliance {
+  private addEscalation(out: DeviceCompliance, row: DeviceRow, policies: CompliancePolicyDocument[], c: ComplianceResult, since: string | undefined, at: Date, fired: { fired(): FiredRow[] }, plan?: readonly PlannedEscalation[]): DeviceCompliance {
     if (!c.failing || since === undefined || row.state !== 'enrolled') return out;
-    const firedRows = row.noncompliant_since === since ? fired().filter((e) => e.episode_start === since) : [];
+    const firedRows = row.noncompliant_since === since ? fired.fired().filter((e) => e.episode_start === since) : [];
     if (firedRows.length > 1) firedRows.sort(byFiring);
     const firedKeys = new Set(firedRows.map((e) => escalationKey(e.policy, e.after_seconds * 1000, e.action)));
     const { due, next } = escalationOutlook({ policies, failures: c.failures, noncompliantSince: since, now: at, fired: firedKeys, ...(plan ? { plan } : {}) });
@@ -1112,7 +1112,7 @@ export class FleetService {
     const at = query.at === undefined ? undefined : resolveWhatIf(query.at, now);
     return this.read((sql) => this.scanDevices(sql, query, (row, ctx) => {
       const { result, since } = ctx.evaluation();
-      const out = this.addEscalation(toCompliance(row, result), row, ctx.stepPolicies(), result, since, at ?? now, ctx.fired, ctx.plan());
+      const out = this.addEscalation(toCompliance(row, result), row, ctx.stepPolicies(), result, since, at ?? now, ctx, ctx.plan());
       if (at) out.evaluatedAt = at.toISOString();
       return out;
     }, at, true));
@@ -1133,7 +1133,7 @@ export class FleetService {
       return {
         ...device,
         groups,
-        compliance: this.addEscalation(toCompliance(row, c), row, policies, c, since, now, () => fired),
+        compliance: this.addEscalation(toCompliance(row, c), row, policies, c, since, now, { fired: () => fired }),
         // Admin reads never carry secret values: only the device's own check-in does.
         effectiveConfiguration: this.configsFor(snap, row.state === 'retired' || row.state === 'wiped' ? ['\0none'] : groups).admin,
         commands,
@@ -1150,7 +1150,7 @@ export class FleetService {
    * (storedResult), else evaluated here; a status filter is then SQL over the stored status,
    * plus the devices without a fresh one.
    */
-  private async scanDevices<T>(sql: Sql, query: DeviceQuery, map: (row: DeviceRow, ctx: ScanContext) => T, at?: Date, withFired = false): Promise<Page<T>> {
+  private async scanDevices<T>(sql: Sql, query: DeviceQuery, map: (row: DeviceRow, ctx: ScanRow) => T, at?: Date, withFired = false): Promise<Page<T>> {
     const sort = parseSort(query.sort);
     const limit = pageLimit(query.limit);
     const filters = compileFilters(query.filters, sql.dialect);
@@ -1179,50 +1179,41 @@ export class FleetService {
     const columns: ListingColumns = narrow ? { compliance: { gens: snap.readKeys, from: nowText, until: evalText } } : withStored ? 'stored' : 'device';
     const items: T[] = [];
     const decoder = new StoredDecoder();
+    const ctx = new ScanRow(snap, now, evalAt, decoder);
     for (;;) {
       const rows = await devicePage(sql, { sort, where, params, after, limit: batch, columns, fired: withFired });
-      const storedRows = new Map<DeviceRow, StoredResult>();
+      // narrow: each row's fresh stored evaluation, by position (undefined: evaluated below).
+      const storedRows: Array<StoredResult | undefined> = [];
       if (narrow) {
         const stale: number[] = [];
-        rows.forEach((r, i) => {
+        for (let i = 0; i < rows.length; i++) {
+          const r = rows[i]!;
           // NULL unless fresh for [now, at] (the SQL half of storedResult).
           const stored = r.compliance == null ? undefined : storedBody(r, whatIf, decoder);
-          if (stored) storedRows.set(r, stored);
-          else stale.push(i);
-        });
+          storedRows.push(stored);
+          if (!stored) stale.push(i);
+        }
         if (stale.length) {
           const whole = await fullRows(sql, stale.map((i) => rows[i]!.id));
           // The same unit of work: the whole row has the episode its fired steps were read for.
           for (const i of stale) rows[i] = { ...whole.get(rows[i]!.id)!, sort_key: rows[i]!.sort_key, fired: rows[i]!.fired };
         }
       }
-      for (const row of rows) {
-        if (items.length === limit) return { items, nextCursor: encodeCursor(sort, after!.key, after!.id) };
-        after = { key: row.sort_key ?? '', id: row.id };
-        let evaluated: { result: ComplianceResult; since?: string } | undefined;
-        let stored: StoredResult | undefined;
-        let groups: string[] | undefined;
-        let parsed: Device | undefined;
-        let assigned: CompliancePolicyDocument[] | undefined;
-        const device = () => (parsed ??= toDevice(row));
-        const groupsOf = () => (groups ??= groupsForDevice(device(), snap.groups, snap.profiles));
-        const ctx: ScanContext = {
-          policies: () => (assigned ??= policiesForGroups(snap.compliance, groupsOf())),
-          evaluation: () => {
-            if (evaluated) return evaluated;
-            stored = narrow ? storedRows.get(row) : withStored ? storedResult(row, snap.readKeys, nowText, evalText, decoder) : undefined;
-            if (!stored) return (evaluated = evaluateAt(row, device(), ctx.policies(), now, evalAt, snap.unevaluable));
-            // The stored body is the result (its extra `steps` go nowhere: records pick their fields).
-            return (evaluated = { result: stored, since: stored.failing ? (row.noncompliant_since ?? evalText) : undefined });
-          },
-          // Only the failing policies' steps make the escalation picture: the stored evaluation keeps those.
-          stepPolicies: () => (ctx.evaluation(), stored ? decoder.docs(stored) : ctx.policies()),
-          plan: () => (ctx.evaluation(), stored ? decoder.plan(stored) : undefined),
-          fired: () => firedOfRow(row),
-        };
-        if (!filters.group.every((f) => groupsOf().includes(f.value) === (f.op === '='))) continue;
+      for (let i = 0; i < rows.length; i++) {
+        if (items.length === limit) {
+          // The cursor is the last row looked at (kept or filtered out), in this batch or the one before.
+          const last = i > 0 ? { key: rows[i - 1]!.sort_key ?? '', id: rows[i - 1]!.id } : after!;
+          return { items, nextCursor: encodeCursor(sort, last.key, last.id) };
+        }
+        const row = rows[i]!;
+        ctx.reset(row, narrow ? storedRows[i] : withStored ? storedResult(row, snap.readKeys, nowText, evalText, decoder) : undefined);
+        if (!filters.group.every((f) => ctx.groups().includes(f.value) === (f.op === '='))) continue;
         if (!filters.compliance.every((f) => (ctx.evaluation().result.status === f.value) === (f.op === '='))) continue;
         items.push(map(row, ctx));
+      }
+      if (rows.length > 0) {
+        const last = rows[rows.length - 1]!;
+        after = { key: last.sort_key ?? '', id: last.id };
       }
       if (rows.length < batch) return { items };
     }
@@ -1866,14 +1857,72 @@ function maskDigests(value: unknown, digests: Set<string>): unknown {
   return value;
 }
 
-interface ScanContext {
-  policies(): CompliancePolicyDocument[];
-  evaluation(): { result: ComplianceResult; since?: string };
-  /** Policies for the escalation picture of evaluation(): the assigned ones, or the stored failing ones' steps. */
-  stepPolicies(): CompliancePolicyDocument[];
+/**
+ * What a scan knows of the row at hand, each part worked out on first use. One per scan, moved
+ * from row to row (reset), so a 100,000-device listing does not make a context and its closures
+ * per device; a record must not keep it.
+ */
+class ScanRow {
+  private row!: ListingRow;
+  private stored?: StoredResult;
+  private evaluated?: { result: ComplianceResult; since?: string };
+  private parsed?: Device;
+  private groupNames?: string[];
+  private assigned?: CompliancePolicyDocument[];
+  private readonly evalText: string;
+
+  constructor(
+    private readonly snap: ResourceSnapshot,
+    private readonly now: Date,
+    private readonly evalAt: Date,
+    private readonly decoder: StoredDecoder,
+  ) {
+    this.evalText = evalAt.toISOString();
+  }
+
+  /** `stored`: the row's stored evaluation where it answers for the instant asked (storedResult), else undefined. */
+  reset(row: ListingRow, stored: StoredResult | undefined): void {
+    this.row = row;
+    this.stored = stored;
+    this.evaluated = undefined;
+    this.parsed = undefined;
+    this.groupNames = undefined;
+    this.assigned = undefined;
+  }
+
+  groups(): string[] {
+    return (this.groupNames ??= groupsForDevice(this.device(), this.snap.groups, this.snap.profiles));
+  }
+
+  policies(): CompliancePolicyDocument[] {
+    return (this.assigned ??= policiesForGroups(this.snap.compliance, this.groups()));
+  }
+
+  evaluation(): { result: ComplianceResult; since?: string } {
+    if (this.evaluated) return this.evaluated;
+    const stored = this.stored;
+    if (!stored) return (this.evaluated = evaluateAt(this.row, this.device(), this.policies(), this.now, this.evalAt, this.snap.unevaluable));
+    // The stored body is the result (its extra `steps` go nowhere: records pick their fields).
+    return (this.evaluated = { result: stored, since: stored.failing ? (this.row.noncompliant_since ?? this.evalText) : undefined });
+  }
+
+  /** Policies for the escalation picture of evaluation(): the stored failing ones' steps, or the assigned ones. */
+  stepPolicies(): CompliancePolicyDocument[] {
+    return this.stored ? this.decoder.docs(this.stored) : this.policies();
+  }
+
   /** escalationPlan of stepPolicies() and the failures, when a stored evaluation has it; else undefined. */
-  plan(): readonly PlannedEscalation[] | undefined;
-  fired(): FiredRow[];
+  plan(): readonly PlannedEscalation[] | undefined {
+    return this.stored ? this.decoder.plan(this.stored) : undefined;
+  }
+
+  fired(): FiredRow[] {
+    return firedOfRow(this.row);
+  }
+
+  private device(): Device {
+    return (this.parsed ??= toDevice(this.row));
+  }
 }
 
 /**
