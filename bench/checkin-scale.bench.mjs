@@ -222,7 +222,7 @@ function cpuTimes(pid) {
   const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // After "pid (comm) ": state ppid … utime (14th field) stime cutime cstime.
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { ppid: Number(f[1]), own: (Number(f[11]) + Number(f[12])) / TICKS, children: (Number(f[13]) + Number(f[14])) / TICKS };
+  return { ppid: Number(f[1]), own: (Number(f[11]) + Number(f[12])) / TICKS, user: Number(f[11]) / TICKS, children: (Number(f[13]) + Number(f[14])) / TICKS };
 }
 function postgresCpu() {
   const postmaster = Number(readFileSync(join(cluster.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -246,12 +246,17 @@ const sizing = {};
 async function measured(kind, pass, checkIns) {
   const servers = serversOf[kind] ?? [];
   const lsn = async () => (await meter.query('SELECT pg_current_wal_insert_lsn() AS l')).rows[0].l;
-  const before = { wal: usesPostgres.has(kind) ? await lsn() : undefined, pg: hasProc && usesPostgres.has(kind) ? postgresCpu() : 0, servers: hasProc ? servers.map((c) => cpuTimes(c.child.pid).own) : [] };
+  const before = { wal: usesPostgres.has(kind) ? await lsn() : undefined, pg: hasProc && usesPostgres.has(kind) ? postgresCpu() : 0, servers: hasProc ? servers.map((c) => cpuTimes(c.child.pid)) : [] };
   const result = await pass();
-  const m = (sizing[kind] ??= { wal: [], postgresMs: [], serverMs: [] });
+  const m = (sizing[kind] ??= { wal: [], postgresMs: [], serverMs: [], serverUserMs: [] });
   if (before.wal !== undefined) m.wal.push(Number((await meter.query('SELECT pg_wal_lsn_diff($1, $2)::bigint AS d', [await lsn(), before.wal])).rows[0].d) / checkIns);
   if (hasProc && usesPostgres.has(kind)) m.postgresMs.push(((postgresCpu() - before.pg) * 1000) / checkIns);
-  if (hasProc && servers.length) m.serverMs.push((servers.reduce((sum, c, i) => sum + cpuTimes(c.child.pid).own - before.servers[i], 0) * 1000) / checkIns);
+  if (hasProc && servers.length) {
+    const after = servers.map((c) => cpuTimes(c.child.pid));
+    m.serverMs.push((after.reduce((sum, t, i) => sum + t.own - before.servers[i].own, 0) * 1000) / checkIns);
+    // User time is the server's own code and the driver's; the rest is the kernel's (sockets).
+    m.serverUserMs.push((after.reduce((sum, t, i) => sum + t.user - before.servers[i].user, 0) * 1000) / checkIns);
+  }
   if (result.cpuSeconds !== undefined) m.serverMs.push((result.cpuSeconds * 1000) / checkIns);
   return result.rate;
 }
@@ -310,7 +315,7 @@ const med = (v) => (v?.length ? median(v) : NaN);
 console.log('per check-in, median of the passes (CPU in ms: the server process(es), or the raw loop; all of PostgreSQL):');
 for (const [k, v] of Object.entries(sizing)) {
   const parts = [`  ${k}:`];
-  if (v.serverMs.length) parts.push(`${k === 'raw' ? 'raw loop' : 'server'} CPU ${med(v.serverMs).toFixed(3)} ms`);
+  if (v.serverMs.length) parts.push(`${k === 'raw' ? 'raw loop' : 'server'} CPU ${med(v.serverMs).toFixed(3)} ms${v.serverUserMs.length ? ` (user ${med(v.serverUserMs).toFixed(3)})` : ''}`);
   if (v.postgresMs.length) parts.push(`PostgreSQL CPU ${med(v.postgresMs).toFixed(3)} ms`);
   if (v.wal.length) parts.push(`WAL ${kb(med(v.wal))} KiB`);
   console.log(parts.join(' | '));

@@ -8,6 +8,7 @@ import { parseDatabaseUrl, type PostgresSettings } from './config.js';
 import { postgresDialect } from './dialect.js';
 import { isRetryable, isUnavailable, sqlState } from './errors.js';
 import { numberPlaceholders } from './placeholders.js';
+import { plainParams, runPrepared } from './prepared.js';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
@@ -502,13 +503,15 @@ export class PgSql implements Sql {
     this.ended = true;
   }
 
-  private query(sql: string, params: readonly unknown[]): Promise<QueryResult> {
+  private query(sql: string, params: readonly unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }> {
     const stmt = this.engine.statement(sql);
     if (params.length !== stmt.count) {
       return Promise.reject(new Error(`statement takes ${stmt.count} parameter${stmt.count === 1 ? '' : 's'}, ${params.length} given: ${sql.slice(0, 120)}`));
     }
     const values = bindable(params);
-    return this.serial(() => this.client.query(stmt.name ? { name: stmt.name, text: stmt.text, values } : { text: stmt.text, values }));
+    const name = stmt.name;
+    if (name && plainParams(values)) return this.serial(() => runPrepared(this.client, name, stmt.text, values));
+    return this.serial((): Promise<QueryResult> => this.client.query(name ? { name, text: stmt.text, values } : { text: stmt.text, values }));
   }
 
   private serial<R>(run: () => Promise<R>): Promise<R> {
