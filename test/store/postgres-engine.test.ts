@@ -139,6 +139,69 @@ describe('PostgresEngine on a real server', () => {
     expect(engine.statement(text).name).toBe(names[0]!.name);
   });
 
+  // Named statements are described once per connection (src/store/postgres/prepared.ts): the
+  // runs after the first read their rows with the description the first one got.
+  it('reads the same columns and values on every run of a statement, not only the described first one', async () => {
+    const text = "SELECT ?::text AS a, ?::int AS b, ?::bigint AS c, ?::text AS d, ?::text IS NULL AS e, '' AS f";
+    const params = ['☃ é \u{1F600}', 3, 9_007_199_254_740_991n, '', null];
+    const want = { a: '☃ é \u{1F600}', b: 3, c: 9_007_199_254_740_991, d: '', e: true, f: '' };
+    const runs = await engine.transaction(async (sql) => [await sql.get(text, params), await sql.get(text, params), await sql.get(text, params)]);
+    expect(runs).toEqual([want, want, want]);
+    // A number is bound as its text, as node-postgres binds it.
+    expect(await engine.query<{ x: string }>('SELECT ?::text AS x', [1.5])).toEqual([{ x: '1.5' }]);
+  });
+
+  it('counts the rows of statements that return none (UPDATE, INSERT … ON CONFLICT DO NOTHING), on the first run and the next', async () => {
+    const counts = await engine.transaction(async (sql) => {
+      const insert = 'INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING';
+      const update = 'UPDATE kv SET v = v + 1 WHERE k LIKE ?';
+      return [
+        (await sql.run(insert, ['count-a', 1])).changes, (await sql.run(insert, ['count-a', 1])).changes, (await sql.run(insert, ['count-b', 1])).changes,
+        (await sql.run(update, ['count-%'])).changes, (await sql.run(update, ['count-%'])).changes, (await sql.run(update, ['nothing-%'])).changes,
+      ];
+    });
+    expect(counts).toEqual([1, 0, 1, 2, 2, 0]);
+  });
+
+  it('fails a statement whose value its type parser refuses, and the connection serves the next one', async () => {
+    const one = await PostgresEngine.open(db.url, { poolSize: 1 });
+    try {
+      const text = 'SELECT ?::bigint AS n';
+      expect(await one.query(text, [5])).toEqual([{ n: 5 }]);
+      await expect(one.query(text, ['9007199254740993'])).rejects.toThrow(/beyond JavaScript's safe range/);
+      expect(await one.query(text, [6])).toEqual([{ n: 6 }]);
+    } finally {
+      await one.close();
+    }
+  });
+
+  it('never reads a row with a description from another connection or from before the columns changed', async () => {
+    await engine.transaction(async (sql) => {
+      await sql.run('CREATE TABLE reshaped (a INTEGER, b TEXT)');
+      await sql.run("INSERT INTO reshaped (a, b) VALUES (1, 'bee')");
+    });
+    const text = 'SELECT * FROM reshaped WHERE a = ?';
+    const first = await PostgresEngine.open(db.url, { poolSize: 1 });
+    const second = await PostgresEngine.open(db.url, { poolSize: 1 });
+    try {
+      expect(await first.query(text, [1])).toEqual([{ a: 1, b: 'bee' }]);
+      expect(await first.query(text, [1])).toEqual([{ a: 1, b: 'bee' }]);
+      // Same column count, other names and types: a description kept by statement name alone would mislabel them.
+      await engine.transaction(async (sql) => {
+        await sql.run('ALTER TABLE reshaped DROP COLUMN b');
+        await sql.run("ALTER TABLE reshaped ADD COLUMN c INTEGER NOT NULL DEFAULT 7");
+      });
+      // Another engine, the same statement name (emm_1 in both), a connection of its own: described afresh.
+      expect(first.statement(text).name).toBe(second.statement(text).name);
+      expect(await second.query(text, [1])).toEqual([{ a: 1, c: 7 }]);
+      // Where it stays prepared, PostgreSQL refuses rather than answer in the new shape.
+      await expect(first.query(text, [1])).rejects.toThrow(/cached plan must not change result type/);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
   it('commits what fn did, and rolls back everything when fn throws', async () => {
     await engine.transaction((sql) => sql.run('INSERT INTO kv (k, v) VALUES (?, ?)', ['kept', 1]));
     await expect(engine.transaction(async (sql) => {
