@@ -54,6 +54,9 @@ function tooLarge(limit: number): HttpError {
   return new HttpError(413, 'invalid', `request body is larger than ${limit} bytes`, { connection: 'close' });
 }
 
+/** Shared: decode() without { stream: true } keeps no state between calls. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function readText(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -76,7 +79,7 @@ function readText(req: IncomingMessage, limit: number): Promise<string> {
       if (over) return reject(tooLarge(limit));
       // Buffer#toString would turn bad bytes into U+FFFD silently and store them.
       try {
-        resolve(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, size)));
+        resolve(UTF8.decode(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
       } catch {
         reject(new HttpError(400, 'invalid', 'request body is not valid UTF-8'));
       }

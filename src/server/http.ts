@@ -12,7 +12,7 @@ import { authenticate } from './auth.js';
 import { DEFAULT_BODY_LIMIT, readJsonBody } from './body.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimitConfig } from './ratelimit.js';
 import { ROUTES } from './routes/index.js';
-import { HttpError, NO_CONTENT, Router, statusForBackendError, type RequestContext } from './router.js';
+import { HttpError, JsonText, NO_CONTENT, Router, statusForBackendError, type RequestContext } from './router.js';
 import type { NotifyOptions } from './notify.js';
 import { normalise, type TrustedProxies } from './proxy.js';
 import type { ServerStore } from './store.js';
@@ -348,7 +348,7 @@ async function reportStoredDocuments(store: ServerStore, log: ServerOptions['log
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
+  const text = body instanceof JsonText ? body.text : JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),

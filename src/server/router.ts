@@ -37,8 +37,26 @@ export interface RequestContext {
   body(): Promise<Record<string, unknown>>;
 }
 
-/** A handler's answer: a JSON value (200), or NO_CONTENT (204). */
+/** A handler's answer: a JSON value (200), JSON already serialised (JsonText, 200), or NO_CONTENT (204). */
 export const NO_CONTENT: unique symbol = Symbol('no content');
+
+/** A 200 body serialised by the handler (JSON text of an object). */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
+const serialised = new WeakMap<object, string>();
+
+/**
+ * JSON.stringify(value), remembered for this object: for a value shared by many responses and
+ * never changed once made (a device configuration of one resource snapshot, see
+ * FleetService.checkIn). A new snapshot makes new objects, so nothing stale can be served.
+ */
+export function jsonOf(value: object): string {
+  let text = serialised.get(value);
+  if (text === undefined) serialised.set(value, (text = JSON.stringify(value)));
+  return text;
+}
 export type HandlerResult = unknown;
 export type Handler = (ctx: RequestContext) => HandlerResult | Promise<HandlerResult>;
 

@@ -96,6 +96,8 @@ export const RECONCILE_LEASE_MS = 30_000;
 const MAX_PAGE = 1000;
 /** A row read by the credential check is used by the same request's check-in if it is at most this old (else read again). */
 const SESSION_ROW_MS = 2_000;
+/** The group set of a device that gets no configuration (retired, wiped): matches no policy. */
+const NO_GROUPS = ['\0none'];
 /** Fresh reads a check-in makes when its device keeps changing between the read and the write, before it gives up (503). */
 const CHECK_IN_ATTEMPTS = 5;
 /** Writing last_used_at on every API call would turn reads into writes; once a minute is enough. */
@@ -164,6 +166,13 @@ export interface DeviceSession {
 }
 
 /** The policy resources as the evaluator needs them, reloaded only when applyChanges bumped the generation. */
+/** A group set's configurations in one snapshot; `agent` is what a check-in sends, one object for every such device. */
+interface Configs {
+  device: EffectiveConfiguration;
+  admin: EffectiveConfiguration;
+  agent: CheckInResponse['configuration'];
+}
+
 interface ResourceSnapshot {
   generation: string;
   groups: GroupDocument[];
@@ -174,7 +183,7 @@ interface ResourceSnapshot {
   digestPolicies: PolicyDocument[];
   digests: Set<string>;
   compliance: CompliancePolicyDocument[];
-  configs: Map<string, { device: EffectiveConfiguration; admin: EffectiveConfiguration }>;
+  configs: Map<string, Configs>;
   /** CompliancePolicy name → why it cannot be evaluated (see FleetServiceOptions.checkDocument). */
   unevaluable: Map<string, string>;
   /** compliance_gen of the evaluations this store writes, and the ones it may read as its own (see resources()). */
@@ -386,7 +395,7 @@ export class FleetService {
    * version hashes the settings with each secret's salted digest in place of its value, so a
    * version shown to a viewer cannot be used to test guesses of a Wi-Fi key.
    */
-  private configsFor(snap: ResourceSnapshot, groups: string[]): { device: EffectiveConfiguration; admin: EffectiveConfiguration } {
+  private configsFor(snap: ResourceSnapshot, groups: string[]): Configs {
     const key = groups.join('\0');
     let configs = snap.configs.get(key);
     if (!configs) {
@@ -396,6 +405,7 @@ export class FleetService {
       configs = {
         device: { ...resolved, version: digested.version },
         admin: { version: digested.version, settings: masked, sources: digested.sources },
+        agent: { version: digested.version, settings: resolved.settings },
       };
       snap.configs.set(key, configs);
     }
@@ -404,10 +414,6 @@ export class FleetService {
 
   private configFor(snap: ResourceSnapshot, groups: string[]): EffectiveConfiguration {
     return this.configsFor(snap, groups).device;
-  }
-
-  private emptyConfig(snap: ResourceSnapshot): EffectiveConfiguration {
-    return this.configFor(snap, ['\0none']);
   }
 
   // ---- enrollment --------------------------------------------------------------------------
@@ -754,9 +760,10 @@ export class FleetService {
   }
 
   private checkInResponse(deviceId: string, row: DeviceRow, snap: ResourceSnapshot, groups: string[], pending: PendingRow[]): CheckInResponse {
-    const config = row.state === 'retired' ? this.emptyConfig(snap) : this.configFor(snap, groups);
+    // One object per snapshot and group set, shared by every such response (the server serialises it once): never changed.
+    const configuration = this.configsFor(snap, row.state === 'retired' ? NO_GROUPS : groups).agent;
     const commands: PendingCommand[] = pending.map((c) => ({ id: c.id, type: c.type, ...(c.reason ? { reason: c.reason } : {}), createdAt: c.created_at }));
-    return { deviceId, configuration: { version: config.version, settings: config.settings }, commands, checkInIntervalSeconds: CHECK_IN_INTERVAL_SECONDS };
+    return { deviceId, configuration, commands, checkInIntervalSeconds: CHECK_IN_INTERVAL_SECONDS };
   }
 
   /**
@@ -1135,7 +1142,7 @@ export class FleetService {
         groups,
         compliance: this.addEscalation(toCompliance(row, c), row, policies, c, since, now, { fired: () => fired }),
         // Admin reads never carry secret values: only the device's own check-in does.
-        effectiveConfiguration: this.configsFor(snap, row.state === 'retired' || row.state === 'wiped' ? ['\0none'] : groups).admin,
+        effectiveConfiguration: this.configsFor(snap, row.state === 'retired' || row.state === 'wiped' ? NO_GROUPS : groups).admin,
         commands,
       };
     });

@@ -2,7 +2,7 @@
 // lifecycle queued → sent → acknowledged, idempotent enqueueing, and wipe revoking the credential.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/cli.js';
-import { call, checkIn, createToken, enroll, enrollBody, enrollmentToken, killAll, seedResources, startServerProcess, type ServerProcess } from './helpers.js';
+import { call, checkIn, createToken, enroll, enrollBody, enrollmentToken, killAll, POSTURE, seedResources, startServerProcess, type ServerProcess } from './helpers.js';
 
 const dir = tempDir('emmctl-server-agent-');
 let server: ServerProcess;
@@ -183,6 +183,46 @@ describe('command lifecycle over the agent API', () => {
     const r = await call(base, 'POST', '/v1/agent/checkin', { device: dev.credential, body: { posture: { osVersion: '14', encrypted: 'yes' } } });
     expect(r.status).toBe(400);
     expect(r.body.error.message).toContain('body.posture.encrypted must be true or false');
+  });
+
+  // The server serialises a configuration once per resource snapshot and group set (jsonOf in
+  // src/server/router.ts): every apply must still reach the next check-in, and a device outside
+  // the policy's groups must never get another device's cached configuration.
+  it('sends the configuration of the resources as they are now, after every apply, to each device by its groups', async () => {
+    const et = await enrollmentToken(base, operator);
+    const [a, b, outside] = [await enroll(base, et.secret), await enroll(base, et.secret), await enroll(base, et.secret)];
+    const policy = (camera: string) => ({ apiVersion: 'emmctl/v1', kind: 'Policy', metadata: { name: 'camera-cache' }, spec: { assign: ['camera-cache'], settings: { camera } } });
+    const applied = async (change: Record<string, unknown>) => {
+      const r = await call(base, 'POST', '/v1/resources/apply', { token: admin, body: { changes: [change] } });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+    };
+    const configOf = async (dev: { credential: string }) => {
+      const r = await call(base, 'POST', '/v1/agent/checkin', { device: dev.credential, body: { posture: POSTURE } });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(Object.keys(r.body).sort()).toEqual(['checkInIntervalSeconds', 'commands', 'configuration', 'deviceId']);
+      return r.body.configuration as { version: string; settings: Record<string, unknown> };
+    };
+    const stored = async () => ((await call(base, 'GET', '/v1/resources?kind=Policy', { token: admin })).body.items as Array<{ name: string; version: number }>).find((r) => r.name === 'camera-cache')!.version;
+
+    const group = { apiVersion: 'emmctl/v1', kind: 'Group', metadata: { name: 'camera-cache' }, spec: { devices: [a.deviceId, b.deviceId] } };
+    await applied({ op: 'create', kind: 'Group', name: 'camera-cache', document: group });
+    await applied({ op: 'create', kind: 'Policy', name: 'camera-cache', document: policy('disabled') });
+    const first = await configOf(a);
+    expect(first.settings.camera).toBe('disabled');
+    expect(await configOf(b)).toEqual(first);
+    expect(await configOf(a)).toEqual(first);
+    expect((await configOf(outside)).settings.camera).toBeUndefined();
+
+    await applied({ op: 'update', kind: 'Policy', name: 'camera-cache', expectedVersion: await stored(), document: policy('enabled') });
+    const second = await configOf(a);
+    expect(second.settings.camera).toBe('enabled');
+    expect(second.version).not.toBe(first.version);
+    expect(await configOf(b)).toEqual(second);
+
+    await applied({ op: 'delete', kind: 'Policy', name: 'camera-cache', expectedVersion: await stored() });
+    const third = await configOf(b);
+    expect(third.settings.camera).toBeUndefined();
+    expect([first.version, second.version]).not.toContain(third.version);
   });
 });
 

@@ -3,7 +3,7 @@
 import type { CheckInRequest, CommandResultReport, EnrollRequest } from '../../model/protocol.js';
 import { checkEnrollRequest, checkLength, DEVICE_LIMITS, parsePosture } from '../../model/device-limits.js';
 import { OWNERSHIPS, PLATFORMS } from '../../model/fleet.js';
-import { NO_CONTENT, type Route } from '../router.js';
+import { JsonText, jsonOf, NO_CONTENT, type Route } from '../router.js';
 import { checkBody } from '../shapes.js';
 import { oneOf, optionalString, requiredString } from '../validate.js';
 
@@ -40,7 +40,10 @@ export const agentRoutes: Route[] = [
       const body = await ctx.body();
       checkBody('CheckInRequest', body);
       const request: CheckInRequest = { posture: parsePosture(body.posture, 'body.posture') };
-      return await ctx.store.checkIn(ctx.deviceId!, request, ctx.deviceSession);
+      const { configuration, ...rest } = await ctx.store.checkIn(ctx.deviceId!, request, ctx.deviceSession);
+      // The configuration is one object per resource snapshot and group set: serialised once.
+      const others = JSON.stringify(rest);
+      return new JsonText(`{"configuration":${jsonOf(configuration)}${others === '{}' ? '}' : `,${others.slice(1)}`}`);
     },
   },
   {

@@ -74,12 +74,28 @@ export interface CheckInWrite {
 /** What a device is sent: its pending commands. */
 export type PendingRow = Pick<CommandRow, 'seq' | 'id' | 'type' | 'reason' | 'created_at'>;
 
-function deviceUpdate(w: CheckInWrite): { text: string; params: unknown[] } {
+/**
+ * The statement texts, built once per shape: per SET list of the evaluation (one string object
+ * per shape, see evaluationSet) and with or without the OS columns.
+ */
+const WRITE_TEXT = new Map<string, { update: string[]; with: string[] }>();
+function texts(set: string): { update: string[]; with: string[] } {
+  let t = WRITE_TEXT.get(set);
+  if (t === undefined) WRITE_TEXT.set(set, (t = { update: [], with: [] }));
+  return t;
+}
+
+function deviceUpdate(w: CheckInWrite): { text: string; params: unknown[]; shape: { update: string[]; with: string[] }; os: number } {
   const stored = evaluationSet(w.inputs, w.evaluation, w.statusRead);
+  const shape = texts(stored.set);
+  const os = w.os ? 1 : 0;
+  const text = (shape.update[os] ??= `UPDATE devices SET posture = ?, ${w.os ? 'os_version = ?, os_key = ?, ' : ''}model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${stored.set}
+      WHERE id = ? AND state = ? AND credential_hash = ?`);
   return {
-    text: `UPDATE devices SET posture = ?, ${w.os ? 'os_version = ?, os_key = ?, ' : ''}model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${stored.set}
-      WHERE id = ? AND state = ? AND credential_hash = ?`,
+    text,
     params: [w.posture, ...(w.os ? [w.os.version, w.os.key] : []), w.model, w.at, w.appliedConfigVersion, w.at, ...stored.params, w.id, w.state, w.credentialHash],
+    shape,
+    os,
   };
 }
 
@@ -122,7 +138,7 @@ export async function writeCheckIn(engine: SqlEngine, w: CheckInWrite): Promise<
   // commands sent before (not expired); `sent` returns those this statement sends, which the
   // snapshot still has as queued, so none comes twice. Each UPDATE re-checks its WHERE on the
   // row's latest version, so a command reported or cancelled meanwhile is left alone.
-  const rows = await engine.execute<{ written: number } & Partial<PendingRow>>(
+  const rows = await engine.execute<{ written: number } & Partial<PendingRow>>(u.shape.with[u.os] ??=
     `WITH d AS (${u.text} RETURNING id),
     expired AS (UPDATE commands SET status = 'expired', updated_at = ? WHERE device_id = ? AND status IN ('queued', 'sent') AND expires_at <= ? AND EXISTS (SELECT 1 FROM d) RETURNING id),
     sent AS (UPDATE commands SET status = 'sent', updated_at = ? WHERE device_id = ? AND status = 'queued' AND (expires_at IS NULL OR expires_at > ?) AND EXISTS (SELECT 1 FROM d)

@@ -80,13 +80,22 @@ export async function storeEvaluation(sql: Sql, inputs: EvaluationInputs, e: Eva
 export function evaluationSet(inputs: EvaluationInputs, e: Evaluation, statusRead?: string | null): { set: string; params: unknown[] } {
   const same = statusRead === e.status;
   return {
-    set: `compliance = ?, ${same ? '' : 'compliance_status = ?, '}compliance_from = ?, compliance_until = ?,
-      compliance_gen = CASE WHEN platform = ? AND ownership = ? AND owner IS NOT DISTINCT FROM ? AND labels = ? AND serial IS NOT DISTINCT FROM ?
-        AND profile IS NOT DISTINCT FROM ? AND noncompliant_since IS NOT DISTINCT FROM ?${same ? ' AND compliance_status = ?' : ''} THEN ? ELSE NULL END`,
-    params: [e.body, ...(same ? [] : [e.status]), e.from, e.until, inputs.platform, inputs.ownership, inputs.owner, inputs.labels, inputs.serial,
-      inputs.profile, inputs.noncompliant_since, ...(same ? [e.status] : []), e.gen],
+    set: same ? SET_SAME_STATUS : SET_NEW_STATUS,
+    params: same
+      ? [e.body, e.from, e.until, inputs.platform, inputs.ownership, inputs.owner, inputs.labels, inputs.serial, inputs.profile, inputs.noncompliant_since, e.status, e.gen]
+      : [e.body, e.status, e.from, e.until, inputs.platform, inputs.ownership, inputs.owner, inputs.labels, inputs.serial, inputs.profile, inputs.noncompliant_since, e.gen],
   };
 }
+
+// Built once: a check-in's statement is looked up by its text (the PostgreSQL engine's prepared
+// statements), and one string object hashes once, a new one on every lookup.
+function setText(same: boolean): string {
+  return `compliance = ?, ${same ? '' : 'compliance_status = ?, '}compliance_from = ?, compliance_until = ?,
+      compliance_gen = CASE WHEN platform = ? AND ownership = ? AND owner IS NOT DISTINCT FROM ? AND labels = ? AND serial IS NOT DISTINCT FROM ?
+        AND profile IS NOT DISTINCT FROM ? AND noncompliant_since IS NOT DISTINCT FROM ?${same ? ' AND compliance_status = ?' : ''} THEN ? ELSE NULL END`;
+}
+const SET_SAME_STATUS = setText(true);
+const SET_NEW_STATUS = setText(false);
 
 /** True when the stored evaluation answers for instant `at` under one of the evaluator keys `gens`. */
 export function isFresh(row: StoredColumns, gens: readonly string[], at: string): boolean {
