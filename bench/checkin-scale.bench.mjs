@@ -120,9 +120,13 @@ const pgAdmin = emmctl(['server', 'token', 'create', '--role', 'admin', '--name'
 }
 const sqliteAdmin = emmctl(['server', 'token', 'create', '--role', 'admin', '--name', 'bench', '--data-dir', dataDir]).trim();
 const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+// BENCH_OTHER_BUILD=DIR: replica 2 runs DIR's build (another checkout of emmctl, built), and the
+// pg1other passes drive fleet A through it, alternating with pg1: a change's CPU cost against
+// another build in one run, on one database, under the same load.
+const OTHER = process.env.BENCH_OTHER_BUILD ? join(process.env.BENCH_OTHER_BUILD, 'bin', 'emmctl') : undefined;
 const [replica1, replica2, sqlite] = await Promise.all([
   startChild([...profile, BIN, ...serverArgs], pgEnv),
-  startChild([BIN, ...serverArgs], pgEnv),
+  startChild([OTHER ?? BIN, ...serverArgs], pgEnv),
   startChild([...profile, BIN, ...serverArgs, '--data-dir', dataDir]),
 ]);
 const barePath = join(dir, 'bare.mjs');
@@ -185,6 +189,8 @@ const enrollRates = {
 };
 await enroll(replica2.url, state.pgB2, fleetB, enrollSecret.pg);
 alsoKnownAt(state.pgB2, replica2.url, replica1.url, state.pgB1);
+const stateA2 = join(dir, 'state-pg-a-replica2.json');
+alsoKnownAt(state.pgA, replica1.url, replica2.url, stateA2);
 
 // ---- the passes ----
 async function onePass(url, stateFile) {
@@ -240,8 +246,8 @@ function postgresCpu() {
   }
   return total;
 }
-const serversOf = { pg1: [replica1], pg1x2: [replica1], pg2: [replica1, replica2], sqlite: [sqlite], bare: [bare] };
-const usesPostgres = new Set(['pg1', 'raw', 'pg1x2', 'pg2']);
+const serversOf = { pg1: [replica1], pg1other: [replica2], pg1x2: [replica1], pg2: [replica1, replica2], sqlite: [sqlite], bare: [bare] };
+const usesPostgres = new Set(['pg1', 'pg1other', 'raw', 'pg1x2', 'pg2']);
 const sizing = {};
 async function measured(kind, pass, checkIns) {
   const servers = serversOf[kind] ?? [];
@@ -263,6 +269,7 @@ async function measured(kind, pass, checkIns) {
 
 const kinds = {
   pg1: () => measured('pg1', async () => ({ rate: await onePass(replica1.url, state.pgA) }), DEVICES),
+  ...(OTHER ? { pg1other: () => measured('pg1other', async () => ({ rate: await onePass(replica2.url, stateA2) }), DEVICES) } : {}),
   raw: () => measured('raw', rawPass, DEVICES + HALF),
   pg1x2: () => measured('pg1x2', async () => ({ rate: await twoSimulators(replica1.url, replica1.url, state.pgB1) }), 2 * HALF),
   pg2: () => measured('pg2', async () => ({ rate: await twoSimulators(replica1.url, replica2.url, state.pgB2) }), 2 * HALF),

@@ -175,6 +175,24 @@ describe('PostgresEngine on a real server', () => {
     }
   });
 
+  // Connections given back are parked by the engine and taken again before pg-pool is asked.
+  it('serves the next statement on the connection given back, and never on one the server closed while it was parked', async () => {
+    const one = await PostgresEngine.open(db.url, { poolSize: 1 });
+    try {
+      const pid = async () => (await one.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid;
+      const first = await pid();
+      expect(await pid()).toBe(first);
+      await engine.query('SELECT pg_terminate_backend(?)', [first]);
+      await eventually(async () => expect((await engine.query<{ n: number }>('SELECT count(*) AS n FROM pg_stat_activity WHERE pid = ?', [first]))[0]!.n).toBe(0));
+      await new Promise((resolve) => setImmediate(resolve));
+      const next = await pid();
+      expect(next).not.toBe(first);
+      expect(await pid()).toBe(next);
+    } finally {
+      await one.close();
+    }
+  });
+
   it('never reads a row with a description from another connection or from before the columns changed', async () => {
     await engine.transaction(async (sql) => {
       await sql.run('CREATE TABLE reshaped (a INTEGER, b TEXT)');

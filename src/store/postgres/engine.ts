@@ -2,7 +2,7 @@
 // `pg` is imported when an engine is opened, never when this module loads, so nothing that only
 // mentions the engine (the CLI's option parsing, `emmctl --help`) pays for it.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Client, ClientBase, Pool, PoolClient, QueryResult } from 'pg';
+import type { Client, ClientBase, Pool, PoolClient } from 'pg';
 import { PLAN_PER_RUN, StoreUnavailableError, type Dialect, type RunResult, type Sql, type SqlEngine, type TransactionOptions } from '../engine.js';
 import { parseDatabaseUrl, type PostgresSettings } from './config.js';
 import { postgresDialect } from './dialect.js';
@@ -46,6 +46,8 @@ const DEFAULT_RECONNECT: ReconnectPolicy = { baseMs: 250, maxMs: 10_000 };
 // Prepared statements live per connection; past this many distinct texts (filter combinations
 // are open-ended) statements run unnamed instead of growing every connection's cache forever.
 const MAX_NAMED_STATEMENTS = 1000;
+/** How long a connection stays parked unused before it goes back to pg-pool (see release()). */
+const PARKED_IDLE_MS = 10_000;
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
 
@@ -205,18 +207,29 @@ export class PostgresEngine implements SqlEngine {
    */
   private async once<T>(text: string, params: readonly unknown[], lost: 'request' | 'commit'): Promise<T[]> {
     const client = await this.connect();
-    const sql = new PgSql(client, this);
     let destroy = false;
     try {
-      return await sql.all<T>(text, params);
+      // One statement on a connection of its own: nothing to queue behind (PgSql's serial()).
+      return (await this.run(client, text, params)).rows as T[];
     } catch (e) {
       if (!isUnavailable(e)) throw e;
       destroy = true;
       throw this.unavailable(e, lost);
     } finally {
-      sql.end();
       this.release(client, destroy);
     }
+  }
+
+  /** `sql` (with ? placeholders) on `client`, as a named prepared statement when it has a name. */
+  run(client: ClientBase, sql: string, params: readonly unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }> {
+    const stmt = this.statement(sql);
+    if (params.length !== stmt.count) {
+      return Promise.reject(new Error(`statement takes ${stmt.count} parameter${stmt.count === 1 ? '' : 's'}, ${params.length} given: ${sql.slice(0, 120)}`));
+    }
+    const values = bindable(params);
+    const name = stmt.name;
+    if (name && plainParams(values)) return runPrepared(client, name, stmt.text, values);
+    return client.query(name ? { name, text: stmt.text, values } : { text: stmt.text, values });
   }
 
   async ping(): Promise<void> {
@@ -235,6 +248,7 @@ export class PostgresEngine implements SqlEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.sweep(Infinity);
     await Promise.all([...this.listeners].map((l) => l.close()));
     await this.pool.end();
   }
@@ -369,9 +383,49 @@ export class PostgresEngine implements SqlEngine {
     else this.inUse--;
   }
 
+  /**
+   * Connections given back are kept here, most recent last, and taken again before pg-pool is
+   * asked: a check-in's two statements would otherwise each pay pg-pool's checkout and release
+   * (its promise, its idle timer). One idle here longer than PARKED_IDLE_MS goes back to pg-pool,
+   * whose idle timeout then closes it; one the server closes leaves at once (watch()).
+   */
+  private readonly parked: Array<{ client: PoolClient; at: number }> = [];
+  private readonly watched = new WeakSet<PoolClient>();
+  private sweeper?: NodeJS.Timeout;
+
   private release(client: PoolClient, destroy: boolean): void {
-    client.release(destroy);
+    if (destroy || this.closed || this.down) client.release(destroy);
+    else {
+      this.watch(client);
+      this.parked.push({ client, at: Date.now() });
+      this.sweeper ??= setInterval(() => this.sweep(Date.now() - PARKED_IDLE_MS), PARKED_IDLE_MS).unref();
+    }
     this.freeSlot();
+  }
+
+  /** A parked connection that fails or ends is given back to pg-pool as broken, so it is never handed out. */
+  private watch(client: PoolClient): void {
+    if (this.watched.has(client)) return;
+    this.watched.add(client);
+    const lost = (error?: unknown) => {
+      const i = this.parked.findIndex((p) => p.client === client);
+      if (i < 0) return;
+      this.parked.splice(i, 1);
+      client.release(error instanceof Error ? error : new Error('connection ended'));
+    };
+    client.on('error', lost);
+    client.on('end', () => lost());
+  }
+
+  /** Gives the connections parked since before `before` (all with -Infinity… Infinity) back to pg-pool. */
+  private sweep(before: number, destroy = false): void {
+    let n = 0;
+    while (n < this.parked.length && this.parked[n]!.at < before) n++;
+    for (const p of this.parked.splice(0, n)) p.client.release(destroy);
+    if (this.parked.length === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
   }
 
   private async connect(): Promise<PoolClient> {
@@ -403,6 +457,10 @@ export class PostgresEngine implements SqlEngine {
       if (down.probing || now < down.until) throw this.stillDown(down, now);
       down.probing = true;
     }
+    if (!down) {
+      const p = this.parked.pop();
+      if (p) return p.client;
+    }
     try {
       const client = await this.pool.connect();
       if (this.down) {
@@ -415,6 +473,8 @@ export class PostgresEngine implements SqlEngine {
       // a connection that could not be made in time, an unreachable server.)
       const error = this.unavailable(e, 'connect');
       this.markDown(error, down !== undefined);
+      // Connections made before the database went away are not worth handing out after it.
+      this.sweep(Infinity, true);
       // Those waiting for a slot would each try next: they are told now instead.
       for (const w of this.waiting.splice(0)) w.reject(this.stillDown(this.down!, Date.now()));
       throw error;
@@ -504,14 +564,7 @@ export class PgSql implements Sql {
   }
 
   private query(sql: string, params: readonly unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }> {
-    const stmt = this.engine.statement(sql);
-    if (params.length !== stmt.count) {
-      return Promise.reject(new Error(`statement takes ${stmt.count} parameter${stmt.count === 1 ? '' : 's'}, ${params.length} given: ${sql.slice(0, 120)}`));
-    }
-    const values = bindable(params);
-    const name = stmt.name;
-    if (name && plainParams(values)) return this.serial(() => runPrepared(this.client, name, stmt.text, values));
-    return this.serial((): Promise<QueryResult> => this.client.query(name ? { name, text: stmt.text, values } : { text: stmt.text, values }));
+    return this.serial(() => this.engine.run(this.client, sql, params));
   }
 
   private serial<R>(run: () => Promise<R>): Promise<R> {
