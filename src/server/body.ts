@@ -152,14 +152,16 @@ function loneSurrogatePath(root: object): string | undefined {
   return undefined;
 }
 
-/** Iterative, so the check itself cannot overflow the stack. */
-function depthExceeds(root: object, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[root, 1]];
-  while (stack.length) {
-    const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth > max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+/** Recursive, but it stops one level past `max`, so the check itself cannot overflow the stack. */
+function depthExceeds(v: object, max: number, depth = 1): boolean {
+  if (depth > max) return true;
+  if (Array.isArray(v)) {
+    for (const child of v) if (child !== null && typeof child === 'object' && depthExceeds(child as object, max, depth + 1)) return true;
+  } else {
+    for (const key in v) {
+      const child = (v as Record<string, unknown>)[key];
+      if (child !== null && typeof child === 'object' && depthExceeds(child, max, depth + 1)) return true;
+    }
   }
   return false;
 }

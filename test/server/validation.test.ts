@@ -152,6 +152,12 @@ describe('hostile input is a 400, never a 500', () => {
     expect((await call(base, 'POST', '/v1/resources/apply', { token: admin, raw: inDocument })).status).toBe(400);
     expect((await call(base, 'POST', '/v1/agent/enroll', { raw: `{"token":${deep(5000, '1')}}` })).status).toBe(400);
     expect((await call(base, 'POST', '/v1/tokens', { token: admin, raw: `{"name":${deep(5000, '1')}}` })).status).toBe(400);
+    // The bound itself: the body, x and 62 arrays inside it are 64 levels; one more is too many.
+    const nested = (arrays: number) => call(base, 'POST', '/v1/tokens', { token: admin, raw: `{"name":"n","x":{"y":${'['.repeat(arrays)}1${']'.repeat(arrays)}}}` });
+    const at = await nested(62);
+    expect(at.status).toBe(400);
+    expect(at.body.error.message).not.toMatch(/nested more than/);
+    expect((await nested(63)).body.error.message).toMatch(/nested more than 64 levels/);
   });
 
   it('refuses a body that is not UTF-8, declares another charset, is content-encoded, or holds a lone surrogate; nothing stored', async () => {

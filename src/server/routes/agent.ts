@@ -1,11 +1,15 @@
 // The device agent API: enroll with an enrollment token, then check in and report command
 // results with the per-device credential. Check-in is the hot path: validate and hand over.
-import type { CheckInRequest, CommandResultReport, EnrollRequest } from '../../model/protocol.js';
+import type { CheckInRequest, CheckInResponse, CommandResultReport, EnrollRequest } from '../../model/protocol.js';
 import { checkEnrollRequest, checkLength, DEVICE_LIMITS, parsePosture } from '../../model/device-limits.js';
 import { OWNERSHIPS, PLATFORMS } from '../../model/fleet.js';
 import { JsonText, jsonOf, NO_CONTENT, type Route } from '../router.js';
 import { checkBody } from '../shapes.js';
 import { oneOf, optionalString, requiredString } from '../validate.js';
+
+/** The check-in response's fields, as the handler writes them: a field added to CheckInResponse fails the type check here until it is written too. */
+const CHECK_IN_FIELDS = { deviceId: true, configuration: true, commands: true, checkInIntervalSeconds: true } satisfies Record<keyof CheckInResponse, true>;
+void CHECK_IN_FIELDS;
 
 export const agentRoutes: Route[] = [
   {
@@ -40,10 +44,9 @@ export const agentRoutes: Route[] = [
       const body = await ctx.body();
       checkBody('CheckInRequest', body);
       const request: CheckInRequest = { posture: parsePosture(body.posture, 'body.posture') };
-      const { configuration, ...rest } = await ctx.store.checkIn(ctx.deviceId!, request, ctx.deviceSession);
+      const r = await ctx.store.checkIn(ctx.deviceId!, request, ctx.deviceSession);
       // The configuration is one object per resource snapshot and group set: serialised once.
-      const others = JSON.stringify(rest);
-      return new JsonText(`{"configuration":${jsonOf(configuration)}${others === '{}' ? '}' : `,${others.slice(1)}`}`);
+      return new JsonText(`{"deviceId":${JSON.stringify(r.deviceId)},"configuration":${jsonOf(r.configuration)},"commands":${JSON.stringify(r.commands)},"checkInIntervalSeconds":${JSON.stringify(r.checkInIntervalSeconds)}}`);
     },
   },
   {
