@@ -14,7 +14,9 @@
 // server alone on a core gets.
 // Env: BENCH_DEVICES (10000), BENCH_CONCURRENCY (64), BENCH_RUNS (5), BENCH_SYNCHRONOUS_COMMIT (off);
 // for profiling, BENCH_PASSES=pg1,raw (only those kinds of pass) and BENCH_CPU_PROF=DIR (replica 1
-// and the SQLite server run with node --cpu-prof, profiles written to DIR when they stop).
+// and the SQLite server run with node --cpu-prof, profiles written to DIR when they stop);
+// BENCH_OTHER_BUILD=DIR runs replica 2 from the build in DIR and adds pg1other passes through it
+// (a change against another build, in one run: see where OTHER is set).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
