@@ -66,6 +66,14 @@ export interface TransactionOptions {
    * READ ONLY. Either way it sees one consistent snapshot.
    */
   readOnly?: boolean;
+  /**
+   * A short write that may share its COMMIT with other such units queued at the same moment (the
+   * agent check-in's write): each still runs alone and all-or-nothing (a savepoint of its own),
+   * and its promise settles only once the shared COMMIT is done, so no caller hears "written" of
+   * something that was not. SQLite only (one connection, where a COMMIT's WAL write is the cost);
+   * PostgreSQL ignores it. fn must not wait on anything but its own statements.
+   */
+  shareCommit?: boolean;
 }
 
 export interface SqlEngine {

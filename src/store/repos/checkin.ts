@@ -131,7 +131,8 @@ export async function deliverCommands(sql: Sql, deviceId: string, at: string): P
  */
 export async function writeCheckIn(engine: SqlEngine, w: CheckInWrite): Promise<PendingRow[] | undefined> {
   if (engine.name !== 'postgres') {
-    return engine.transaction(async (sql) => ((await updateCheckedIn(sql, w)) ? deliverCommands(sql, w.id, w.at) : undefined));
+    // SQLite: check-ins arriving together share one COMMIT (SqliteEngine.shared), each still all-or-nothing.
+    return engine.transaction(async (sql) => ((await updateCheckedIn(sql, w)) ? deliverCommands(sql, w.id, w.at) : undefined), { shareCommit: true });
   }
   const u = deviceUpdate(w);
   // Every sub-statement sees the snapshot the statement started with: the last SELECT returns the

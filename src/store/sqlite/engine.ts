@@ -19,6 +19,15 @@ import { AUTO_CHECKPOINT_PAGES, BackgroundCheckpointer } from './checkpointer.js
 
 /** How long a unit of work waits for another process's write lock before the store counts as unavailable. */
 const BUSY_DEADLINE_MS = 5_000;
+/** At most this many shareCommit units in one COMMIT. */
+const MAX_SHARED = 64;
+
+/** shareCommit units waiting for one COMMIT (see SqliteEngine.shared). */
+interface SharedUnit {
+  fn: (sql: Sql) => Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
 
 export const SQLITE_DIALECT: Dialect = {
   name: 'sqlite',
@@ -81,7 +90,11 @@ export class SqliteEngine implements SqlEngine {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly sql: Sql;
   // Prepared once: db.exec would parse the text again on every unit of work (two per request).
-  private readonly control: Record<'begin' | 'beginImmediate' | 'commit' | 'rollback', Database.Statement>;
+  private readonly control: Record<'begin' | 'beginImmediate' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
+  /** The group of shareCommit units still taking members: queued, not yet started. */
+  private openGroup: SharedUnit[] | undefined;
+  /** COMMITs of write units, shared ones counted once; for tests and diagnostics. */
+  commits = 0;
   /** Set with `checkpoint: 'background'`; exposed for tests and diagnostics. */
   readonly checkpointer: BackgroundCheckpointer | undefined;
 
@@ -99,7 +112,10 @@ export class SqliteEngine implements SqlEngine {
         },
       });
     }
-    this.control = { begin: db.prepare('BEGIN'), beginImmediate: db.prepare('BEGIN IMMEDIATE'), commit: db.prepare('COMMIT'), rollback: db.prepare('ROLLBACK') };
+    this.control = {
+      begin: db.prepare('BEGIN'), beginImmediate: db.prepare('BEGIN IMMEDIATE'), commit: db.prepare('COMMIT'), rollback: db.prepare('ROLLBACK'),
+      savepoint: db.prepare('SAVEPOINT emm_unit'), release: db.prepare('RELEASE emm_unit'), rollbackTo: db.prepare('ROLLBACK TO emm_unit'),
+    };
     const stmt = (text: string) => this.stmt(text);
     this.sql = {
       dialect: SQLITE_DIALECT,
@@ -170,7 +186,100 @@ export class SqliteEngine implements SqlEngine {
   }
 
   transaction<T>(fn: (sql: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    if (options.shareCommit && !options.readOnly) return this.shared(fn);
     return this.enqueue(() => this.runUnit(fn, options.readOnly ? 'read' : 'write'));
+  }
+
+  /**
+   * Group commit. A COMMIT writes every page the transaction dirtied to the WAL; check-ins that
+   * commit one by one write the same index pages again and again (measured in-process on the
+   * check-in's statements: 58 µs per check-in one by one, 32 µs eight to a COMMIT). A shareCommit
+   * unit joins the group queued last if it has not started yet, else queues a new one; the group
+   * waits one turn of the event loop (setImmediate) so the requests that arrived meanwhile can
+   * join, then runs as one transaction, each member inside a savepoint of its own.
+   */
+  private shared<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const unit: SharedUnit = { fn, resolve: resolve as (v: unknown) => void, reject };
+      if (this.openGroup && this.openGroup.length < MAX_SHARED) {
+        this.openGroup.push(unit);
+        return;
+      }
+      const group = [unit];
+      this.openGroup = group;
+      void this.enqueue(async () => {
+        await new Promise((r) => setImmediate(r));
+        if (this.openGroup === group) this.openGroup = undefined;
+        await this.runGroup(group);
+      });
+    });
+  }
+
+  /**
+   * Runs a group in one transaction. A member that throws is rolled back to its savepoint and
+   * gets its error, the others go on. A busy lock rolls everything back and runs the group again
+   * (as runUnit does one unit), up to the deadline. Should a statement end the whole transaction
+   * (SQLite does on a few errors, a full disk among them), its member gets the error and the
+   * others run again. Members settle only after the COMMIT: before it, nothing is written.
+   */
+  private async runGroup(group: SharedUnit[]): Promise<void> {
+    const started = Date.now();
+    let members = group;
+    for (let attempt = 0; members.length > 0; attempt++) {
+      if (!this.db.open) {
+        for (const m of members) m.reject(new StoreUnavailableError('the store is not open (it was closed)'));
+        return;
+      }
+      const done: Array<{ member: SharedUnit; value: unknown }> = [];
+      const refused = new Set<SharedUnit>();
+      let current: SharedUnit | undefined;
+      try {
+        this.control.beginImmediate.run();
+        for (const member of members) {
+          current = member;
+          this.control.savepoint.run();
+          try {
+            done.push({ member, value: await member.fn(this.sql) });
+            this.control.release.run();
+          } catch (error) {
+            if (!this.db.inTransaction || isBusy(error)) throw error;
+            this.control.rollbackTo.run();
+            this.control.release.run();
+            refused.add(member);
+            member.reject(error);
+          }
+        }
+        current = undefined;
+        this.control.commit.run();
+      } catch (error) {
+        const lost = current !== undefined && !isBusy(error) && this.db.open && !this.db.inTransaction;
+        if (this.db.open && this.db.inTransaction) this.control.rollback.run();
+        // Nothing of this attempt is written; who has not had an answer yet runs again or fails.
+        const open = members.filter((m) => !refused.has(m));
+        if (lost) {
+          // The member whose statement ended the transaction gets the error; the others run again.
+          current!.reject(error);
+          members = open.filter((m) => m !== current);
+          continue;
+        }
+        if (!isBusy(error)) {
+          for (const m of open) m.reject(error);
+          return;
+        }
+        if (Date.now() - started >= this.busyDeadlineMs) {
+          const unavailable = new StoreUnavailableError(`the store at ${this.location} is busy (another process holds its write lock); nothing was changed`, { cause: error });
+          for (const m of open) m.reject(unavailable);
+          return;
+        }
+        members = open;
+        await sleep(Math.min(50, 1 + attempt * 2) * (0.5 + Math.random()));
+        continue;
+      }
+      this.commits++;
+      this.checkpointer?.wrote();
+      for (const d of done) d.member.resolve(d.value);
+      return;
+    }
   }
 
   private enqueue<T>(unit: () => Promise<T>): Promise<T> {
@@ -194,7 +303,10 @@ export class SqliteEngine implements SqlEngine {
         (mode === 'read' ? this.control.begin : this.control.beginImmediate).run();
         const result = await fn(this.sql);
         this.control.commit.run();
-        if (mode === 'write') this.checkpointer?.wrote();
+        if (mode === 'write') {
+          this.commits++;
+          this.checkpointer?.wrote();
+        }
         return result;
       } catch (error) {
         if (this.db.open && this.db.inTransaction) this.control.rollback.run();
