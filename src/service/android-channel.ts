@@ -34,6 +34,8 @@ import { readDevice, type AndroidDeviceReport } from '../channels/android/postur
 import type { Lease } from '../store/repos/leases.js';
 
 type ModeCode = ChannelMode;
+/** How long a published policy no device or token names yet is kept (see syncPolicies). */
+const POLICY_DELETE_GRACE_MS = 10 * 60_000;
 const MODES: Record<ModeCode, AndroidDeviceMode> = {
   fm: { ownership: 'corporate', managementMode: 'fully-managed' },
   wpc: { ownership: 'corporate', managementMode: 'work-profile' },
@@ -75,7 +77,7 @@ export interface ChannelFleet {
   recordChannelPolicy(deviceId: string, policy: string, previous: string | null): Promise<boolean>;
   publishedPolicy(channel: 'android', name: string): Promise<string | undefined>;
   recordPublishedPolicy(channel: 'android', name: string, digest: string): Promise<void>;
-  unreferencedPolicies(channel: 'android'): Promise<string[]>;
+  unreferencedPolicies(channel: 'android', publishedBefore: Date): Promise<string[]>;
   forgetPublishedPolicy(channel: 'android', name: string): Promise<void>;
   recordChannelToken(tokenId: string, channel: 'android', ref: string, policy: string): Promise<void>;
   channelTokensToDelete(channel: 'android'): Promise<Array<{ tokenId: string; ref: string }>>;
@@ -272,7 +274,11 @@ export class AndroidChannel {
       if (after !== undefined) await this.renew('policies');
     } while (after !== undefined);
     let deleted = 0;
-    for (const name of await this.fleet.unreferencedPolicies(CHANNEL)) {
+    // Not one published in the last POLICY_DELETE_GRACE_MS: an enrollment token being made on
+    // another replica (or this one) publishes its initial policy first and names it only once
+    // Google has made the token; deleted in between, Google refuses the token ("not found").
+    const publishedBefore = new Date(this.clock().getTime() - POLICY_DELETE_GRACE_MS);
+    for (const name of await this.fleet.unreferencedPolicies(CHANNEL, publishedBefore)) {
       if (seen.has(name)) continue;
       const r = await this.api.deletePolicy(name);
       // in-use: a device at Google still has it (one not moved yet); tried again next pass.

@@ -1616,8 +1616,8 @@ export class FleetService {
   }
 
   /** Published policies that no enrolled device and no live channel token names. */
-  async unreferencedPolicies(channel: ChannelName): Promise<string[]> {
-    return this.read((sql) => unreferenced(sql, channel));
+  async unreferencedPolicies(channel: ChannelName, publishedBefore: Date): Promise<string[]> {
+    return this.read((sql) => unreferenced(sql, channel, publishedBefore.toISOString()));
   }
 
   async forgetPublishedPolicy(channel: ChannelName, name: string): Promise<void> {

@@ -91,9 +91,12 @@ describe('android: the story through the CLI, a real server and the fake Google'
     bad = await fake.devices.enroll(value, { serial: 'R58N00000002', androidVersion: '14', compliant: false });
     const more = await fake.devices.enrollMany(value, 3);
     serials = new Map([good, bad, ...more].map((n) => [n, String((fake.devices.get(n)!.hardwareInfo as { serialNumber: string }).serialNumber)]));
-    const devices = await waitFor('five Android devices enrolled', async () => {
+    // Taken in from the enrollment push or the device listing, whichever comes first; the posture
+    // may come with a status report after that, so both are waited for.
+    const devices = await waitFor('five Android devices enrolled, with their posture', async () => {
       const list = await json<DeviceJson[]>(['devices', 'list']);
-      return list.filter((d) => d.platform === 'android' && d.state === 'enrolled').length === 5 ? list : undefined;
+      const android = list.filter((d) => d.platform === 'android' && d.state === 'enrolled');
+      return android.length === 5 && android.every((d) => /^\d+/.test(String(d.osVersion))) ? list : undefined;
     });
     expect(devices.map((d) => d.serial).sort()).toEqual([...serials.values()].sort());
     for (const d of devices) expect(d).toMatchObject({ ownership: 'corporate', osVersion: expect.stringMatching(/^\d+/) });

@@ -89,12 +89,16 @@ export async function upsertPublished(sql: Sql, channel: ChannelName, name: stri
     ON CONFLICT (channel, name) DO UPDATE SET digest = excluded.digest, published_at = excluded.published_at`, [channel, name, digest, at]);
 }
 
-/** Published policies no enrolled device and no live channel token names. */
-export async function unreferenced(sql: Sql, channel: ChannelName): Promise<string[]> {
-  const rows = await sql.all<{ name: string }>(`SELECT p.name FROM channel_policies p WHERE p.channel = ?
+/**
+ * Published policies no enrolled device and no live channel token names, last published before
+ * `publishedBefore`: a policy published for a token being made is named by no token until the
+ * token is recorded, after Google made it.
+ */
+export async function unreferenced(sql: Sql, channel: ChannelName, publishedBefore: string): Promise<string[]> {
+  const rows = await sql.all<{ name: string }>(`SELECT p.name FROM channel_policies p WHERE p.channel = ? AND p.published_at < ?
     AND NOT EXISTS (SELECT 1 FROM channel_devices cd JOIN devices d ON d.id = cd.device_id WHERE cd.channel = p.channel AND cd.policy = p.name AND d.state = 'enrolled')
     AND NOT EXISTS (SELECT 1 FROM channel_tokens t WHERE t.channel = p.channel AND t.policy = p.name AND t.deleted_at IS NULL)
-    ORDER BY p.name`, [channel]);
+    ORDER BY p.name`, [channel, publishedBefore]);
   return rows.map((r) => r.name);
 }
 
