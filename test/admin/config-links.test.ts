@@ -4,16 +4,10 @@
 // `context current` on a missing config dir create nothing.
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { ROOT, dataDirs, runCli } from '../helpers/cli.js';
 
-const dirs: Array<{ cleanup(): void }> = [];
-afterAll(() => dirs.forEach((d) => d.cleanup()));
-function fresh(): string {
-  const d = tempDir('emmctl-cfglink-');
-  dirs.push(d);
-  return d.path;
-}
+const fresh = dataDirs('emmctl-cfglink-');
 const mode = (p: string) => statSync(p).mode & 0o777;
 
 describe('config and cache behind symlinks', () => {

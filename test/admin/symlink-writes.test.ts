@@ -5,17 +5,11 @@
 import { spawn } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { checkInside, writeFileAtomic, writeFilesAtomic } from '../../src/atomic-file.js';
-import { BIN, ROOT, cliEnv, runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { BIN, ROOT, cliEnv, dataDirs, runCli, type CliResult } from '../helpers/cli.js';
 
-const dirs: Array<{ cleanup(): void }> = [];
-afterAll(() => dirs.forEach((d) => d.cleanup()));
-function fresh(): string {
-  const d = tempDir('emmctl-symlink-');
-  dirs.push(d);
-  return d.path;
-}
+const fresh = dataDirs('emmctl-symlink-');
 
 /** A folder standing for "outside": files the attacker wants overwritten, and a place for new ones. */
 function outside(content = 'precious\n'): { dir: string; victim: string; untouched(): void } {

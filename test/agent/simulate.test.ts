@@ -3,22 +3,15 @@
 // keeps its identity across runs, executes commands queued between runs, and is deterministic.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { commandOutcome, simulatedDevice } from '../../src/agent/fleet.js';
 import type { SimulationSummary } from '../../src/agent/simulator.js';
 import type { Device, DeviceCommand, DeviceCompliance } from '../../src/model/fleet.js';
-import { ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { ROOT, dataDirs, runCli } from '../helpers/cli.js';
 import { createApiToken, startServerProcess } from '../helpers/server.js';
 
 const POLICIES = join(ROOT, 'test', 'agent', 'fixtures', 'fleet-policies.yaml');
-const dirs: Array<{ cleanup(): void }> = [];
-afterAll(() => dirs.forEach((d) => d.cleanup()));
-
-function freshDir(): string {
-  const d = tempDir('emmctl-simulate-');
-  dirs.push(d);
-  return d.path;
-}
+const freshDir = dataDirs('emmctl-simulate-');
 
 async function cli(args: string[], env: Record<string, string> = {}) {
   const r = await runCli(args, { env });

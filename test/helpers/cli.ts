@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'emmctl');
@@ -75,4 +76,20 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
 export function tempDir(prefix = 'emmctl-test-'): { path: string; cleanup: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * Temp dirs for one test file, all removed after its last test. Call at the file's top level (it
+ * registers the afterAll there): `const freshDir = dataDirs('emmctl-x-')`. `freshDir()` is a new
+ * empty dir; `freshDir('data')` a path inside a new one, left for the code under test to create
+ * (as `--data-dir` and SqliteEngine.open do).
+ */
+export function dataDirs(prefix: string): (sub?: string) => string {
+  const made: Array<{ cleanup(): void }> = [];
+  afterAll(() => made.forEach((d) => d.cleanup()));
+  return (sub) => {
+    const dir = tempDir(prefix);
+    made.push(dir);
+    return sub === undefined ? dir.path : join(dir.path, sub);
+  };
 }

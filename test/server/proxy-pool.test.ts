@@ -3,19 +3,12 @@
 // trusted proxy, read from the right so that what a client wrote itself is never believed; and a
 // PostgreSQL pool size that holds (the server never opens more connections than it was given).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from '../helpers/cli.js';
+import { dataDirs, runCli } from '../helpers/cli.js';
 import { adminQuery, cliDatabase, freshDatabase, type FreshDatabase } from '../helpers/postgres.js';
 import { call, createToken, killAll, startServerProcess, type ServerProcess } from './helpers.js';
 
 afterEach(() => killAll());
-const dirs: Array<{ cleanup(): void }> = [];
-afterAll(() => dirs.forEach((d) => d.cleanup()));
-
-function dir(): string {
-  const d = tempDir('emmctl-proxy-');
-  dirs.push(d);
-  return d.path;
-}
+const dir = dataDirs('emmctl-proxy-');
 
 /** An enrollment attempt (a token nobody issued: refused, but it still spends from the client address's bucket) as the proxy would forward it. */
 async function enroll(server: ServerProcess, forwardedFor?: string): Promise<number> {

@@ -4,17 +4,11 @@
 // first test shows it), so a thread that does not run fails them.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SqliteEngine } from '../../src/store/sqlite/engine.js';
-import { tempDir } from '../helpers/cli.js';
+import { dataDirs } from '../helpers/cli.js';
 
-const dirs: Array<{ cleanup(): void }> = [];
-afterAll(() => dirs.forEach((d) => d.cleanup()));
-function freshDir(): string {
-  const dir = tempDir('emmctl-checkpointer-');
-  dirs.push(dir);
-  return join(dir.path, 'data');
-}
+const freshDir = dataDirs('emmctl-checkpointer-');
 
 const VALUE = 'x'.repeat(3000);
 const WRITES = 12_000;
@@ -41,7 +35,7 @@ const walSize = (dataDir: string) => {
 
 describe('SQLite checkpoints on a worker thread', () => {
   it('without the thread and without SQLite\'s own checkpoints the WAL grows past the bound (what the other tests rule out)', async () => {
-    const dataDir = freshDir();
+    const dataDir = freshDir('data');
     const engine = SqliteEngine.open(dataDir);
     await engine.execute('PRAGMA wal_autocheckpoint = 0');
     await write(engine, WRITES);
@@ -50,7 +44,7 @@ describe('SQLite checkpoints on a worker thread', () => {
   });
 
   it('keeps the WAL bounded under a stream of writes, and leaves every write in the database', async () => {
-    const dataDir = freshDir();
+    const dataDir = freshDir('data');
     const engine = SqliteEngine.open(dataDir, { checkpoint: 'background' });
     expect(engine.checkpointer?.running).toBe(true);
     let largest = 0;
@@ -75,7 +69,7 @@ describe('SQLite checkpoints on a worker thread', () => {
   });
 
   it('resets a WAL that grew past 4,000 pages with a RESTART checkpoint, so the next write starts it afresh', async () => {
-    const dataDir = freshDir();
+    const dataDir = freshDir('data');
     const engine = SqliteEngine.open(dataDir, { checkpoint: 'background' });
     // Without a turn of the event loop in between, the thread's answers wait and the WAL grows
     // past the mark, as under a burst that passive checkpoints cannot keep up with.
@@ -93,7 +87,7 @@ describe('SQLite checkpoints on a worker thread', () => {
   });
 
   it('checkpoints a store written to now and then, after a quiet second', async () => {
-    const dataDir = freshDir();
+    const dataDir = freshDir('data');
     const engine = SqliteEngine.open(dataDir, { checkpoint: 'background' });
     await write(engine, 3);
     expect(engine.checkpointer!.completed).toBe(0);
@@ -103,7 +97,7 @@ describe('SQLite checkpoints on a worker thread', () => {
   });
 
   it('when the thread dies, says so once and goes back to SQLite\'s own checkpoints, so the WAL stays bounded', async () => {
-    const dataDir = freshDir();
+    const dataDir = freshDir('data');
     const lines: string[] = [];
     const engine = SqliteEngine.open(dataDir, { checkpoint: 'background', onLog: (l) => lines.push(l) });
     await engine.checkpointer!.killForTest();
@@ -123,7 +117,7 @@ describe('SQLite checkpoints on a worker thread', () => {
   });
 
   it('a one-shot command\'s store keeps SQLite\'s own checkpoints (no thread to start)', async () => {
-    const engine = SqliteEngine.open(freshDir());
+    const engine = SqliteEngine.open(freshDir('data'));
     expect(engine.checkpointer).toBeUndefined();
     const pages = await engine.query<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint');
     expect(pages[0]!.wal_autocheckpoint).toBe(1000);

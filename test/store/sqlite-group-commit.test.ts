@@ -3,19 +3,13 @@
 // COMMIT. Real store files, and a second connection as another process would hold the lock.
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Sql } from '../../src/store/engine.js';
 import { StoreUnavailableError } from '../../src/store/engine.js';
 import { SqliteEngine } from '../../src/store/sqlite/engine.js';
-import { tempDir } from '../helpers/cli.js';
+import { dataDirs } from '../helpers/cli.js';
 
-const dirs: Array<{ cleanup(): void }> = [];
-afterAll(() => dirs.forEach((d) => d.cleanup()));
-function freshDir(): string {
-  const dir = tempDir('emmctl-group-commit-');
-  dirs.push(dir);
-  return join(dir.path, 'data');
-}
+const freshDir = dataDirs('emmctl-group-commit-');
 
 const put = (sql: Sql, key: string, value: string) =>
   sql.run('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
@@ -24,7 +18,7 @@ const keys = async (engine: SqliteEngine) =>
 
 describe('SQLite group commit', () => {
   it('units queued together share one COMMIT, and each gets its own result', async () => {
-    const engine = SqliteEngine.open(freshDir());
+    const engine = SqliteEngine.open(freshDir('data'));
     const before = engine.commits;
     const results = await Promise.all(Array.from({ length: 40 }, (_, i) => engine.transaction(async (sql) => {
       await put(sql, `g-${String(i).padStart(2, '0')}`, String(i));
@@ -37,7 +31,7 @@ describe('SQLite group commit', () => {
   });
 
   it('without shareCommit each unit commits on its own (what the count above is measured against)', async () => {
-    const engine = SqliteEngine.open(freshDir());
+    const engine = SqliteEngine.open(freshDir('data'));
     const before = engine.commits;
     await Promise.all(Array.from({ length: 5 }, (_, i) => engine.transaction((sql) => put(sql, `g-${i}`, String(i)))));
     expect(engine.commits - before).toBe(5);
@@ -45,7 +39,7 @@ describe('SQLite group commit', () => {
   });
 
   it('a member that throws loses only its own writes and alone gets the error', async () => {
-    const engine = SqliteEngine.open(freshDir());
+    const engine = SqliteEngine.open(freshDir('data'));
     const outcomes = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => engine.transaction(async (sql) => {
       await put(sql, `g-${i}`, String(i));
       if (i === 2) throw new Error('refused by the rule');
@@ -61,7 +55,7 @@ describe('SQLite group commit', () => {
   });
 
   it('settles no member before the COMMIT: while another process holds the lock, none is answered, then all are', async () => {
-    const dataDir = freshDir();
+    const dataDir = freshDir('data');
     const engine = SqliteEngine.open(dataDir);
     const other = new Database(join(dataDir, 'emmctl.db'));
     other.prepare('BEGIN IMMEDIATE').run();
@@ -78,7 +72,7 @@ describe('SQLite group commit', () => {
   });
 
   it('a COMMIT that fails answers every member with its error, none with success, and writes nothing', async () => {
-    const engine = SqliteEngine.open(freshDir());
+    const engine = SqliteEngine.open(freshDir('data'));
     const outcomes = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => engine.transaction(async (sql) => {
       await put(sql, `g-${i}`, String(i));
       if (i === 1) {
@@ -94,7 +88,7 @@ describe('SQLite group commit', () => {
   });
 
   it('past the busy deadline every member hears the store is unavailable, and nothing is written', async () => {
-    const dataDir = freshDir();
+    const dataDir = freshDir('data');
     const engine = SqliteEngine.open(dataDir, { busyDeadlineMs: 200 });
     const other = new Database(join(dataDir, 'emmctl.db'));
     other.prepare('BEGIN IMMEDIATE').run();
@@ -107,7 +101,7 @@ describe('SQLite group commit', () => {
   });
 
   it('a group that has started takes no new members: they commit in the next one, after it', async () => {
-    const engine = SqliteEngine.open(freshDir());
+    const engine = SqliteEngine.open(freshDir('data'));
     const order: string[] = [];
     const first = engine.transaction(async (sql) => {
       await put(sql, 'g-a', 'a');
