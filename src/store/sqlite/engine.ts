@@ -266,13 +266,13 @@ export class SqliteEngine implements SqlEngine {
           for (const m of open) m.reject(error);
           return;
         }
-        if (Date.now() - started >= this.busyDeadlineMs) {
-          const unavailable = new StoreUnavailableError(`the store at ${this.location} is busy (another process holds its write lock); nothing was changed`, { cause: error });
+        try {
+          await this.waitOutBusy(started, attempt, error);
+        } catch (unavailable) {
           for (const m of open) m.reject(unavailable);
           return;
         }
         members = open;
-        await sleep(Math.min(50, 1 + attempt * 2) * (0.5 + Math.random()));
         continue;
       }
       this.commits++;
@@ -311,12 +311,21 @@ export class SqliteEngine implements SqlEngine {
       } catch (error) {
         if (this.db.open && this.db.inTransaction) this.control.rollback.run();
         if (!isBusy(error)) throw error;
-        if (Date.now() - started >= this.busyDeadlineMs) {
-          throw new StoreUnavailableError(`the store at ${this.location} is busy (another process holds its write lock); nothing was changed`, { cause: error });
-        }
-        await sleep(Math.min(50, 1 + attempt * 2) * (0.5 + Math.random()));
+        await this.waitOutBusy(started, attempt, error);
       }
     }
+  }
+
+  /**
+   * After a busy attempt: past the deadline (counted from the first attempt) the caller gets
+   * StoreUnavailableError, thrown here; otherwise a jittered back-off that grows with the attempt,
+   * capped at 50 ms, so waiting writers do not retry in step.
+   */
+  private async waitOutBusy(started: number, attempt: number, error: unknown): Promise<void> {
+    if (Date.now() - started >= this.busyDeadlineMs) {
+      throw new StoreUnavailableError(`the store at ${this.location} is busy (another process holds its write lock); nothing was changed`, { cause: error });
+    }
+    await sleep(Math.min(50, 1 + attempt * 2) * (0.5 + Math.random()));
   }
 
   query<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
