@@ -245,6 +245,8 @@ async function listen(store: ServerStore, host: string, port: number, options: S
     wake = setTimeout(reconcile, Math.max(0, Math.min(delayMs, tickMs)) + Math.random() * Math.min(100, tickMs / 20));
     wake.unref();
   };
+  /** Since when reconcile has been failing (undefined while it works): a database outage fails every tick, said once. */
+  let failingSince: number | undefined;
   const reconcile = () => {
     if (closing || reconciling) return;
     let delayMs = tickMs;
@@ -252,8 +254,16 @@ async function listen(store: ServerStore, host: string, port: number, options: S
       try {
         const share = await store.reconcileShare(holder, { intervalMs: tickMs, shouldStop: () => closing });
         delayMs = share.wakeAt.getTime() - now().getTime();
+        if (failingSince !== undefined) {
+          const lasted = Date.now() - failingSince;
+          failingSince = undefined;
+          log?.(JSON.stringify({ time: new Date().toISOString(), level: 'info', message: `reconcile works again, after ${(lasted / 1000).toFixed(1)} s of failures` }));
+        }
       } catch (error) {
-        log?.(JSON.stringify({ time: new Date().toISOString(), level: 'error', message: `reconcile failed: ${errorText(error)}` }));
+        if (failingSince === undefined) {
+          failingSince = Date.now();
+          log?.(JSON.stringify({ time: new Date().toISOString(), level: 'error', message: `reconcile failed: ${errorText(error)}; trying again every ${tickMs / 1000} s, logged again when it works` }));
+        }
       }
       notifier?.kick();
       const nowMs = Date.now();

@@ -1,0 +1,69 @@
+// The reconcile loop while its database is down: `emmctl server --tick 0.1` tries a reconcile
+// pass every 100 ms, and each one fails, but the server log says so once per outage, and once when
+// a pass works again, with how long the failures lasted. A private PostgreSQL server (the run's
+// shared one must stay up) is stopped and started again, twice, under a running server process.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, type Cluster } from '../helpers/postgres-cluster.js';
+import { adminQuery, withoutPassword } from '../helpers/postgres.js';
+import { killAll, startServerProcess, type ServerProcess } from './helpers.js';
+
+const TICK_MS = 100;
+let cluster: Cluster;
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  await adminQuery('CREATE DATABASE emmctl_reconcile_outage', cluster.adminUrl);
+}, 60_000);
+afterEach(() => killAll());
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+async function until(what: string, fn: () => boolean, boundMs = 60_000): Promise<void> {
+  const end = Date.now() + boundMs;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`never happened: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function reconcileLines(server: ServerProcess): Array<{ level: string; message: string }> {
+  const lines = [];
+  for (const line of server.stderr().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { level?: unknown; message?: unknown };
+    if (typeof entry.message === 'string' && entry.message.startsWith('reconcile ')) lines.push({ level: String(entry.level), message: entry.message });
+  }
+  return lines;
+}
+
+describe('emmctl server reconcile while PostgreSQL is down', () => {
+  it('logs the failing passes once per outage and once when a pass works again, however many ticks fail in between', async () => {
+    const url = new URL(cluster.adminUrl);
+    url.pathname = '/emmctl_reconcile_outage';
+    const server = await startServerProcess(
+      { database: withoutPassword(url.toString()), env: { PGPASSWORD: cluster.password } },
+      ['--tick', String(TICK_MS / 1000)],
+    );
+    const down = () => reconcileLines(server).filter((l) => l.message.startsWith('reconcile failed: '));
+    const up = () => reconcileLines(server).filter((l) => l.message.startsWith('reconcile works again'));
+
+    for (let outage = 1; outage <= 2; outage++) {
+      await cluster.pause();
+      await until(`outage ${outage} logged`, () => down().length >= outage);
+      // Forty ticks' worth of failed passes: each was a line before.
+      await new Promise((r) => setTimeout(r, 40 * TICK_MS));
+      expect(down()).toHaveLength(outage);
+      expect(up()).toHaveLength(outage - 1);
+      await cluster.start();
+      // Back once the engine's reconnect back-off (at most 10 s) has run out and a tick comes.
+      await until(`recovery ${outage} logged`, () => up().length >= outage);
+    }
+
+    await server.stop();
+    expect(reconcileLines(server).map((l) => l.level)).toEqual(['error', 'info', 'error', 'info']);
+    for (const l of down()) expect(l.message).toMatch(/; trying again every 0\.1 s, logged again when it works$/);
+    for (const l of up()) expect(l.message).toMatch(/^reconcile works again, after \d+\.\d s of failures$/);
+    expect(server.stderr()).not.toContain(cluster.password);
+  }, 120_000);
+});
