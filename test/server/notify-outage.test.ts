@@ -4,6 +4,7 @@
 // one must stay up) is stopped and started again, twice, under a running `emmctl server`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server/http.js';
+import { eachOutageLoggedOnce } from '../helpers/outage.js';
 import { startCluster, type Cluster } from '../helpers/postgres-cluster.js';
 import { adminQuery } from '../helpers/postgres.js';
 
@@ -20,14 +21,6 @@ afterAll(async () => {
   await server?.close();
   await cluster?.stop();
 });
-
-async function until(what: string, fn: () => boolean, boundMs = 60_000): Promise<void> {
-  const end = Date.now() + boundMs;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const notifyLines = () => lines.filter((l) => l.message.startsWith('notify:'));
 const downLines = () => notifyLines().filter((l) => l.message.startsWith('notify: cannot take the delivery lease or read the outbox'));
@@ -49,16 +42,8 @@ describe('emmctl server --notify-webhook while PostgreSQL is down', () => {
       notify: { webhooks: ['http://127.0.0.1:9/never'], secret: 'outage-secret', pollMs: POLL_MS, leaseMs: 3_000 },
     });
 
-    for (let outage = 1; outage <= 2; outage++) {
-      await cluster.pause();
-      await until(`outage ${outage} logged`, () => downLines().length >= outage);
-      // Forty polls' worth of failures: each would have been a line before.
-      await new Promise((r) => setTimeout(r, 40 * POLL_MS));
-      expect(downLines()).toHaveLength(outage);
-      expect(upLines()).toHaveLength(outage - 1);
-      await cluster.start();
-      await until(`recovery ${outage} logged`, () => upLines().length >= outage);
-    }
+    // Forty polls' worth of failures per outage: each would have been a line before.
+    await eachOutageLoggedOnce(cluster, { down: downLines, up: upLines }, 40 * POLL_MS);
 
     expect(notifyLines().map((l) => l.level)).toEqual(['error', 'info', 'error', 'info']);
     for (const l of downLines()) expect(l.message).toMatch(new RegExp(`; trying again every ${POLL_MS} ms, logged again when it works$`));

@@ -3,6 +3,7 @@
 // a pass works again, with how long the failures lasted. A private PostgreSQL server (the run's
 // shared one must stay up) is stopped and started again, twice, under a running server process.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { eachOutageLoggedOnce } from '../helpers/outage.js';
 import { startCluster, type Cluster } from '../helpers/postgres-cluster.js';
 import { adminQuery, withoutPassword } from '../helpers/postgres.js';
 import { killAll, startServerProcess, type ServerProcess } from './helpers.js';
@@ -18,14 +19,6 @@ afterEach(() => killAll());
 afterAll(async () => {
   await cluster?.stop();
 });
-
-async function until(what: string, fn: () => boolean, boundMs = 60_000): Promise<void> {
-  const end = Date.now() + boundMs;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function reconcileLines(server: ServerProcess): Array<{ level: string; message: string }> {
   const lines = [];
@@ -48,17 +41,8 @@ describe('emmctl server reconcile while PostgreSQL is down', () => {
     const down = () => reconcileLines(server).filter((l) => l.message.startsWith('reconcile failed: '));
     const up = () => reconcileLines(server).filter((l) => l.message.startsWith('reconcile works again'));
 
-    for (let outage = 1; outage <= 2; outage++) {
-      await cluster.pause();
-      await until(`outage ${outage} logged`, () => down().length >= outage);
-      // Forty ticks' worth of failed passes: each was a line before.
-      await new Promise((r) => setTimeout(r, 40 * TICK_MS));
-      expect(down()).toHaveLength(outage);
-      expect(up()).toHaveLength(outage - 1);
-      await cluster.start();
-      // Back once the engine's reconnect back-off (at most 10 s) has run out and a tick comes.
-      await until(`recovery ${outage} logged`, () => up().length >= outage);
-    }
+    // Forty ticks' worth of failed passes per outage: each was a line before.
+    await eachOutageLoggedOnce(cluster, { down, up }, 40 * TICK_MS);
 
     await server.stop();
     expect(reconcileLines(server).map((l) => l.level)).toEqual(['error', 'info', 'error', 'info']);
