@@ -19,7 +19,7 @@
 // (a change against another build, in one run: see where OTHER is set).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startCluster } from '../test/helpers/postgres-cluster.mjs';
@@ -254,9 +254,15 @@ const sizing = {};
 async function measured(kind, pass, checkIns) {
   const servers = serversOf[kind] ?? [];
   const lsn = async () => (await meter.query('SELECT pg_current_wal_insert_lsn() AS l')).rows[0].l;
-  const before = { wal: usesPostgres.has(kind) ? await lsn() : undefined, pg: hasProc && usesPostgres.has(kind) ? postgresCpu() : 0, servers: hasProc ? servers.map((c) => cpuTimes(c.child.pid)) : [] };
+  // A pass's load generator (the simulator(s), or the raw loop) is a child this process waits
+  // for: its CPU time lands in this process's children's times once it has exited.
+  const before = {
+    wal: usesPostgres.has(kind) ? await lsn() : undefined, pg: hasProc && usesPostgres.has(kind) ? postgresCpu() : 0,
+    servers: hasProc ? servers.map((c) => cpuTimes(c.child.pid)) : [], waited: hasProc ? cpuTimes(process.pid).children : 0,
+  };
   const result = await pass();
-  const m = (sizing[kind] ??= { wal: [], postgresMs: [], serverMs: [], serverUserMs: [] });
+  const m = (sizing[kind] ??= { wal: [], postgresMs: [], serverMs: [], serverUserMs: [], clientMs: [] });
+  if (hasProc && kind !== 'raw') m.clientMs.push(((cpuTimes(process.pid).children - before.waited) * 1000) / checkIns);
   if (before.wal !== undefined) m.wal.push(Number((await meter.query('SELECT pg_wal_lsn_diff($1, $2)::bigint AS d', [await lsn(), before.wal])).rows[0].d) / checkIns);
   if (hasProc && usesPostgres.has(kind)) m.postgresMs.push(((postgresCpu() - before.pg) * 1000) / checkIns);
   if (hasProc && servers.length) {
@@ -327,6 +333,7 @@ for (const [k, v] of Object.entries(sizing)) {
   if (v.serverMs.length) parts.push(`${k === 'raw' ? 'raw loop' : 'server'} CPU ${med(v.serverMs).toFixed(3)} ms${v.serverUserMs.length ? ` (user ${med(v.serverUserMs).toFixed(3)})` : ''}`);
   if (v.postgresMs.length) parts.push(`PostgreSQL CPU ${med(v.postgresMs).toFixed(3)} ms`);
   if (v.wal.length) parts.push(`WAL ${kb(med(v.wal))} KiB`);
+  if (v.clientMs.length) parts.push(`simulator CPU ${med(v.clientMs).toFixed(3)} ms`);
   console.log(parts.join(' | '));
 }
 if (sizing.pg1?.serverMs.length && sizing.raw?.serverMs.length) {
@@ -336,6 +343,16 @@ if (sizing.pg1?.serverMs.length && sizing.raw?.serverMs.length) {
   // HTTP client shares the cores; the raw loop has none): this one leaves the client out.
   report({ name: 'check-ins per CPU-second, server + PostgreSQL (1 replica)', value: 1000 / ours, unit: 'check-ins/CPU-s', baseline: 1000 / raw, baselineName: 'raw pg loop + PostgreSQL' });
   console.log(`cores per 1,000 check-ins/s at these costs: emmctl server ${med(sizing.pg1.serverMs).toFixed(2)}, PostgreSQL ${med(sizing.pg1.postgresMs).toFixed(2)}`);
+}
+// What this machine can show at all: the simulator shares the cores with what it measures, so
+// a rate is at most cores / (simulator + server + database CPU per check-in). The bare
+// endpoint's pass gives the ceiling of the load generator and the HTTP stack alone.
+const cores = availableParallelism();
+for (const k of ['pg1', 'sqlite', 'bare']) {
+  const v = sizing[k];
+  if (!v?.clientMs.length || !v.serverMs.length) continue;
+  const total = med(v.clientMs) + med(v.serverMs) + (v.postgresMs.length ? med(v.postgresMs) : 0);
+  console.log(`  ${k}: simulator + server${v.postgresMs.length ? ' + PostgreSQL' : ''} ${total.toFixed(3)} ms CPU per check-in: at most ${(cores * 1000 / total).toFixed(0)} check-ins/s on ${cores} cores with the simulator on the same machine`);
 }
 console.log(`PostgreSQL devices table after the run: ${sizes.devices} devices, heap ${kb(Number(sizes.heap) / sizes.devices)} KiB and indexes ${kb(Number(sizes.indexes) / sizes.devices)} KiB per device (${(Number(sizes.total) / 2 ** 20).toFixed(1)} MiB in all, dead versions not yet vacuumed included)`);
 report({ name: 'enrollments, emmctl server on PostgreSQL', value: enrollRates.pg, unit: 'enrollments/s', baseline: enrollRates.sqlite, baselineName: 'emmctl server on SQLite' });
