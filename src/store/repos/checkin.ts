@@ -14,6 +14,7 @@
 import type { CommandRow } from './commands.js';
 import { evaluationSet, type Evaluation, type EvaluationInputs, type StoredColumns } from './compliance.js';
 import type { Dialect, Sql, SqlEngine } from '../engine.js';
+import { InFlightBatcher } from '../batch.js';
 
 /** What the check-in read returns beside the device's own columns. */
 export interface CheckInExtras extends StoredColumns {
@@ -23,11 +24,12 @@ export interface CheckInExtras extends StoredColumns {
   fired: string | null;
 }
 
-function readText(dialect: Dialect, by: 'id' | 'credential'): string {
+function readText(dialect: Dialect, by: 'id' | 'credential' | 'credentials'): string {
   return `SELECT d.*, (SELECT value FROM meta WHERE key = 'resource_generation') AS generation,
     CASE WHEN d.noncompliant_since IS NULL THEN NULL ELSE (SELECT ${dialect.jsonRows(['e.policy', 'e.after_seconds', 'e.action'])}
       FROM escalations e WHERE e.device_id = d.id AND e.episode_start = d.noncompliant_since) END AS fired
-    FROM devices d WHERE ${by === 'id' ? 'd.id = ?' : "d.credential_hash = ? AND d.state IN ('enrolled', 'retired')"}`;
+    FROM devices d WHERE ${by === 'id' ? 'd.id = ?' : by === 'credential' ? "d.credential_hash = ? AND d.state IN ('enrolled', 'retired')"
+      : "d.credential_hash = ANY (string_to_array(?, ',')) AND d.state IN ('enrolled', 'retired')"}`;
 }
 
 const READ_TEXT = new Map<string, string>();
@@ -38,9 +40,42 @@ function cachedReadText(dialect: Dialect, by: 'id' | 'credential'): string {
   return text;
 }
 
-/** The device a credential belongs to (enrolled or retired), as a check-in reads it; one statement. */
+/**
+ * The device a credential belongs to (enrolled or retired), as a check-in reads it; one statement.
+ * On PostgreSQL the lookups that arrive while others are in flight share one statement (see
+ * ../batch.ts): every agent request makes one, so their fixed cost is what a busy server saves.
+ * `credentialHash` is hashSecret's hex digest.
+ */
 export async function readByCredential<R>(engine: SqlEngine, credentialHash: string): Promise<(R & CheckInExtras) | undefined> {
-  return (await engine.query<R & CheckInExtras>(cachedReadText(engine.dialect, 'credential'), [credentialHash]))[0];
+  if (engine.name !== 'postgres' || !HEX.test(credentialHash)) {
+    return (await engine.query<R & CheckInExtras>(cachedReadText(engine.dialect, 'credential'), [credentialHash]))[0];
+  }
+  const row = await credentialBatcher(engine).get(credentialHash);
+  // Two requests with one credential at once get one row: each its own copy to change.
+  return row === undefined ? undefined : ({ ...row } as unknown as R & CheckInExtras);
+}
+
+const HEX = /^[0-9a-f]+$/;
+type CredentialRow = Record<string, unknown> & { credential_hash: string };
+/** At most this many credentials in one lookup, and lookups at once (of the engine's pool of 10 by default). */
+const CREDENTIALS_PER_READ = 64;
+const CREDENTIAL_READS_IN_FLIGHT = 2;
+
+const batchers = new WeakMap<SqlEngine, InFlightBatcher<string, CredentialRow>>();
+/** The engine's credential lookups (exported for the tests, which count its loads). */
+export function credentialBatcher(engine: SqlEngine): InFlightBatcher<string, CredentialRow> {
+  let b = batchers.get(engine);
+  if (b === undefined) {
+    // The hashes travel as one comma-separated text parameter (hex digests hold no comma): one
+    // statement text, and a parameter the engine binds as text like any other.
+    const text = readText(engine.dialect, 'credentials');
+    b = new InFlightBatcher(async (keys) => {
+      const rows = await engine.query<CredentialRow>(text, [keys.join(',')]);
+      return new Map(rows.map((r) => [r.credential_hash, r]));
+    }, { maxKeys: CREDENTIALS_PER_READ, maxInFlight: CREDENTIAL_READS_IN_FLIGHT });
+    batchers.set(engine, b);
+  }
+  return b;
 }
 
 /** The device as a check-in reads it; one statement on its own, or inside `sql`'s unit of work. */

@@ -10,6 +10,7 @@ import type { ResourceDocument } from '../../../src/model/policy.generated.js';
 import type { SqlEngine } from '../../../src/store/engine.js';
 import { FleetService } from '../../../src/service/fleet-service.js';
 import { takeLease, releaseLease } from '../../../src/store/repos/leases.js';
+import { credentialBatcher } from '../../../src/store/repos/checkin.js';
 import { ADMIN, DAY, createAll, posture, testClock } from '../fixtures.js';
 
 export interface StoreContractOptions {
@@ -158,6 +159,38 @@ export function describeStoreContract(name: string, options: StoreContractOption
           expect(device.state).toBe('wiped');
           expect(device.osVersion).toBe('14');
           expect(await stores[0]!.authenticateDeviceSession(e.credential)).toBeUndefined();
+        });
+
+        it('answers concurrent credential checks each with its own device, whichever share a statement', async () => {
+          const stores = await open();
+          clock.set('2026-01-01T00:00:00.000Z');
+          await stores[0]!.applyChanges(createAll(LOCK_AFTER_A_DAY), ADMIN);
+          const { secret } = await stores[0]!.createEnrollmentToken({ profile: 'corp' }, ADMIN);
+          const enrolled = [];
+          for (let i = 0; i < 24; i++) enrolled.push(await stores[i % stores.length]!.enrollDevice({ token: secret, platform: 'android', serial: `K${i}`, osVersion: '14' }, 'contract'));
+          // One wiped device: its credential no longer opens anything.
+          const wiped = enrolled.pop()!;
+          const wipe = (await stores[0]!.enqueueCommands({ deviceIds: [wiped.deviceId], type: 'wipe', idempotencyKey: 'wipe-k' }, ADMIN)).results[0]!.command!.id;
+          await stores[0]!.checkIn(wiped.deviceId, { posture: posture() });
+          await stores[0]!.reportCommandResult(wiped.deviceId, wipe, { status: 'acknowledged' });
+          const engines = stores.map((s) => s.engine);
+          const loadsBefore = engines.map((e) => (e.name === 'postgres' ? credentialBatcher(e).loads : 0));
+          // Every credential twice, strangers' and the wiped device's among them, all at once.
+          const asked = [...enrolled.map((e) => e.credential), ...enrolled.map((e) => e.credential), wiped.credential,
+            ...Array.from({ length: 8 }, (_, i) => `not-a-credential-${i}`)];
+          const sessions = await Promise.all(asked.map((credential, i) => stores[i % stores.length]!.authenticateDeviceSession(credential)));
+          const expected = [...enrolled.map((e) => e.deviceId), ...enrolled.map((e) => e.deviceId), ...Array.from({ length: 9 }, () => undefined)];
+          expect(sessions.map((s) => s?.id)).toEqual(expected);
+          for (const [i, s] of sessions.entries()) if (s) expect(s.row).toMatchObject({ id: expected[i], serial: `K${i % enrolled.length}`, state: 'enrolled' });
+          // The two answers for one credential are two rows: a check-in changing one leaves the other as read.
+          expect(sessions[0]!.row).not.toBe(sessions[enrolled.length]!.row);
+          expect(sessions[0]!.row).toEqual(sessions[enrolled.length]!.row);
+          if (engines[0]!.name === 'postgres') {
+            const loads = engines.reduce((n, e, i) => n + credentialBatcher(e).loads - loadsBefore[i]!, 0);
+            // The ones asked while others were in flight shared statements.
+            expect(loads).toBeGreaterThan(0);
+            expect(loads).toBeLessThan(asked.length);
+          }
         });
 
         it('gives every caller of one idempotency key the first result, executing it once', async () => {
