@@ -9,10 +9,13 @@
 //     device's pending commands, queued ones marked sent, expired ones expired. On PostgreSQL that
 //     is one data-modifying WITH statement (one round trip, no BEGIN and COMMIT); SQLite, in
 //     process, runs the same steps as a few statements in one unit of work.
+// On PostgreSQL the reads, and the writes, that arrive while others are in flight share one
+// statement each (../batch.ts): a busy server sends a few multi-device statements instead of two
+// per check-in, which is where most of the database's CPU per check-in went.
 // A check-in with escalation work to do (an episode to open or end, a step due) instead runs its
 // steps in one transaction (FleetService.checkIn), with the statements below that take a Sql.
 import type { CommandRow } from './commands.js';
-import { evaluationSet, type Evaluation, type EvaluationInputs, type StoredColumns } from './compliance.js';
+import { EVALUATION_FROM_RECORD, EVALUATION_RECORD, evaluationRecord, evaluationSet, type Evaluation, type EvaluationInputs, type StoredColumns } from './compliance.js';
 import type { Dialect, Sql, SqlEngine } from '../engine.js';
 import { InFlightBatcher } from '../batch.js';
 
@@ -50,7 +53,7 @@ export async function readByCredential<R>(engine: SqlEngine, credentialHash: str
   if (engine.name !== 'postgres' || !HEX.test(credentialHash)) {
     return (await engine.query<R & CheckInExtras>(cachedReadText(engine.dialect, 'credential'), [credentialHash]))[0];
   }
-  const row = await credentialBatcher(engine).get(credentialHash);
+  const row = await credentialBatcher(engine).submit(credentialHash, credentialHash);
   // Two requests with one credential at once get one row: each its own copy to change.
   return row === undefined ? undefined : ({ ...row } as unknown as R & CheckInExtras);
 }
@@ -61,18 +64,18 @@ type CredentialRow = Record<string, unknown> & { credential_hash: string };
 const CREDENTIALS_PER_READ = 64;
 const CREDENTIAL_READS_IN_FLIGHT = 2;
 
-const batchers = new WeakMap<SqlEngine, InFlightBatcher<string, CredentialRow>>();
+const batchers = new WeakMap<SqlEngine, InFlightBatcher<string, string, CredentialRow>>();
 /** The engine's credential lookups (exported for the tests, which count its loads). */
-export function credentialBatcher(engine: SqlEngine): InFlightBatcher<string, CredentialRow> {
+export function credentialBatcher(engine: SqlEngine): InFlightBatcher<string, string, CredentialRow> {
   let b = batchers.get(engine);
   if (b === undefined) {
     // The hashes travel as one comma-separated text parameter (hex digests hold no comma): one
     // statement text, and a parameter the engine binds as text like any other.
     const text = readText(engine.dialect, 'credentials');
-    b = new InFlightBatcher(async (keys) => {
-      const rows = await engine.query<CredentialRow>(text, [keys.join(',')]);
+    b = new InFlightBatcher(async (batch: Map<string, string>) => {
+      const rows = await engine.query<CredentialRow>(text, [[...batch.keys()].join(',')]);
       return new Map(rows.map((r) => [r.credential_hash, r]));
-    }, { maxKeys: CREDENTIALS_PER_READ, maxInFlight: CREDENTIAL_READS_IN_FLIGHT });
+    }, { maxKeys: CREDENTIALS_PER_READ, maxInFlight: CREDENTIAL_READS_IN_FLIGHT, join: true });
     batchers.set(engine, b);
   }
   return b;
@@ -109,28 +112,18 @@ export interface CheckInWrite {
 /** What a device is sent: its pending commands. */
 export type PendingRow = Pick<CommandRow, 'seq' | 'id' | 'type' | 'reason' | 'created_at'>;
 
-/**
- * The statement texts, built once per shape: per SET list of the evaluation (one string object
- * per shape, see evaluationSet) and with or without the OS columns.
- */
-const WRITE_TEXT = new Map<string, { update: string[]; with: string[] }>();
-function texts(set: string): { update: string[]; with: string[] } {
-  let t = WRITE_TEXT.get(set);
-  if (t === undefined) WRITE_TEXT.set(set, (t = { update: [], with: [] }));
-  return t;
-}
+/** The statement texts, built once per shape: per SET list of the evaluation (one string object per shape, see evaluationSet), without and with the OS columns. */
+const WRITE_TEXT = new Map<string, string[]>();
 
-function deviceUpdate(w: CheckInWrite): { text: string; params: unknown[]; shape: { update: string[]; with: string[] }; os: number } {
+function deviceUpdate(w: CheckInWrite): { text: string; params: unknown[] } {
   const stored = evaluationSet(w.inputs, w.evaluation, w.statusRead);
-  const shape = texts(stored.set);
-  const os = w.os ? 1 : 0;
-  const text = (shape.update[os] ??= `UPDATE devices SET posture = ?, ${w.os ? 'os_version = ?, os_key = ?, ' : ''}model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${stored.set}
+  let shape = WRITE_TEXT.get(stored.set);
+  if (shape === undefined) WRITE_TEXT.set(stored.set, (shape = []));
+  const text = (shape[w.os ? 1 : 0] ??= `UPDATE devices SET posture = ?, ${w.os ? 'os_version = ?, os_key = ?, ' : ''}model = coalesce(?, model), last_check_in = ?, applied_config_version = ?, updated_at = ?, ${stored.set}
       WHERE id = ? AND state = ? AND credential_hash = ?`);
   return {
     text,
     params: [w.posture, ...(w.os ? [w.os.version, w.os.key] : []), w.model, w.at, w.appliedConfigVersion, w.at, ...stored.params, w.id, w.state, w.credentialHash],
-    shape,
-    os,
   };
 }
 
@@ -162,30 +155,83 @@ export async function deliverCommands(sql: Sql, deviceId: string, at: string): P
 
 /**
  * The whole write of a check-in with no escalation work: undefined when the device no longer has
- * the state or credential it was read with (nothing written), else its pending commands.
+ * the state or credential it was read with (nothing written), else its pending commands. On
+ * PostgreSQL the writes that arrive while others are in flight share one statement (../batch.ts),
+ * one device at most once in it; each device's part is still all-or-nothing, and a statement that
+ * fails fails every check-in it carried (the agent sends its check-in again).
  */
 export async function writeCheckIn(engine: SqlEngine, w: CheckInWrite): Promise<PendingRow[] | undefined> {
   if (engine.name !== 'postgres') {
     // SQLite: check-ins arriving together share one COMMIT (SqliteEngine.shared), each still all-or-nothing.
     return engine.transaction(async (sql) => ((await updateCheckedIn(sql, w)) ? deliverCommands(sql, w.id, w.at) : undefined), { shareCommit: true });
   }
-  const u = deviceUpdate(w);
-  // Every sub-statement sees the snapshot the statement started with: the last SELECT returns the
-  // commands sent before (not expired); `sent` returns those this statement sends, which the
-  // snapshot still has as queued, so none comes twice. Each UPDATE re-checks its WHERE on the
-  // row's latest version, so a command reported or cancelled meanwhile is left alone.
-  const rows = await engine.execute<{ written: number } & Partial<PendingRow>>(u.shape.with[u.os] ??=
-    `WITH d AS (${u.text} RETURNING id),
-    expired AS (UPDATE commands SET status = 'expired', updated_at = ? WHERE device_id = ? AND status IN ('queued', 'sent') AND expires_at <= ? AND EXISTS (SELECT 1 FROM d) RETURNING id),
-    sent AS (UPDATE commands SET status = 'sent', updated_at = ? WHERE device_id = ? AND status = 'queued' AND (expires_at IS NULL OR expires_at > ?) AND EXISTS (SELECT 1 FROM d)
-      RETURNING seq, id, type, reason, created_at)
-    SELECT n.written, p.seq, p.id, p.type, p.reason, p.created_at
-    FROM (SELECT count(*) AS written FROM d) n LEFT JOIN (
-      SELECT seq, id, type, reason, created_at FROM sent
-      UNION ALL
-      SELECT seq, id, type, reason, created_at FROM commands WHERE device_id = ? AND status = 'sent' AND (expires_at IS NULL OR expires_at > ?) AND EXISTS (SELECT 1 FROM d)
-    ) p ON TRUE ORDER BY p.seq`,
-    [...u.params, w.at, w.id, w.at, w.at, w.id, w.at, w.id, w.at]);
-  if (Number(rows[0]?.written) !== 1) return undefined;
-  return rows.filter((r) => r.id != null).map((r) => ({ seq: r.seq!, id: r.id!, type: r.type!, reason: r.reason ?? null, created_at: r.created_at! }));
+  return writeBatcher(engine).submit(w.id, w);
+}
+
+/** Check-in writes in one statement at most, and such statements at once. */
+const WRITES_PER_STATEMENT = 32;
+const WRITES_IN_FLIGHT = 2;
+
+const writers = new WeakMap<SqlEngine, InFlightBatcher<string, CheckInWrite, PendingRow[]>>();
+/** The engine's check-in writes (exported for the tests, which count its loads). */
+export function writeBatcher(engine: SqlEngine): InFlightBatcher<string, CheckInWrite, PendingRow[]> {
+  let b = writers.get(engine);
+  if (b === undefined) {
+    b = new InFlightBatcher((batch: Map<string, CheckInWrite>) => writeCheckIns(engine, [...batch.values()]),
+      { maxKeys: WRITES_PER_STATEMENT, maxInFlight: WRITES_IN_FLIGHT, join: false });
+    writers.set(engine, b);
+  }
+  return b;
+}
+
+/** The columns of one check-in's row in WRITE_MANY's json_to_recordset (see checkInRecord). */
+const RECORD = `id text, state text, credential_hash text, posture text, os boolean, os_version text, os_key text, model text, at text,
+  applied_config_version text, ${EVALUATION_RECORD}`;
+
+// PostgreSQL, one statement for several devices' check-ins (distinct devices), as one check-in's
+// statement did for one: each device's row is updated only while it has the state and credential
+// read, then its pending commands are expired or sent. The rows travel as one JSON text parameter.
+// Every sub-statement sees the snapshot the statement started with: the last SELECT returns the
+// commands sent before (not expired); `sent` returns those this statement sends, which the
+// snapshot still has as queued, so none comes twice. Each UPDATE re-checks its WHERE on the row's
+// latest version, so a command reported or cancelled meanwhile is left alone. Rows are taken in
+// id order, so two such statements lock the devices they share in one order.
+const WRITE_MANY = `WITH v AS (SELECT * FROM json_to_recordset(?::json) AS v(${RECORD}) ORDER BY v.id),
+  d AS (UPDATE devices SET posture = v.posture,
+      os_version = CASE WHEN v.os THEN v.os_version ELSE devices.os_version END, os_key = CASE WHEN v.os THEN v.os_key ELSE devices.os_key END,
+      model = coalesce(v.model, devices.model), last_check_in = v.at, applied_config_version = v.applied_config_version, updated_at = v.at,
+      ${EVALUATION_FROM_RECORD}
+    FROM v WHERE devices.id = v.id AND devices.state = v.state AND devices.credential_hash = v.credential_hash RETURNING devices.id),
+  w AS (SELECT v.id, v.at FROM v JOIN d ON d.id = v.id),
+  expired AS (UPDATE commands SET status = 'expired', updated_at = w.at FROM w
+    WHERE commands.device_id = w.id AND commands.status IN ('queued', 'sent') AND commands.expires_at <= w.at RETURNING commands.id),
+  sent AS (UPDATE commands SET status = 'sent', updated_at = w.at FROM w
+    WHERE commands.device_id = w.id AND commands.status = 'queued' AND (commands.expires_at IS NULL OR commands.expires_at > w.at)
+    RETURNING commands.device_id, commands.seq, commands.id, commands.type, commands.reason, commands.created_at)
+  SELECT w.id AS device_id, p.seq, p.id, p.type, p.reason, p.created_at
+  FROM w LEFT JOIN (
+    SELECT device_id, seq, id, type, reason, created_at FROM sent
+    UNION ALL
+    SELECT c.device_id, c.seq, c.id, c.type, c.reason, c.created_at FROM commands c JOIN w ON c.device_id = w.id
+      WHERE c.status = 'sent' AND (c.expires_at IS NULL OR c.expires_at > w.at)
+  ) p ON p.device_id = w.id ORDER BY w.id, p.seq`;
+
+/** One check-in's row for WRITE_MANY. */
+function checkInRecord(w: CheckInWrite): Record<string, unknown> {
+  return {
+    id: w.id, state: w.state, credential_hash: w.credentialHash, posture: w.posture, os: w.os !== undefined, os_version: w.os?.version ?? null,
+    os_key: w.os?.key ?? null, model: w.model, at: w.at, applied_config_version: w.appliedConfigVersion,
+    ...evaluationRecord(w.inputs, w.evaluation, w.statusRead),
+  };
+}
+
+async function writeCheckIns(engine: SqlEngine, writes: CheckInWrite[]): Promise<Map<string, PendingRow[]>> {
+  const rows = await engine.execute<{ device_id: string } & Partial<PendingRow>>(WRITE_MANY, [JSON.stringify(writes.map(checkInRecord))]);
+  const written = new Map<string, PendingRow[]>();
+  for (const r of rows) {
+    let pending = written.get(r.device_id);
+    if (pending === undefined) written.set(r.device_id, (pending = []));
+    if (r.id != null) pending.push({ seq: r.seq!, id: r.id, type: r.type!, reason: r.reason ?? null, created_at: r.created_at! });
+  }
+  return written;
 }

@@ -87,6 +87,30 @@ export function evaluationSet(inputs: EvaluationInputs, e: Evaluation, statusRea
   };
 }
 
+/**
+ * evaluationSet's rule for a statement that writes several devices' check-ins from a JSON record
+ * per device (repos/checkin.ts WRITE_MANY, PostgreSQL): the record's columns (EVALUATION_RECORD,
+ * filled by evaluationRecord) and the SET list that reads them as `v`. The same conditions:
+ * compliance_gen only while the row still has the other inputs (and, when the status read is the
+ * new one, still that status), else NULL.
+ */
+export const EVALUATION_RECORD = `compliance text, compliance_status text, status_changed boolean, compliance_from text, compliance_until text, compliance_gen text,
+  in_platform text, in_ownership text, in_owner text, in_labels text, in_serial text, in_profile text, in_noncompliant_since text`;
+export const EVALUATION_FROM_RECORD = `compliance = v.compliance,
+      compliance_status = CASE WHEN v.status_changed THEN v.compliance_status ELSE devices.compliance_status END,
+      compliance_from = v.compliance_from, compliance_until = v.compliance_until,
+      compliance_gen = CASE WHEN devices.platform = v.in_platform AND devices.ownership = v.in_ownership AND devices.owner IS NOT DISTINCT FROM v.in_owner
+        AND devices.labels = v.in_labels AND devices.serial IS NOT DISTINCT FROM v.in_serial AND devices.profile IS NOT DISTINCT FROM v.in_profile
+        AND devices.noncompliant_since IS NOT DISTINCT FROM v.in_noncompliant_since AND (v.status_changed OR devices.compliance_status = v.compliance_status)
+        THEN v.compliance_gen ELSE NULL END`;
+export function evaluationRecord(inputs: EvaluationInputs, e: Evaluation, statusRead?: string | null): Record<string, unknown> {
+  return {
+    compliance: e.body, compliance_status: e.status, status_changed: statusRead !== e.status, compliance_from: e.from, compliance_until: e.until,
+    compliance_gen: e.gen, in_platform: inputs.platform, in_ownership: inputs.ownership, in_owner: inputs.owner, in_labels: inputs.labels,
+    in_serial: inputs.serial, in_profile: inputs.profile, in_noncompliant_since: inputs.noncompliant_since,
+  };
+}
+
 // Built once: a check-in's statement is looked up by its text (the PostgreSQL engine's prepared
 // statements), and one string object hashes once, a new one on every lookup.
 function setText(same: boolean): string {

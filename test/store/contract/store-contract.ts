@@ -10,7 +10,9 @@ import type { ResourceDocument } from '../../../src/model/policy.generated.js';
 import type { SqlEngine } from '../../../src/store/engine.js';
 import { FleetService } from '../../../src/service/fleet-service.js';
 import { takeLease, releaseLease } from '../../../src/store/repos/leases.js';
-import { credentialBatcher } from '../../../src/store/repos/checkin.js';
+import { credentialBatcher, readById, writeBatcher, writeCheckIn, type CheckInExtras, type CheckInWrite } from '../../../src/store/repos/checkin.js';
+import { FOREVER } from '../../../src/store/repos/compliance.js';
+import type { DeviceRow } from '../../../src/store/repos/rows.js';
 import { ADMIN, DAY, createAll, posture, testClock } from '../fixtures.js';
 
 export interface StoreContractOptions {
@@ -191,6 +193,83 @@ export function describeStoreContract(name: string, options: StoreContractOption
             expect(loads).toBeGreaterThan(0);
             expect(loads).toBeLessThan(asked.length);
           }
+        });
+
+        it('gives each of many devices checking in at once its own commands and its own posture, whichever share a statement', async () => {
+          const stores = await open();
+          const ids = await fleet(stores, LOCK_AFTER_A_DAY, 16, true);
+          const own = new Map<string, string[]>(ids.map((id) => [id, []]));
+          for (const [i, id] of ids.entries()) {
+            for (const type of ['reboot', 'lock'] as const) {
+              if (type === 'reboot' ? i % 2 === 0 : i % 3 === 0) {
+                own.get(id)!.push((await stores[0]!.enqueueCommands({ deviceIds: [id], type, idempotencyKey: `${type}-${i}` }, ADMIN)).results[0]!.command!.id);
+              }
+            }
+          }
+          const engines = stores.map((s) => s.engine);
+          const loadsBefore = engines.map((e) => (e.name === 'postgres' ? writeBatcher(e).loads : 0));
+          // Every device twice at once, with two OS versions: two writes of one device never share a statement.
+          const asked = [...ids.map((id) => [id, '15']), ...ids.map((id) => [id, '16'])] as Array<[string, string]>;
+          const responses = await Promise.all(asked.map(([id, os], i) => stores[i % stores.length]!.checkIn(id, { posture: posture({ osVersion: os, encrypted: true }) })));
+          const delivered = new Map<string, Set<string>>(ids.map((id) => [id, new Set()]));
+          for (const [i, r] of responses.entries()) {
+            expect(r.deviceId).toBe(asked[i]![0]);
+            for (const c of r.commands) delivered.get(r.deviceId)!.add(c.id);
+          }
+          for (const id of ids) {
+            expect([...delivered.get(id)!].sort()).toEqual([...own.get(id)!].sort());
+            for (const c of own.get(id)!) expect((await stores[0]!.getCommand(c)).status).toBe('sent');
+            const device = await stores[0]!.getDevice(id);
+            expect(['15', '16']).toContain(device.osVersion);
+            expect(device.compliance.status).toBe('compliant');
+          }
+          // What the check-ins stored is what evaluating the devices afresh gives.
+          const evaluating = new FleetService(engines[0]!, { now: clock.now, storedCompliance: false });
+          expect((await stores[0]!.listCompliance({ limit: 100 })).items).toEqual((await evaluating.listCompliance({ limit: 100 })).items);
+          if (engines[0]!.name === 'postgres') {
+            const loads = engines.reduce((n, e, i) => n + writeBatcher(e).loads - loadsBefore[i]!, 0);
+            expect(loads).toBeGreaterThan(0);
+            expect(loads).toBeLessThan(asked.length);
+          }
+        });
+
+        it('stores a check-in\'s evaluation only while the row still holds what it was evaluated from', async () => {
+          const stores = await open();
+          const [id] = await fleet(stores, LOCK_AFTER_A_DAY, 1, true);
+          const engine = stores[stores.length - 1]!.engine;
+          type Row = DeviceRow & CheckInExtras;
+          const read = async () => (await readById<DeviceRow>(engine, id!))!;
+          const row = await read();
+          expect(row).toMatchObject({ compliance_status: 'compliant', noncompliant_since: null });
+          let n = 0;
+          const write = (over: { inputs?: Partial<Row>; status?: string; statusRead?: string | null; state?: string } = {}): CheckInWrite => {
+            const at = new Date(Date.parse('2026-01-01T01:00:00.000Z') + ++n * 1000).toISOString();
+            return {
+              id: id!, state: over.state ?? 'enrolled', credentialHash: row.credential_hash!, at, posture: row.posture!, model: null, appliedConfigVersion: null,
+              inputs: { ...row, ...over.inputs }, statusRead: over.statusRead === undefined ? 'compliant' : over.statusRead,
+              evaluation: { body: row.compliance!, status: over.status ?? 'compliant', gen: `gen-${n}`, from: at, until: FOREVER },
+            };
+          };
+          // Inputs as read: stored.
+          const w1 = write();
+          expect(await writeCheckIn(engine, w1)).toEqual([]);
+          expect(await read()).toMatchObject({ last_check_in: w1.at, compliance_gen: 'gen-1', compliance_status: 'compliant' });
+          // An episode opened meanwhile (an input): the check-in is written, its evaluation is not kept.
+          const w2 = write({ inputs: { noncompliant_since: '2025-12-31T00:00:00.000Z' } });
+          expect(await writeCheckIn(engine, w2)).toEqual([]);
+          expect(await read()).toMatchObject({ last_check_in: w2.at, compliance_gen: null });
+          // A new status is written with its evaluation.
+          const w3 = write({ status: 'noncompliant' });
+          await writeCheckIn(engine, w3);
+          expect(await read()).toMatchObject({ compliance_gen: 'gen-3', compliance_status: 'noncompliant' });
+          // Evaluated as unchanged from a status another writer has replaced since: neither status nor evaluation kept.
+          const w4 = write({ statusRead: 'compliant', status: 'compliant' });
+          await writeCheckIn(engine, w4);
+          expect(await read()).toMatchObject({ last_check_in: w4.at, compliance_gen: null, compliance_status: 'noncompliant' });
+          // The device no longer in the state read: nothing written.
+          const w5 = write({ state: 'retired' });
+          expect(await writeCheckIn(engine, w5)).toBeUndefined();
+          expect((await read()).last_check_in).toBe(w4.at);
         });
 
         it('gives every caller of one idempotency key the first result, executing it once', async () => {
