@@ -6,9 +6,9 @@
 // evaluation: what is left is the database's share of a check-in.
 //
 // Per check-in, in order:
-//   read   SELECT the device row by credential_hash, with the resource generation and, for a
-//          device in an episode, its fired steps (one statement, no transaction: it is the
-//          credential check and the check-in's read at once)
+//   read   SELECT the device's columns a check-in uses (CHECK_IN_COLUMNS) by credential_hash,
+//          with the resource generation and, for a device in an episode, its fired steps (one
+//          statement, no transaction: it is the credential check and the check-in's read at once)
 //   write  one WITH statement: UPDATE devices SET posture, …, the stored compliance evaluation
 //          (same-valued here: the loop evaluates nothing) WHERE id, state and credential are as
 //          read; expire and send the pending commands; return them (no transaction around it)
@@ -36,7 +36,9 @@ pool.on('error', () => {});
 const q = {
   read: {
     name: 'raw_read',
-    text: `SELECT d.*, (SELECT value FROM meta WHERE key = 'resource_generation') AS generation,
+    text: `SELECT d.id, d.name, d.serial, d.platform, d.ownership, d.owner, d.labels, d.state, d.profile, d.model, d.os_version,
+      d.enrolled_at, d.last_check_in, d.noncompliant_since, d.credential_hash, d.released_until, d.compliance_status,
+      (SELECT value FROM meta WHERE key = 'resource_generation') AS generation,
     CASE WHEN d.noncompliant_since IS NULL THEN NULL ELSE (SELECT json_agg(json_build_array(e.policy, e.after_seconds, e.action))::text
       FROM escalations e WHERE e.device_id = d.id AND e.episode_start = d.noncompliant_since) END AS fired
     FROM devices d WHERE d.credential_hash = $1 AND d.state IN ('enrolled', 'retired')`,

@@ -55,7 +55,7 @@ import type { ComplianceResult, PlannedEscalation } from '../compliance/index.js
 import { getPath, maskValue, replacePaths, secretRefPaths, SENSITIVE_MASK, sensitiveLeaves } from '../model/secrets.js';
 import { StoreUnavailableError, type Sql, type SqlEngine } from '../store/engine.js';
 import { devicePage, firedOfRow, fullRows, sortKeyOf, type ListingColumns, type ListingRow } from '../store/repos/listing.js';
-import { deliverCommands, firedSteps, readByCredential, readById, updateCheckedIn, writeCheckIn, type CheckInExtras, type CheckInWrite, type PendingRow } from '../store/repos/checkin.js';
+import { deliverCommands, firedSteps, readByCredential, readById, updateCheckedIn, writeCheckIn, type CheckInRow, type CheckInWrite, type PendingRow } from '../store/repos/checkin.js';
 import type { IfMissing } from '../store/sqlite/files.js';
 import { checkEnrollRequest, checkLabels, checkLength, checkSerial, DEVICE_LIMITS, parsePosture } from '../model/device-limits.js';
 import { hashSecret, newId, newSecret } from '../store/secrets.js';
@@ -157,10 +157,17 @@ export interface FleetServiceOptions {
   storedCompliance?: boolean;
 }
 
+/**
+ * What the fleet rules read of a device row (evaluation, escalation, commands): all of it but the
+ * OS key and the applied configuration, which only listings show. A check-in's read (CheckInRow)
+ * with the posture it reports is one.
+ */
+type RuleRow = Omit<DeviceRow, 'os_key' | 'applied_config_version'>;
+
 /** What the credential check read: the device's row as a check-in starts from it (see authenticateDeviceSession). */
 export interface DeviceSession {
   readonly id: string;
-  readonly row: DeviceRow & CheckInExtras;
+  readonly row: CheckInRow;
   /** Date.now() when read. */
   readonly readAt: number;
 }
@@ -666,7 +673,7 @@ export class FleetService {
    */
   async authenticateDeviceSession(credential: string): Promise<DeviceSession | undefined> {
     if (typeof credential !== 'string' || !credential) return undefined;
-    const row = await readByCredential<DeviceRow>(this.engine, hashSecret(credential));
+    const row = await readByCredential(this.engine, hashSecret(credential));
     return row ? { id: row.id, row, readAt: Date.now() } : undefined;
   }
 
@@ -678,15 +685,16 @@ export class FleetService {
    * given (see authenticateDeviceSession), and one conditional write (repos/checkin.ts); one with
    * escalation work runs it all in one transaction. Either way, a write that finds the device no
    * longer in the state or with the credential read (wiped, retired, enrolled again meanwhile)
-   * writes nothing, and the check-in starts over from a fresh read.
+   * writes nothing, and the check-in starts over from a fresh read. The posture is checked here,
+   * whoever calls (`where` names it in the errors: the server's is the body's field).
    */
-  async checkIn(deviceId: string, request: CheckInRequest, session?: DeviceSession): Promise<CheckInResponse> {
+  async checkIn(deviceId: string, request: CheckInRequest, session?: DeviceSession, where = 'posture'): Promise<CheckInResponse> {
     // What is stored is the checked copy: known fields only, each within its bound.
-    const posture = parsePosture(request?.posture, 'posture');
+    const posture = parsePosture(request?.posture, where);
     const postureJson = JSON.stringify(posture);
     let seen = session && session.id === deviceId && Date.now() - session.readAt <= SESSION_ROW_MS ? session.row : undefined;
     for (let attempt = 1; ; attempt++) {
-      const row = seen ?? await readById<DeviceRow>(this.engine, deviceId);
+      const row = seen ?? await readById(this.engine, deviceId);
       seen = undefined;
       const now = this.clock();
       const snap = await this.snapshotFor(row?.generation);
@@ -697,7 +705,7 @@ export class FleetService {
       } else {
         const response = await this.tx(async (sql): Promise<CheckInResponse | undefined> => {
           // Read again inside the transaction: the episode and the steps fired are what it decides on.
-          const fresh = this.planCheckIn(await readById<DeviceRow>(sql, deviceId), deviceId, posture, postureJson, await this.resources(sql), now);
+          const fresh = this.planCheckIn(await readById(sql, deviceId), deviceId, posture, postureJson, await this.resources(sql), now);
           if (!await updateCheckedIn(sql, fresh.write)) return undefined;
           const r = fresh.row;
           r.compliance_status = fresh.write.evaluation.status;
@@ -726,14 +734,13 @@ export class FleetService {
    * escalation has work (runEpisode would change something). Throws unauthorized when the row is
    * not an enrolled or retired device with a credential.
    */
-  private planCheckIn(read: (DeviceRow & CheckInExtras) | undefined, deviceId: string, posture: Posture, postureJson: string, snap: ResourceSnapshot, now: Date) {
+  private planCheckIn(read: CheckInRow | undefined, deviceId: string, posture: Posture, postureJson: string, snap: ResourceSnapshot, now: Date) {
     if (!read || !read.credential_hash || (read.state !== 'enrolled' && read.state !== 'retired')) {
       throw new BackendError('unauthorized', `device ${deviceId} is not enrolled`);
     }
     const at = now.toISOString();
-    const row: DeviceRow & CheckInExtras = { ...read };
+    const row: CheckInRow & RuleRow = { ...read, posture: postureJson };
     const sameOs = posture.osVersion === read.os_version;
-    row.posture = postureJson;
     row.os_version = posture.osVersion;
     row.last_check_in = at;
     if (posture.model) row.model = posture.model;
@@ -751,7 +758,7 @@ export class FleetService {
   }
 
   /** Whether runEpisode would change anything for `result` (given the row's episode and its fired steps). */
-  private episodeWork(row: DeviceRow & CheckInExtras, snap: ResourceSnapshot, groups: string[], result: ComplianceResult, now: Date): boolean {
+  private episodeWork(row: CheckInRow, snap: ResourceSnapshot, groups: string[], result: ComplianceResult, now: Date): boolean {
     if (result.reason !== undefined && !result.failing) return false;
     if (!result.failing) return row.noncompliant_since !== null;
     if (row.noncompliant_since === null) return true;
@@ -759,7 +766,7 @@ export class FleetService {
     return dueEscalations({ policies: policiesForGroups(snap.compliance, groups), failures: result.failures, noncompliantSince: row.noncompliant_since, now, fired }).length > 0;
   }
 
-  private checkInResponse(deviceId: string, row: DeviceRow, snap: ResourceSnapshot, groups: string[], pending: PendingRow[]): CheckInResponse {
+  private checkInResponse(deviceId: string, row: Pick<DeviceRow, 'state'>, snap: ResourceSnapshot, groups: string[], pending: PendingRow[]): CheckInResponse {
     // One object per snapshot and group set, shared by every such response (the server serialises it once): never changed.
     const configuration = this.configsFor(snap, row.state === 'retired' ? NO_GROUPS : groups).agent;
     const commands: PendingCommand[] = pending.map((c) => ({ id: c.id, type: c.type, ...(c.reason ? { reason: c.reason } : {}), createdAt: c.created_at }));
@@ -808,7 +815,7 @@ export class FleetService {
    * parsed by the caller for the groups. Call inside a transaction. Returns the device's compliance
    * at `now` with the episode as it stands afterwards (undefined: not enrolled, not escalated).
    */
-  private async escalate(sql: Sql, row: DeviceRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date, evaluated?: ComplianceResult): Promise<ComplianceResult | undefined> {
+  private async escalate(sql: Sql, row: RuleRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date, evaluated?: ComplianceResult): Promise<ComplianceResult | undefined> {
     if (row.state !== 'enrolled') return undefined;
     const policies = policiesForGroups(snap.compliance, groups);
     const before = row.noncompliant_since;
@@ -824,13 +831,13 @@ export class FleetService {
    * Stores the device's evaluation at `now` (see repos/compliance.ts), unless `onlyIfStale` and
    * the stored one still answers for now. `result`: already evaluated with the row's episode.
    */
-  private async keepEvaluation(sql: Sql, row: DeviceRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date, result?: ComplianceResult, onlyIfStale = false): Promise<void> {
+  private async keepEvaluation(sql: Sql, row: RuleRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date, result?: ComplianceResult, onlyIfStale = false): Promise<void> {
     if (onlyIfStale && isFresh(row, [snap.evalKey], now.toISOString())) return;
     await storeEvaluation(sql, row, this.evaluation(row, device, snap, groups, now, result).stored, row.compliance_status);
   }
 
   /** The device's evaluation at `now` with the row's episode, and the stored form of it (`result`: already evaluated so). */
-  private evaluation(row: DeviceRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date, result?: ComplianceResult): { result: ComplianceResult; stored: Evaluation } {
+  private evaluation(row: RuleRow, device: Device, snap: ResourceSnapshot, groups: string[], now: Date, result?: ComplianceResult): { result: ComplianceResult; stored: Evaluation } {
     const policies = policiesForGroups(snap.compliance, groups);
     const input = { device, policies, now, noncompliantSince: row.noncompliant_since ?? undefined, unevaluable: snap.unevaluable };
     result ??= evaluateCompliance(input);
@@ -845,7 +852,7 @@ export class FleetService {
   }
 
   /** Starts or ends the episode for `result` and fires the steps due in it. */
-  private async runEpisode(sql: Sql, row: DeviceRow, policies: CompliancePolicyDocument[], result: ComplianceResult, now: Date): Promise<void> {
+  private async runEpisode(sql: Sql, row: RuleRow, policies: CompliancePolicyDocument[], result: ComplianceResult, now: Date): Promise<void> {
     const at = now.toISOString();
     // Nothing can be judged (a policy cannot be evaluated, the others pass): the episode stays as it is.
     if (result.reason !== undefined && !result.failing) return;
@@ -1257,7 +1264,7 @@ export class FleetService {
     });
   }
 
-  private async queueCommand(sql: Sql, row: DeviceRow, type: CommandType, reason: string | null, requestedBy: string, key: string | null, at: string): Promise<EnqueueResult['results'][number]> {
+  private async queueCommand(sql: Sql, row: RuleRow, type: CommandType, reason: string | null, requestedBy: string, key: string | null, at: string): Promise<EnqueueResult['results'][number]> {
     const skipped = (state: DeviceState) => ({ deviceId: row.id, outcome: 'skipped' as const, message: `device is ${state}${state === 'preregistered' ? ' (not enrolled yet)' : ''}` });
     if (row.state !== 'enrolled') return skipped(row.state);
     const outcome = await insertPendingCommand(sql, {
@@ -2015,7 +2022,7 @@ export function resolveWhatIf(text: string, now: Date): Date {
 }
 
 /** `posture`: the row's posture already parsed (a check-in's, not parsed back from the JSON it writes). */
-function toDevice(r: DeviceRow, posture?: Device['posture']): Device {
+function toDevice(r: RuleRow, posture?: Device['posture']): Device {
   const d: Device = { id: r.id, name: r.name, platform: r.platform, ownership: r.ownership, labels: JSON.parse(r.labels) as Record<string, string>, state: r.state };
   if (r.serial !== null) d.serial = r.serial;
   if (r.owner !== null) d.owner = r.owner;

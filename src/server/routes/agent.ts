@@ -1,7 +1,7 @@
 // The device agent API: enroll with an enrollment token, then check in and report command
 // results with the per-device credential. Check-in is the hot path: validate and hand over.
 import type { CheckInRequest, CheckInResponse, CommandResultReport, EnrollRequest } from '../../model/protocol.js';
-import { checkEnrollRequest, checkLength, DEVICE_LIMITS, parsePosture } from '../../model/device-limits.js';
+import { checkEnrollRequest, checkLength, DEVICE_LIMITS } from '../../model/device-limits.js';
 import { OWNERSHIPS, PLATFORMS } from '../../model/fleet.js';
 import { JsonText, jsonOf, NO_CONTENT, type Route } from '../router.js';
 import { checkBody } from '../shapes.js';
@@ -43,8 +43,9 @@ export const agentRoutes: Route[] = [
     handler: async (ctx) => {
       const body = await ctx.body();
       checkBody('CheckInRequest', body);
-      const request: CheckInRequest = { posture: parsePosture(body.posture, 'body.posture') };
-      const r = await ctx.store.checkIn(ctx.deviceId!, request, ctx.deviceSession);
+      // The posture is the service's to check (parsePosture, once), named as the body's field.
+      const request = { posture: body.posture } as CheckInRequest;
+      const r = await ctx.store.checkIn(ctx.deviceId!, request, ctx.deviceSession, 'body.posture');
       // The configuration is one object per resource snapshot and group set: serialised once.
       return new JsonText(`{"deviceId":${JSON.stringify(r.deviceId)},"configuration":${jsonOf(r.configuration)},"commands":${JSON.stringify(r.commands)},"checkInIntervalSeconds":${JSON.stringify(r.checkInIntervalSeconds)}}`);
     },

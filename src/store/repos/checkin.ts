@@ -15,7 +15,8 @@
 // A check-in with escalation work to do (an episode to open or end, a step due) instead runs its
 // steps in one transaction (FleetService.checkIn), with the statements below that take a Sql.
 import type { CommandRow } from './commands.js';
-import { EVALUATION_FROM_RECORD, EVALUATION_RECORD, evaluationRecord, evaluationSet, type Evaluation, type EvaluationInputs, type StoredColumns } from './compliance.js';
+import { EVALUATION_FROM_RECORD, EVALUATION_RECORD, evaluationRecord, evaluationSet, type Evaluation, type StatementInputs, type StoredColumns } from './compliance.js';
+import type { DeviceRow } from './rows.js';
 import type { Dialect, Sql, SqlEngine } from '../engine.js';
 import { InFlightBatcher } from '../batch.js';
 
@@ -27,8 +28,19 @@ export interface CheckInExtras extends StoredColumns {
   fired: string | null;
 }
 
+/**
+ * The device columns a check-in reads: what its rules and its response use. Not the posture,
+ * applied configuration and OS key it replaces, nor the stored evaluation, which it only writes
+ * (the text is the longest column of the row). The credential check reads the same.
+ */
+const CHECK_IN_COLUMNS = ['id', 'name', 'serial', 'platform', 'ownership', 'owner', 'labels', 'state', 'profile', 'model', 'os_version',
+  'enrolled_at', 'last_check_in', 'noncompliant_since', 'credential_hash', 'released_until', 'compliance_status'] as const satisfies ReadonlyArray<keyof DeviceRow>;
+
+/** A device as a check-in reads it. */
+export type CheckInRow = Pick<DeviceRow, (typeof CHECK_IN_COLUMNS)[number]> & CheckInExtras;
+
 function readText(dialect: Dialect, by: 'id' | 'credential' | 'credentials'): string {
-  return `SELECT d.*, (SELECT value FROM meta WHERE key = 'resource_generation') AS generation,
+  return `SELECT ${CHECK_IN_COLUMNS.map((c) => `d.${c}`).join(', ')}, (SELECT value FROM meta WHERE key = 'resource_generation') AS generation,
     CASE WHEN d.noncompliant_since IS NULL THEN NULL ELSE (SELECT ${dialect.jsonRows(['e.policy', 'e.after_seconds', 'e.action'])}
       FROM escalations e WHERE e.device_id = d.id AND e.episode_start = d.noncompliant_since) END AS fired
     FROM devices d WHERE ${by === 'id' ? 'd.id = ?' : by === 'credential' ? "d.credential_hash = ? AND d.state IN ('enrolled', 'retired')"
@@ -49,13 +61,13 @@ function cachedReadText(dialect: Dialect, by: 'id' | 'credential'): string {
  * ../batch.ts): every agent request makes one, so their fixed cost is what a busy server saves.
  * `credentialHash` is hashSecret's hex digest.
  */
-export async function readByCredential<R>(engine: SqlEngine, credentialHash: string): Promise<(R & CheckInExtras) | undefined> {
+export async function readByCredential(engine: SqlEngine, credentialHash: string): Promise<CheckInRow | undefined> {
   if (engine.name !== 'postgres' || !HEX.test(credentialHash)) {
-    return (await engine.query<R & CheckInExtras>(cachedReadText(engine.dialect, 'credential'), [credentialHash]))[0];
+    return (await engine.query<CheckInRow>(cachedReadText(engine.dialect, 'credential'), [credentialHash]))[0];
   }
   const row = await credentialBatcher(engine).submit(credentialHash, credentialHash);
   // Two requests with one credential at once get one row: each its own copy to change.
-  return row === undefined ? undefined : ({ ...row } as unknown as R & CheckInExtras);
+  return row === undefined ? undefined : ({ ...row } as unknown as CheckInRow);
 }
 
 const HEX = /^[0-9a-f]+$/;
@@ -82,9 +94,9 @@ export function credentialBatcher(engine: SqlEngine): InFlightBatcher<string, st
 }
 
 /** The device as a check-in reads it; one statement on its own, or inside `sql`'s unit of work. */
-export async function readById<R>(from: SqlEngine | Sql, id: string): Promise<(R & CheckInExtras) | undefined> {
+export async function readById(from: SqlEngine | Sql, id: string): Promise<CheckInRow | undefined> {
   const text = cachedReadText(from.dialect, 'id');
-  return 'transaction' in from ? (await from.query<R & CheckInExtras>(text, [id]))[0] : from.get<R & CheckInExtras>(text, [id]);
+  return 'transaction' in from ? (await from.query<CheckInRow>(text, [id]))[0] : from.get<CheckInRow>(text, [id]);
 }
 
 /** The fired steps of a check-in read, as [policy, afterSeconds, action]. */
@@ -104,7 +116,7 @@ export interface CheckInWrite {
   model: string | null;
   appliedConfigVersion: string | null;
   /** The evaluated inputs as read, the evaluation, and the stored status as read (see evaluationSet). */
-  inputs: EvaluationInputs;
+  inputs: StatementInputs;
   evaluation: Evaluation;
   statusRead: string | null | undefined;
 }

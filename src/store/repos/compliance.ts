@@ -37,6 +37,9 @@ export interface EvaluationInputs {
   noncompliant_since: string | null;
 }
 
+/** The inputs a statement that writes the posture and check-in time does not set itself (see evaluationSet, evaluationRecord). */
+export type StatementInputs = Omit<EvaluationInputs, 'id' | 'posture' | 'last_check_in'>;
+
 export interface StoredColumns {
   compliance?: string | null;
   compliance_status?: string | null;
@@ -77,7 +80,7 @@ export async function storeEvaluation(sql: Sql, inputs: EvaluationInputs, e: Eva
  * to set, so compliance_gen is set only if the row still holds them (PostgreSQL evaluates the CASE
  * on the row version it updates), else NULL: not stored. `statusRead` as for storeEvaluation.
  */
-export function evaluationSet(inputs: EvaluationInputs, e: Evaluation, statusRead?: string | null): { set: string; params: unknown[] } {
+export function evaluationSet(inputs: StatementInputs, e: Evaluation, statusRead?: string | null): { set: string; params: unknown[] } {
   const same = statusRead === e.status;
   return {
     set: same ? SET_SAME_STATUS : SET_NEW_STATUS,
@@ -103,7 +106,7 @@ export const EVALUATION_FROM_RECORD = `compliance = v.compliance,
         AND devices.labels = v.in_labels AND devices.serial IS NOT DISTINCT FROM v.in_serial AND devices.profile IS NOT DISTINCT FROM v.in_profile
         AND devices.noncompliant_since IS NOT DISTINCT FROM v.in_noncompliant_since AND (v.status_changed OR devices.compliance_status = v.compliance_status)
         THEN v.compliance_gen ELSE NULL END`;
-export function evaluationRecord(inputs: EvaluationInputs, e: Evaluation, statusRead?: string | null): Record<string, unknown> {
+export function evaluationRecord(inputs: StatementInputs, e: Evaluation, statusRead?: string | null): Record<string, unknown> {
   return {
     compliance: e.body, compliance_status: e.status, status_changed: statusRead !== e.status, compliance_from: e.from, compliance_until: e.until,
     compliance_gen: e.gen, in_platform: inputs.platform, in_ownership: inputs.ownership, in_owner: inputs.owner, in_labels: inputs.labels,

@@ -10,7 +10,8 @@ import type { ResourceDocument } from '../../../src/model/policy.generated.js';
 import type { SqlEngine } from '../../../src/store/engine.js';
 import { FleetService } from '../../../src/service/fleet-service.js';
 import { takeLease, releaseLease } from '../../../src/store/repos/leases.js';
-import { credentialBatcher, readById, writeBatcher, writeCheckIn, type CheckInExtras, type CheckInWrite } from '../../../src/store/repos/checkin.js';
+import { credentialBatcher, writeBatcher, writeCheckIn, type CheckInWrite } from '../../../src/store/repos/checkin.js';
+import { deviceById } from '../../../src/store/repos/devices.js';
 import { FOREVER } from '../../../src/store/repos/compliance.js';
 import type { DeviceRow } from '../../../src/store/repos/rows.js';
 import { ADMIN, DAY, createAll, posture, testClock } from '../fixtures.js';
@@ -237,12 +238,12 @@ export function describeStoreContract(name: string, options: StoreContractOption
           const stores = await open();
           const [id] = await fleet(stores, LOCK_AFTER_A_DAY, 1, true);
           const engine = stores[stores.length - 1]!.engine;
-          type Row = DeviceRow & CheckInExtras;
-          const read = async () => (await readById<DeviceRow>(engine, id!))!;
+          // The whole row: the check-in's own read leaves out the stored evaluation it only writes.
+          const read = async () => (await engine.transaction((sql) => deviceById(sql, id!), { readOnly: true }))!;
           const row = await read();
           expect(row).toMatchObject({ compliance_status: 'compliant', noncompliant_since: null });
           let n = 0;
-          const write = (over: { inputs?: Partial<Row>; status?: string; statusRead?: string | null; state?: string } = {}): CheckInWrite => {
+          const write = (over: { inputs?: Partial<DeviceRow>; status?: string; statusRead?: string | null; state?: string } = {}): CheckInWrite => {
             const at = new Date(Date.parse('2026-01-01T01:00:00.000Z') + ++n * 1000).toISOString();
             return {
               id: id!, state: over.state ?? 'enrolled', credentialHash: row.credential_hash!, at, posture: row.posture!, model: null, appliedConfigVersion: null,
