@@ -64,6 +64,9 @@ export interface HttpBackendOptions {
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
+/** GET /v1/whoami: the token's name and role, and what the server says about itself. */
+type Whoami = { name: string; role: ApiRole; storeId?: string } & Record<string, unknown>;
+
 interface Call {
   method: 'GET' | 'POST';
   path: string;
@@ -96,6 +99,8 @@ export class HttpBackend implements Backend, ApiTokenAdmin {
   private readonly httpsAgent = new HttpsAgent({ keepAlive: true });
   private readonly http: AxiosInstance;
   private role?: Promise<string | undefined>;
+  /** The one whoami of this backend's life (a command run): plan and apply ask it several things. */
+  private me?: Promise<Whoami>;
 
   constructor(options: HttpBackendOptions) {
     this.base = normalizeServerUrl(options.server);
@@ -260,8 +265,16 @@ export class HttpBackend implements Backend, ApiTokenAdmin {
     return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0;
   }
 
-  whoami(): Promise<{ name: string; role: ApiRole; storeId?: string } & Record<string, unknown>> {
-    return this.call({ method: 'GET', path: '/v1/whoami', retry: 'safe', action: 'identify itself', shape: object('role') });
+  /** Asked of the server once per backend; a failure is not kept, so a later caller asks again. */
+  whoami(): Promise<Whoami> {
+    if (!this.me) {
+      const asked = this.call<Whoami>({ method: 'GET', path: '/v1/whoami', retry: 'safe', action: 'identify itself', shape: object('role') });
+      this.me = asked;
+      asked.catch(() => {
+        if (this.me === asked) this.me = undefined;
+      });
+    }
+    return this.me;
   }
 
   async listApiTokens(): Promise<ApiTokenInfo[]> {
@@ -378,6 +391,8 @@ export class HttpBackend implements Backend, ApiTokenAdmin {
 
   /** After a 403, the role makes the message precise; a failure here must not hide the 403. */
   private lookupRole(): Promise<string | undefined> {
+    // Known already when whoami was asked (a failed one is not kept, see whoami).
+    if (this.me) return this.me.then((m) => m.role, () => undefined);
     this.role ??= this.http
       .get<string>('/v1/whoami', { headers: this.token ? { authorization: `Bearer ${this.token}` } : {}, timeout: Math.min(this.timeoutMs, 5_000) })
       .then((r) => {
