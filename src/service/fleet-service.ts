@@ -94,6 +94,8 @@ const RECONCILE_PAGE = 500;
 /** How long a replica holds a claimed reconcile page before another may take it over (it is done in one transaction, usually well under a second). */
 export const RECONCILE_LEASE_MS = 30_000;
 const MAX_PAGE = 1000;
+/** A listing's first statement where batches overlap (scanDevices): PostgreSQL's part of it is the one wait nothing hides. */
+const FIRST_BATCH = 250;
 /** A row read by the credential check is used by the same request's check-in if it is at most this old (else read again). */
 const SESSION_ROW_MS = 2_000;
 /** The group set of a device that gets no configuration (retired, wiped): matches no policy. */
@@ -1187,6 +1189,8 @@ export class FleetService {
       }
     }
     let after = query.cursor ? await decodeCursor(query.cursor, sort, (id) => sortKeyOf(sql, sort, id)) : undefined;
+    // The position the batch at hand was read after (a page filled by its first row ends there).
+    let previous = after;
     // A compliance listing without group filters needs a device's inputs only where its stored
     // evaluation does not answer: it reads the record's columns, then those devices whole.
     const narrow = withStored && withFired && filters.group.length === 0;
@@ -1194,42 +1198,66 @@ export class FleetService {
     const items: T[] = [];
     const decoder = new StoredDecoder();
     const ctx = new ScanRow(snap, now, evalAt, decoder);
-    for (;;) {
-      const rows = await devicePage(sql, { sort, where, params, after, limit: batch, columns, fired: withFired });
-      // narrow: each row's fresh stored evaluation, by position (undefined: evaluated below).
-      const storedRows: Array<StoredResult | undefined> = [];
-      if (narrow) {
-        const stale: number[] = [];
+    // Where statements run beside the caller (PostgreSQL), the next batch is asked for before
+    // this one is worked on: a quarter page first (the one wait nothing hides), then the rest,
+    // and only while every row of it would be needed if all were kept, so no row is read in
+    // vain. One statement more per page: each costs PostgreSQL a plan (PLAN_PER_RUN).
+    const overlap = sql.dialect.overlaps;
+    let size = overlap ? Math.min(batch, FIRST_BATCH) : batch;
+    const read = (n: number) => devicePage(sql, { sort, where, params, after, limit: n, columns, fired: withFired });
+    let pending: Promise<ListingRow[]> | undefined = read(size);
+    try {
+      for (;;) {
+        const rows = await pending;
+        pending = undefined;
+        const full = rows.length === size;
+        if (full) {
+          const last = rows[rows.length - 1]!;
+          after = { key: last.sort_key ?? '', id: last.id };
+          // Rows still wanted after this batch, if all of it is kept: limit, and one to say there is more.
+          const wanted = limit + 1 - items.length - rows.length;
+          if (overlap && wanted > 0) {
+            size = needsEval ? batch : wanted;
+            pending = read(size);
+          }
+        }
+        // narrow: each row's fresh stored evaluation, by position (undefined: evaluated below).
+        const storedRows: Array<StoredResult | undefined> = [];
+        if (narrow) {
+          const stale: number[] = [];
+          for (let i = 0; i < rows.length; i++) {
+            const r = rows[i]!;
+            // NULL unless fresh for [now, at] (the SQL half of storedResult).
+            const stored = r.compliance == null ? undefined : storedBody(r, whatIf, decoder);
+            storedRows.push(stored);
+            if (!stored) stale.push(i);
+          }
+          if (stale.length) {
+            const whole = await fullRows(sql, stale.map((i) => rows[i]!.id));
+            // The same unit of work: the whole row has the episode its fired steps were read for.
+            for (const i of stale) rows[i] = { ...whole.get(rows[i]!.id)!, sort_key: rows[i]!.sort_key, fired: rows[i]!.fired };
+          }
+        }
         for (let i = 0; i < rows.length; i++) {
-          const r = rows[i]!;
-          // NULL unless fresh for [now, at] (the SQL half of storedResult).
-          const stored = r.compliance == null ? undefined : storedBody(r, whatIf, decoder);
-          storedRows.push(stored);
-          if (!stored) stale.push(i);
+          if (items.length === limit) {
+            // The cursor is the last row looked at (kept or filtered out), in this batch or the one before.
+            const last = i > 0 ? { key: rows[i - 1]!.sort_key ?? '', id: rows[i - 1]!.id } : previous!;
+            return { items, nextCursor: encodeCursor(sort, last.key, last.id) };
+          }
+          const row = rows[i]!;
+          ctx.reset(row, narrow ? storedRows[i] : withStored ? storedResult(row, snap.readKeys, nowText, evalText, decoder) : undefined);
+          if (!filters.group.every((f) => ctx.groups().includes(f.value) === (f.op === '='))) continue;
+          if (!filters.compliance.every((f) => (ctx.evaluation().result.status === f.value) === (f.op === '='))) continue;
+          items.push(map(row, ctx));
         }
-        if (stale.length) {
-          const whole = await fullRows(sql, stale.map((i) => rows[i]!.id));
-          // The same unit of work: the whole row has the episode its fired steps were read for.
-          for (const i of stale) rows[i] = { ...whole.get(rows[i]!.id)!, sort_key: rows[i]!.sort_key, fired: rows[i]!.fired };
-        }
+        if (!full) return { items };
+        previous = after;
+        pending ??= read(size);
       }
-      for (let i = 0; i < rows.length; i++) {
-        if (items.length === limit) {
-          // The cursor is the last row looked at (kept or filtered out), in this batch or the one before.
-          const last = i > 0 ? { key: rows[i - 1]!.sort_key ?? '', id: rows[i - 1]!.id } : after!;
-          return { items, nextCursor: encodeCursor(sort, last.key, last.id) };
-        }
-        const row = rows[i]!;
-        ctx.reset(row, narrow ? storedRows[i] : withStored ? storedResult(row, snap.readKeys, nowText, evalText, decoder) : undefined);
-        if (!filters.group.every((f) => ctx.groups().includes(f.value) === (f.op === '='))) continue;
-        if (!filters.compliance.every((f) => (ctx.evaluation().result.status === f.value) === (f.op === '='))) continue;
-        items.push(map(row, ctx));
-      }
-      if (rows.length > 0) {
-        const last = rows[rows.length - 1]!;
-        after = { key: last.sort_key ?? '', id: last.id };
-      }
-      if (rows.length < batch) return { items };
+    } finally {
+      // A batch asked for ahead and not read (an error while working on this one): it finishes
+      // before the unit of work ends, and its outcome is the unit of work's (PgSql.failure).
+      await pending?.catch(() => {});
     }
   }
 

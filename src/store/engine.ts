@@ -48,6 +48,12 @@ export interface Dialect {
    * PostgreSQL ` FOR UPDATE SKIP LOCKED`; SQLite '' (one writer at a time already).
    */
   readonly skipLocked: string;
+  /**
+   * Statements run in another process while the caller goes on (PostgreSQL): a long read split
+   * into batches, each asked for before the one before it is worked on, then costs about the
+   * larger of the two sides instead of their sum. SQLite runs a statement inside the call.
+   */
+  readonly overlaps: boolean;
   /** A case-sensitive glob test (`*` any run, `?` one character) of `expr` against the next `?` parameter. */
   glob(expr: string): string;
   /** The device filters' case-insensitive glob (model/filter.ts via device-query.ts globMatches) of `expr` against the next `?`; false for NULL. */

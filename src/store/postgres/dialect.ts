@@ -15,6 +15,7 @@ export const LIKE_ESCAPE = "ESCAPE '\\'";
 export const postgresDialect: Dialect = {
   name: 'postgres',
   skipLocked: ' FOR UPDATE SKIP LOCKED',
+  overlaps: true,
   // The pattern is the next parameter. NULL never matches, and NOT of the test is then true, as
   // with the SQLite engine's function.
   glob: (expr: string) => `COALESCE((${expr}) LIKE ${likeFromGlob('?')} ${LIKE_ESCAPE}, FALSE)`,

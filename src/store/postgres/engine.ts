@@ -533,6 +533,8 @@ export class PgSql implements Sql {
   // node-postgres runs one query at a time per connection; statements fn issues in parallel
   // wait their turn here instead of relying on pg's deprecated internal queue.
   private tail: Promise<unknown> = Promise.resolve();
+  /** Statements issued and not settled yet: with none, the next goes to the connection at once. */
+  private inFlight = 0;
 
   constructor(
     private readonly client: ClientBase,
@@ -569,11 +571,32 @@ export class PgSql implements Sql {
 
   private serial<R>(run: () => Promise<R>): Promise<R> {
     if (this.ended) return Promise.reject(new Error('a statement was run after its transaction ended (an un-awaited promise inside the unit of work)'));
-    const next = this.tail.then(run, run).catch((e: unknown) => {
-      this.failure ??= e;
-      throw e;
-    });
+    // On an idle connection the statement is written now, not a microtask later: a caller that
+    // starts a statement and then works synchronously (a listing turning one batch into records
+    // while PostgreSQL reads the next) has PostgreSQL working meanwhile, not waiting for it.
+    const started = this.inFlight === 0 ? startNow(run) : this.tail.then(run, run);
+    this.inFlight++;
+    const next = started.then(
+      (value) => {
+        this.inFlight--;
+        return value;
+      },
+      (e: unknown) => {
+        this.inFlight--;
+        this.failure ??= e;
+        throw e;
+      },
+    );
     this.tail = next.catch(() => {});
     return next;
+  }
+}
+
+/** run(), with a synchronous throw turned into a rejection like any other failure of it. */
+function startNow<R>(run: () => Promise<R>): Promise<R> {
+  try {
+    return run();
+  } catch (e) {
+    return Promise.reject(e);
   }
 }

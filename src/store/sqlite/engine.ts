@@ -32,6 +32,7 @@ interface SharedUnit {
 export const SQLITE_DIALECT: Dialect = {
   name: 'sqlite',
   skipLocked: '',
+  overlaps: false,
   glob: (expr) => `emm_glob_cs(${expr}, ?)`,
   foldedGlob: (expr) => `emm_glob(${expr}, ?)`,
   ownerMatches: (expr) => `emm_owner_matches(${expr}, ?)`,
