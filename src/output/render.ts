@@ -12,6 +12,7 @@ import stringWidth from 'string-width';
 import { EmmctlError, ExitCode, ExitWith } from '../errors.js';
 import { loadYaml } from '../policy/yaml-source.js';
 import type { Colors } from './color.js';
+import { recordText } from '../model/page-lines.js';
 import { sanitize } from './sanitize.js';
 import { relativeTime } from './time.js';
 
@@ -145,9 +146,12 @@ interface Written {
 }
 
 async function writeJson<T>(records: AsyncIterable<T> | Iterable<T>, opts: RenderOptions<T>, w: StreamWriter, written: Written): Promise<void> {
-  // One record per line: valid JSON for jq, greppable, and never the whole array in memory.
+  // One record per line: valid JSON for jq, greppable, and never the whole array in memory. A
+  // record that came as a line of JSON.stringify's text (model/page-lines.ts) is printed as it came.
   for await (const record of records) {
-    await w.write(`${written.count === 0 ? '[\n' : ',\n'}${JSON.stringify(opts.toData ? opts.toData(record) : record)}`);
+    const text = opts.toData ? JSON.stringify(opts.toData(record)) : (recordText(record) ?? JSON.stringify(record));
+    const flushing = w.add(`${written.count === 0 ? '[\n' : ',\n'}${text}`);
+    if (flushing) await flushing;
     written.count++;
   }
   await w.write(written.count === 0 ? '[]\n' : '\n]\n');
@@ -402,10 +406,16 @@ export class StreamWriter {
   }
 
   async write(text: string): Promise<void> {
+    const flushing = this.add(text);
+    if (flushing) await flushing;
+  }
+
+  /** write() that gives a promise only when it flushes: a listing of 100,000 records awaits only those. */
+  add(text: string): Promise<void> | undefined {
     if (this.closed) throw new Error('output closed');
     this.chunks.push(text);
     this.size += text.length;
-    if (this.size >= this.limit) await this.flush();
+    return this.size >= this.limit ? this.flush() : undefined;
   }
 
   async flush(): Promise<void> {

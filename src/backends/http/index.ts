@@ -20,6 +20,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { UsageError, type BackendError } from '../../errors.js';
 import { formatDeviceFilter } from '../../model/filter.js';
+import { parseLinedPage } from '../../model/page-lines.js';
 import type { AuditRecord, Device, DeviceCommand, DeviceCompliance, EnrollmentToken, Page, StoredResource } from '../../model/fleet.js';
 import type { ResourceKind } from '../../model/policy.generated.js';
 import type { ApiRole, ApiTokenInfo } from '../../model/access.js';
@@ -75,6 +76,8 @@ interface Call {
   retry: RetryClass;
   action: string;
   shape: ShapeCheck;
+  /** Parses the body ahead of JSON.parse; undefined hands it to JSON.parse. */
+  parse?: (text: string) => unknown;
   /** Sent as Idempotency-Key on every attempt. */
   idempotencyKey?: string;
   /** For a write: what it may have done if its answer is lost, and what to do (see OutcomeUnknownError). */
@@ -211,7 +214,7 @@ export class HttpBackend implements Backend, ApiTokenAdmin {
   listCompliance(query: ComplianceQuery): Promise<Page<DeviceCompliance>> {
     const q = deviceQuery(query);
     if (query.at !== undefined) q.set('at', query.at);
-    return this.call({ method: 'GET', path: '/v1/compliance', query: q, retry: 'safe', action: 'read compliance', shape: page(object('deviceId', 'status')) });
+    return this.call({ method: 'GET', path: '/v1/compliance', query: q, retry: 'safe', action: 'read compliance', shape: page(object('deviceId', 'status')), parse: parseLinedPage });
   }
 
   releaseDevice(id: string, opts: { expiresInSeconds?: number } = {}): Promise<Device> {
@@ -365,8 +368,8 @@ export class HttpBackend implements Backend, ApiTokenAdmin {
       if (c.shape === anyValue) return undefined as T;
       throw protocolError(this.location, line, 204, 'no content where a JSON body was expected');
     }
-    let body: unknown;
-    try {
+    let body: unknown = c.parse?.(response.data);
+    if (body === undefined) try {
       body = JSON.parse(response.data);
     } catch {
       const type = header(response, 'content-type') ?? 'no content type';

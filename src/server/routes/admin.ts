@@ -9,7 +9,8 @@ import { MAX_RELEASE_SECONDS, type Actor } from '../../model/access.js';
 import { COMMAND_ROLES, preregisterNeeds, roleNeeds, unmetNeed } from '../../fleet/change-roles.js';
 import type { StoredResource } from '../../model/fleet.js';
 import { API_ROLES, requireRole } from '../auth.js';
-import { badRequest, HttpError, type RequestContext, type Route } from '../router.js';
+import { badRequest, HttpError, JsonText, type RequestContext, type Route } from '../router.js';
+import { linedPageJson } from '../../model/page-lines.js';
 import { checkBody, MAX_TOKEN_SECONDS, type RequestShape } from '../shapes.js';
 import {
   checkQuery,
@@ -173,7 +174,8 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/v1/compliance',
     auth: 'viewer',
-    handler: async (ctx) => await ctx.store.listCompliance({ ...deviceQuery(ctx.query, ['at']), at: single(ctx.query, 'at') }),
+    // One record per line, so the CLI prints each as it came (model/page-lines.ts).
+    handler: async (ctx) => new JsonText(linedPageJson(await ctx.store.listCompliance({ ...deviceQuery(ctx.query, ['at']), at: single(ctx.query, 'at') }))),
   },
   {
     method: 'POST',
