@@ -5,6 +5,39 @@ import type { Posture } from '../../src/model/fleet.js';
 import type { ResourceDocument } from '../../src/model/policy.generated.js';
 import type { Actor } from '../../src/model/access.js';
 import type { FleetService } from '../../src/service/fleet-service.js';
+import { join } from 'node:path';
+import type { SqlEngine } from '../../src/store/engine.js';
+import { openPostgres } from '../../src/store/postgres/index.js';
+import { SqliteEngine } from '../../src/store/sqlite/engine.js';
+import { tempDir } from '../helpers/cli.js';
+import { freshDatabase, type FreshDatabase } from '../helpers/postgres.js';
+
+/**
+ * A fresh engine per call on each engine: SQLite in a temp data dir, PostgreSQL in a fresh
+ * database of the run's cluster. cleanup() (afterAll) removes what the calls made.
+ */
+export function freshEngines(prefix: string): { engines: Array<[string, () => Promise<SqlEngine>]>; cleanup(): Promise<void> } {
+  const dirs: Array<{ cleanup(): void }> = [];
+  const databases: FreshDatabase[] = [];
+  return {
+    engines: [
+      ['sqlite', async () => {
+        const dir = tempDir(prefix);
+        dirs.push(dir);
+        return SqliteEngine.open(join(dir.path, 'data'));
+      }],
+      ['postgres', async () => {
+        const db = await freshDatabase();
+        databases.push(db);
+        return (await openPostgres(db.url)).engine;
+      }],
+    ],
+    async cleanup() {
+      dirs.forEach((d) => d.cleanup());
+      for (const d of databases) await d.drop();
+    },
+  };
+}
 
 export const ADMIN: Actor = { name: 'local:tester', source: 'local' };
 

@@ -4,40 +4,20 @@
 // never split (a page of at most 249 is one statement): the same records, cursors and ends,
 // with filters that SQL applies and ones evaluated while scanning. Both engines (SQLite never
 // splits, so there it is the control).
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ComplianceQuery, DeviceQuery } from '../../src/model/requests.js';
 import type { Page } from '../../src/model/fleet.js';
 import type { ResourceDocument } from '../../src/model/policy.generated.js';
 import type { SqlEngine } from '../../src/store/engine.js';
 import { FleetService } from '../../src/service/fleet-service.js';
-import { openPostgres } from '../../src/store/postgres/index.js';
-import { SqliteEngine } from '../../src/store/sqlite/engine.js';
-import { tempDir } from '../helpers/cli.js';
-import { freshDatabase, type FreshDatabase } from '../helpers/postgres.js';
-import { ADMIN, testClock } from './fixtures.js';
+import { ADMIN, freshEngines, testClock } from './fixtures.js';
 
-const dirs: Array<{ cleanup(): void }> = [];
-const databases: FreshDatabase[] = [];
+const fresh = freshEngines('emmctl-listing-batches-');
 const engines: SqlEngine[] = [];
 afterAll(async () => {
   for (const e of engines) await e.close();
-  dirs.forEach((d) => d.cleanup());
-  for (const d of databases) await d.drop();
+  await fresh.cleanup();
 });
-
-const ENGINES: Array<[string, () => Promise<SqlEngine>]> = [
-  ['sqlite', async () => {
-    const dir = tempDir('emmctl-listing-batches-');
-    dirs.push(dir);
-    return SqliteEngine.open(join(dir.path, 'data'));
-  }],
-  ['postgres', async () => {
-    const db = await freshDatabase();
-    databases.push(db);
-    return (await openPostgres(db.url)).engine;
-  }],
-];
 
 const doc = (kind: string, name: string, spec: unknown) => ({ apiVersion: 'emmctl/v1', kind, metadata: { name }, spec }) as unknown as ResourceDocument;
 const N = 640;
@@ -56,7 +36,7 @@ async function pages<T>(list: (q: { cursor?: string; limit: number }) => Promise
   return { items, cursors };
 }
 
-describe.each(ENGINES)('listing pages read in batches on %s', (_name, open) => {
+describe.each(fresh.engines)('listing pages read in batches on %s', (_name, open) => {
   it('gives the records, cursors and ends of pages read in one statement each', async () => {
     const engine = await open();
     engines.push(engine);

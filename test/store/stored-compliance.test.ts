@@ -4,7 +4,6 @@
 // the clock moving on its own (check-in ages lapsing, grace periods ending, steps falling due).
 // The reference is a second FleetService on the same database with storedCompliance: false.
 // Runs on SQLite and on PostgreSQL (the run's embedded cluster, or EMMCTL_TEST_DATABASE_URL).
-import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/agent/fleet.js';
 import type { ComplianceQuery } from '../../src/model/requests.js';
@@ -12,32 +11,12 @@ import type { DeviceCompliance } from '../../src/model/fleet.js';
 import type { Platform, ResourceDocument } from '../../src/model/policy.generated.js';
 import type { SqlEngine } from '../../src/store/engine.js';
 import { FleetService } from '../../src/service/fleet-service.js';
-import { openPostgres } from '../../src/store/postgres/index.js';
-import { SqliteEngine } from '../../src/store/sqlite/engine.js';
-import { tempDir } from '../helpers/cli.js';
-import { freshDatabase, type FreshDatabase } from '../helpers/postgres.js';
-import { ADMIN, DAY, testClock } from './fixtures.js';
+import { ADMIN, DAY, freshEngines, testClock } from './fixtures.js';
 
 const HOUR = 3_600_000;
-const dirs: Array<{ cleanup(): void }> = [];
-const databases: FreshDatabase[] = [];
-afterAll(async () => {
-  dirs.forEach((d) => d.cleanup());
-  for (const d of databases) await d.drop();
-});
-
-const ENGINES: Array<[string, () => Promise<SqlEngine>]> = [
-  ['sqlite', async () => {
-    const dir = tempDir('emmctl-stored-compliance-');
-    dirs.push(dir);
-    return SqliteEngine.open(join(dir.path, 'data'));
-  }],
-  ['postgres', async () => {
-    const db = await freshDatabase();
-    databases.push(db);
-    return (await openPostgres(db.url)).engine;
-  }],
-];
+const fresh = freshEngines('emmctl-stored-compliance-');
+afterAll(() => fresh.cleanup());
+const ENGINES = fresh.engines;
 
 const doc = (kind: string, name: string, spec: unknown) => ({ apiVersion: 'emmctl/v1', kind, metadata: { name }, spec }) as unknown as ResourceDocument;
 
