@@ -32,8 +32,10 @@ export interface ServerOptions {
   rateLimit?: RateLimitConfig;
   /** The clock for the store and the reconcile tick (tests). */
   now?: () => Date;
-  /** Access log sink, one JSON line per call; default: batched to stderr; false: off. */
+  /** The server's log sink, one JSON line each (access log, errors, reconcile and notifier news); default: batched to stderr; false: off. */
   log?: LogSink | false;
+  /** The access log's line per request, into `log`; default on. Off leaves every other line. */
+  accessLog?: boolean;
   bodyLimitBytes?: number;
   /** How often a reconcile pass runs (escalations, command expiry), shared by the replicas. Default 30 s. */
   tickSeconds?: number;
@@ -159,7 +161,7 @@ async function listen(store: ServerStore, host: string, port: number, options: S
       // During shutdown, a connection whose last request just finished is idle: close it now
       // rather than after the keep-alive timeout.
       if (closing) setImmediate(() => server.closeIdleConnections());
-      if (log) {
+      if (log && options.accessLog !== false) {
         const entry: AccessLogEntry = {
           time: new Date().toISOString(),
           method: ctx.method,

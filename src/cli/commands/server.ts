@@ -48,7 +48,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--enroll-rate-limit <rate[/burst]>', 'enrollments per second per client address, or off; env EMMCTL_SERVER_ENROLL_RATE_LIMIT (default 200/1000)')
     .option('--tick <seconds>', 'how often escalations and command expiry run (default 30)')
     .option('--request-timeout <seconds>', 'a client must send its whole request within this time, headers within 10 s (default 30)')
-    .option('--no-access-log', 'do not write the JSON access log to stderr')
+    .option('--no-access-log', 'leave out the JSON access log\'s line per request (errors and reconcile and notifier news still go to stderr)')
     .option('--notify-webhook <url>', 'POST a signed JSON event to URL for each notify step and each escalation command queued; repeatable', (v: string, prev: string[]) => [...prev, v], [])
     .option('--notify-secret-file <file>', 'file holding the HMAC-SHA256 signing secret of --notify-webhook (else env EMMCTL_NOTIFY_SECRET)')
     .option('--android-enterprise <name>', 'manage Android devices through Google\'s Android Management API for this enterprise (enterprises/LC…; see `emmctl android signup`)')
@@ -244,7 +244,7 @@ async function serve(ctx: CliContext, command: Command, opts: ServeOptions): Pro
     tls,
     rateLimit,
     tickSeconds,
-    log: opts.accessLog ? undefined : false,
+    accessLog: opts.accessLog,
     ...(choice.engine === 'postgres' && databasePool !== undefined ? { databasePool } : {}),
     ...(trustedProxies ? { trustedProxies } : {}),
   });
