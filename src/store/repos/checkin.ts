@@ -180,8 +180,15 @@ export async function writeCheckIn(engine: SqlEngine, w: CheckInWrite): Promise<
   return writeBatcher(engine).submit(w.id, w);
 }
 
-/** Check-in writes in one statement at most, and such statements at once. */
-const WRITES_PER_STATEMENT = 32;
+/**
+ * Check-in writes in one statement at most, and such statements at once. The statement's LIMIT
+ * says it too: without it PostgreSQL takes json_to_recordset for 100 rows, and a connection that
+ * prepared the statement's generic plan while the devices table was a few thousand rows kept a
+ * hash join over a scan of the whole table (seen in the benchmark: one replica's statements read
+ * every device row per write, and PostgreSQL took twice the CPU per check-in); for 16 rows a
+ * lookup per row by the primary key is the cheaper plan at any size that matters.
+ */
+const WRITES_PER_STATEMENT = 16;
 const WRITES_IN_FLIGHT = 2;
 
 const writers = new WeakMap<SqlEngine, InFlightBatcher<string, CheckInWrite, PendingRow[]>>();
@@ -208,7 +215,7 @@ const RECORD = `id text, state text, credential_hash text, posture text, os bool
 // snapshot still has as queued, so none comes twice. Each UPDATE re-checks its WHERE on the row's
 // latest version, so a command reported or cancelled meanwhile is left alone. Rows are taken in
 // id order, so two such statements lock the devices they share in one order.
-const WRITE_MANY = `WITH v AS (SELECT * FROM json_to_recordset(?::json) AS v(${RECORD}) ORDER BY v.id),
+const WRITE_MANY = `WITH v AS (SELECT * FROM json_to_recordset(?::json) AS v(${RECORD}) ORDER BY v.id LIMIT ${WRITES_PER_STATEMENT}),
   d AS (UPDATE devices SET posture = v.posture,
       os_version = CASE WHEN v.os THEN v.os_version ELSE devices.os_version END, os_key = CASE WHEN v.os THEN v.os_key ELSE devices.os_key END,
       model = coalesce(v.model, devices.model), last_check_in = v.at, applied_config_version = v.applied_config_version, updated_at = v.at,
