@@ -213,8 +213,10 @@ const RECORD = `id text, state text, credential_hash text, posture text, os bool
 // Every sub-statement sees the snapshot the statement started with: the last SELECT returns the
 // commands sent before (not expired); `sent` returns those this statement sends, which the
 // snapshot still has as queued, so none comes twice. Each UPDATE re-checks its WHERE on the row's
-// latest version, so a command reported or cancelled meanwhile is left alone. Rows are taken in
-// id order, so two such statements lock the devices they share in one order.
+// latest version, so a command reported or cancelled meanwhile is left alone. Two such statements
+// in flight may both hold a device (its next check-in queued behind the first): the device row's
+// lock orders them, and a deadlock with another writer is retried whole, like any statement's
+// (SqlEngine.execute). The LIMIT is there for the planner (see WRITES_PER_STATEMENT).
 const WRITE_MANY = `WITH v AS (SELECT * FROM json_to_recordset(?::json) AS v(${RECORD}) ORDER BY v.id LIMIT ${WRITES_PER_STATEMENT}),
   d AS (UPDATE devices SET posture = v.posture,
       os_version = CASE WHEN v.os THEN v.os_version ELSE devices.os_version END, os_key = CASE WHEN v.os THEN v.os_key ELSE devices.os_key END,
